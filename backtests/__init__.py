@@ -1,0 +1,1 @@
+"""qtrade's backtests: running strategies on forecasts and writing the reports."""

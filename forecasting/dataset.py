@@ -1,0 +1,71 @@
+"""From a cleaned panel to what a model trains on: scaled features, valid windows, split labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecasting.features import FeatureCube
+from forecasting.scaling import ZScoreScaler
+from forecasting.splits import TRAIN, Fold
+from forecasting.windows import valid_ends, window_view
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One fold's data, ready for a model.
+
+    Attributes
+    ----------
+    x
+        float32 (n_tickers, n_dates, n_features), scaled with ``scaler``; NaN left as NaN.
+    ends
+        bool (n_tickers, n_dates): a valid window of length ``window`` ends here (a forecast origin).
+    labels
+        int8 (n_dates,) split label of each date as origin (see :mod:`forecasting.splits`).
+    """
+
+    cube: FeatureCube
+    fold: Fold
+    scaler: ZScoreScaler
+    window: int
+    x: np.ndarray
+    ends: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.fold.labels
+
+    def samples(self, label: int, *, with_target: bool = True) -> np.ndarray:
+        """(k, 2) int64 array of (ticker, date) origins in the block ``label``, in date-major order."""
+        mask = self.ends & (self.labels == label)[None, :]
+        if with_target:
+            mask &= np.isfinite(self.cube.target)
+        t_idx, d_idx = np.nonzero(mask.T)  # date-major
+        return np.stack([d_idx, t_idx], axis=1).astype(np.int64)
+
+    def windows(self, samples: np.ndarray) -> np.ndarray:
+        """Gather the windows of ``samples`` (a copy of just those): (k, window, n_features)."""
+        view = window_view(self.x, self.window)
+        return view[samples[:, 0], samples[:, 1] - self.window + 1]
+
+
+def prepare(cube: FeatureCube, fold: Fold, window: int, scaler: ZScoreScaler | None = None) -> Prepared:
+    """Fit the scaler on the fold's training rows (unless given) and mark the valid windows.
+
+    The scaler sees feature rows dated up to the last training origin and the targets of training origins,
+    nothing later.
+    """
+    ends = valid_ends(cube.x, cube.origin_ok, window)
+    if scaler is None:
+        train_dates = fold.labels == TRAIN
+        last_train = np.flatnonzero(train_dates).max()
+        rows = np.zeros(cube.origin_ok.shape, dtype=bool)
+        rows[:, : last_train + 1] = True
+        origins = ends & train_dates[None, :]
+        scaler = ZScoreScaler.fit(cube.x, rows, cube.target, origins)
+    x = scaler.transform(cube.x)
+    return Prepared(cube=cube, fold=fold, scaler=scaler, window=window, x=x, ends=ends)

@@ -1,0 +1,136 @@
+"""Chronological splits and walk-forward folds on the shared calendar.
+
+A split is an int8 label per date: :data:`TRAIN`, :data:`VAL`, :data:`TEST` or :data:`UNUSED`. Labels are
+given to forecast *origins*; ``embargo`` dates are left unused before each validation and test block so that
+no training target is realised inside the block that judges it (a 1-day target needs an embargo of 1 at
+most; the default keeps it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ConfigError
+
+__all__ = [
+    "SPLIT_NAMES",
+    "TEST",
+    "TRAIN",
+    "UNUSED",
+    "VAL",
+    "Fold",
+    "chronological_split",
+    "walk_forward_folds",
+]
+
+UNUSED, TRAIN, VAL, TEST = -1, 0, 1, 2
+SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Split labels per date, with the dates that bound each block."""
+
+    labels: np.ndarray
+    dates: pd.DatetimeIndex
+
+    def block(self, label: int) -> pd.DatetimeIndex:
+        return self.dates[self.labels == label]
+
+    @property
+    def train_end(self) -> pd.Timestamp:
+        return self.block(TRAIN)[-1]
+
+    def describe(self) -> str:
+        parts = []
+        for label, name in SPLIT_NAMES.items():
+            b = self.block(label)
+            if len(b):
+                parts.append(f"{name} {b[0]:%Y-%m-%d}..{b[-1]:%Y-%m-%d} ({len(b)} days)")
+        return ", ".join(parts)
+
+
+def chronological_split(
+    dates: pd.DatetimeIndex, *, val: float = 0.15, test: float = 0.15, embargo: int = 1
+) -> Fold:
+    """Train / validation / test blocks in time order, ``embargo`` dates dropped before each later block.
+
+    Examples
+    --------
+    >>> dates = pd.bdate_range("2020-01-01", periods=100)
+    >>> fold = chronological_split(dates, val=0.2, test=0.2, embargo=1)
+    >>> [int((fold.labels == k).sum()) for k in (TRAIN, VAL, TEST)]
+    [59, 19, 20]
+    """
+    n = len(dates)
+    _check_fractions(val, test, embargo)
+    n_test = int(round(n * test))
+    n_val = int(round(n * val))
+    test_start = n - n_test
+    val_start = test_start - n_val
+    labels = _labels(n, 0, val_start, test_start, n, embargo)
+    return _fold(labels, dates)
+
+
+def walk_forward_folds(
+    dates: pd.DatetimeIndex,
+    n_folds: int,
+    *,
+    mode: Literal["expanding", "rolling"] = "expanding",
+    val: float = 0.15,
+    test: float = 0.15,
+    embargo: int = 1,
+) -> list[Fold]:
+    """Refit folds over the test period: the last ``test`` share of dates, cut into ``n_folds`` blocks.
+
+    Fold k tests on block k and trains on everything before it (``expanding``) or on a window as long as
+    the first fold's (``rolling``); its validation block is the ``val`` share of dates just before the test
+    block. Each test date therefore lies after every date its model trained or validated on.
+    """
+    if n_folds < 1:
+        raise ConfigError(f"walk-forward needs at least 1 fold, got {n_folds}; pass --walk-forward 1 or more")
+    if mode not in ("expanding", "rolling"):
+        raise ConfigError(f"unknown walk-forward mode {mode!r}; use expanding or rolling")
+    _check_fractions(val, test, embargo)
+    n = len(dates)
+    n_test = int(round(n * test))
+    n_val = int(round(n * val))
+    first_test = n - n_test
+    if n_test < n_folds:
+        raise ConfigError(f"{n_test} test dates cannot make {n_folds} folds; use fewer folds")
+    bounds = np.linspace(first_test, n, n_folds + 1).round().astype(int)
+    initial_train = first_test - n_val
+    folds = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        val_start = start - n_val
+        train_start = 0 if mode == "expanding" else max(0, val_start - initial_train)
+        folds.append(_fold(_labels(n, train_start, val_start, start, end, embargo), dates))
+    return folds
+
+
+def _labels(n: int, train_start: int, val_start: int, test_start: int, test_end: int, embargo: int) -> np.ndarray:
+    labels = np.full(n, UNUSED, dtype=np.int8)
+    labels[train_start : max(train_start, val_start - embargo)] = TRAIN
+    labels[val_start : max(val_start, test_start - embargo)] = VAL
+    labels[test_start:test_end] = TEST
+    return labels
+
+
+def _fold(labels: np.ndarray, dates: pd.DatetimeIndex) -> Fold:
+    for label, name in SPLIT_NAMES.items():
+        if not (labels == label).any():
+            raise ConfigError(
+                f"the {name} block is empty with {len(dates)} dates; use more data or larger fractions"
+            )
+    return Fold(labels, dates)
+
+
+def _check_fractions(val: float, test: float, embargo: int) -> None:
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise ConfigError(f"val={val} and test={test} must be in (0, 1) and sum below 1")
+    if embargo < 0:
+        raise ConfigError(f"embargo must be >= 0, got {embargo}")

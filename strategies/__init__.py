@@ -1,0 +1,1 @@
+"""qtrade's strategies: sizing rules from forecast means and variances, and the backtrader strategies."""

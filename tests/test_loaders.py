@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.loaders import load_default, load_market_data
+from forecasting.synthetic import synthetic_panel, to_jpx_frame
+from tests.conftest import assert_close_panels, write_yahoo_multiheader
+
+
+def test_yahoo_classic_adjusts_by_adj_close(yahoo_csv: Path) -> None:
+    raw = pd.read_csv(yahoo_csv)
+    panel = load_market_data(yahoo_csv)
+    assert panel.index.get_level_values("ticker").unique().tolist() == ["ACME"]
+    factor = (raw["Adj Close"] / raw["Close"]).to_numpy()
+    np.testing.assert_allclose(panel["open"].to_numpy(), raw["Open"].to_numpy() * factor)
+    np.testing.assert_allclose(panel["close"].to_numpy(), raw["Adj Close"].to_numpy())
+    np.testing.assert_allclose(panel["volume"].to_numpy(), raw["Volume"].to_numpy() / factor)
+    assert panel["close"].iloc[0] == pytest.approx(raw["Close"].iloc[0] * 0.5)
+
+
+def test_yahoo_three_row_header_without_adj_close(tmp_path: Path) -> None:
+    p = synthetic_panel(1, 40, seed=2).xs("T0000", level="ticker")
+    path = tmp_path / "download.csv"
+    write_yahoo_multiheader(path, p, "7203.T")
+    panel = load_market_data(path)
+    assert panel.index.get_level_values("ticker").unique().tolist() == ["7203.T"]
+    np.testing.assert_allclose(panel["close"].to_numpy(), p["close"].to_numpy())
+    np.testing.assert_allclose(panel["high"].to_numpy(), p["high"].to_numpy())
+
+
+def test_yahoo_without_adj_close_keeps_prices(yahoo_csv: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(yahoo_csv).drop(columns="Adj Close")
+    path = tmp_path / "PLAIN.csv"
+    raw.to_csv(path, index=False)
+    panel = load_market_data(path)
+    np.testing.assert_allclose(panel["close"].to_numpy(), raw["Close"].to_numpy())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_long_panel_roundtrip(panel: pd.DataFrame, tmp_path: Path, fmt: str) -> None:
+    frame = panel.reset_index()
+    frame.columns = ["Date", "Ticker", "OPEN", "High", "low", "Close", "Volume"]  # any case
+    path = tmp_path / f"panel.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False, float_format="%.17g")
+    else:
+        frame.to_parquet(path)
+    assert_close_panels(load_market_data(path), panel)
+
+
+def test_long_panel_yyyymmdd_dates_and_symbol_column(panel: pd.DataFrame, tmp_path: Path) -> None:
+    frame = panel.reset_index().rename(columns={"ticker": "Symbol"})
+    frame["date"] = frame["date"].dt.strftime("%Y%m%d").astype(int)
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False, float_format="%.17g")
+    assert_close_panels(load_market_data(path), panel)
+
+
+def test_ticker_selection(panel: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "panel.csv"
+    panel.reset_index().to_csv(path, index=False)
+    out = load_market_data(path, tickers=["T0001"])
+    assert out.index.get_level_values("ticker").unique().tolist() == ["T0001"]
+
+
+def test_jpx_file_is_split_adjusted(panel: pd.DataFrame, tmp_path: Path) -> None:
+    split_day = panel.index.get_level_values("date").unique()[150]
+    jpx = to_jpx_frame(panel, splits={"T0001": f"{split_day:%Y-%m-%d}"})
+    raw_close = jpx.loc[jpx["SecuritiesCode"] == "10001", "Close"].to_numpy()
+    assert raw_close[149] / raw_close[150] > 1.5  # the unadjusted file really has the jump
+    path = tmp_path / "stock_prices.csv"
+    jpx.to_csv(path, index=False, float_format="%.17g")
+    loaded = load_market_data(path)
+    expected = panel.rename(index=lambda t: t.replace("T", "1"), level="ticker")
+    assert_close_panels(loaded, expected)
+
+
+def test_jpx_folder_stacks_train_and_supplemental(panel: pd.DataFrame, tmp_path: Path) -> None:
+    jpx = to_jpx_frame(panel)
+    cut = jpx["Date"] >= "2017-09-01"
+    (tmp_path / "train_files").mkdir()
+    (tmp_path / "supplemental_files").mkdir()
+    jpx[~cut].to_csv(tmp_path / "train_files" / "stock_prices.csv", index=False, float_format="%.17g")
+    jpx[cut].to_csv(tmp_path / "supplemental_files" / "stock_prices.csv", index=False, float_format="%.17g")
+    loaded = load_market_data(tmp_path)
+    expected = panel.rename(index=lambda t: t.replace("T", "1"), level="ticker")
+    assert_close_panels(loaded, expected)
+
+
+def test_embedded_default_is_real_split_adjusted_data() -> None:
+    panel = load_default()
+    assert sorted(panel.index.get_level_values("ticker").unique()) == ["AAPL", "GOOG", "IBM", "MSFT"]
+    aapl = panel.xs("AAPL", level="ticker")["close"]
+    # AAPL split 2-for-1 on 2005-02-28; adjusted prices show no halving across it
+    jump = np.log(aapl.loc["2005-02-28"] / aapl.loc["2005-02-25"])
+    assert abs(jump) < 0.1
+    assert panel.index.get_level_values("date").min() == pd.Timestamp("2000-03-01")
+    assert not panel.isna().any().any()
