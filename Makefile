@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/qtrade data
-	# grows into forecast -> backtest -> tearsheet
+	$(BIN)/qtrade forecast --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest

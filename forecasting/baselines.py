@@ -1,0 +1,101 @@
+"""The forecasts that are hard to beat, on the same (ticker, origin) grid as the LSTM.
+
+Each baseline returns ``(mean, variance)`` arrays of shape (n_tickers, n_dates): the forecast made at the
+close of each date for the log return to the next close, using data up to that date only. Parameters are
+fitted on the training block of the fold.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["BASELINES", "ewma", "garch11", "historical"]
+
+BASELINES = ("zero_ewma", "historical", "garch")
+
+
+def ewma(returns: np.ndarray, lam: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
+    """Zero mean and RiskMetrics variance: v_t = lam v_{t-1} + (1 - lam) r_t^2, started at the first r^2.
+
+    ``returns[:, t]`` is the return realised at date t (log Close_t / Close_t-1); a missing return leaves
+    the variance unchanged.
+
+    Examples
+    --------
+    >>> m, v = ewma(np.array([[0.01, 0.02, np.nan, -0.01]]))
+    >>> np.round(v * 1e4, 4).tolist()
+    [[1.0, 1.18, 1.18, 1.1692]]
+    """
+    n, t = returns.shape
+    var = np.full((n, t), np.nan)
+    state = np.full(n, np.nan)
+    for j in range(t):
+        r2 = returns[:, j] ** 2
+        ok = np.isfinite(r2)
+        fresh = ok & ~np.isfinite(state)
+        state = np.where(fresh, r2, state)
+        upd = ok & ~fresh
+        state = np.where(upd, lam * state + (1 - lam) * r2, state)
+        var[:, j] = state
+    return np.zeros((n, t)), var
+
+
+def historical(target: np.ndarray, train_origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training-block mean and variance of each ticker's target, for every date.
+
+    A ticker with fewer than 20 training targets gets the pooled training mean and variance.
+
+    Examples
+    --------
+    >>> y = np.array([[0.01, 0.03, np.nan, 0.5]])
+    >>> m, v = historical(y, np.array([[True, True, False, False]]))
+    >>> float(m[0, 3]), round(float(v[0, 3]), 6)
+    (0.02, 0.0001)
+    """
+    use = train_origins & np.isfinite(target)
+    if not use.any():
+        raise ValueError("no training targets")
+    pooled = target[use]
+    n = use.sum(axis=1)
+    y = np.where(use, target, 0.0)
+    mu = y.sum(axis=1) / np.maximum(n, 1)
+    var = (np.where(use, target - mu[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n, 1)
+    few = n < 2 if pooled.size < 40 else n < 20
+    mu = np.where(few, pooled.mean(), mu)
+    var = np.where(few, pooled.var(), var)
+    shape = target.shape
+    return np.broadcast_to(mu[:, None], shape).copy(), np.broadcast_to(var[:, None], shape).copy()
+
+
+def garch11(returns: np.ndarray, train_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """GARCH(1,1) with a constant mean and normal errors (``arch``), fitted per ticker on dates <= train_end.
+
+    The fitted parameters are then held fixed and the variance recursion runs on through later data, so the
+    forecast at origin t uses returns up to t only. Returns are scaled to percent for the fit (arch's advice)
+    and back. Gaps (missing returns) are skipped: the recursion steps over them. A ticker whose fit fails
+    or has fewer than 100 training returns gets NaN (and is scored only where every model has a forecast).
+    """
+    from arch import arch_model
+
+    n, t = returns.shape
+    mean = np.full((n, t), np.nan)
+    var = np.full((n, t), np.nan)
+    for i in range(n):
+        ok = np.flatnonzero(np.isfinite(returns[i]))
+        r = returns[i, ok] * 100.0
+        n_train = int(np.searchsorted(ok, train_end, side="right"))
+        if n_train < 100:
+            continue
+        model = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit(last_obs=n_train, disp="off", show_warning=False)
+                fc = fit.forecast(horizon=1, start=0, reindex=False)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        mean[i, ok] = fc.mean.to_numpy()[:, 0] / 100.0
+        var[i, ok] = fc.variance.to_numpy()[:, 0] / 1e4
+    return mean, var

@@ -1,0 +1,61 @@
+"""Pictures of a forecasting run: convergence curves and calibration (PIT)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from forecasting.atomic import atomic_path  # noqa: E402
+
+__all__ = ["plot_pit", "plot_training_curve"]
+
+
+def plot_training_curve(
+    histories: Sequence[Sequence[dict[str, float]]], best_epochs: Sequence[int], path: str | os.PathLike[str],
+    *, loss: str = "nll",
+) -> None:
+    """Train and validation loss per epoch, one pair of lines per fold, the restored epoch marked."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for k, (hist, best) in enumerate(zip(histories, best_epochs)):
+        epochs = [h["epoch"] for h in hist]
+        tag = f" (fold {k + 1})" if len(histories) > 1 else ""
+        line = ax.plot(epochs, [h["train_loss"] for h in hist], label=f"train{tag}")[0]
+        ax.plot(epochs, [h["val_loss"] for h in hist], "--", color=line.get_color(), label=f"validation{tag}")
+        ax.axvline(best, color=line.get_color(), alpha=0.3, lw=4)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Gaussian NLL (scaled returns)" if loss == "nll" else "MSE (scaled returns)")
+    ax.set_title("Convergence; the shaded line marks the epoch restored by early stopping")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def plot_pit(hists: dict[str, list[int]], path: str | os.PathLike[str], *, title: str) -> None:
+    """PIT histograms side by side; a calibrated forecast gives a flat histogram at 1."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    names = list(hists)
+    width = 0.8 / len(names)
+    for j, name in enumerate(names):
+        counts = hists[name]
+        total = sum(counts) or 1
+        dens = [c * len(counts) / total for c in counts]
+        ax.bar([i + j * width for i in range(len(counts))], dens, width=width, label=name, align="edge")
+    ax.axhline(1.0, color="black", lw=1)
+    ax.set_xticks(range(len(hists[names[0]]) + 1))
+    ax.set_xticklabels([f"{i / len(hists[names[0]]):.1f}" for i in range(len(hists[names[0]]) + 1)])
+    ax.set_xlabel("probability integral transform")
+    ax.set_ylabel("density (1 = calibrated)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

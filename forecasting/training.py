@@ -1,0 +1,201 @@
+"""Training the LSTM-MLE network: DataLoader over window views, Adam, clipping, early stopping.
+
+The run owns its randomness: model initialisation, dropout and the shuffling order are drawn from generators
+seeded by ``TrainConfig.seed`` inside :func:`torch.random.fork_rng`, so the caller's global RNG is untouched
+and the same seed and data give identical weights on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+
+from forecasting.errors import ConfigError
+from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll
+
+__all__ = ["TrainConfig", "TrainResult", "WindowDataset", "predict", "resolve_device", "train_model"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    patience: int = 5
+    loss: Literal["nll", "mse"] = "nll"
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    amp: bool | None = None  # None: on with CUDA, off on the CPU
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """The trained network (best epoch restored) and its convergence history."""
+
+    model: LSTMMLE
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    residual_var: float | None = None
+    device: str = "cpu"
+    seconds: float = 0.0
+    windows_per_second: float = 0.0
+
+
+class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Windows gathered on demand from a (tickers, dates, features) tensor; indexed by a list of samples.
+
+    ``samples`` holds (ticker, end date) pairs; ``dataset[[i, j, ...]]`` returns one batch
+    ``(x: (b, window, features), y: (b,))``, copying only that batch.
+    """
+
+    def __init__(self, x: torch.Tensor, samples: np.ndarray, targets: np.ndarray | None, window: int) -> None:
+        n, t, f = x.shape
+        self.flat = torch.nan_to_num(x).reshape(n * t, f)
+        starts = samples[:, 0] * t + samples[:, 1] - window + 1
+        self.starts = torch.as_tensor(starts, dtype=torch.int64)
+        self.offsets = torch.arange(window, dtype=torch.int64)
+        y = np.zeros(len(samples), dtype=np.float32) if targets is None else targets.astype(np.float32)
+        self.y = torch.as_tensor(y)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, idx: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        i = torch.as_tensor(idx, dtype=torch.int64)
+        rows = self.starts[i, None] + self.offsets[None, :]
+        return self.flat[rows], self.y[i]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when there is one, else the CPU; a named device that is absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: no CUDA device here; use --device auto or cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device; use auto, cpu or cuda") from None
+
+
+def _loader(ds: WindowDataset, batch_size: int, *, seed: int, workers: int, pin: bool) -> DataLoader:
+    base = RandomSampler(ds, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        ds,
+        batch_size=None,
+        sampler=BatchSampler(base, batch_size, drop_last=False),
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=workers > 0,
+    )
+
+
+def predict(model: LSTMMLE, ds: WindowDataset, *, device: torch.device, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (scaled units) for every sample of ``ds``, in order, with dropout off."""
+    model.eval()
+    means, variances = [], []
+    with torch.inference_mode():
+        for start in range(0, len(ds), batch_size):
+            xb, _ = ds[torch.arange(start, min(start + batch_size, len(ds)))]
+            m, v = model(xb.to(device))
+            means.append(m.float().cpu())
+            variances.append(v.float().cpu())
+    if not means:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(means).double().numpy(), torch.cat(variances).double().numpy()
+
+
+def train_model(
+    train: WindowDataset,
+    val: WindowDataset,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    *,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train on ``train``, stop early on the validation loss, restore the best epoch.
+
+    The validation loss is the Gaussian NLL for ``loss="nll"`` and the MSE for ``loss="mse"``; with MSE the
+    variance of every forecast is the mean squared validation residual of the best epoch (``residual_var``).
+    ``on_epoch`` receives each epoch's record (for a progress bar).
+    """
+    if len(train) == 0 or len(val) == 0:
+        raise ConfigError("no training or validation windows; use more data, a shorter --window or other splits")
+    device = resolve_device(config.device)
+    cuda = device.type == "cuda"
+    amp = cuda if config.amp is None else config.amp and cuda
+    devices = [device.index or 0] if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(config.seed)
+        model = LSTMMLE(model_config).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        loader = _loader(train, config.batch_size, seed=config.seed, workers=config.workers, pin=cuda)
+        result = TrainResult(model=model, device=str(device))
+        best, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
+        seen, started = 0, time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            total, count = 0.0, 0
+            for xb, yb in loader:
+                xb = xb.to(device, non_blocking=True)
+                yb = yb.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    mean, var = model(xb)
+                loss = gaussian_nll(mean, var, yb) if config.loss == "nll" else torch.mean((mean - yb) ** 2)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if config.clip > 0:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+                scaler.step(opt)
+                scaler.update()
+                total += loss.item() * len(yb)
+                count += len(yb)
+            seen += count
+            record = {"epoch": float(epoch), "train_loss": total / count, **_validate(model, val, device, config)}
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if not math.isfinite(record["train_loss"]):
+                raise ConfigError(f"training diverged at epoch {epoch} (loss {record['train_loss']}); lower --lr")
+            if record["val_loss"] < best - 1e-6:
+                best, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
+                result.best_epoch = epoch
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+        result.seconds = time.perf_counter() - started
+        result.windows_per_second = seen / result.seconds if result.seconds > 0 else 0.0
+        model.load_state_dict(best_state)
+        if config.loss == "mse":
+            mean, _ = predict(model, val, device=device)
+            result.residual_var = float(np.mean((val.y.double().numpy() - mean) ** 2))
+    return result
+
+
+def _validate(model: LSTMMLE, val: WindowDataset, device: torch.device, config: TrainConfig) -> dict[str, float]:
+    mean, var = predict(model, val, device=device)
+    y = val.y.double().numpy()
+    mse = float(np.mean((y - mean) ** 2))
+    if config.loss == "mse":
+        var = np.full_like(mean, mse)
+    nll = float(np.mean(0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var)))
+    return {"val_loss": nll if config.loss == "nll" else mse, "val_nll": nll, "val_mse": mse}
