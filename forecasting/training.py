@@ -53,7 +53,7 @@ class TrainResult:
     best_epoch: int = 0
     residual_var: float | None = None
     device: str = "cpu"
-    seconds: float = 0.0
+    seconds: float = 0.0  # in training steps, validation left out
     windows_per_second: float = 0.0
 
 
@@ -149,10 +149,11 @@ def train_model(
         loader = _loader(train, config.batch_size, seed=config.seed, workers=config.workers, pin=cuda)
         result = TrainResult(model=model, device=str(device))
         best, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
-        seen, started = 0, time.perf_counter()
+        seen, train_seconds = 0, 0.0
         for epoch in range(1, config.epochs + 1):
             model.train()
-            total, count = 0.0, 0
+            total, count = torch.zeros((), device=device), 0
+            tick = time.perf_counter()
             for xb, yb in loader:
                 xb = xb.to(device, non_blocking=True)
                 yb = yb.to(device, non_blocking=True)
@@ -166,10 +167,12 @@ def train_model(
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
                 scaler.step(opt)
                 scaler.update()
-                total += loss.item() * len(yb)
+                total += loss.detach() * len(yb)  # no host sync per step
                 count += len(yb)
+            train_loss = total.item() / count  # waits for the device, so the clock below is honest
+            train_seconds += time.perf_counter() - tick
             seen += count
-            record = {"epoch": float(epoch), "train_loss": total / count, **_validate(model, val, device, config)}
+            record = {"epoch": float(epoch), "train_loss": train_loss, **_validate(model, val, device, config)}
             result.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
@@ -182,8 +185,8 @@ def train_model(
                 stale += 1
                 if stale >= config.patience:
                     break
-        result.seconds = time.perf_counter() - started
-        result.windows_per_second = seen / result.seconds if result.seconds > 0 else 0.0
+        result.seconds = train_seconds
+        result.windows_per_second = seen / train_seconds if train_seconds > 0 else 0.0
         model.load_state_dict(best_state)
         if config.loss == "mse":
             mean, _ = predict(model, val, device=device)

@@ -1,0 +1,17 @@
+"""Run every benchmark in turn; each prints its own figures. ``make bench`` calls this."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ["training_throughput.py", "sp500_quality.py"]
+
+if __name__ == "__main__":
+    failed = 0
+    for name in SCRIPTS:
+        print(f"== {name}", flush=True)
+        failed |= subprocess.call([sys.executable, str(HERE / name)]) != 0
+    sys.exit(failed)

@@ -1,0 +1,86 @@
+"""Training throughput: qtrade's training loop against a bare PyTorch loop on the same model and data.
+
+The bare loop is the limit of the hardware: pre-built window tensors, a random permutation, forward,
+Gaussian NLL, backward, gradient clipping, Adam. qtrade's loop gathers windows from views through a
+DataLoader, as ``qtrade forecast`` does. Rounds are interleaved and medians reported (these machines are
+noisy). Run: ``python benchmarks/training_throughput.py [--tickers 20 --days 1500 --rounds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from forecasting.cleaning import clean_panel
+from forecasting.dataset import prepare
+from forecasting.features import build_features
+from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll
+from forecasting.splits import TRAIN, chronological_split
+from forecasting.synthetic import synthetic_panel
+from forecasting.training import TrainConfig, WindowDataset, resolve_device, train_model
+
+
+def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, device: torch.device,
+              amp: bool) -> float:
+    torch.manual_seed(0)
+    model = LSTMMLE(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = x.to(device), y.to(device)
+    perm = torch.randperm(len(x), device=device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(0, len(x), batch):
+        idx = perm[i : i + batch]
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            mean, var = model(x[idx])
+        loss = gaussian_nll(mean, var, y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return len(x) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tickers", type=int, default=20)
+    ap.add_argument("--days", type=int, default=1500)
+    ap.add_argument("--window", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, nargs="+", default=[256, 4096])
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    device = resolve_device(args.device)
+    cube = build_features(clean_panel(synthetic_panel(args.tickers, args.days, seed=0)))
+    prep = prepare(cube, chronological_split(cube.dates), args.window)
+    samples = prep.samples(TRAIN)
+    y = (cube.target[samples[:, 0], samples[:, 1]] / prep.scaler.target_scale).astype(np.float32)
+    ds = WindowDataset(torch.from_numpy(prep.x), samples, y, args.window)
+    val = WindowDataset(torch.from_numpy(prep.x), samples[:64], y[:64], args.window)
+    x_built = torch.from_numpy(np.ascontiguousarray(prep.windows(samples)))
+    y_built = torch.from_numpy(y)
+    cfg = ModelConfig(n_features=6, hidden=64, layers=2, dropout=0.2)
+    amp = device.type == "cuda"
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"{len(samples)} training windows of {args.window} x 6, model hidden 64 x 2 layers, amp {amp}")
+    for batch in args.batch:
+        bare, ours = [], []
+        for _ in range(args.rounds):
+            bare.append(bare_loop(x_built, y_built, cfg, batch, device, amp))
+            res = train_model(ds, val, cfg, TrainConfig(epochs=1, batch_size=batch, device=str(device)))
+            ours.append(res.windows_per_second)
+        b, o = statistics.median(bare), statistics.median(ours)
+        print(f"batch {batch:>5}: bare loop {b:>10,.0f} windows/s | qtrade loop {o:>10,.0f} windows/s | "
+              f"ratio {o / b:.2f}  (medians of {args.rounds} interleaved rounds)")
+
+
+if __name__ == "__main__":
+    main()
