@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 	@bash scripts/install.sh "$(PYTHON)" "$(VENV)" "$(TORCH_PIP_ARGS)"
 	@touch $(STAMP)
 
+# forecast -> backtest (kelly) -> tearsheet on the embedded data; open $(OUT)/tearsheet.html
 demo: install
 	$(BIN)/qtrade data
-	$(BIN)/qtrade forecast --out $(OUT)
+	$(BIN)/qtrade backtest --strategy kelly --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest

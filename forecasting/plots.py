@@ -9,10 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from forecasting.atomic import atomic_path  # noqa: E402
 
-__all__ = ["plot_pit", "plot_training_curve"]
+__all__ = ["pit_figure", "plot_pit", "plot_training_curve"]
 
 
 def plot_training_curve(
@@ -39,7 +40,15 @@ def plot_training_curve(
 
 
 def plot_pit(hists: dict[str, list[int]], path: str | os.PathLike[str], *, title: str) -> None:
-    """PIT histograms side by side; a calibrated forecast gives a flat histogram at 1."""
+    """PIT histograms side by side, saved as PNG; a calibrated forecast gives a flat histogram at 1."""
+    fig = pit_figure(hists, title=title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def pit_figure(hists: dict[str, list[int]], *, title: str) -> Figure:
+    """The figure of :func:`plot_pit`, for callers that embed it elsewhere (the backtest tearsheet)."""
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     names = list(hists)
     width = 0.8 / len(names)
@@ -56,6 +65,4 @@ def plot_pit(hists: dict[str, list[int]], path: str | os.PathLike[str], *, title
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    return fig

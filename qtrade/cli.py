@@ -130,6 +130,108 @@ def forecast(
     _print_comparison(run.metrics, out)
 
 
+@app.command()
+@_fail_cleanly
+def strategies() -> None:
+    """List the strategies with their parameters and defaults."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from strategies import available
+
+    table = Table("name", "what it does", "parameters (defaults)", "forecast")
+    for spec in available():
+        params = "\n".join(f"{k}={p.default!r}: {p.help}" for k, p in spec.params.items()) or "-"
+        table.add_row(spec.name, spec.summary, params, "yes" if spec.uses_forecast else "no")
+    Console(width=140).print(table)
+
+
+@app.command()
+@_fail_cleanly
+def backtest(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tearsheet, returns, trades and stats.")],
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="A name from qtrade strategies.")] = "kelly",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy setting key=value (repeat).")] = None,
+    forecasts: Annotated[Path | None, typer.Option(
+        help="forecasts.csv/.parquet or a qtrade forecast folder; when left out, the forecaster runs first.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
+    tickers: TickersOpt = None,
+    cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
+    commission_bps: Annotated[float, typer.Option(help="Commission, basis points of traded value.")] = 1.0,
+    slippage_bps: Annotated[float, typer.Option(help="Slippage, basis points against each fill.")] = 1.0,
+    band: Annotated[float, typer.Option(help="Skip trades smaller than this share of equity.")] = 0.0,
+    short: Annotated[bool, typer.Option("--short/--no-short", help="Allow short positions.")] = True,
+    split: Annotated[str, typer.Option(help="Trade the test period, val, or all (all includes in-sample).")] = "test",
+    forecast_params: Annotated[Path | None, typer.Option(
+        help="JSON of forecaster settings when it runs first (best_params.json of qtrade tune).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the forecaster when it runs first.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Backtest a strategy on forecast means and variances; write a QuantStats tearsheet with a forecast section."""
+    from backtests.engine import Execution
+    from backtests.pipeline import run_backtest_job
+    from forecasting.loaders import load_market_data
+    from forecasting.pipeline import ForecastConfig
+
+    execution = Execution(cash=cash, commission_bps=commission_bps, slippage_bps=slippage_bps, short=short,
+                          band=band)
+    config = ForecastConfig(seed=seed)
+    if forecast_params is not None:
+        config = config.with_params(forecast_params)
+    source = str(data) if data else "embedded US tech panel"
+    panel = load_market_data(data, tickers=tickers)
+    run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=execution,
+                           split=split, forecast_config=config, source=source, progress=not quiet)
+    for message in run.warnings:
+        typer.echo(f"warning: {message}", err=True)
+    _print_backtest(run.stats, out)
+
+
+@app.command()
+@_fail_cleanly
+def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")]) -> None:
+    """Rebuild the tearsheet of a finished backtest from the files in its folder."""
+    from backtests.pipeline import rebuild_report
+
+    typer.echo(f"written {rebuild_report(folder)}")
+
+
+def _print_backtest(stats: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 110)
+    period = stats["period"]
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x * 100:+.2f}%"
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
+    table = Table("", "total", "CAGR", "volatility", "Sharpe", "Sortino", "max drawdown", "P(Sharpe>0)",
+                  title=f"{stats['strategy']} on {len(period['tickers'])} tickers, {stats['split']} period "
+                        f"{period['first_close']} to {period['last_close']}")
+    for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), ("buy and hold", "benchmark")):
+        s = stats[key]
+        table.add_row(label, pct(s["total_return"]), pct(s["cagr"]), pct(s["volatility"]), num(s["sharpe"]),
+                      num(s["sortino"]), pct(s["max_drawdown"]), pct(s["probabilistic_sharpe"]))
+    console.print(table)
+    f = stats["forecast"]
+    if f.get("n"):
+        console.print(
+            f"Forecast on these dates: MSE {f['mse'] * 1e4:.4f}e-4 vs zero {f['mse_zero'] * 1e4:.4f}e-4 "
+            f"(R2 {f['r2_vs_zero'] * 100:+.2f}%), NLL {f['nll']:.4f}, 90% coverage {f['coverage_90'] * 100:.1f}%",
+            soft_wrap=True,
+        )
+    console.print(f"Turnover {stats['turnover_annual']:.1f}x a year, costs {stats['costs_total'] * 100:.2f}% in all, "
+                  f"{stats['fills']} fills; numpy replay differs by "
+                  f"{stats['vectorised_check_bp_per_day'] or 0:.4f} bp a day", soft_wrap=True)
+    console.print(f"Written to {out}: tearsheet.html, returns.csv, trades.csv, holdings.csv, deciles.csv, "
+                  "stats.json, manifest.json", soft_wrap=True)
+
+
 def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -1,0 +1,158 @@
+"""``qtrade backtest`` and ``qtrade report``: forecasts in (made first when none are given), a run folder out.
+
+Outputs in the run folder (each file written whole or not at all):
+
+- ``tearsheet.html``: QuantStats' report with the forecast section;
+- ``returns.csv``: date, strategy (net), strategy_gross, costs, benchmark; the date is the close a return ends;
+- ``trades.csv``: every fill: date (the close it filled at), ticker, side, size, price, close, value,
+  commission, slippage;
+- ``holdings.csv``: the weights set at each close; ``deciles.csv``: profit by decile of forecast confidence;
+- ``stats.json``: trading and forecast figures; ``manifest.json``: versions, settings and data hash;
+- ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
+- ``forecast/``: the forecast run, when the backtest made its own forecasts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtests.engine import BacktestResult, Execution, run_backtest
+from backtests.inputs import align, load_forecasts
+from backtests.stats import backtest_stats, confidence_deciles
+from backtests.tearsheet import ReportInputs, write_tearsheet
+from forecasting.atomic import atomic_path, write_text
+from forecasting.errors import DataError
+from forecasting.manifest import run_manifest
+from strategies.registry import get, parse_params
+
+__all__ = ["BacktestRun", "rebuild_report", "run_backtest_job"]
+
+
+@dataclass
+class BacktestRun:
+    result: BacktestResult
+    stats: dict[str, Any]
+    out: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+def _forecast_dir(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def run_backtest_job(
+    panel: pd.DataFrame,
+    out: str | os.PathLike[str],
+    *,
+    strategy: str = "kelly",
+    params: list[str] | None = None,
+    forecasts: str | os.PathLike[str] | None = None,
+    execution: Execution | None = None,
+    split: str = "test",
+    forecast_config: Any = None,
+    source: str = "data",
+    progress: bool = True,
+) -> BacktestRun:
+    """Backtest ``strategy`` on ``panel`` with the given forecasts, or with forecasts made here first."""
+    spec = get(strategy)
+    settings = parse_params(spec, params)
+    execution = execution or Execution()
+    out = Path(out)
+    if forecasts is None:
+        from forecasting.pipeline import ForecastConfig, run_forecast
+
+        config = forecast_config or ForecastConfig()
+        run_forecast(panel, config, out / "forecast", source=source, progress=progress)
+        forecasts = out / "forecast"
+        max_gap = config.max_gap
+    else:
+        max_gap = _forecast_max_gap(Path(forecasts))
+    fc_path = Path(forecasts)
+    frame = load_forecasts(fc_path)
+    data = align(panel, frame, split=split, max_gap=max_gap, source=source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_backtest(data, spec, settings, execution)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    stats = backtest_stats(result)
+    stats["warnings"] = messages
+    deciles = confidence_deciles(result)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_tables(result, deciles, out)
+    source_dir = _forecast_dir(fc_path)
+    metrics = _read_json(source_dir / "metrics.json")
+    if metrics is not None:
+        write_text(out / "forecast_metrics.json", json.dumps(metrics, indent=2))
+    curve = source_dir / "training_curve.png"
+    if curve.is_file() and curve.resolve() != (out / "training_curve.png").resolve():
+        with atomic_path(out / "training_curve.png") as tmp:
+            shutil.copyfile(curve, tmp)
+    write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
+    rebuild_report(out)
+    manifest = run_manifest(command=f"backtest --strategy {strategy}", seed=0, panel=panel, source=source,
+                            config={"strategy": strategy, "params": settings, "execution": asdict(execution),
+                                    "split": split, "forecasts": str(fc_path)},
+                            extra={"outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith("."))})
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    return BacktestRun(result, stats, out, messages)
+
+
+def _forecast_max_gap(path: Path) -> int:
+    manifest = _read_json(_forecast_dir(path) / "manifest.json") or {}
+    config = manifest.get("config", {})
+    return int(config.get("max_gap", 5)) if isinstance(config, dict) else 5
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> None:
+    returns = pd.DataFrame({"strategy": result.returns, "strategy_gross": result.gross_returns,
+                            "costs": result.costs, "benchmark": result.benchmark})
+    returns.index.name = "date"
+    tables = {
+        "returns.csv": returns,
+        "trades.csv": result.fills,
+        "holdings.csv": result.holdings.rename_axis("date"),
+        "deciles.csv": deciles,
+    }
+    for name, table in tables.items():
+        with atomic_path(out / name) as tmp:
+            table.to_csv(tmp, index=name in ("returns.csv", "holdings.csv"), date_format="%Y-%m-%d",
+                         float_format="%.10g")
+
+
+def rebuild_report(folder: str | os.PathLike[str]) -> Path:
+    """Write ``tearsheet.html`` again from what a backtest folder holds."""
+    out = Path(folder)
+    needed = ["returns.csv", "stats.json", "deciles.csv"]
+    missing = [n for n in needed if not (out / n).is_file()]
+    if missing:
+        raise DataError(f"{out}: no {', '.join(missing)}; give the --out folder of a finished qtrade backtest")
+    returns = pd.read_csv(out / "returns.csv", index_col="date", parse_dates=["date"])
+    stats = _read_json(out / "stats.json")
+    if stats is None or "forecast" not in stats:
+        raise DataError(f"{out / 'stats.json'}: unreadable; run qtrade backtest again into this folder")
+    curve = out / "training_curve.png"
+    inputs = ReportInputs(returns, stats, pd.read_csv(out / "deciles.csv"), _read_json(out / "forecast_metrics.json"),
+                          curve.read_bytes() if curve.is_file() else None)
+    n = len(stats["period"]["tickers"])
+    title = f"qtrade {stats['strategy']}: {n} ticker{'s' if n != 1 else ''}, {stats['split']} period"
+    path = out / "tearsheet.html"
+    write_tearsheet(inputs, path, title=title)
+    return path

@@ -1,0 +1,143 @@
+"""The numbers of a backtest: trading performance beside the benchmark, and the forecast's accuracy beside zero.
+
+Trading figures come from QuantStats' own functions, so ``stats.json`` and the tearsheet agree. Forecast figures
+are computed on the traded period's (ticker, day) pairs whose target is known.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from backtests.engine import BacktestResult
+from backtests.inputs import BacktestData
+from backtests.vectorized import replay
+from forecasting.metrics import nll, pit_histogram
+from strategies.sizing import usable
+
+__all__ = ["backtest_stats", "confidence_deciles", "forecast_scores", "performance"]
+
+
+def performance(returns: pd.Series) -> dict[str, float | int | None]:
+    """Headline trading figures of daily returns (annualised with 252 days)."""
+    import quantstats as qs
+
+    r = returns.astype(float)
+    if len(r) < 2 or float(r.std()) == 0.0:
+        return {"days": int(len(r)), "total_return": float((1 + r).prod() - 1), "cagr": None, "volatility": None,
+                "sharpe": None, "sortino": None, "max_drawdown": None, "calmar": None,
+                "probabilistic_sharpe": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = {
+            "days": int(len(r)),
+            "total_return": float((1 + r).prod() - 1),
+            "cagr": float(qs.stats.cagr(r)),
+            "volatility": float(qs.stats.volatility(r)),
+            "sharpe": float(qs.stats.sharpe(r)),
+            "sortino": float(qs.stats.sortino(r)),
+            "max_drawdown": float(qs.stats.max_drawdown(r)),
+            "calmar": float(qs.stats.calmar(r)),
+            "probabilistic_sharpe": float(qs.stats.probabilistic_sharpe_ratio(r)),
+        }
+    return {k: (v if v is None or isinstance(v, int) or np.isfinite(v) else None) for k, v in out.items()}
+
+
+def _pairs(data: BacktestData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols) of forecasts in the traded period with a usable forecast and a known target."""
+    sl = slice(data.start, data.stop)
+    m, v, y = data.mean[sl], data.variance[sl], data.target[sl]
+    ok = usable(m, v) & np.isfinite(y)
+    return m[ok], v[ok], y[ok], np.argwhere(ok)
+
+
+def forecast_scores(data: BacktestData) -> dict[str, Any]:
+    """The forecast's accuracy on the traded period, the zero forecast beside it."""
+    m, v, y, _ = _pairs(data)
+    if len(y) == 0:
+        return {"n": 0}
+    mse, mse_zero = float(np.mean((y - m) ** 2)), float(np.mean(y**2))
+    z = np.abs(y - m) / np.sqrt(v)
+    moves = (m != 0) & (y != 0)
+    return {
+        "n": int(len(y)),
+        "mse": mse,
+        "mse_zero": mse_zero,
+        "r2_vs_zero": 1.0 - mse / mse_zero if mse_zero > 0 else None,
+        "nll": float(np.mean(nll(y, m, v))),
+        "coverage_90": float(np.mean(z <= sps.norm.ppf(0.95))),
+        "coverage_95": float(np.mean(z <= sps.norm.ppf(0.975))),
+        "directional_accuracy": float(np.mean(np.sign(m[moves]) == np.sign(y[moves]))) if moves.any() else None,
+        "pit_histogram": pit_histogram(y, m, v),
+    }
+
+
+def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
+    """Profit by decile of forecast confidence ``|mean| / sd`` over the traded (ticker, day) pairs.
+
+    Columns: the decile's confidence range, forecasts in it, hit rate (sign of mean = sign of the return),
+    the mean return in the forecast's direction (bp), and the strategy's profit from those positions
+    (gross, in % of equity, summed over days).
+    """
+    data = result.data
+    sl = slice(data.start, data.stop)
+    m, v, y = data.mean[sl], data.variance[sl], data.target[sl]
+    ok = usable(m, v) & np.isfinite(y)
+    if ok.sum() < bins:
+        return pd.DataFrame(columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp", "profit_pct"])
+    hold = result.holdings.reindex(data.dates[sl]).to_numpy()
+    nxt = np.full_like(m, np.nan)
+    nxt[:-1] = data.simple_returns()[data.start + 1 : data.stop]
+    pnl = np.nan_to_num(hold * nxt)
+    conf = np.abs(m[ok]) / np.sqrt(v[ok])
+    frame = pd.DataFrame({"conf": conf, "hit": np.sign(m[ok]) == np.sign(y[ok]),
+                          "signed": np.sign(m[ok]) * y[ok], "pnl": pnl[ok]})
+    frame["decile"] = pd.qcut(frame["conf"].rank(method="first"), bins, labels=False) + 1
+    g = frame.groupby("decile")
+    return pd.DataFrame({
+        "decile": g.size().index.astype(int),
+        "conf_from": g["conf"].min().to_numpy(),
+        "conf_to": g["conf"].max().to_numpy(),
+        "n": g.size().to_numpy(),
+        "hit_rate": g["hit"].mean().to_numpy(),
+        "signed_return_bp": g["signed"].mean().to_numpy() * 1e4,
+        "profit_pct": g["pnl"].sum().to_numpy() * 100,
+    })
+
+
+def backtest_stats(result: BacktestResult) -> dict[str, Any]:
+    """Everything ``stats.json`` holds: strategy (net and gross), benchmark, costs, turnover, forecast, checks."""
+    data = result.data
+    turnover = result.turnover
+    simple = pd.DataFrame(data.simple_returns(), index=data.dates, columns=data.tickers)
+    check = replay(result.holdings.iloc[:-1], simple, result.execution.cost_bps) if len(result.holdings) > 1 else None
+    gap = None
+    if check is not None and len(check):
+        gap = float((check["net"] - result.returns.reindex(check.index)).abs().mean() * 1e4)
+    ex = result.execution
+    return {
+        "strategy": result.strategy,
+        "params": result.params,
+        "split": data.split,
+        "period": {"first_close": f"{data.dates[data.start]:%Y-%m-%d}",
+                   "last_close": f"{data.dates[data.stop - 1]:%Y-%m-%d}",
+                   "tickers": list(data.tickers)},
+        "execution": {"cash": ex.cash, "commission_bps": ex.commission_bps, "slippage_bps": ex.slippage_bps,
+                      "short": ex.short, "band": ex.band, "fill": "market-on-close, the forecast's origin close"},
+        "net": performance(result.returns),
+        "gross": performance(result.gross_returns),
+        "benchmark": performance(result.benchmark),
+        "costs_total": float(result.costs.sum()),
+        "turnover_daily": float(turnover.mean()) if len(turnover) else 0.0,
+        "turnover_annual": float(turnover.mean() * 252) if len(turnover) else 0.0,
+        "gross_exposure_mean": float(result.holdings.abs().sum(axis=1).mean()) if len(result.holdings) else 0.0,
+        "fills": int((result.fills["side"] != "rejected").sum()),
+        "rejected_orders": int((result.fills["side"] == "rejected").sum()),
+        "unusable_forecasts": result.unusable_forecasts,
+        "forecast": forecast_scores(data),
+        "vectorised_check_bp_per_day": gap,
+    }

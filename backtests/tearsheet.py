@@ -1,0 +1,208 @@
+"""The tearsheet: QuantStats' HTML report with qtrade's forecast section in the same page.
+
+QuantStats has no hook for extra sections, so the written page gets two insertions: a summary table at the top
+of the right-hand column (before ``<div id="eoy">``, which the default template holds once) and a full-width
+forecast section after both columns. Everything is inline (SVG and base64 PNG); nothing touches the network:
+the benchmark is a Series, never a ticker QuantStats would try to download.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecasting.atomic import atomic_path
+from forecasting.errors import QtradeError
+
+__all__ = ["ReportInputs", "forecast_section", "write_tearsheet"]
+
+RIGHT_ANCHOR = '<div id="eoy">'
+END_ANCHOR = "<style>*{white-space:auto !important;}</style>"
+SECTION_MARK = "<!-- qtrade forecast section -->"
+
+
+class ReportInputs:
+    """What a tearsheet is built from; all of it lies in a backtest folder, so ``qtrade report`` can rebuild it."""
+
+    def __init__(self, returns: pd.DataFrame, stats: dict[str, Any], deciles: pd.DataFrame,
+                 forecast_metrics: dict[str, Any] | None, training_curve: bytes | None) -> None:
+        self.returns = returns
+        self.stats = stats
+        self.deciles = deciles
+        self.forecast_metrics = forecast_metrics
+        self.training_curve = training_curve
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def _num(x: float | None, fmt: str = ".4f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _same_dates(stats: dict[str, Any], metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The forecast run's block for the traded split, when it covers the same dates; else None."""
+    if not metrics:
+        return None
+    block = metrics.get(stats["split"])
+    if not isinstance(block, dict) or "overall" not in block:
+        return None
+    period = stats["period"]
+    if block.get("first_date") != period["first_close"]:
+        return None
+    return block
+
+
+def summary_table(inputs: ReportInputs) -> str:
+    """The short table at the top of the right-hand column."""
+    s = inputs.stats
+    f = s["forecast"]
+    rows = [
+        ["Forecast MSE (x1e4)", _num(f.get("mse") and f["mse"] * 1e4), _num(f.get("mse_zero") and f["mse_zero"] * 1e4)],
+        ["Out-of-sample R2", _pct(f.get("r2_vs_zero")), "0.00%"],
+        ["Gaussian NLL", _num(f.get("nll")), "-"],
+        ["90% interval coverage", _pct(f.get("coverage_90"), 1), "-"],
+        ["Sharpe, gross of costs", _num(s["gross"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
+        ["Sharpe, net of costs", _num(s["net"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
+        ["Probabilistic Sharpe", _pct(s["net"]["probabilistic_sharpe"], 1), _pct(s["benchmark"]["probabilistic_sharpe"], 1)],
+        ["Turnover (a year)", f"{s['turnover_annual']:.1f}x", "-"],
+        ["Costs paid (sum)", _pct(s["costs_total"]), "0.00%"],
+    ]
+    head = ["Forecast and costs", "Strategy", "Zero / benchmark"]
+    return f"<h3>Forecast and costs</h3>{_table(head, rows)}"
+
+
+def forecast_section(inputs: ReportInputs) -> str:
+    """The full-width forecast section: accuracy beside baselines, calibration, convergence, profit by confidence."""
+    from forecasting.evaluation import comparison_rows
+    from forecasting.plots import pit_figure
+
+    s, f = inputs.stats, inputs.stats["forecast"]
+    parts = [SECTION_MARK, '<div style="clear:both"></div><hr>',
+             "<h1>The forecast behind the trades</h1>",
+             f"<h4>{f.get('n', 0)} forecasts of the {html.escape(s['split'])} period, "
+             f"{s['period']['first_close']} to {s['period']['last_close']}; each is the mean and variance of the "
+             "log return from one close to the next, and the strategy holds exactly that return "
+             "(market-on-close fills).</h4><br>"]
+    rows = [["LSTM-MLE", _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
+             _pct(f.get("coverage_90"), 1), _pct(f.get("coverage_95"), 1), _pct(f.get("directional_accuracy"), 1)],
+            ["Zero forecast", _num(f.get("mse_zero") and f["mse_zero"] * 1e4), "0.00%", "-", "-", "-", "-"]]
+    parts.append("<h3>Accuracy on the traded period</h3>")
+    parts.append(_table(["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover", "direction"], rows))
+    block = _same_dates(s, inputs.forecast_metrics)
+    hists = {"LSTM-MLE": f["pit_histogram"]} if f.get("pit_histogram") else {}
+    if block is not None:
+        metrics = inputs.forecast_metrics or {}
+        parts.append("<h3>Beside the baselines, same dates (from the forecast run)</h3>")
+        parts.append(_table(["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"],
+                            comparison_rows(metrics, s["split"])))
+        dm = block.get("diebold_mariano")
+        if dm:
+            labels = metrics["models"]
+            parts.append(f"<p>Diebold-Mariano, {labels[dm['model']]} against {labels[dm['against']]} (the best "
+                         f"baseline by NLL): NLL statistic {dm['nll']['statistic']:+.2f} "
+                         f"(p = {dm['nll']['p_value']:.3f}); negative favours the LSTM.</p>")
+        hists = {metrics["models"][m]: sc["pit_histogram"] for m, sc in block["overall"].items()}
+    else:
+        parts.append("<p>Baselines: the forecast run's metrics.json for these dates was not found, so only the zero "
+                     "forecast stands beside the model here.</p>")
+    if hists:
+        parts.append("<h3>Calibration</h3>")
+        parts.append(_svg(pit_figure(hists, title="PIT of the forecasts: flat at 1 when the variance is right")))
+    if inputs.training_curve:
+        data = base64.b64encode(inputs.training_curve).decode("ascii")
+        parts.append("<h3>Training convergence</h3>")
+        parts.append(f'<img alt="training curve" src="data:image/png;base64,{data}">')
+    if len(inputs.deciles):
+        parts.append("<h3>Profit by decile of forecast confidence |mean| / sd</h3>")
+        parts.append(_svg(_deciles_figure(inputs.deciles)))
+        d = inputs.deciles
+        parts.append(_table(
+            ["decile", "|mean|/sd from", "to", "forecasts", "hit rate", "signed return (bp)", "strategy profit"],
+            [[str(int(r.decile)), f"{r.conf_from:.3f}", f"{r.conf_to:.3f}", str(int(r.n)), _pct(r.hit_rate, 1),
+              f"{r.signed_return_bp:+.2f}", f"{r.profit_pct:+.2f}%"] for r in d.itertuples()]))
+        parts.append("<p>Signed return: the next day's return in the direction the forecast pointed, whatever the "
+                     "strategy held. Strategy profit: what the positions on those (ticker, day) pairs earned, "
+                     "gross of costs, in % of equity.</p>")
+    check = s.get("vectorised_check_bp_per_day")
+    parts.append(f"<p>Checks: {s['fills']} fills, {s['rejected_orders']} orders rejected, "
+                 f"{s['unusable_forecasts']} forecasts unusable (no trade on those); an independent numpy replay "
+                 f"of the holdings differs from backtrader by {_num(check, '.4f')} bp a day on average.</p>")
+    return "\n".join(parts)
+
+
+def _deciles_figure(d: pd.DataFrame) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.8), dpi=110)
+    colors = ["#2a9d8f" if v >= 0 else "#e76f51" for v in d["profit_pct"]]
+    ax.bar(d["decile"], d["profit_pct"], color=colors, label="strategy profit, % of equity (green gain, red loss)")
+    ax.set_xlabel("decile of |mean| / sd (1 = least confident)")
+    ax.set_ylabel("profit, % of equity")
+    ax.axhline(0, color="black", lw=0.8)
+    ax2 = ax.twinx()
+    ax2.plot(d["decile"], d["signed_return_bp"], "o-", color="#264653", label="signed next-day return (bp)")
+    ax2.axhline(0, color="#264653", lw=0.5, ls=":")
+    ax2.set_ylabel("signed return, bp")
+    ax.set_xticks(d["decile"])
+    for axis, values in ((ax, d["profit_pct"]), (ax2, d["signed_return_bp"])):  # zero at the same height
+        top = float(values.abs().max()) * 1.15 or 1.0
+        axis.set_ylim(-top, top)
+    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title: str) -> None:
+    """QuantStats' report of the net returns against the benchmark, with the forecast section inserted."""
+    import quantstats as qs
+
+    returns = inputs.returns["strategy"].rename("Strategy")
+    bench = inputs.returns["benchmark"].rename("Buy and hold, equal weight")
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = Path(tmp) / "qs.html"
+        qs.reports.html(returns, benchmark=bench, output=str(raw), title=title, match_dates=False,
+                        strategy_title="Strategy", benchmark_title="Buy and hold")
+        page = raw.read_text(encoding="utf-8")
+        page = insert_sections(page, summary_table(inputs), forecast_section(inputs))
+    with atomic_path(path) as out:
+        out.write_text(page, encoding="utf-8")
+
+
+def insert_sections(page: str, right: str, full: str) -> str:
+    """Put ``right`` before QuantStats' year table and ``full`` after both columns."""
+    if page.count(RIGHT_ANCHOR) != 1 or page.count(END_ANCHOR) != 1:
+        raise QtradeError("this QuantStats version writes a page without the expected anchors; "
+                          "install quantstats 0.0.86 or a version with the same template")
+    page = page.replace(RIGHT_ANCHOR, f'<div id="qtrade-summary">{right}</div>\n{RIGHT_ANCHOR}')
+    closing = page.rindex("</div>", 0, page.index(END_ANCHOR))  # the container's end
+    return page[:closing] + f'<div id="qtrade-forecast">{full}</div>\n' + page[closing:]

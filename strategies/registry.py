@@ -1,0 +1,178 @@
+"""The strategy registry: a strategy is a function from one :class:`Bar` to target weights, with named settings.
+
+Adding a strategy takes one function and one decorator::
+
+    from strategies import Bar, Param, register, sizing
+
+    @register("halfkelly", "Kelly at a quarter, never short", fraction=Param(0.25, "share of full Kelly"))
+    def halfkelly(bar: Bar, *, fraction: float) -> np.ndarray:
+        return np.maximum(sizing.kelly(bar.mean, bar.variance, fraction=fraction), 0.0)
+
+The function returns one weight per ticker (share of equity; NaN keeps the position as it is). With
+``sleeve=True`` (per-asset rules) each ticker's weight is divided by the number of tickers, so that N tickers
+share the equity in N equal sleeves; cross-sectional rules (``sleeve=False``) return portfolio weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from forecasting.errors import ConfigError
+
+__all__ = ["Bar", "Param", "StrategySpec", "available", "get", "parse_params", "register"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """What a strategy sees at one close: forecasts made at this close and prices up to it, nothing later.
+
+    Attributes
+    ----------
+    mean, variance
+        (n_tickers,) forecast of the log return from this close to the next; NaN where there is none.
+    weights
+        (n_tickers,) the positions held now, as shares of equity.
+    first
+        True on the first bar of the backtest.
+    history
+        ``history(n)`` gives the last ``n`` closes, (n, n_tickers), oldest first, this close last.
+    """
+
+    mean: np.ndarray
+    variance: np.ndarray
+    weights: np.ndarray
+    first: bool
+    history: Callable[[int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A strategy setting: its default (whose type parses ``--param key=value``) and one line of help."""
+
+    default: float | int | bool | str
+    help: str
+
+
+Rule = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy."""
+
+    name: str
+    summary: str
+    rule: Rule
+    params: dict[str, Param] = field(default_factory=dict)
+    sleeve: bool = True
+    uses_forecast: bool = True
+    warmup: str | None = None  # the parameter that says how many bars of history the rule needs
+    check: Callable[[dict[str, Any]], str | None] | None = None  # a message when settings are out of range
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: p.default for k, p in self.params.items()}
+
+    def warmup_bars(self, params: dict[str, Any]) -> int:
+        return int(params[self.warmup]) if self.warmup else 0
+
+    def max_gross(self, params: dict[str, Any]) -> float:
+        """The most gross exposure the rule can ask for (``max_leverage`` where it has one, else 1)."""
+        return float(params.get("max_leverage", params.get("weight", 1.0)))
+
+    def weights(self, bar: Bar, params: dict[str, Any]) -> np.ndarray:
+        """Target weights for this bar; NaN keeps a position."""
+        w = np.asarray(self.rule(bar, **params), dtype=float)
+        if w.shape != bar.mean.shape:
+            raise ConfigError(f"strategy {self.name} returned {w.shape} weights for {bar.mean.shape[0]} tickers")
+        return w / len(w) if self.sleeve else w
+
+
+_REGISTRY: dict[str, StrategySpec] = {}
+
+
+def register(
+    name: str,
+    summary: str,
+    *,
+    sleeve: bool = True,
+    uses_forecast: bool = True,
+    warmup: str | None = None,
+    check: Callable[[dict[str, Any]], str | None] | None = None,
+    **params: Param,
+) -> Callable[[Rule], Rule]:
+    """Register ``rule`` under ``name``; its keyword-only arguments are the ``params``.
+
+    ``check(params)`` returns a message (what is wrong and the fix) when settings are out of range.
+    """
+
+    def deco(rule: Rule) -> Rule:
+        _REGISTRY[name] = StrategySpec(name, summary, rule, dict(params), sleeve, uses_forecast, warmup, check)
+        return rule
+
+    return deco
+
+
+def _load_builtins() -> None:
+    import strategies.builtin  # noqa: F401  (registers on import)
+
+
+def available() -> list[StrategySpec]:
+    """Every registered strategy, sorted by name."""
+    _load_builtins()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get(name: str) -> StrategySpec:
+    """The strategy called ``name``, or a one-line error that lists the known ones."""
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ConfigError(f"strategy {name!r} is not known; use one of {', '.join(sorted(_REGISTRY))} "
+                          "(qtrade strategies lists them)")
+    return _REGISTRY[name]
+
+
+def parse_params(spec: StrategySpec, pairs: Sequence[str] | None) -> dict[str, Any]:
+    """Defaults overridden by ``key=value`` strings, each parsed as the type of its default.
+
+    Examples
+    --------
+    >>> parse_params(get("kelly"), ["fraction=0.25"])["fraction"]
+    0.25
+    """
+    params = spec.defaults()
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise ConfigError(f"--param {pair!r} is not key=value; for example --param {next(iter(params), 'k')}=1")
+        if key not in params:
+            known = ", ".join(params) or "none"
+            raise ConfigError(f"strategy {spec.name} has no parameter {key!r}; its parameters: {known}")
+        params[key] = _parse(spec.name, key, text.strip(), params[key])
+    problem = spec.check(params) if spec.check else None
+    if problem:
+        raise ConfigError(f"strategy {spec.name}: {problem}")
+    return params
+
+
+def _parse(name: str, key: str, text: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            value = float(text)
+            if not np.isfinite(value):
+                raise ValueError(text)
+            return value
+    except ValueError:
+        raise ConfigError(f"strategy {name}: {key}={text!r} is not a {type(default).__name__}; "
+                          f"for example {key}={default}") from None
+    return text
