@@ -19,7 +19,9 @@ from backtests.vectorized import replay
 from forecasting.metrics import nll, pit_histogram
 from strategies.sizing import usable
 
-__all__ = ["backtest_stats", "confidence_deciles", "forecast_scores", "performance"]
+__all__ = ["backtest_stats", "confidence_deciles", "deflated_sharpe_ratio", "forecast_scores", "performance"]
+
+EULER_GAMMA = 0.5772156649015329
 
 
 def performance(returns: pd.Series) -> dict[str, float | int | None]:
@@ -141,3 +143,40 @@ def backtest_stats(result: BacktestResult) -> dict[str, Any]:
         "forecast": forecast_scores(data),
         "vectorised_check_bp_per_day": gap,
     }
+
+
+def deflated_sharpe_ratio(returns: pd.Series | np.ndarray, trial_sharpes: np.ndarray | list[float]) -> dict[str, float]:
+    """Bailey and Lopez de Prado's (2014) deflated Sharpe ratio of the best of ``N`` tried configurations.
+
+    ``returns`` are the chosen configuration's daily returns; ``trial_sharpes`` the daily (not annualised)
+    Sharpe ratios of all N configurations tried, the chosen one included. The benchmark Sharpe ratio is the
+    expected maximum of N unskilled trials,
+    ``SR0 = sqrt(V) ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e)))`` with V their variance and g Euler's
+    constant, and ``DSR = Z((SR - SR0) sqrt(T - 1) / sqrt(1 - skew SR + (kurtosis - 1) / 4 SR^2))``: the
+    probability that the true Sharpe ratio beats what luck alone would have found.
+
+    Examples
+    --------
+    >>> r = np.random.default_rng(0).normal(0.001, 0.01, 500)
+    >>> one = deflated_sharpe_ratio(r, [r.mean() / r.std(ddof=1)])  # one trial: the probabilistic Sharpe ratio
+    >>> many = deflated_sharpe_ratio(r, np.linspace(-0.05, r.mean() / r.std(ddof=1), 50))
+    >>> bool(many["dsr"] < one["dsr"])
+    True
+    """
+    r = np.asarray(returns, dtype=float)
+    r = r[np.isfinite(r)]
+    s = np.asarray(trial_sharpes, dtype=float)
+    s = s[np.isfinite(s)]
+    n, t = len(s), len(r)
+    sr = float(r.mean() / r.std(ddof=1))
+    if n > 1:
+        v = float(np.var(s, ddof=1))
+        sr0 = float(np.sqrt(v) * ((1 - EULER_GAMMA) * sps.norm.ppf(1 - 1 / n)
+                                  + EULER_GAMMA * sps.norm.ppf(1 - 1 / (n * np.e))))
+    else:
+        sr0 = 0.0
+    skew = float(sps.skew(r))
+    kurt = float(sps.kurtosis(r, fisher=False))
+    z = (sr - sr0) * np.sqrt(t - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
+    return {"dsr": float(sps.norm.cdf(z)), "sharpe_daily": sr, "sharpe_threshold_daily": sr0, "trials": n,
+            "days": t, "skew": skew, "kurtosis": kurt}

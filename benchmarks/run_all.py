@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["training_throughput.py", "sp500_quality.py"]
+SCRIPTS = [
+    "startup.py",
+    "data_pipeline.py",
+    "training_throughput.py",
+    "inference.py",
+    "backtest_throughput.py",
+    "end_to_end.py",
+    "sp500_quality.py",
+]
 
 if __name__ == "__main__":
     failed = 0

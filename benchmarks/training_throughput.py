@@ -79,7 +79,11 @@ def main() -> None:
             ours.append(res.windows_per_second)
         b, o = statistics.median(bare), statistics.median(ours)
         print(f"batch {batch:>5}: bare loop {b:>10,.0f} windows/s | qtrade loop {o:>10,.0f} windows/s | "
-              f"ratio {o / b:.2f}  (medians of {args.rounds} interleaved rounds)")
+              f"ratio {o / b:.2f} (goal >= 0.9; medians of {args.rounds} interleaved rounds)")
+        jpx = 2000 * (int(1250 * 0.7) - args.window)  # training windows of the Tokyo market, 70 % train block
+        goal = "   goal on an H100: >= 1,000,000 windows/s" if device.type == "cuda" else ""
+        print(f"             one epoch over the Tokyo market ({jpx:,} training windows) at this rate: "
+              f"{jpx / o:,.0f} s (estimated from the measured rate){goal}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,15 @@ class Prepared:
             mask &= np.isfinite(self.cube.target)
         t_idx, d_idx = np.nonzero(mask.T)  # date-major
         return np.stack([d_idx, t_idx], axis=1).astype(np.int64)
+
+    def dataset(self, samples: np.ndarray, *, with_target: bool) -> Any:
+        """A :class:`forecasting.training.WindowDataset` of ``samples``; targets divided by the target scale."""
+        import torch
+
+        from forecasting.training import WindowDataset
+
+        y = self.cube.target[samples[:, 0], samples[:, 1]] / self.scaler.target_scale if with_target else None
+        return WindowDataset(torch.from_numpy(self.x), samples, y, self.window)
 
     def windows(self, samples: np.ndarray) -> np.ndarray:
         """Gather the windows of ``samples`` (a copy of just those): (k, window, n_features)."""

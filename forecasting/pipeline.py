@@ -122,11 +122,7 @@ def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
 
 
 def _dataset(prep: Prepared, samples: np.ndarray, *, with_target: bool) -> WindowDataset:
-    x = torch.from_numpy(prep.x)
-    y = None
-    if with_target:
-        y = prep.cube.target[samples[:, 0], samples[:, 1]] / prep.scaler.target_scale
-    return WindowDataset(x, samples, y, prep.window)
+    return prep.dataset(samples, with_target=with_target)
 
 
 def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.DataFrame:

@@ -232,6 +232,59 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
                   "stats.json, manifest.json", soft_wrap=True)
 
 
+@app.command()
+@_fail_cleanly
+def tune(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study, best_params.json and the report.")],
+    data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
+    tickers: TickersOpt = None,
+    n_trials: Annotated[int, typer.Option(help="Finished trials the study should hold (all workers together).",
+                                          min=1)] = 20,
+    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after this many seconds.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL shared by workers (postgresql://...); a SQLite file in --out when left out.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name; workers with the same name share trials.")] = None,
+    objective: Annotated[str, typer.Option(help="nll or mse (forecaster, validation), or sharpe (a strategy).")] = "nll",
+    strategy: Annotated[str, typer.Option(help="The strategy tuned by --objective sharpe.")] = "kelly",
+    space: Annotated[Path | None, typer.Option(help="JSON or TOML file of search ranges (see README).")] = None,
+    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    params: Annotated[Path | None, typer.Option(help="JSON of fixed forecaster settings the search starts from.")] = None,
+    epochs: Annotated[int, typer.Option(help="Most epochs of a trial's training.", min=1)] = 12,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
+    from forecasting.loaders import load_market_data
+    from forecasting.pipeline import ForecastConfig
+
+    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience)
+    if params is not None:
+        base = base.with_params(params)
+    source = str(data) if data else "embedded US tech panel"
+    panel = load_market_data(data, tickers=tickers)
+    common = dict(n_trials=n_trials, timeout=timeout, storage=storage, space_file=space, seed=seed, source=source,
+                  progress=not quiet)
+    if objective == "sharpe":
+        from backtests.tuning import tune_strategy
+
+        record = tune_strategy(panel, out, strategy=strategy, base=base, study_name=study or f"qtrade-{strategy}",
+                               **common)  # type: ignore[arg-type]
+    else:
+        from forecasting.tuning import tune_forecaster
+
+        record = tune_forecaster(panel, out, base=base, objective=objective, study_name=study or "qtrade",
+                                 pruner=pruner, **common)  # type: ignore[arg-type]
+    default = record.get("default_value")
+    typer.echo(f"{record['objective']}: best {record['value']:.6g} (trial {record['trial']}) against "
+               f"{'-' if default is None else format(default, '.6g')} for the defaults; "
+               f"{record['n_finished']} trials finished, {record['n_pruned']} pruned")
+    typer.echo("best settings: " + ", ".join(f"{k}={v}" for k, v in record["params"].items()))
+    if "deflated_sharpe" in record:
+        typer.echo(record["note"])
+    typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, study.db")
+
+
 def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table

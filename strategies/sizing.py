@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 __all__ = [
     "TRADING_DAYS",
@@ -106,6 +105,8 @@ def betsize(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0) 
     >>> round(float(betsize([0.01], [1e-4])[0]), 4)  # p = Phi(1) = 0.8413, z = 0.3413 / 0.3654 = 0.9343
     0.6498
     """
+    from scipy import stats  # here, not at the top: `qtrade strategies` must answer at once
+
     m, v, ok = _prepared(mean, variance)
     p = stats.norm.cdf(m / np.sqrt(v))
     p = np.clip(p, 1e-12, 1 - 1e-12)

@@ -1,0 +1,251 @@
+"""qtrade tune: a study end to end, resuming, several workers (SQLite and PostgreSQL), no test data, DSR."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.stats import deflated_sharpe_ratio
+from forecasting.pipeline import ForecastConfig, run_forecast
+from forecasting.synthetic import synthetic_panel
+from forecasting.tuning import tune_forecaster, tuning_data
+
+TINY = ForecastConfig(window=10, hidden=8, epochs=3, patience=2)
+SPACE = {"window": {"type": "int", "low": 5, "high": 15, "step": 5},
+         "hidden": {"type": "categorical", "choices": [8, 16]},
+         "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
+
+
+@pytest.fixture
+def space_file(tmp_path: Path) -> Path:
+    p = tmp_path / "space.json"
+    p.write_text(json.dumps(SPACE))
+    return p
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    p = tmp_path / "panel.csv"
+    synthetic_panel(2, 260, seed=4).reset_index().to_csv(p, index=False)
+    return p
+
+
+def _study(out: Path, name: str = "qtrade", storage: str | None = None):
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=storage or f"sqlite:///{out / 'study.db'}")
+
+
+def test_a_small_study_runs_and_its_best_params_feed_forecast(tmp_path: Path, space_file: Path) -> None:
+    panel = synthetic_panel(2, 260, seed=4)
+    out = tmp_path / "tune"
+    record = tune_forecaster(panel, out, base=TINY, n_trials=4, space_file=space_file, progress=False)
+    for name in ("best_params.json", "trials.csv", "tuning_report.html", "history.png", "study.db"):
+        assert (out / name).is_file(), name
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and trials["state"].isin(["COMPLETE", "PRUNED"]).all()
+    assert record["default_value"] is not None  # trial 0 ran the starting settings
+    assert record["value"] <= record["default_value"]
+    best = json.loads((out / "best_params.json").read_text())
+    assert set(best["params"]) == set(SPACE)
+    config = TINY.with_params(out / "best_params.json")
+    assert config.window == best["params"]["window"] and config.lr == best["params"]["lr"]
+    run = run_forecast(panel, config, None, progress=False)
+    assert np.isfinite(run.forecasts["mean"]).all()
+
+
+def test_tuning_never_sees_the_test_period(tmp_path: Path) -> None:
+    panel = synthetic_panel(2, 260, seed=4)
+    data = tuning_data(panel, TINY)
+    assert data.cube.dates.max() < data.first_test_date
+    assert data.panel.index.get_level_values("date").max() < data.first_test_date
+    changed = panel.copy()
+    after = changed.index.get_level_values("date") >= data.first_test_date
+    changed.loc[after, ["open", "high", "low", "close"]] *= 3.0
+    changed.loc[after, "volume"] = 1.0
+    a = tune_forecaster(panel, tmp_path / "a", base=TINY, n_trials=3, progress=False)
+    b = tune_forecaster(changed, tmp_path / "b", base=TINY, n_trials=3, progress=False)
+    values_a = [t.value for t in _study(tmp_path / "a").trials]
+    values_b = [t.value for t in _study(tmp_path / "b").trials]
+    assert values_a == values_b and a["params"] == b["params"]
+
+
+def _tune_cmd(out: Path, data: Path, space: Path, n: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "qtrade.cli", "tune", "--out", str(out), "--data", str(data), "--space",
+            str(space), "--n-trials", str(n), "--epochs", "3", "--patience", "2", "--params", str(out.parent / "base.json"),
+            "--quiet", *extra]
+
+
+def _write_base(tmp_path: Path) -> None:
+    (tmp_path / "base.json").write_text(json.dumps({"window": 10, "hidden": 8}))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_and_keeps_its_finished_trials(tmp_path: Path, data_file: Path, space_file: Path) -> None:
+    _write_base(tmp_path)
+    out = tmp_path / "tune"
+    cmd = _tune_cmd(out, data_file, space_file, 8, "--pruner", "none")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    finished_before = 0
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:
+            time.sleep(0.3)
+            if not (out / "study.db").is_file():
+                continue
+            try:
+                trials = _study(out).trials
+            except Exception:  # noqa: BLE001 - the study is being created
+                continue
+            done = [t for t in trials if t.state.name == "COMPLETE"]
+            running = [t for t in trials if t.state.name == "RUNNING"]
+            if len(done) >= 2 and running:
+                os.killpg(proc.pid, signal.SIGKILL)  # in the middle of a trial
+                finished_before = len(done)
+                break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert finished_before >= 2, "the run ended before it could be interrupted"
+    before = {t.number: t.value for t in _study(out).trials if t.state.name == "COMPLETE"}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    after = _study(out).trials
+    kept = {t.number: t.value for t in after if t.number in before}
+    assert kept == before
+    assert sum(t.state.name == "COMPLETE" for t in after) == 8
+
+
+def _two_workers(tmp_path: Path, data_file: Path, space_file: Path, storage: str | None) -> set[int]:
+    _write_base(tmp_path)
+    out = tmp_path / "shared"
+    out.mkdir(exist_ok=True)
+    extra = ["--storage", storage] if storage else []
+    if storage is None:  # create the SQLite study first, so that the two workers do not race to make it
+        subprocess.run(_tune_cmd(out, data_file, space_file, 1, *extra), check=True, timeout=300,
+                       capture_output=True)
+    procs = [subprocess.Popen(_tune_cmd(out, data_file, space_file, 10, *extra), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=400)
+        assert p.returncode == 0, err
+    study = _study(out, storage=storage)
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) >= 10
+    return {t.user_attrs["pid"] for t in done if "pid" in t.user_attrs}
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(tmp_path: Path, data_file: Path, space_file: Path) -> None:
+    pids = _two_workers(tmp_path, data_file, space_file, None)
+    assert len(pids) >= 3  # the creating run and both workers contributed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL server on loopback; the test skips, saying why, when none can be started."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install qtrade[postgres]")
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    if initdb is None:
+        pytest.skip("no PostgreSQL server binaries (initdb); .ci/run installs Debian's postgresql package")
+    bindir = Path(initdb).resolve().parent
+    root = Path(tempfile.mkdtemp(prefix="qtrade-pg-"))  # outside pytest's root-only folders
+    pgdata = root / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        prefix = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+    port = _free_port()
+    init = subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust"],
+                          capture_output=True, text=True)
+    if init.returncode != 0:
+        pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+    start = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(root / "log"), "-w",
+                            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
+                           capture_output=True, text=True)
+    if start.returncode != 0:
+        pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()[-200:]}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_postgresql_study(tmp_path: Path, data_file: Path, space_file: Path, postgres: str) -> None:
+    pids = _two_workers(tmp_path, data_file, space_file, postgres)
+    assert len(pids) == 2
+
+
+def test_deflated_sharpe_ratio_by_hand() -> None:
+    rng = np.random.default_rng(3)
+    r = rng.normal(0.0008, 0.01, 750)
+    trials = [0.01, 0.03, 0.05, 0.02, float(r.mean() / r.std(ddof=1))]
+    got = deflated_sharpe_ratio(r, trials)
+    n, t = len(trials), len(r)
+    mean = sum(r) / t
+    sd = math.sqrt(sum((x - mean) ** 2 for x in r) / (t - 1))
+    sr = mean / sd
+    m2 = sum((x - mean) ** 2 for x in r) / t
+    skew = (sum((x - mean) ** 3 for x in r) / t) / m2**1.5
+    kurt = (sum((x - mean) ** 4 for x in r) / t) / m2**2
+    mu = sum(trials) / n
+    var = sum((s - mu) ** 2 for s in trials) / (n - 1)
+    from statistics import NormalDist
+
+    z = NormalDist()
+    g = 0.5772156649015329
+    sr0 = math.sqrt(var) * ((1 - g) * z.inv_cdf(1 - 1 / n) + g * z.inv_cdf(1 - 1 / (n * math.e)))
+    dsr = z.cdf((sr - sr0) * math.sqrt(t - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2))
+    assert got["dsr"] == pytest.approx(dsr, rel=1e-9)
+    assert got["sharpe_threshold_daily"] == pytest.approx(sr0, rel=1e-9)
+    assert deflated_sharpe_ratio(r, trials * 20)["dsr"] < got["dsr"] or n == 1
+
+
+def test_strategy_tuning_reports_the_deflated_sharpe(tmp_path: Path) -> None:
+    from backtests.tuning import tune_strategy
+
+    record = tune_strategy(synthetic_panel(3, 320, seed=2), tmp_path / "s", strategy="threshold", base=TINY,
+                           n_trials=5, progress=False)
+    assert record["configurations_tried"] == 5
+    assert 0.0 <= record["deflated_sharpe"]["dsr"] <= 1.0
+    assert record["validation_period"][1] < record["test_period_starts"]
+    assert set(record["params"]) == {"k", "weight"}
+
+
+def test_tune_cli_errors(tmp_path: Path, space_file: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qtrade.cli import app
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"nonsense": {"type": "int", "low": 1, "high": 2}}))
+    res = CliRunner().invoke(app, ["tune", "--out", str(tmp_path / "o"), "--space", str(bad)])
+    assert res.exit_code == 1 and "'nonsense' is not a setting that can be tuned" in res.output
+    res = CliRunner().invoke(app, ["tune", "--out", str(tmp_path / "o"), "--objective", "profit"])
+    assert res.exit_code == 1 and "--objective 'profit' is not known" in res.output
