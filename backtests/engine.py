@@ -99,6 +99,7 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     cerebro.broker.setcash(execution.cash)
     cerebro.broker.set_coc(True)
     cerebro.broker.set_shortcash(True)
+    cerebro.broker.set_checksubmit(False)  # cash is checked when the order fills; the pre-check doubled the work
     if execution.slippage_bps:
         cerebro.broker.set_slippage_perc(execution.slippage_bps / 1e4, slip_open=True, slip_limit=True,
                                          slip_match=True, slip_out=True)

@@ -252,8 +252,12 @@ def _require(
 
 
 def _numeric(path: Path, values: pd.Series, name: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
     out = pd.to_numeric(values, errors="coerce")
-    bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    bad = out.isna() & values.notna()
+    if bad.any():  # only the cells that did not parse are looked at as text
+        bad[bad] = values[bad].astype(str).str.strip() != ""
     if bad.any():
         example = values[bad].iloc[0]
         raise DataError(f"{path}: column {name} has a non-numeric value {example!r}; fix or blank that cell")
@@ -261,6 +265,9 @@ def _numeric(path: Path, values: pd.Series, name: str) -> pd.Series:
 
 
 def _parse_dates(path: Path, values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values) and not values.isna().any():
+        parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return parsed.dt.normalize().astype("datetime64[ns]")
     if values.isna().any() or (values.astype(str).str.strip() == "").any():
         raise DataError(f"{path}: some dates are blank; fill or drop those rows")
     text = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
