@@ -73,7 +73,9 @@ def run_backtest_job(
         run_forecast(panel, config, out / "forecast", source=source, progress=progress)
         forecasts = out / "forecast"
         max_gap = config.max_gap
+        made_here = True
     else:
+        made_here = False
         max_gap = _forecast_max_gap(Path(forecasts))
     fc_path = Path(forecasts)
     frame = load_forecasts(fc_path)
@@ -97,7 +99,9 @@ def run_backtest_job(
             shutil.copyfile(curve, tmp)
     write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
     rebuild_report(out)
-    manifest = run_manifest(command=f"backtest --strategy {strategy}", seed=0, panel=panel, source=source,
+    seed = int(getattr(forecast_config, "seed", 0)) if made_here else int(
+        ((_read_json(source_dir / "manifest.json") or {}).get("seed", 0)))
+    manifest = run_manifest(command=f"backtest --strategy {strategy}", seed=seed, panel=panel, source=source,
                             config={"strategy": strategy, "params": settings, "execution": asdict(execution),
                                     "split": split, "forecasts": str(fc_path)},
                             extra={"outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith("."))})

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from forecasting.errors import DataError
 from forecasting.features import FeatureCube
 from forecasting.scaling import ZScoreScaler
 from forecasting.splits import TRAIN, Fold
@@ -54,8 +55,27 @@ class Prepared:
 
         from forecasting.training import WindowDataset
 
+        self.check_finite(samples, with_target=with_target)
         y = self.cube.target[samples[:, 0], samples[:, 1]] / self.scaler.target_scale if with_target else None
         return WindowDataset(torch.from_numpy(self.x), samples, y, self.window)
+
+    def check_finite(self, samples: np.ndarray, *, with_target: bool) -> None:
+        """Refuse, naming the ticker and date, any window or target that is not finite after scaling.
+
+        Cleaning and the window rules already keep them out; this is the last guard before the loss.
+        """
+        finite_rows = np.isfinite(self.x).all(axis=-1)
+        count = np.concatenate([np.zeros((finite_rows.shape[0], 1), np.int64),
+                                np.cumsum(finite_rows, axis=1, dtype=np.int64)], axis=1)
+        i, t = samples[:, 0], samples[:, 1]
+        ok = (t - self.window + 1 >= 0) & (count[i, t + 1] - count[i, np.maximum(t - self.window + 1, 0)] == self.window)
+        if with_target:
+            ok &= np.isfinite(self.cube.target[i, t] / self.scaler.target_scale)
+        if not ok.all():
+            k = int(np.flatnonzero(~ok)[0])
+            raise DataError(f"a non-finite value reached the model's input for {self.cube.tickers[i[k]]} at "
+                            f"{self.cube.dates[t[k]]:%Y-%m-%d} ({int((~ok).sum())} window(s) in all); "
+                            "check that ticker's prices and volumes near that date")
 
     def windows(self, samples: np.ndarray) -> np.ndarray:
         """Gather the windows of ``samples`` (a copy of just those): (k, window, n_features)."""

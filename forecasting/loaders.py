@@ -278,12 +278,18 @@ def _parse_dates(path: Path, values: pd.Series) -> pd.Series:
         try:
             parsed = pd.to_datetime(text, format="mixed", dayfirst=False)
         except (ValueError, TypeError, OverflowError):
-            example = next((t for t in text if pd.isna(pd.to_datetime(t, errors="coerce"))), text.iloc[0])
+            example = next((t for t in text if pd.isna(pd.to_datetime(t, errors="coerce", format="mixed"))),
+                           text.iloc[0])
             raise DataError(
                 f"{path}: cannot parse date {example!r}; write dates as YYYY-MM-DD or YYYYMMDD"
             ) from None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
+    outside = parsed.isna() | (parsed < pd.Timestamp("1900-01-01")) | (parsed > pd.Timestamp("2200-01-01"))
+    if outside.any():
+        example = text[outside.to_numpy()].iloc[0]
+        raise DataError(f"{path}: date {example!r} is not a trading day between 1900 and 2200; "
+                        "write dates as YYYY-MM-DD or YYYYMMDD")
     return parsed.dt.normalize().astype("datetime64[ns]")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 from datetime import datetime, timezone
@@ -50,6 +51,7 @@ def run_manifest(*, command: str, seed: int, panel: pd.DataFrame, source: str, c
     return {
         "command": command,
         "argv": sys.argv,
+        "cwd": os.getcwd(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
         "data": {"source": source, "sha256": data_hash(panel), "rows": int(len(panel))},

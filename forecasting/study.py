@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -35,10 +37,7 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeats are marked experimental
-            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=5, grace_period=20,
-                                             engine_kwargs={"pool_pre_ping": True})
+        rdb = _storage(optuna, url)
     except Exception as exc:  # noqa: BLE001 - any database failure is one user-facing line
         raise ConfigError(f"--storage {url}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
                           "check the URL, the server and its driver (pip install qtrade[postgres] for PostgreSQL)") from None
@@ -57,6 +56,23 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
         raise ConfigError(f"study {study_name!r} in {url} was made to {study.direction.name.lower()}; "
                           "use another --study name for this objective")
     return study
+
+
+def _storage(optuna: Any, url: str, attempts: int = 5) -> Any:
+    """Open the RDB storage; workers started together race to create its tables, and the losers retry."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeats are marked experimental
+                return optuna.storages.RDBStorage(url, heartbeat_interval=5, grace_period=20,
+                                                  engine_kwargs={"pool_pre_ping": True})
+        except (IntegrityError, ProgrammingError):  # "duplicate key" / "already exists" from a concurrent create
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def finished_trials(study: Any) -> list[Any]:

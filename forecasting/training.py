@@ -170,6 +170,9 @@ def train_model(
                 total += loss.detach() * len(yb)  # no host sync per step
                 count += len(yb)
             train_loss = total.item() / count  # waits for the device, so the clock below is honest
+            if not math.isfinite(train_loss):
+                raise ConfigError(f"training diverged: the loss is {train_loss} at epoch {epoch}; "
+                                  "lower --lr or raise --batch-size")
             train_seconds += time.perf_counter() - tick
             seen += count
             record = {"epoch": float(epoch), "train_loss": train_loss, **_validate(model, val, device, config)}

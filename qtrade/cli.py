@@ -7,6 +7,7 @@ Heavy libraries (torch, backtrader, quantstats) are imported inside the commands
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,15 @@ def _fail_cleanly(fn: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted; outputs already written are complete, the rest were not written", err=True)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last guard: a bug must not reach users as a traceback
+            if os.environ.get("QTRADE_DEBUG"):
+                raise
+            first = (str(exc).splitlines() or [""])[0][:200]
+            typer.echo(f"error: unexpected {type(exc).__name__}: {first}; this is a qtrade bug, please report it "
+                       "(QTRADE_DEBUG=1 shows the traceback)", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -283,6 +293,19 @@ def tune(
     if "deflated_sharpe" in record:
         typer.echo(record["note"])
     typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, study.db")
+
+
+@app.command()
+@_fail_cleanly
+def rerun(
+    folder: Annotated[Path, typer.Argument(help="The --out folder of a qtrade forecast or backtest.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="A new folder for the rerun.")],
+) -> None:
+    """Run again the command recorded in FOLDER/manifest.json and compare data and outputs."""
+    from qtrade.rerun import rerun as run_again
+
+    for line in run_again(folder, out):
+        typer.echo(line)
 
 
 def _print_comparison(metrics: dict[str, Any], out: Path) -> None:

@@ -202,6 +202,26 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path, data_file: Path,
     assert len(pids) == 2
 
 
+def test_workers_that_start_together_all_open_a_fresh_postgresql_study(tmp_path: Path, postgres: str) -> None:
+    # Workers started at the same moment race to create optuna's tables; the losers used to fail with
+    # "duplicate key value violates unique constraint". Each must open the same study.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from forecasting.study import open_study
+
+    gate = Barrier(6)
+
+    def worker(k: int) -> str:
+        gate.wait()
+        study = open_study(tmp_path / f"w{k}", storage=postgres, study_name="race", seed=k, direction="minimize")
+        return study.study_name
+
+    with ThreadPoolExecutor(6) as pool:
+        names = list(pool.map(worker, range(6)))
+    assert names == ["race"] * 6
+
+
 def test_deflated_sharpe_ratio_by_hand() -> None:
     rng = np.random.default_rng(3)
     r = rng.normal(0.0008, 0.01, 750)
