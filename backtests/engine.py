@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.broker import LeanBroker
 from backtests.inputs import BacktestData
 from forecasting.errors import ConfigError
 from strategies.backtrader_compat import bt
 from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
-from strategies.target_weights import TargetWeights
+from strategies.target_weights import Columns, TargetWeights
 
 __all__ = ["BacktestResult", "Execution", "run_backtest"]
 
@@ -96,6 +97,7 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
+    cerebro.broker = LeanBroker()
     cerebro.broker.setcash(execution.cash)
     cerebro.broker.set_coc(True)
     cerebro.broker.set_shortcash(True)
@@ -107,8 +109,8 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     cerebro.broker.addcommissioninfo(_Costs(commission=execution.commission_bps / 1e4, leverage=leverage))
     for j, ticker in enumerate(data.tickers):
         cerebro.adddata(forecast_feed(data.ticker_frame(j, first), ticker), name=ticker)
-    cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, warmup=warmup, band=execution.band,
-                        short=execution.short)
+    cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first), warmup=warmup,
+                        band=execution.band, short=execution.short)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     strat = cerebro.run(maxcpus=1, runonce=False, preload=True)[0]
 
@@ -134,6 +136,16 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
         warnings.warn(f"{rejected} orders were rejected by the broker for want of cash", stacklevel=2)
     return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data), holdings,
                           fills, data.unusable, data)
+
+
+def _columns(data: BacktestData, first: int) -> Columns:
+    """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data."""
+    sl = slice(first, data.stop)
+    arrays = [np.array(a[sl], dtype=t) for a, t in ((data.prices["close"], float), (data.mean, float),
+                                                     (data.variance, float), (data.tradable, bool))]
+    for a in arrays:
+        a.setflags(write=False)
+    return Columns(data.dates[sl], *arrays)
 
 
 def _per_close(fills: pd.DataFrame, column: str, equity: pd.Series) -> pd.Series:

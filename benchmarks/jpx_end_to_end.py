@@ -38,6 +38,10 @@ if __name__ == "__main__":
         run = run_forecast(panel, ForecastConfig(epochs=args.epochs), Path(tmp) / "forecast", progress=False)
         print(f"forecast ({args.epochs} epoch, baselines, {len(run.forecasts):,} forecasts, outputs): "
               f"{time.perf_counter() - t:.0f} s; peak {peak_gb():.2f} GB", flush=True)
+        rate = run.metrics["run"]["training_windows_per_second"][0]
+        windows = int((run.forecasts["split"] == "train").sum())
+        print(f"  of which training: {rate:,.0f} windows/s, one epoch of {windows:,} windows in {windows / rate:.0f} s",
+              flush=True)
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -98,6 +98,34 @@ def test_numpy_replay_agrees_with_backtrader_costs_included(market, name) -> Non
     assert cost_gap < 1e-5
 
 
+@pytest.mark.parametrize("name", ["kelly", "longshort", "sma"])
+def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, name) -> None:
+    # qtrade's broker skips the copies of unfinished orders, its feed preloads in one step and the strategy
+    # reads arrays; stock backtrader (BackBroker, bar-by-bar preload, tick copies) must give the same fills.
+    import backtests.engine as engine
+    from strategies.backtrader_compat import bt
+    from strategies.feeds import ForecastData
+
+    panel = synthetic_panel(4, 260, seed=5, missing=0.02)  # gaps: untradable, carried days
+    fc = oracle_forecasts(panel, test_from=60)
+    fc["mean"] = 0.3 * fc["mean"] + np.random.default_rng(1).normal(0, 0.01, len(fc))
+    data = align(panel, fc)
+    spec = get(name)
+    params = parse_params(spec, ["k=1"] if name == "longshort" else ["slow=20", "fast=5"] if name == "sma" else None)
+    ex = Execution(commission_bps=3.0, slippage_bps=2.0, band=0.01)
+    fast = run_backtest(data, spec, params, ex)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "LeanBroker", bt.brokers.BackBroker)
+        m.setattr(ForecastData, "preload", bt.feed.DataBase.preload)
+        m.setattr(ForecastData, "_tick_fill", bt.feed.DataBase._tick_fill)
+        m.setattr(ForecastData, "_tick_nullify", bt.feed.DataBase._tick_nullify)
+        stock = run_backtest(data, spec, params, ex)
+    assert len(fast.fills) > 20
+    pd.testing.assert_frame_equal(fast.fills, stock.fills)
+    pd.testing.assert_series_equal(fast.returns, stock.returns)
+    pd.testing.assert_frame_equal(fast.holdings, stock.holdings)
+
+
 def test_costs_are_charged_in_basis_points_of_traded_value(market) -> None:
     data = align(market, oracle_forecasts(market))
     spec, params = get("threshold"), parse_params(get("threshold"), None)
