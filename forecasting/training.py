@@ -1,4 +1,9 @@
-"""Training the LSTM-MLE network: DataLoader over window views, Adam, clipping, early stopping.
+"""Training the LSTM-MLE network: batches gathered from window views, Adam, clipping, early stopping.
+
+Batches are gathered where the model runs: on a CUDA device the feature array, the window starts and the
+targets are copied to the device once (the Tokyo market's features are about 60 MB), and each batch is one
+indexing kernel there, with no per-step copy from the host. ``TrainConfig.workers`` > 0 uses a DataLoader with
+worker processes instead (CPU only). Both draw the same shuffling order from the seeded generator.
 
 The run owns its randomness: model initialisation, dropout and the shuffling order are drawn from generators
 seeded by ``TrainConfig.seed`` inside :func:`torch.random.fork_rng`, so the caller's global RNG is untouched
@@ -10,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -77,9 +82,18 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return len(self.starts)
 
     def __getitem__(self, idx: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
-        i = torch.as_tensor(idx, dtype=torch.int64)
+        i = torch.as_tensor(idx, dtype=torch.int64, device=self.starts.device)
         rows = self.starts[i, None] + self.offsets[None, :]
         return self.flat[rows], self.y[i]
+
+    def to(self, device: torch.device) -> WindowDataset:
+        """The same dataset with its tensors on ``device`` (itself when they are there already)."""
+        if self.flat.device == device:
+            return self
+        moved = copy.copy(self)
+        for name in ("flat", "starts", "offsets", "y"):
+            setattr(moved, name, getattr(self, name).to(device))
+        return moved
 
 
 def resolve_device(name: str) -> torch.device:
@@ -106,9 +120,32 @@ def _loader(ds: WindowDataset, batch_size: int, *, seed: int, workers: int, pin:
     )
 
 
+def _batches(ds: WindowDataset, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of shuffled batches gathered where ``ds`` lives; the order is RandomSampler's for the same seed."""
+    # Draw what a DataLoader over a RandomSampler draws each epoch: one number from the global generator (which
+    # also drives dropout) and two permutations, the second discarded. A seed then gives the same forecasts on
+    # either path, and the same as earlier qtrade versions.
+    torch.empty((), dtype=torch.int64).random_()
+    order = torch.randperm(len(ds), generator=generator).to(ds.starts.device)
+    for start in range(0, len(ds), batch_size):
+        yield ds[order[start : start + batch_size]]
+    torch.randperm(len(ds), generator=generator)
+
+
+def _batch_source(train: WindowDataset, config: TrainConfig,
+                  device: torch.device) -> Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]:
+    """What each epoch iterates: worker processes on the CPU when asked for, else batches gathered on ``device``."""
+    if config.workers > 0 and device.type != "cuda":
+        loader = _loader(train, config.batch_size, seed=config.seed, workers=config.workers, pin=False)
+        return lambda: loader
+    on_device, shuffle = train.to(device), torch.Generator().manual_seed(config.seed)
+    return lambda: _batches(on_device, config.batch_size, shuffle)
+
+
 def predict(model: LSTMMLE, ds: WindowDataset, *, device: torch.device, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance (scaled units) for every sample of ``ds``, in order, with dropout off."""
     model.eval()
+    ds = ds.to(device) if device.type == "cuda" else ds
     means, variances = [], []
     with torch.inference_mode():
         for start in range(0, len(ds), batch_size):
@@ -146,7 +183,7 @@ def train_model(
         model = LSTMMLE(model_config).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
-        loader = _loader(train, config.batch_size, seed=config.seed, workers=config.workers, pin=cuda)
+        epoch_batches = _batch_source(train, config, device)
         result = TrainResult(model=model, device=str(device))
         best, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
         seen, train_seconds = 0, 0.0
@@ -154,7 +191,7 @@ def train_model(
             model.train()
             total, count = torch.zeros((), device=device), 0
             tick = time.perf_counter()
-            for xb, yb in loader:
+            for xb, yb in epoch_batches():
                 xb = xb.to(device, non_blocking=True)
                 yb = yb.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=amp):

@@ -54,3 +54,36 @@ def test_training_on_nll_learns_the_variance_of_the_data() -> None:
     v = vol[samples[~split, 0], samples[~split, 1]]
     assert np.median(var[v == 2.0]) > 2.0 and np.median(var[v == 0.5]) < 0.6
     assert res.best_epoch >= 1 and len(res.history) >= res.best_epoch
+
+
+
+def test_batches_gathered_in_place_draw_what_a_dataloader_draws() -> None:
+    """Training gathers batches where the model runs instead of through a DataLoader; each epoch must give the same
+    batches and leave the global generator (which drives dropout) where the DataLoader left it, so that a seed
+    trains the same weights as before."""
+    from forecasting.training import WindowDataset, _batches, _loader
+
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.standard_normal((3, 120, 2)).astype(np.float32))
+    samples = np.argwhere(np.ones((3, 120), dtype=bool))
+    samples = samples[samples[:, 1] >= 5]
+    ds = WindowDataset(x, samples, rng.standard_normal(len(samples)), 6)
+    runs = []
+    for source in ("dataloader", "in place"):
+        torch.manual_seed(3)
+        if source == "dataloader":
+            loader = _loader(ds, 50, seed=7, workers=0, pin=False)
+            epochs = [list(loader) for _ in range(3)]
+        else:
+            shuffle = torch.Generator().manual_seed(7)
+            epochs = [list(_batches(ds, 50, shuffle)) for _ in range(3)]
+        runs.append((epochs, torch.get_rng_state()))
+    (a, state_a), (b, state_b) = runs
+    assert [len(e) for e in a] == [len(e) for e in b] == [7, 7, 7]
+    for epoch_a, epoch_b in zip(a, b):
+        for (xa, ya), (xb, yb) in zip(epoch_a, epoch_b):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert not torch.equal(a[0][0][1], a[1][0][1])  # epochs are shuffled afresh
+    assert torch.equal(state_a, state_b)
+    moved = ds.to(torch.device("meta"))
+    assert moved.flat.device.type == "meta" and ds.flat.device.type == "cpu"
