@@ -156,6 +156,20 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
     return out
 
 
+def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, mean: np.ndarray, var: np.ndarray,
+            residual_var: float | None, *, baselines: bool = True) -> pd.DataFrame:
+    """The scoring frame of ``samples``: the LSTM's forecasts (scaled back to log returns; with the MSE loss the
+    variance is the validation residual variance) and, with ``baselines``, every baseline's beside them."""
+    s = prep.scaler.target_scale
+    frame = _frame(cube, samples, prep.labels)
+    frame["lstm_mean"] = mean * s
+    frame["lstm_var"] = (var if residual_var is None else np.full_like(var, residual_var)) * s * s
+    if baselines:
+        for col, values in _baselines(cube, prep, samples).items():
+            frame[col] = values
+    return frame
+
+
 def _console(progress: bool) -> Any:
     from rich.console import Console
 
@@ -212,14 +226,8 @@ def run_forecast(
             wanted = [TRAIN, VAL, TEST] if k == 0 else [TEST]
             samples = np.concatenate([prep.samples(lab, with_target=False) for lab in wanted])
             samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
-            frame = _frame(cube, samples, prep.labels)
             mean, var = predict(result.model, _dataset(prep, samples, with_target=False), device=device)
-            s = prep.scaler.target_scale
-            frame["lstm_mean"] = mean * s
-            frame["lstm_var"] = (var if result.residual_var is None else np.full_like(var, result.residual_var)) * s * s
-            for col, values in _baselines(cube, prep, samples).items():
-                frame[col] = values
-            frames.append(frame)
+            frames.append(_scored(cube, prep, samples, mean, var, result.residual_var))
             last = (result, prep)
     scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
     metrics = evaluate(scored, MODELS)
@@ -276,14 +284,19 @@ def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig
     _write_forecasts(run.forecasts, out)
     save_checkpoint(out / "model.pt", model, meta)
     plot_training_curve(run.histories, run.best_epochs, out / "training_curve.png", loss=config.loss)
-    test = run.metrics.get("test", {})
-    if isinstance(test, dict) and "overall" in test:
-        hists = {run.metrics["models"][m]: s["pit_histogram"] for m, s in test["overall"].items()}
-        plot_pit(hists, out / "pit.png", title="Calibration on the test block (PIT)")
-    write_text(out / "metrics.json", json.dumps(run.metrics, indent=2, default=_json_default))
+    _write_metrics(run.metrics, out)
     manifest = run_manifest(command="forecast", seed=config.seed, panel=panel, source=source, config=asdict(config),
                             extra={"outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith("."))})
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
+
+
+def _write_metrics(metrics: dict[str, Any], out: Path) -> None:
+    """``metrics.json`` and the calibration chart of the test block."""
+    test = metrics.get("test", {})
+    if isinstance(test, dict) and "overall" in test:
+        hists = {metrics["models"][m]: s["pit_histogram"] for m, s in test["overall"].items()}
+        plot_pit(hists, out / "pit.png", title="Calibration on the test block (PIT)")
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default))
 
 
 def _json_default(o: object) -> object:
@@ -303,11 +316,15 @@ def predict_with_model(
     *,
     source: str = "data",
     device: str = "auto",
-) -> pd.DataFrame:
+    score: bool = True,
+) -> ForecastRun:
     """Forecast every valid origin of ``panel`` with a saved model; no training.
 
     The split column follows the dates the model was trained with: up to its last training date ``train``,
-    up to its last validation date ``val``, later dates ``test``.
+    up to its last validation date ``val``, later dates ``test``. With ``score``, the forecasts are scored beside
+    the baselines on the same dates, as ``qtrade forecast`` scores them, when ``panel`` covers the model's
+    training period (on which the historical and GARCH baselines are fitted); otherwise ``metrics`` holds only
+    a ``note`` that says why there are no scores.
     """
     ckpt = load_checkpoint(model_path)
     meta = ckpt.meta
@@ -315,6 +332,7 @@ def predict_with_model(
         raise CheckpointError(
             f"{model_path}: made for features {meta.get('features')}, this qtrade builds {list(FEATURES)}; retrain"
         )
+    started = time.perf_counter()
     window = int(meta["window"])
     clean = clean_panel(panel, max_gap=int(meta.get("max_gap", 5)))
     check_window(clean, window, source)
@@ -330,17 +348,29 @@ def predict_with_model(
     dev = resolve_device(device)
     model = ckpt.model.to(dev)
     mean, var = predict(model, _dataset(prep, samples, with_target=False), device=dev)
-    if meta.get("residual_var") is not None:
-        var = np.full_like(var, float(meta["residual_var"]))
-    s = scaler.target_scale
-    frame = _frame(cube, samples, labels)
-    frame["mean"], frame["variance"] = mean * s, var * s * s
-    forecasts = frame[FORECAST_COLUMNS]
+    residual_var = None if meta.get("residual_var") is None else float(meta["residual_var"])
+    fitted = bool((prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any())
+    scored = _scored(cube, prep, samples, mean, var, residual_var, baselines=score and fitted)
+    if score and fitted:
+        metrics: dict[str, Any] = evaluate(scored, MODELS)
+        metrics["run"] = {"model": str(model_path), "device": str(dev),
+                          "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired}
+    else:
+        metrics = {"note": "not scored" if not score else (
+            f"not scored: the data holds none of the model's training period (to {meta['split_dates']['train']}), "
+            "on which the baselines are fitted; include it to have the forecasts scored beside them")}
+    forecasts = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance"})[FORECAST_COLUMNS]
+    run = ForecastRun(forecasts, scored, metrics, [], [])
     if out is not None:
-        o = Path(out)
+        run.out = o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
         _write_forecasts(forecasts, o)
+        if "models" in metrics:
+            _write_metrics(metrics, o)
+        else:  # no scores of another run may stand beside these forecasts
+            for name in ("metrics.json", "pit.png"):
+                (o / name).unlink(missing_ok=True)
         manifest = run_manifest(command="forecast --model", seed=int(meta["config"]["seed"]), panel=panel,
                                 source=source, config=meta["config"], extra={"model": str(model_path)})
         write_text(o / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
-    return forecasts
+    return run

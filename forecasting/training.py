@@ -216,8 +216,6 @@ def train_model(
             result.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
-            if not math.isfinite(record["train_loss"]):
-                raise ConfigError(f"training diverged at epoch {epoch} (loss {record['train_loss']}); lower --lr")
             if record["val_loss"] < best - 1e-6:
                 best, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
                 result.best_epoch = epoch

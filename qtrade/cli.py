@@ -126,8 +126,12 @@ def forecast(
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers)
     if model is not None:
-        forecasts = predict_with_model(panel, model, out, source=source, device=device)
-        typer.echo(f"{len(forecasts)} forecasts from {model} written to {out}")
+        saved = predict_with_model(panel, model, out, source=source, device=device)
+        typer.echo(f"{len(saved.forecasts)} forecasts from {model} written to {out}")
+        if "test" in saved.metrics:
+            _print_comparison(saved.metrics, out)
+        else:
+            typer.echo(saved.metrics.get("note", "no test-period forecasts with a realised return to score"))
         return
     config = ForecastConfig(
         window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
@@ -337,8 +341,8 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
         f"Price-level MSE (flatters any model): LSTM {price['lstm']:.4f} vs persistence {price['persistence']:.4f}",
         soft_wrap=True,
     )
-    console.print(f"Written to {out}: forecasts.csv, forecasts.parquet, metrics.json, model.pt, "
-                  "training_curve.png, pit.png, manifest.json", soft_wrap=True)
+    files = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
 
 
 def _print_summary(summary: Any) -> None:

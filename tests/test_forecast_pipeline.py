@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from forecasting.checkpoint import load_checkpoint
 from forecasting.errors import CheckpointError
+from forecasting.evaluation import evaluate
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig, predict_with_model, run_forecast
 from forecasting.synthetic import synthetic_panel
 from qtrade.cli import app
@@ -83,7 +84,7 @@ def test_same_seed_same_forecasts_other_seed_different(small_panel: pd.DataFrame
 
 def test_checkpoint_round_trip_reproduces_the_forecasts(small_run, small_panel: pd.DataFrame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run, out = small_run
-    again = predict_with_model(small_panel, out / "model.pt", tmp_path)
+    again = predict_with_model(small_panel, out / "model.pt", tmp_path).forecasts
     merged = run.forecasts.merge(again, on=["date", "ticker"], suffixes=("", "_re"))
     assert len(merged) == len(run.forecasts)
     np.testing.assert_allclose(merged["mean"], merged["mean_re"], rtol=1e-5, atol=1e-9)
@@ -91,6 +92,32 @@ def test_checkpoint_round_trip_reproduces_the_forecasts(small_run, small_panel: 
     assert (merged["split"].astype(str) == merged["split_re"].astype(str)).all()
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt.meta["window"] == 10 and ckpt.meta["features"][0] == "open"
+
+
+def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    run, out = small_run
+    again = predict_with_model(small_panel, out / "model.pt", tmp_path / "again")
+    saved = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert saved["test"]["n"] > 0 and (tmp_path / "again" / "pit.png").stat().st_size > 0
+    # the training run left out the embargo days between its blocks; on the rows both scored, every model's
+    # forecasts, baselines included, are the training run's
+    keys = ["date", "ticker"]
+    same = again.scored.merge(run.scored[keys], on=keys)
+    assert len(same) == len(run.scored) and len(again.scored) > len(same)
+    rescored = evaluate(same, ["lstm", "zero_ewma", "historical", "garch"])
+    for split in ("train", "val", "test"):
+        assert rescored[split]["n"] == run.metrics[split]["n"]
+        for model in ("lstm", "zero_ewma", "historical", "garch"):
+            for key in ("nll", "mse", "coverage_90"):
+                assert np.isclose(rescored[split]["overall"][model][key], run.metrics[split]["overall"][model][key],
+                                  rtol=1e-4), (split, model, key)
+    # data that starts after the model's training period cannot fit the baselines: no scores, and it says why
+    last_train = pd.Timestamp(load_checkpoint(out / "model.pt").meta["split_dates"]["train"])
+    later = small_panel[small_panel.index.get_level_values("date") > last_train]
+    unscored = predict_with_model(later, out / "model.pt", tmp_path / "again")
+    assert "training period" in unscored.metrics["note"] and len(unscored.forecasts) > 0
+    assert not (tmp_path / "again" / "metrics.json").exists()  # the scores of the earlier call are gone
 
 
 def test_bad_checkpoints_are_refused(tmp_path: Path, small_run) -> None:  # type: ignore[no-untyped-def]

@@ -66,11 +66,11 @@ def test_strategy_positions_ignore_everything_after_their_date() -> None:
 def test_forecasts_from_truncated_data_equal_those_from_the_full_data(tmp_path: Path) -> None:
     panel = synthetic_panel(3, 320, seed=6, missing=0.01)
     run_forecast(panel, TINY, tmp_path / "m", progress=False)
-    full = predict_with_model(panel, tmp_path / "m" / "model.pt", None)
+    full = predict_with_model(panel, tmp_path / "m" / "model.pt", None, score=False).forecasts
     dates = panel.index.get_level_values("date").unique()
     for cut in (dates[200], dates[260]):
         short = predict_with_model(panel[panel.index.get_level_values("date") <= cut], tmp_path / "m" / "model.pt",
-                                   None)
+                                   None, score=False).forecasts
         mine = full[full["date"] <= cut].reset_index(drop=True)
         assert len(short) == len(mine)
         assert np.array_equal(short["mean"].to_numpy(), mine["mean"].to_numpy())
@@ -189,3 +189,19 @@ def test_non_finite_inputs_never_reach_the_loss() -> None:
     prep.x[1, int(samples[5, 1]) - 3, 2] = np.inf  # as if something upstream had let an infinity through
     with pytest.raises(DataError, match=rf"for {cube.tickers[1]} at \d{{4}}-\d\d-\d\d"):
         prep.dataset(samples, with_target=True)
+
+
+def test_a_diverging_loss_stops_the_run_with_a_message() -> None:
+    import torch
+
+    from forecasting.errors import ConfigError
+    from forecasting.model import ModelConfig
+    from forecasting.training import TrainConfig, WindowDataset, train_model
+
+    x = torch.randn(2, 80, 6)
+    samples = np.array([(i, t) for i in range(2) for t in range(9, 80)])
+    finite = WindowDataset(x, samples, np.zeros(len(samples)), 10)
+    huge = WindowDataset(x, samples, np.full(len(samples), 3e38), 10)  # squared, it overflows to inf in float32
+    cfg = ModelConfig(n_features=6, hidden=8, layers=1, dropout=0.0)
+    with pytest.raises(ConfigError, match=r"training diverged: the loss is (inf|nan) at epoch 1; lower --lr"):
+        train_model(huge, finite, cfg, TrainConfig(epochs=3, batch_size=32, device="cpu"))
