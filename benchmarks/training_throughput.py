@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, nargs="+", default=[256, 4096])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--amp", choices=["auto", "on", "off", "both"], default="auto",
+                    help="fp16 autocast on CUDA (auto: on); both measures each; always off on the CPU")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -68,18 +70,20 @@ def main() -> None:
     x_built = torch.from_numpy(np.ascontiguousarray(prep.windows(samples)))
     y_built = torch.from_numpy(y)
     cfg = ModelConfig(n_features=6, hidden=64, layers=2, dropout=0.2)
-    amp = device.type == "cuda"
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{len(samples)} training windows of {args.window} x 6, model hidden 64 x 2 layers, amp {amp}")
-    for batch in args.batch:
+    cuda = device.type == "cuda"
+    amps = {"auto": [cuda], "on": [True], "off": [False], "both": [True, False]}[args.amp] if cuda else [False]
+    name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device {device} ({name}), torch {torch.__version__}, {len(samples)} training windows of "
+          f"{args.window} x 6, model hidden 64 x 2 layers")
+    for amp, batch in ((a, b) for a in amps for b in args.batch):
         bare, ours = [], []
         for _ in range(args.rounds):
             bare.append(bare_loop(x_built, y_built, cfg, batch, device, amp))
-            res = train_model(ds, val, cfg, TrainConfig(epochs=1, batch_size=batch, device=str(device)))
+            res = train_model(ds, val, cfg, TrainConfig(epochs=1, batch_size=batch, device=str(device), amp=amp))
             ours.append(res.windows_per_second)
         b, o = statistics.median(bare), statistics.median(ours)
-        print(f"batch {batch:>5}: bare loop {b:>10,.0f} windows/s | qtrade loop {o:>10,.0f} windows/s | "
-              f"ratio {o / b:.2f} (goal >= 0.9; medians of {args.rounds} interleaved rounds)")
+        print(f"batch {batch:>5}, amp {'on ' if amp else 'off'}: bare loop {b:>10,.0f} windows/s | qtrade loop "
+              f"{o:>10,.0f} windows/s | ratio {o / b:.2f} (goal >= 0.9; medians of {args.rounds} interleaved rounds)")
         jpx = 2000 * (int(1250 * 0.7) - args.window)  # training windows of the Tokyo market, 70 % train block
         goal = "   goal on an H100: >= 1,000,000 windows/s" if device.type == "cuda" else ""
         print(f"             one epoch over the Tokyo market ({jpx:,} training windows) at this rate: "
