@@ -131,7 +131,8 @@ def forecast(
         if "test" in saved.metrics:
             _print_comparison(saved.metrics, out)
         else:
-            typer.echo(saved.metrics.get("note", "no test-period forecasts with a realised return to score"))
+            typer.echo(saved.metrics.get("note", "not scored: no test-period forecast has a realised return and a "
+                                                 "forecast from every baseline (GARCH needs 100 training returns)"))
         return
     config = ForecastConfig(
         window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
