@@ -15,6 +15,8 @@ import argparse
 import statistics
 import time
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,24 +44,33 @@ class _NaiveKelly(bt.Strategy):  # type: ignore[misc]
             self.order_target_percent(data=d, target=w)
 
 
+def median_seconds(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The median wall time of ``repeats`` calls of ``run``, and the last call's result."""
+    times, result = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
 def naive(tickers: int, days: int, repeats: int) -> None:
     """Stock backtrader beside qtrade's run: PandasData, default observers, the default broker and sizing,
     an order every bar, market-on-close."""
     panel = synthetic_panel(tickers, days, seed=1)
     data = align(panel, noisy_forecasts(panel), split="test")
-    times = []
-    for _ in range(repeats):
+
+    def run() -> None:
         cerebro = bt.Cerebro()
         cerebro.broker.setcash(1e6)
         cerebro.broker.set_coc(True)
         for j, ticker in enumerate(data.tickers):
             cerebro.adddata(_ForecastPandas(dataname=data.ticker_frame(j, data.start)), name=ticker)
         cerebro.addstrategy(_NaiveKelly)
-        t = time.perf_counter()
         cerebro.run()
-        times.append(time.perf_counter() - t)
+
+    seconds, _ = median_seconds(run, repeats)
     bars = (data.stop - data.start) * tickers
-    seconds = statistics.median(times)
     name = f"naive backtrader kelly (order_target_percent), {tickers} ticker{'s' * (tickers > 1)}, white signal"
     print(f"{name:58s} {bars:>9,} bars           backtrader {bars / seconds:>7,.0f} bars/s "
           f"({seconds:5.1f} s, median of {repeats})  the reference qtrade's run is measured against", flush=True)
@@ -95,21 +106,20 @@ def case(name: str, strategy: str, tickers: int, days: int, params: list[str] | 
     spec = get(strategy)
     settings = parse_params(spec, params)
     bars = (data.stop - data.start) * tickers
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+
+    def run() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = run_backtest(data, spec, settings, Execution(band=band))
-        times.append(time.perf_counter() - t)
-    bt_seconds = statistics.median(times)
+            return run_backtest(data, spec, settings, Execution(band=band))
+
+    bt_seconds, result = median_seconds(run, repeats)
+    if not show:
+        return
     simple = pd.DataFrame(data.simple_returns(), index=data.dates, columns=data.tickers)
     t = time.perf_counter()
     check = replay(result.holdings.iloc[:-1], simple, Execution().cost_bps)
     np_seconds = time.perf_counter() - t
     gap = (check["net"] - result.returns.reindex(check.index)).abs()
-    if not show:
-        return
     fills = int((result.fills["side"] != "rejected").sum())
     name = f"{name}, {'white' if persistence == 0 else 'persistent'} signal, band {band:.0%}"
     print(f"{name:58s} {bars:>9,} bars {fills / bars:4.0%} traded  backtrader {bars / bt_seconds:>7,.0f} bars/s "
@@ -131,6 +141,7 @@ def main() -> None:
         case("kelly, 50 tickers", "kelly", 50, args.days, persistence=persistence, band=band)
     case(f"longshort k=100, {args.wide_tickers} tickers", "longshort", args.wide_tickers, args.wide_days,
          ["k=100"], persistence=0.97, band=0.0)
+
 
 if __name__ == "__main__":
     main()
