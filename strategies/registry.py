@@ -9,8 +9,13 @@ Adding a strategy takes one function and one decorator::
         return np.maximum(sizing.kelly(bar.mean, bar.variance, fraction=fraction), 0.0)
 
 The function returns one weight per ticker (share of equity; NaN keeps the position as it is). With
-``sleeve=True`` (per-asset rules) each ticker's weight is divided by the number of tickers, so that N tickers
-share the equity in N equal sleeves; cross-sectional rules (``sleeve=False``) return portfolio weights.
+``sleeve=True`` (per-asset rules) each ticker's weight is divided by N, the number of tickers, so that N tickers
+share the equity in N equal sleeves: kelly with ``fraction=0.5`` on 4 tickers holds at most
+``0.5 * mu / E[R**2] / 4`` of the equity in one ticker, and never more than ``max_leverage / 4``.
+Cross-sectional rules (``sleeve=False``) return portfolio weights, shares of the whole equity.
+
+A rule with a setting that is fitted on the training period (volmanaged's ``c``) registers a ``calibrate``
+hook; the backtest calls :meth:`StrategySpec.calibrated` with the training split's forecasts before the run.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class Param:
 
 
 Rule = Callable[..., np.ndarray]
+Calibrate = Callable[[np.ndarray, np.ndarray, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,23 @@ class StrategySpec:
     uses_forecast: bool = True
     warmup: str | None = None  # the parameter that says how many bars of history the rule needs
     check: Callable[[dict[str, Any]], str | None] | None = None  # a message when settings are out of range
+    calibrate: Calibrate | None = None  # settings fitted on the training period's forecasts
 
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.params.items()}
 
     def warmup_bars(self, params: dict[str, Any]) -> int:
         return int(params[self.warmup]) if self.warmup else 0
+
+    def calibrated(self, train_mean: np.ndarray, train_variance: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+        """The settings to run with: ``params`` with any setting fitted on the training period's forecasts.
+
+        ``train_mean`` and ``train_variance`` are (n_dates, n_tickers) forecasts of the training split, NaN where
+        there is none. A new dict is returned; without a ``calibrate`` hook it equals ``params``.
+        """
+        if self.calibrate is None:
+            return dict(params)
+        return self.calibrate(train_mean, train_variance, dict(params))
 
     def max_gross(self, params: dict[str, Any]) -> float:
         """The most gross exposure the rule can ask for (``max_leverage`` where it has one, else 1)."""
@@ -102,15 +119,19 @@ def register(
     uses_forecast: bool = True,
     warmup: str | None = None,
     check: Callable[[dict[str, Any]], str | None] | None = None,
+    calibrate: Calibrate | None = None,
     **params: Param,
 ) -> Callable[[Rule], Rule]:
     """Register ``rule`` under ``name``; its keyword-only arguments are the ``params``.
 
     ``check(params)`` returns a message (what is wrong and the fix) when settings are out of range.
+    ``calibrate(train_mean, train_variance, params)`` returns new settings fitted on the training period's
+    forecasts ((n_dates, n_tickers) arrays); it must not change ``params``.
     """
 
     def deco(rule: Rule) -> Rule:
-        _REGISTRY[name] = StrategySpec(name, summary, rule, dict(params), sleeve, uses_forecast, warmup, check)
+        _REGISTRY[name] = StrategySpec(name, summary, rule, dict(params), sleeve, uses_forecast, warmup, check,
+                                       calibrate)
         return rule
 
     return deco

@@ -3,12 +3,23 @@
 A weight is the share of equity held in one asset at the close where it is set (negative: short). Every rule
 takes numpy arrays (or scalars) of the daily log-return forecast's ``mean`` and ``variance`` and returns
 weights of the same shape. Where a forecast cannot be used (a missing mean, a variance that is missing, zero
-or negative) the weight is NaN, which the backtest reads as "no trade that day": the position is kept.
+or negative, or one so large that the simple return's moments overflow) the weight is NaN, which the backtest
+reads as "no trade that day": the position is kept.
+
+The forecast is Gaussian in the log return ``X``, but what a weight earns is the simple return
+``R = exp(X) - 1``, which is log-normal: its mean ``mu = exp(m + v / 2) - 1`` exceeds ``m`` by about ``v / 2``
+(see :func:`simple_moments`). The rules that size by how much is expected (:func:`kelly`, :func:`voltarget`,
+:func:`volmanaged`) therefore use ``R``'s mean and variance; sizing by the log mean alone halves a full-Kelly
+weight when ``m = v / 2``. The rules that act on the probability of a rise (:func:`threshold`,
+:func:`betsize`, :func:`longshort`) keep the log ``mean / sd``: ``R > 0`` exactly when ``X > 0``, so
+``Phi(mean / sd)`` is that probability with no approximation.
 
 None of these functions knows about backtrader; they are tested against hand-computed weights.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -19,8 +30,11 @@ __all__ = [
     "cap_gross",
     "kelly",
     "longshort",
-    "usable",
+    "simple_moments",
     "threshold",
+    "usable",
+    "volmanaged",
+    "volmanaged_scale",
     "voltarget",
 ]
 
@@ -40,16 +54,52 @@ def _prepared(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np.ndar
     return np.where(ok, m, 0.0), np.where(ok, v, 1.0), ok
 
 
-def kelly(mean: ArrayLike, variance: ArrayLike, *, fraction: float = 0.5, max_leverage: float = 1.0) -> np.ndarray:
-    """Fractional Kelly: ``fraction * mean / variance``, clipped to [-max_leverage, max_leverage].
+def simple_moments(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the simple return ``R = exp(X) - 1`` when the log return ``X ~ N(mean, variance)``.
+
+    ``mu = exp(m + v / 2) - 1`` and ``var = exp(2 m + v) (exp(v) - 1)``, both through ``expm1`` so that daily
+    figures keep their precision. Both are NaN where the forecast is not :func:`usable` or where the moments
+    overflow (a variance of several hundred).
 
     Examples
     --------
-    >>> kelly([0.001, -0.002], [0.0004, 0.0004], fraction=0.5, max_leverage=2.0)
-    array([ 1.25, -2.  ])
+    >>> mu, var = simple_moments([0.0002, np.nan], [0.0004, 0.0004])
+    >>> mu.round(8).tolist(), var.round(8).tolist()  # the log mean 0.0002 is a simple mean of 0.0004
+    ([0.00040008, nan], [0.0004004, nan])
     """
+    mu, var, ok = _simple(mean, variance)
+    return np.where(ok, mu, np.nan), np.where(ok, var, np.nan)
+
+
+def _simple(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mu``, ``var`` and where they are usable; elsewhere ``mu = 0`` and ``var = 1``, harmless to divide by."""
     m, v, ok = _prepared(mean, variance)
-    w = np.clip(fraction * m / v, -max_leverage, max_leverage)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = np.expm1(m + v / 2)
+        var = np.exp(2 * m + v) * np.expm1(v)
+        ok = ok & np.isfinite(mu) & np.isfinite(var) & (var > 0)
+    return np.where(ok, mu, 0.0), np.where(ok, var, 1.0), ok
+
+
+def kelly(mean: ArrayLike, variance: ArrayLike, *, fraction: float = 0.5, max_leverage: float = 1.0) -> np.ndarray:
+    """Fractional Kelly on the simple return: ``fraction * mu / (var + mu**2)``, clipped to +-``max_leverage``.
+
+    ``mu`` and ``var`` are the simple return's mean and variance (:func:`simple_moments`); ``var + mu**2`` is
+    its second moment ``E[R**2]``, and ``mu / E[R**2]`` is the weight that maximises the second-order expansion
+    ``w mu - w**2 E[R**2] / 2`` of the expected log growth ``E[log(1 + w R)]``. For ``|mean|`` up to 0.001 and
+    an sd up to 3 % a day it is within 0.5 % of the growth-optimal weight found by quadrature (about 1 % at
+    6 % a day); ``mu / var`` overshoots a levered optimum (by 0.8 % at mean 0.001, variance 0.0001), and the
+    log ``mean / variance`` is half the optimum when ``mean = variance / 2``.
+
+    Examples
+    --------
+    >>> kelly([0.0002, -0.0001, -0.002], [0.0004] * 3, fraction=1.0, max_leverage=2.0).round(4)
+    array([ 0.9988,  0.2499, -2.    ])
+
+    A log mean of -0.0001 at 2 % daily volatility is a simple mean of +0.0001: Kelly is long.
+    """
+    mu, var, ok = _simple(mean, variance)
+    w = np.clip(fraction * mu / (var + mu**2), -max_leverage, max_leverage)
     return np.where(ok, w, np.nan)
 
 
@@ -61,25 +111,81 @@ def voltarget(
     threshold: float = 0.0,
     max_leverage: float = 1.0,
 ) -> np.ndarray:
-    """Volatility targeting: ``sign(mean) * daily target volatility / forecast volatility``.
+    """Volatility targeting: ``sign(mu) * daily target volatility / sd`` of the simple return.
 
+    ``mu`` and ``sd`` are the simple return's mean and standard deviation (:func:`simple_moments`).
     ``target_vol`` is annual (0.10 = 10 % a year, divided by sqrt(252) for a day). Positions whose
-    ``|mean| / sd`` is below ``threshold`` are flat. The weight is clipped to ``max_leverage``.
+    ``|mu| / sd`` is below ``threshold`` are flat. The weight is clipped to ``max_leverage``.
 
     Examples
     --------
-    >>> voltarget([0.001], [0.01**2], target_vol=0.1 * 252**0.5)
-    array([1.])
+    >>> voltarget([0.001, -0.0001], [0.0004, 0.0004], target_vol=0.1 * 252**0.5, max_leverage=10.0).round(4)
+    array([4.9935, 4.999 ])
+
+    The second forecast's log mean is negative but its simple mean is positive: long.
     """
-    m, v, ok = _prepared(mean, variance)
-    sd = np.sqrt(v)
-    w = np.sign(m) * (target_vol / np.sqrt(TRADING_DAYS)) / sd
-    w = np.where(np.abs(m) / sd < threshold, 0.0, np.clip(w, -max_leverage, max_leverage))
+    mu, var, ok = _simple(mean, variance)
+    sd = np.sqrt(var)
+    w = np.sign(mu) * (target_vol / np.sqrt(TRADING_DAYS)) / sd
+    w = np.where(np.abs(mu) / sd < threshold, 0.0, np.clip(w, -max_leverage, max_leverage))
     return np.where(ok, w, np.nan)
+
+
+def volmanaged(mean: ArrayLike, variance: ArrayLike, *, c: float, max_leverage: float = 2.0) -> np.ndarray:
+    """Volatility-managed long position (Moreira and Muir, 2017): ``min(c / sd, max_leverage)``, never short.
+
+    ``sd`` is the forecast's simple-return standard deviation (:func:`simple_moments`); the mean is not used
+    except that a forecast without one is not :func:`usable`. ``c`` is usually set with
+    :func:`volmanaged_scale` on the training period, so that the average weight there is 1.
+
+    Examples
+    --------
+    >>> volmanaged([0.0, 0.0, 0.0], [1e-4, 4e-4, 1e-6], c=0.01).round(4)  # sd 0.0100, 0.0200, 0.0010
+    array([0.9999, 0.4999, 2.    ])
+    """
+    _, var, ok = _simple(mean, variance)
+    w = np.minimum(c / np.sqrt(var), max_leverage)
+    return np.where(ok, w, np.nan)
+
+
+def volmanaged_scale(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 2.0) -> float:
+    """The ``c`` of :func:`volmanaged` whose average weight over these (training) forecasts is 1.
+
+    Solves ``mean(min(c / sd, max_leverage)) = 1`` over the usable forecasts by bisection. When
+    ``max_leverage`` is below 1 no ``c`` reaches an average of 1: it warns and returns the smallest ``c`` that
+    puts every weight at the cap. NaN when no forecast is usable.
+
+    Examples
+    --------
+    >>> c = volmanaged_scale([0.0, 0.0], [1e-4, 4e-4])  # sd about 0.01 and 0.02: c / 0.01 + c / 0.02 = 2
+    >>> round(c, 4), round(float(volmanaged([0.0, 0.0], [1e-4, 4e-4], c=c).mean()), 12)
+    (0.0133, 1.0)
+    """
+    _, var, ok = _simple(mean, variance)
+    sd = np.sqrt(var[ok])
+    if sd.size == 0:
+        return float("nan")
+    hi = max_leverage * float(sd.max())  # every weight at the cap: the largest average there is
+    if max_leverage <= 1:
+        if max_leverage < 1:
+            warnings.warn(f"volmanaged: with max_leverage={max_leverage} the average weight cannot reach 1; "
+                          f"c puts every weight at the cap (raise max_leverage to 1 or more to avoid this)",
+                          stacklevel=2)
+        return hi
+    lo = 0.0
+    while hi - lo > 1e-15 * hi:
+        mid = 0.5 * (lo + hi)
+        if np.minimum(mid / sd, max_leverage).mean() < 1:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def threshold(mean: ArrayLike, variance: ArrayLike, *, k: float = 0.05, weight: float = 1.0) -> np.ndarray:
     """Long ``weight`` when ``mean / sd > k``, short ``weight`` when it is below ``-k``, flat otherwise.
+
+    ``mean / sd`` is the log return's: ``Phi(mean / sd)`` is the forecast's probability of a rise, exactly.
 
     Examples
     --------
@@ -95,7 +201,8 @@ def threshold(mean: ArrayLike, variance: ArrayLike, *, k: float = 0.05, weight: 
 def betsize(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0) -> np.ndarray:
     """Lopez de Prado's probability sizing (Advances in Financial Machine Learning, ch. 10).
 
-    ``p = Phi(mean / sd)`` is the forecast's probability of a rise; ``z = (p - 1/2) / sqrt(p (1 - p))``;
+    ``p = Phi(mean / sd)``, with the log return's mean and sd, is the forecast's probability of a rise (exact:
+    the simple return is positive when the log return is); ``z = (p - 1/2) / sqrt(p (1 - p))``;
     ``w = max_leverage * (2 Phi(z) - 1)``.
 
     Examples
@@ -117,6 +224,8 @@ def betsize(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0) 
 
 def longshort(mean: ArrayLike, variance: ArrayLike, *, k: int = 1, scheme: str = "equal") -> np.ndarray:
     """Cross-sectional, dollar-neutral: long the ``k`` best ``mean / sd``, short the ``k`` worst.
+
+    ``mean / sd`` is the log return's, so the ranking is by the forecast's probability of a rise.
 
     Each side holds half the equity. ``scheme="equal"`` splits a side equally; ``scheme="linear"`` weights
     ranks linearly from 2 (the most extreme) to 1 (the k-th), as the JPX competition's score does. Tickers
