@@ -1,7 +1,8 @@
 """Quality goal: LSTM-MLE test NLL against GARCH(1,1) on arch's S&P 500 index data (1999-2018).
 
-Chronological 70/15/15 split, default settings, several seeds; every model scored on the same test dates.
-Run: ``python benchmarks/sp500_quality.py [--seeds 0 1 2 3 4]``.
+Chronological 70/15/15 split, default settings, several seeds; every model scored on the same test dates, for
+each target asked for (default: the default execution's, next-close, and the original next-day close-to-close
+target, same-close). Run: ``python benchmarks/sp500_quality.py [--seeds 0 1 2 3 4] [--execution next-close ...]``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import statistics
 import arch.data.sp500
 import pandas as pd
 
+from forecasting.execution import execution_mode
 from forecasting.pipeline import ForecastConfig, run_forecast
 
 
@@ -35,11 +37,18 @@ def sp500_panel() -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--execution", nargs="+", default=["next-close", "same-close"])
     args = ap.parse_args()
     panel = sp500_panel()
+    for execution in args.execution:
+        print(f"target: {execution_mode(execution).describe()} ({execution})")
+        quality(panel, execution, args.seeds)
+
+
+def quality(panel: pd.DataFrame, execution: str, seeds: list[int]) -> None:
     lstm = []
-    for seed in args.seeds:
-        run = run_forecast(panel, ForecastConfig(seed=seed, device="cpu"), None, progress=False)
+    for seed in seeds:
+        run = run_forecast(panel, ForecastConfig(seed=seed, device="cpu", execution=execution), None, progress=False)
         test = run.metrics["test"]
         o = test["overall"]
         lstm.append(o["lstm"]["nll"])

@@ -1,8 +1,11 @@
-"""The forecasts that are hard to beat, on the same (ticker, origin) grid as the LSTM.
+"""The forecasts that are hard to beat, on the same (ticker, origin) grid and for the same target as the LSTM.
 
 Each baseline returns ``(mean, variance)`` arrays of shape (n_tickers, n_dates): the forecast made at the
-close of each date for the log return to the next close, using data up to that date only. Parameters are
-fitted on the training block of the fold.
+close of each date t, using data up to that date only. The target is a return of the execution's price
+series (:mod:`forecasting.execution`), r_s = log(P_s / P_{s-1}) with P the close or the open, ``horizon``
+steps after the origin: r_{t+lag+1}, so ``horizon = lag + 1`` (1 for ``same-close``, 2 for the ``next-``
+modes). The series is known up to r_t at origin t (the open of t is printed before the close of t).
+Parameters are fitted on the training block of the fold.
 """
 
 from __future__ import annotations
@@ -11,16 +14,31 @@ import warnings
 
 import numpy as np
 
-__all__ = ["BASELINES", "ewma", "garch11", "historical"]
+__all__ = ["BASELINES", "ewma", "garch11", "historical", "log_returns"]
 
 BASELINES = ("zero_ewma", "historical", "garch")
+
+
+def log_returns(price: np.ndarray) -> np.ndarray:
+    """r_s = log(P_s / P_{s-1}) along the last axis, NaN on the first date and where a price is missing.
+
+    Examples
+    --------
+    >>> np.round(log_returns(np.array([[100.0, 110.0, np.nan, 99.0]])), 4).tolist()
+    [[nan, 0.0953, nan, nan]]
+    """
+    out = np.full(price.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[..., 1:] = np.log(price[..., 1:] / price[..., :-1])
+    return out
 
 
 def ewma(returns: np.ndarray, lam: float = 0.94) -> tuple[np.ndarray, np.ndarray]:
     """Zero mean and RiskMetrics variance: v_t = lam v_{t-1} + (1 - lam) r_t^2, started at the first r^2.
 
-    ``returns[:, t]`` is the return realised at date t (log Close_t / Close_t-1); a missing return leaves
-    the variance unchanged.
+    ``returns[:, t]`` is the return realised at date t (log P_t / P_{t-1}); a missing return leaves the
+    variance unchanged. RiskMetrics' variance term structure is flat, so ``v_t`` is the forecast for
+    r_{t+h} at any horizon h.
 
     Examples
     --------
@@ -69,16 +87,20 @@ def historical(target: np.ndarray, train_origins: np.ndarray) -> tuple[np.ndarra
     return np.broadcast_to(mu[:, None], shape).copy(), np.broadcast_to(var[:, None], shape).copy()
 
 
-def garch11(returns: np.ndarray, train_end: int) -> tuple[np.ndarray, np.ndarray]:
+def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """GARCH(1,1) with a constant mean and normal errors (``arch``), fitted per ticker on dates <= train_end.
 
     The fitted parameters are then held fixed and the variance recursion runs on through later data, so the
-    forecast at origin t uses returns up to t only. Returns are scaled to percent for the fit (arch's advice)
-    and back. Gaps (missing returns) are skipped: the recursion steps over them. A ticker whose fit fails
-    or has fewer than 100 training returns gets NaN (and is scored only where every model has a forecast).
+    forecast at origin t uses returns up to t only: column t holds arch's ``horizon``-step forecast of
+    r_{t+horizon} made at t (for ``horizon=2``, omega + (alpha + beta) sigma2_{t+1|t}). Returns are scaled
+    to percent for the fit (arch's advice) and back. Gaps (missing returns) are skipped: the recursion steps
+    over them. A ticker whose fit fails or has fewer than 100 training returns gets NaN (and is scored only
+    where every model has a forecast).
     """
     from arch import arch_model
 
+    if horizon < 1:
+        raise ValueError(f"horizon must be 1 or more, got {horizon}")
     n, t = returns.shape
     mean = np.full((n, t), np.nan)
     var = np.full((n, t), np.nan)
@@ -93,9 +115,9 @@ def garch11(returns: np.ndarray, train_end: int) -> tuple[np.ndarray, np.ndarray
             warnings.simplefilter("ignore")
             try:
                 fit = model.fit(last_obs=n_train, disp="off", show_warning=False)
-                fc = fit.forecast(horizon=1, start=0, reindex=False)
+                fc = fit.forecast(horizon=horizon, start=0, reindex=False)
             except (ValueError, np.linalg.LinAlgError):
                 continue
-        mean[i, ok] = fc.mean.to_numpy()[:, 0] / 100.0
-        var[i, ok] = fc.variance.to_numpy()[:, 0] / 1e4
+        mean[i, ok] = fc.mean.to_numpy()[:, horizon - 1] / 100.0
+        var[i, ok] = fc.variance.to_numpy()[:, horizon - 1] / 1e4
     return mean, var

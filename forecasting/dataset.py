@@ -87,7 +87,8 @@ def prepare(cube: FeatureCube, fold: Fold, window: int, scaler: ZScoreScaler | N
     """Fit the scaler on the fold's training rows (unless given) and mark the valid windows.
 
     The scaler sees feature rows dated up to the last training origin and the targets of training origins,
-    nothing later.
+    nothing later; those targets end up to the target's horizon after the last training origin, inside the
+    embargo that the split leaves before the validation block.
     """
     ends = valid_ends(cube.x, cube.origin_ok, window)
     if scaler is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from forecasting.metrics import diebold_mariano, information_coefficient, nll, score
 
 __all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate"]
@@ -42,14 +43,25 @@ def _scores(sub: pd.DataFrame, models: list[str]) -> dict[str, dict[str, object]
     return out
 
 
-def evaluate(frame: pd.DataFrame, models: list[str]) -> dict[str, object]:
+def evaluate(frame: pd.DataFrame, models: list[str], *,
+             execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, object]:
     """Scores of every model per split (overall and per ticker), the Diebold-Mariano test of the first
     model against the best of the others, and the price-level MSE beside the persistence forecast.
 
-    ``frame`` has columns date, ticker, split, target, parkinson, close, and ``{model}_mean`` and
-    ``{model}_var`` for each model; ``historical`` must be among the models.
+    Parameters
+    ----------
+    frame
+        Columns date, ticker, split, target, parkinson, entry, and ``{model}_mean`` and ``{model}_var`` for
+        each model; ``historical`` must be among the models. ``target`` is the return of ``execution``,
+        log(P_{t+lag+1} / P_{t+lag}), and ``entry`` its first price P_{t+lag}.
+    models
+        The models to score; the first is tested against the best of the others.
+    execution
+        The execution mode whose return ``target`` holds; the result names it and its target.
     """
-    result: dict[str, object] = {"models": {m: MODEL_LABELS.get(m, m) for m in models}}
+    mode = execution_mode(execution)
+    result: dict[str, object] = {"models": {m: MODEL_LABELS.get(m, m) for m in models},
+                                 "execution": mode.name, "target": mode.describe()}
     rows = common_rows(frame, models)
     for split in ("train", "val", "test"):
         sub = rows[rows["split"] == split]
@@ -69,8 +81,8 @@ def evaluate(frame: pd.DataFrame, models: list[str]) -> dict[str, object]:
             _a_se=(sub["target"] - sub[f"{head}_mean"]) ** 2,
             _b_se=(sub["target"] - sub[f"{best}_mean"]) ** 2,
         ).groupby("date")[["_a_nll", "_b_nll", "_a_se", "_b_se"]].mean()
-        next_close = sub["close"] * np.exp(sub["target"])
-        model_price = sub["close"] * np.exp(sub[f"{head}_mean"])
+        exit_price = sub["entry"] * np.exp(sub["target"])
+        model_price = sub["entry"] * np.exp(sub[f"{head}_mean"])
         result[split] = {
             "n": int(len(sub)),
             "first_date": f"{sub['date'].min():%Y-%m-%d}",
@@ -85,12 +97,21 @@ def evaluate(frame: pd.DataFrame, models: list[str]) -> dict[str, object]:
                 "squared_error": diebold_mariano(by_date["_a_se"].to_numpy(), by_date["_b_se"].to_numpy()),
             },
             "price_level_mse": {
-                "note": "MSE of next-day close in price units; flatters any model, persistence shown beside it",
-                head: float(np.mean((next_close - model_price) ** 2)),
-                "persistence": float(np.mean((next_close - sub["close"]) ** 2)),
+                "note": _price_note(mode),
+                head: float(np.mean((exit_price - model_price) ** 2)),
+                "persistence": float(np.mean((exit_price - sub["entry"]) ** 2)),
             },
         }
     return result
+
+
+def _price_note(mode: ExecutionMode) -> str:
+    def day(k: int) -> str:
+        return "t" if k == 0 else f"t+{k}"
+
+    entry, exit_ = f"the {mode.price} of {day(mode.lag)}", f"the {mode.price} of {day(mode.lag + 1)}"
+    return (f"MSE of {exit_} in price units; the model's price is {entry} times exp(mean), persistence's is "
+            f"{entry}; flatters any model, persistence shown beside it")
 
 
 def comparison_rows(metrics: dict[str, object], split: str = "test") -> list[list[str]]:

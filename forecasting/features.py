@@ -1,4 +1,4 @@
-"""Stationary features and the next-day target, per ticker, on the shared calendar.
+"""Stationary features and the target of an execution mode, per ticker, on the shared calendar.
 
 The original project fed Open, High, Low, Close, Volume and the daily range. Prices are not stationary and
 their levels differ across tickers, so qtrade feeds each as a log ratio (the choice is documented in the
@@ -16,9 +16,13 @@ feature         formula (row t, previous row t-1)           what it carries
 ==============  ==========================================  =================================
 
 Every feature is a ratio of prices of one ticker, so it does not change when a split adjustment rescales a
-ticker's whole past, and a row uses nothing dated after it. The target of origin t is
-log(Close_{t+1} / Close_t); it is missing when day t or t+1 was filled by interpolation, and day t is never
-an origin when it was filled (a filled value borrows a later price).
+ticker's whole past, and a row uses nothing dated after it.
+
+The target of origin t is the return that the execution mode (:mod:`forecasting.execution`) holds,
+log(P_{t+lag+1} / P_{t+lag}) with P its price (close or open): log(Close_{t+2} / Close_{t+1}) for the default
+``next-close``, log(Open_{t+2} / Open_{t+1}) for ``next-open`` and log(Close_{t+1} / Close_t) for
+``same-close``. It is missing unless both prices are real (neither day was filled by interpolation) and
+finite, and day t is never an origin when it was filled (a filled value borrows a later price).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.cleaning import CleanPanel
+from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 
 __all__ = ["FEATURES", "FeatureCube", "build_features"]
 
@@ -44,14 +49,20 @@ class FeatureCube:
     x
         float32 (n_tickers, n_dates, n_features), unscaled; NaN where a value is missing.
     target
-        float64 (n_tickers, n_dates): the log return from the close of a date to the next close.
+        float64 (n_tickers, n_dates): the return ``execution`` holds from each origin t,
+        log(P_{t+lag+1} / P_{t+lag}); NaN where it is not realised from two real prices.
     origin_ok
         bool (n_tickers, n_dates): the date may be a forecast origin (a real, complete row).
     close
-        float64 (n_tickers, n_dates): adjusted close, for price-level scores.
+        float64 (n_tickers, n_dates): adjusted close.
     parkinson
-        float64 (n_tickers, n_dates): Parkinson's variance proxy of the *next* day,
-        log(High_{t+1}/Low_{t+1})^2 / (4 ln 2), aligned with ``target``.
+        float64 (n_tickers, n_dates): Parkinson's variance proxy, log(High/Low)^2 / (4 ln 2), of the day the
+        target spans, aligned with ``target``: day t+lag+1 for a close-to-close target, day t+lag (the day
+        after its first open) for an open-to-open one.
+    price
+        float64 (n_tickers, n_dates): the execution's price P (adjusted close or open) of each date.
+    execution
+        The name of the execution mode whose return ``target`` holds.
     """
 
     dates: pd.DatetimeIndex
@@ -61,6 +72,8 @@ class FeatureCube:
     origin_ok: np.ndarray
     close: np.ndarray
     parkinson: np.ndarray
+    price: np.ndarray
+    execution: str = DEFAULT_EXECUTION
     features: tuple[str, ...] = FEATURES
 
     @property
@@ -68,18 +81,45 @@ class FeatureCube:
         n, t, f = self.x.shape
         return n, t, f
 
+    @property
+    def mode(self) -> ExecutionMode:
+        """The :class:`~forecasting.execution.ExecutionMode` of ``execution``."""
+        return execution_mode(self.execution)
 
-def build_features(clean: CleanPanel) -> FeatureCube:
-    """Compute :data:`FEATURES` and the next-day target from a cleaned panel.
+    @property
+    def entry(self) -> np.ndarray:
+        """float64 (n_tickers, n_dates): the price P_{t+lag} the target of origin t starts from (NaN past the end).
+
+        The target's exit price is ``entry * exp(target)``.
+        """
+        return _lead(self.price, self.mode.lag)
+
+
+def build_features(clean: CleanPanel, *, execution: str | ExecutionMode = DEFAULT_EXECUTION) -> FeatureCube:
+    """Compute :data:`FEATURES` and the target of ``execution`` from a cleaned panel.
+
+    Parameters
+    ----------
+    clean
+        The cleaned panel.
+    execution
+        The execution mode (:func:`~forecasting.execution.execution_mode`) whose return is the target.
 
     Examples
     --------
     >>> from forecasting.cleaning import clean_panel
     >>> from forecasting.loaders import load_default
-    >>> cube = build_features(clean_panel(load_default()))
-    >>> cube.x.shape[2]
-    6
+    >>> clean = clean_panel(load_default())
+    >>> cube = build_features(clean)
+    >>> cube.x.shape[2], cube.execution
+    (6, 'next-close')
+    >>> close = clean.values["close"][:, 0]
+    >>> bool(np.isclose(cube.target[0, 0], np.log(close[2] / close[1])))
+    True
+    >>> bool(np.isclose(build_features(clean, execution="same-close").target[0, 0], np.log(close[1] / close[0])))
+    True
     """
+    mode = execution_mode(execution)
     v = {c: a.T for c, a in clean.values.items()}  # (tickers, dates)
     filled = clean.filled.T
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -93,22 +133,27 @@ def build_features(clean: CleanPanel) -> FeatureCube:
             np.log(v["high"] / v["low"]),
         ]
         x = np.stack(cols, axis=-1).astype(np.float32)
-        target = _lead(np.log(v["close"])) - np.log(v["close"])
-        parkinson = _lead(np.log(v["high"] / v["low"]) ** 2) / (4.0 * np.log(2.0))
+        log_price = np.log(v[mode.price])
+        target = _lead(log_price, mode.lag + 1) - _lead(log_price, mode.lag)
+        range_day = mode.lag + 1 if mode.price == "close" else mode.lag
+        parkinson = _lead(np.log(v["high"] / v["low"]) ** 2, range_day) / (4.0 * np.log(2.0))
     complete = np.isfinite(x).all(axis=-1)
     real = ~filled
     origin_ok = complete & real
-    target_ok = real & _lead(real, fill=False) & np.isfinite(target)
+    target_ok = _lead(real, mode.lag, fill=False) & _lead(real, mode.lag + 1, fill=False) & np.isfinite(target)
     target = np.where(target_ok, target, np.nan)
     parkinson = np.where(target_ok, parkinson, np.nan)
+    close = v["close"].copy()
     return FeatureCube(
         dates=clean.dates,
         tickers=clean.tickers,
         x=x,
         target=target,
         origin_ok=origin_ok,
-        close=v["close"].copy(),
+        close=close,
         parkinson=parkinson,
+        price=close if mode.price == "close" else v["open"].copy(),
+        execution=mode.name,
     )
 
 
@@ -118,7 +163,10 @@ def _lag(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lead(a: np.ndarray, fill: float | bool = np.nan) -> np.ndarray:
+def _lead(a: np.ndarray, k: int = 1, fill: float | bool = np.nan) -> np.ndarray:
+    """``out[:, t] = a[:, t + k]``, ``fill`` past the last date."""
+    if k == 0:
+        return a.copy()
     out = np.full_like(a, fill)
-    out[:, :-1] = a[:, 1:]
+    out[:, :-k] = a[:, k:]
     return out

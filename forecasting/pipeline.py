@@ -2,10 +2,13 @@
 
 Outputs in the run folder:
 
-- ``forecasts.csv`` and ``forecasts.parquet``: date (the forecast origin), ticker, mean, variance (of the log
-  return from the close of ``date`` to the next close), target (that return; empty for the newest day), split;
-- ``metrics.json``: every score of the LSTM and the baselines per split, overall and per ticker;
-- ``model.pt``: the checkpoint; ``training_curve.png``, ``pit.png``; ``manifest.json``.
+- ``forecasts.csv`` and ``forecasts.parquet``: date (the forecast origin t), ticker, mean, variance (of the
+  return the execution mode holds, log(P_{t+lag+1} / P_{t+lag}): by default from the close of t+1 to the
+  close of t+2), target (that return; empty where it is not realised yet), split, execution (the mode's
+  name, see :mod:`forecasting.execution`);
+- ``metrics.json``: every score of the LSTM and the baselines per split, overall and per ticker, with the
+  execution and its target in words;
+- ``model.pt``: the checkpoint (it records the execution); ``training_curve.png``, ``pit.png``; ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,13 @@ import pandas as pd
 import torch
 
 from forecasting.atomic import atomic_path, write_text
-from forecasting.baselines import ewma, garch11, historical
+from forecasting.baselines import ewma, garch11, historical, log_returns
 from forecasting.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import Prepared, prepare
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation import evaluate
+from forecasting.execution import DEFAULT_EXECUTION, execution_mode
 from forecasting.features import FEATURES, FeatureCube, build_features
 from forecasting.manifest import qtrade_version, run_manifest
 from forecasting.model import ModelConfig
@@ -39,13 +44,19 @@ from forecasting.training import TrainConfig, WindowDataset, predict, resolve_de
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 
-FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split"]
+FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split", "execution"]
 MODELS = ["lstm", "zero_ewma", "historical", "garch"]
 
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    """Every setting of a forecasting run; ``qtrade forecast`` options map one to one onto these fields."""
+    """Every setting of a forecasting run; ``qtrade forecast`` options map one to one onto these fields.
+
+    ``execution`` (:mod:`forecasting.execution`) chooses the target: the return a position entered at the
+    mode's fill holds. ``embargo`` dates are left out before the validation and test blocks; ``None`` means
+    the target's horizon (``lag + 1``), the least that keeps every training target realised before the block
+    that judges it.
+    """
 
     window: int = 30
     hidden: int = 64
@@ -60,13 +71,21 @@ class ForecastConfig:
     loss: str = "nll"
     workers: int = 0
     max_gap: int = 5
+    execution: str = DEFAULT_EXECUTION
     val: float = 0.15
     test: float = 0.15
-    embargo: int = 1
+    embargo: int | None = None
     walk_forward: int = 0
     walk_mode: str = "expanding"
 
     def __post_init__(self) -> None:
+        mode = execution_mode(self.execution)  # an unknown mode: one line that lists the known ones
+        object.__setattr__(self, "execution", mode.name)
+        if self.embargo is not None and self.embargo < mode.horizon:
+            raise ConfigError(
+                f"--embargo {self.embargo} is shorter than the {mode.horizon}-day target of --execution {mode.name}; "
+                f"use an embargo of {mode.horizon} or more, or leave it out to follow --execution"
+            )
         if self.loss not in ("nll", "mse"):
             raise ConfigError(f"--loss {self.loss!r} is not known; use nll or mse")
         if self.window < 2:
@@ -76,21 +95,35 @@ class ForecastConfig:
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.hidden < 1 or self.layers < 1:
             raise ConfigError("--lr, --epochs, --batch-size, --hidden and --layers must be positive")
 
+    @property
+    def split_embargo(self) -> int:
+        """The embargo the splits use: ``embargo``, or the horizon of the ``execution``'s target when None."""
+        return execution_mode(self.execution).horizon if self.embargo is None else self.embargo
+
     def with_params(self, path: str | os.PathLike[str]) -> ForecastConfig:
-        """Overrides from a JSON object of field names (``best_params.json`` of ``qtrade tune``)."""
+        """Overrides from a JSON object of field names (``best_params.json`` of ``qtrade tune``).
+
+        ``best_params.json`` records the execution its settings were tuned for beside them; a warning says so
+        when it is not this config's.
+        """
         p = Path(path)
         try:
-            params = json.loads(p.read_text(encoding="utf-8"))
+            record = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{p}: cannot read parameters ({type(exc).__name__}); give a JSON object") from None
-        params = params.get("params", params) if isinstance(params, dict) else params
+        params = record.get("params", record) if isinstance(record, dict) else record
         if not isinstance(params, dict):
             raise ConfigError(f"{p}: parameters must be a JSON object of setting names")
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(params) - set(known))
         if unknown:
             raise ConfigError(f"{p}: unknown setting(s) {', '.join(unknown)}; use names of qtrade forecast options")
-        return replace(self, **params)
+        config = replace(self, **params)
+        tuned_for = record.get("execution") if params is not record else None
+        if tuned_for is not None and tuned_for != config.execution:
+            warnings.warn(f"{p}: settings tuned for --execution {tuned_for} are used for {config.execution}; pass "
+                          f"--execution {tuned_for} to forecast the return they were tuned on", stacklevel=2)
+        return config
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(n_features=len(FEATURES), hidden=self.hidden, layers=self.layers, dropout=self.dropout)
@@ -115,10 +148,11 @@ class ForecastRun:
 
 
 def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
+    embargo = config.split_embargo
     if config.walk_forward:
         return walk_forward_folds(cube.dates, config.walk_forward, mode=config.walk_mode,  # type: ignore[arg-type]
-                                  val=config.val, test=config.test, embargo=config.embargo)
-    return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=config.embargo)]
+                                  val=config.val, test=config.test, embargo=embargo)
+    return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=embargo)]
 
 
 def _dataset(prep: Prepared, samples: np.ndarray, *, with_target: bool) -> WindowDataset:
@@ -134,15 +168,15 @@ def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.Dat
             "split": pd.Categorical.from_codes(labels[t], categories=["train", "val", "test"]),
             "target": cube.target[i, t],
             "parkinson": cube.parkinson[i, t],
-            "close": cube.close[i, t],
+            "entry": cube.entry[i, t],
         }
     )
 
 
 def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[str, np.ndarray]:
-    returns = np.full(cube.close.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns[:, 1:] = np.log(cube.close[:, 1:] / cube.close[:, :-1])
+    """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
+    up to the origin, forecast ``horizon`` steps ahead (see :mod:`forecasting.baselines`)."""
+    returns = log_returns(cube.price)
     train_origins = prep.ends & (prep.labels == TRAIN)[None, :]
     last_train = int(np.flatnonzero(prep.labels == TRAIN).max())
     i, t = samples[:, 0], samples[:, 1]
@@ -150,7 +184,7 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
     for name, (m, v) in {
         "zero_ewma": ewma(returns),
         "historical": historical(cube.target, train_origins),
-        "garch": garch11(returns, last_train),
+        "garch": garch11(returns, last_train, horizon=cube.mode.horizon),
     }.items():
         out[f"{name}_mean"], out[f"{name}_var"] = m[i, t], v[i, t]
     return out
@@ -168,6 +202,12 @@ def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, mean: np.nda
         for col, values in _baselines(cube, prep, samples).items():
             frame[col] = values
     return frame
+
+
+def _forecasts(scored: pd.DataFrame, cube: FeatureCube) -> pd.DataFrame:
+    """The forecasts file's rows: the LSTM's mean and variance, named for the execution whose target they hold."""
+    renamed = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance"})
+    return renamed.assign(execution=cube.execution)[FORECAST_COLUMNS]
 
 
 def _console(progress: bool) -> Any:
@@ -192,7 +232,9 @@ def run_forecast(
     >>> run = run_forecast(synthetic_panel(2, 300), ForecastConfig(window=10, hidden=8, epochs=2), None,
     ...                    progress=False)
     >>> list(run.forecasts.columns)
-    ['date', 'ticker', 'mean', 'variance', 'target', 'split']
+    ['date', 'ticker', 'mean', 'variance', 'target', 'split', 'execution']
+    >>> run.metrics["target"]
+    'log return from the close of t+1 to the close of t+2'
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -201,7 +243,7 @@ def run_forecast(
     device = resolve_device(config.device)
     clean = clean_panel(panel, max_gap=config.max_gap)
     check_window(clean, config.window, source)
-    cube = build_features(clean)
+    cube = build_features(clean, execution=config.execution)
     folds = _folds(cube, config)
     frames, histories, best_epochs, speeds = [], [], [], []
     last: tuple[Any, Prepared] | None = None
@@ -230,7 +272,7 @@ def run_forecast(
             frames.append(_scored(cube, prep, samples, mean, var, result.residual_var))
             last = (result, prep)
     scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
-    metrics = evaluate(scored, MODELS)
+    metrics = evaluate(scored, MODELS, execution=cube.execution)
     assert last is not None
     result, prep = last
     metrics["run"] = {
@@ -242,7 +284,7 @@ def run_forecast(
         "seconds": round(time.perf_counter() - started, 2),
         "repaired_values": clean.repaired,
     }
-    forecasts = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance"})[FORECAST_COLUMNS]
+    forecasts = _forecasts(scored, cube)
     run = ForecastRun(forecasts, scored, metrics, histories, best_epochs)
     if out is not None:
         run.out = Path(out)
@@ -252,6 +294,7 @@ def run_forecast(
             "window": config.window,
             "max_gap": config.max_gap,
             "loss": config.loss,
+            "execution": config.execution,
             "scaler": prep.scaler.to_dict(),
             "residual_var": result.residual_var,
             "split_dates": _split_dates(prep.fold),
@@ -317,6 +360,7 @@ def predict_with_model(
     source: str = "data",
     device: str = "auto",
     score: bool = True,
+    execution: str | None = None,
 ) -> ForecastRun:
     """Forecast every valid origin of ``panel`` with a saved model; no training.
 
@@ -325,6 +369,10 @@ def predict_with_model(
     the baselines on the same dates, as ``qtrade forecast`` scores them, when ``panel`` covers the model's
     training period (on which the historical and GARCH baselines are fitted); otherwise ``metrics`` holds only
     a ``note`` that says why there are no scores.
+
+    The forecasts and scores are of the target the model was trained for: the checkpoint's ``execution``
+    (``same-close``, the only target there was, for a checkpoint that does not record one). ``execution``, when
+    given, must be that one.
     """
     ckpt = load_checkpoint(model_path)
     meta = ckpt.meta
@@ -332,11 +380,15 @@ def predict_with_model(
         raise CheckpointError(
             f"{model_path}: made for features {meta.get('features')}, this qtrade builds {list(FEATURES)}; retrain"
         )
+    trained_for = execution_mode(str(meta.get("execution", "same-close"))).name
+    if execution is not None and execution_mode(execution).name != trained_for:
+        raise ConfigError(f"{model_path}: trained to forecast the return of --execution {trained_for}, not "
+                          f"{execution_mode(execution).name}; leave --execution out, or retrain with it")
     started = time.perf_counter()
     window = int(meta["window"])
     clean = clean_panel(panel, max_gap=int(meta.get("max_gap", 5)))
     check_window(clean, window, source)
-    cube = build_features(clean)
+    cube = build_features(clean, execution=trained_for)
     labels = np.full(len(cube.dates), TEST, dtype=np.int8)
     dates = cube.dates
     labels[dates <= pd.Timestamp(meta["split_dates"]["val"])] = VAL
@@ -352,14 +404,14 @@ def predict_with_model(
     fitted = bool((prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any())
     scored = _scored(cube, prep, samples, mean, var, residual_var, baselines=score and fitted)
     if score and fitted:
-        metrics: dict[str, Any] = evaluate(scored, MODELS)
+        metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
         metrics["run"] = {"model": str(model_path), "device": str(dev),
                           "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired}
     else:
         metrics = {"note": "not scored" if not score else (
             f"not scored: the data holds none of the model's training period (to {meta['split_dates']['train']}), "
             "on which the baselines are fitted; include it to have the forecasts scored beside them")}
-    forecasts = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance"})[FORECAST_COLUMNS]
+    forecasts = _forecasts(scored, cube)
     run = ForecastRun(forecasts, scored, metrics, [], [])
     if out is not None:
         run.out = o = Path(out)

@@ -2,8 +2,10 @@
 
 A split is an int8 label per date: :data:`TRAIN`, :data:`VAL`, :data:`TEST` or :data:`UNUSED`. Labels are
 given to forecast *origins*; ``embargo`` dates are left unused before each validation and test block so that
-no training target is realised inside the block that judges it (a 1-day target needs an embargo of 1 at
-most; the default keeps it).
+no training target is realised inside the block that judges it. A target that ends ``horizon`` dates after its
+origin (:mod:`forecasting.execution`: 2 for the default ``next-close``, 1 for ``same-close``) needs an
+embargo of at least ``horizon``; :class:`forecasting.pipeline.ForecastConfig` passes exactly that unless told
+otherwise.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """``qtrade tune``: Optuna searches the forecaster's settings on the validation period; the test period is cut off.
 
 Before any trial the panel is truncated at the first date of the test block (the same chronological split as
-``qtrade forecast``), so no trial can see a test price, not even through cleaning or feature scaling. Each trial
-trains on the training block, reports its validation loss every epoch (so the pruner can stop it), and is scored
-by the validation NLL (or MSE) of next-day log returns in their own units.
+``qtrade forecast``, with the same embargo), so no trial can see a test price, not even through cleaning or
+feature scaling; the embargo, at least the target's horizon, keeps every validation target realised before the
+cut. Each trial trains on the training block, reports its validation loss every epoch (so the pruner can stop
+it), and is scored by the validation NLL (or MSE) of the configured execution's target (see
+:mod:`forecasting.execution`) in its own units.
 
 The study lives in an Optuna storage: by default ``sqlite:///OUT/study.db``, so a killed run started again with
 the same arguments keeps its finished trials and goes on; with a database URL (PostgreSQL, MySQL) several
@@ -26,6 +28,7 @@ import pandas as pd
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import Prepared, prepare
 from forecasting.errors import ConfigError
+from forecasting.execution import execution_mode
 from forecasting.features import build_features
 from forecasting.metrics import nll
 from forecasting.pipeline import ForecastConfig
@@ -116,15 +119,19 @@ class TuningData:
 
 
 def tuning_data(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "data") -> TuningData:
-    """Cut ``panel`` before the first test date of ``qtrade forecast``'s split; label train and validation."""
+    """Cut ``panel`` before the first test date of ``qtrade forecast``'s split; label train and validation.
+
+    The features hold the target of ``config.execution``; with the split's embargo (at least that target's
+    horizon) every validation target ends before the cut.
+    """
     clean = clean_panel(panel, max_gap=config.max_gap)
-    full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.embargo)
+    full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
     first_test = full.block(TEST)[0]
     dates = panel.index.get_level_values("date")
     cut = panel[dates < first_test]
     clean_cut = clean_panel(cut, max_gap=config.max_gap)
     check_window(clean_cut, config.window, source)
-    cube = build_features(clean_cut)
+    cube = build_features(clean_cut, execution=config.execution)
     labels = full.labels[full.dates.get_indexer(cube.dates)].copy()
     labels[labels == TEST] = UNUSED
     return TuningData(cut, cube, Fold(labels, cube.dates), first_test)
@@ -151,7 +158,10 @@ def fit_trial(
     *,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[TrainResult, Prepared, dict[str, float]]:
-    """Train on the training block, score on the validation block (log returns in their own units)."""
+    """Train on the training block, score on the validation block (the execution's target, in its own units)."""
+    if data.cube.execution != config.execution:
+        raise ConfigError(f"the tuning data holds the target of --execution {data.cube.execution}, not "
+                          f"{config.execution}; build it with tuning_data(panel, config)")
     if len(data.cube.dates) <= config.window + 2:
         raise ConfigError(f"window {config.window} leaves no training windows; lower the window range")
     prep = prepare(data.cube, data.fold, config.window)
@@ -168,6 +178,20 @@ def fit_trial(
     m, v = mean * s, var * s * s
     scores = {"nll": float(np.mean(nll(y, m, v))), "mse": float(np.mean((y - m) ** 2)), "n": float(len(y))}
     return result, prep, scores
+
+
+def _check_study_execution(study: Any, execution: str) -> None:
+    """Trials of one study must score one target: record it on a new study, refuse another one on a resumed study."""
+    recorded = study.user_attrs.get("execution")
+    if recorded is None:
+        if study.get_trials(deepcopy=False):
+            recorded = "same-close"  # a study from before execution modes: the next-day close target
+        else:
+            study.set_user_attr("execution", execution)
+            return
+    if recorded != execution:
+        raise ConfigError(f"study {study.study_name!r} scores the target of --execution {recorded}; pass --execution "
+                          f"{recorded} to resume it, or another --study name or --out for {execution}")
 
 
 def params_record(config: ForecastConfig, tuned: dict[str, Any]) -> dict[str, Any]:
@@ -203,10 +227,11 @@ def tune_forecaster(
     if objective not in ("nll", "mse"):
         raise ConfigError(f"--objective {objective!r} is not known for the forecaster; use nll, mse or sharpe")
     base = base or ForecastConfig(seed=seed)
-    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - {"seed", "device"})
+    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - {"seed", "device", "execution"})
     data = tuning_data(panel, base, source=source)
     out = Path(out)
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="minimize", pruner=pruner)
+    _check_study_execution(study, base.execution)
     defaults = asdict(base)
     tunable = {k: defaults[k] for k in space if space[k]["type"] != "fixed"}
     defaults_fit = all(_fits(space[k], v) for k, v in tunable.items())
@@ -249,6 +274,8 @@ def tune_forecaster(
         "n_finished": len(finished_trials(study)),
         "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),
         "study": study_name,
+        "execution": base.execution,
+        "target": execution_mode(base.execution).describe(),
         "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
         "note": "trials saw data up to the day before the test period only",
     }

@@ -9,8 +9,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from forecasting.checkpoint import load_checkpoint
-from forecasting.errors import CheckpointError
+from forecasting.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation import evaluate
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig, predict_with_model, run_forecast
 from forecasting.synthetic import synthetic_panel
@@ -40,15 +40,19 @@ def test_outputs_are_complete(small_run) -> None:  # type: ignore[no-untyped-def
     assert list(csv.columns) == FORECAST_COLUMNS
     pq = pd.read_parquet(out / "forecasts.parquet")
     assert list(pq.columns) == FORECAST_COLUMNS and len(pq) == len(csv)
+    assert FORECAST_COLUMNS[-1] == "execution" and (csv["execution"] == "next-close").all()
+    assert (pq["execution"] == "next-close").all()
     assert set(csv["split"]) == {"train", "val", "test"}
     assert (csv["variance"] > 0).all()
-    # the newest day has no realised target; every other row does (or was a gap)
-    newest = csv[csv["date"] == csv["date"].max()]
+    # the newest two days have no realised target (it ends two days after its origin)
+    newest = csv[csv["date"] >= sorted(csv["date"].unique())[-2]]
     assert newest["target"].isna().all()
     # dates are ordered train < val < test
     first = csv.groupby("split")["date"].agg(["min", "max"])
     assert first.loc["train", "max"] < first.loc["val", "min"] and first.loc["val", "max"] < first.loc["test", "min"]
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["execution"] == "next-close"
+    assert metrics["target"] == "log return from the close of t+1 to the close of t+2"
     for split in ("train", "val", "test"):
         block = metrics[split]
         assert set(block["overall"]) == {"lstm", "zero_ewma", "historical", "garch"}
@@ -57,15 +61,16 @@ def test_outputs_are_complete(small_run) -> None:  # type: ignore[no-untyped-def
         assert block["price_level_mse"]["persistence"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0 and len(manifest["data"]["sha256"]) == 64 and manifest["versions"]["torch"]
+    assert manifest["config"]["execution"] == "next-close" and manifest["config"]["embargo"] is None
 
 
-def test_target_is_the_next_close_to_close_log_return(small_run, small_panel: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+def test_target_is_the_log_return_from_the_next_close_to_the_one_after(small_run, small_panel: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     run, _ = small_run
     f = run.forecasts.dropna(subset=["target"]).iloc[:50]
     close = small_panel["close"].unstack("ticker")
     for _, row in f.iterrows():
         i = close.index.get_loc(row["date"])
-        assert np.isclose(row["target"], np.log(close[row["ticker"]].iloc[i + 1] / close[row["ticker"]].iloc[i]))
+        assert np.isclose(row["target"], np.log(close[row["ticker"]].iloc[i + 2] / close[row["ticker"]].iloc[i + 1]))
 
 
 def test_same_seed_same_forecasts_other_seed_different(small_panel: pd.DataFrame, small_run) -> None:  # type: ignore[no-untyped-def]
@@ -92,6 +97,26 @@ def test_checkpoint_round_trip_reproduces_the_forecasts(small_run, small_panel: 
     assert (merged["split"].astype(str) == merged["split_re"].astype(str)).all()
     ckpt = load_checkpoint(out / "model.pt")
     assert ckpt.meta["window"] == 10 and ckpt.meta["features"][0] == "open"
+    assert ckpt.meta["execution"] == "next-close" and (again["execution"] == "next-close").all()
+
+
+def test_a_saved_model_forecasts_the_target_it_was_trained_for(small_run, small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    run, out = small_run
+    with pytest.raises(ConfigError, match="trained to forecast the return of --execution next-close, not next-open"):
+        predict_with_model(small_panel, out / "model.pt", None, execution="next-open")
+    # a checkpoint from before execution modes was trained on the next-day close: its target is same-close's
+    ckpt = load_checkpoint(out / "model.pt")
+    meta = {k: v for k, v in ckpt.meta.items() if k != "execution"}
+    save_checkpoint(tmp_path / "old.pt", ckpt.model, meta)
+    old = predict_with_model(small_panel, tmp_path / "old.pt", None)
+    assert (old.forecasts["execution"] == "same-close").all() and old.metrics["execution"] == "same-close"
+    close = small_panel["close"].unstack("ticker")
+    for _, row in old.forecasts.dropna(subset=["target"]).iloc[:20].iterrows():
+        i = close.index.get_loc(row["date"])
+        assert np.isclose(row["target"], np.log(close[row["ticker"]].iloc[i + 1] / close[row["ticker"]].iloc[i]))
+    np.testing.assert_allclose(old.forecasts["mean"], predict_with_model(small_panel, out / "model.pt", None)
+                               .forecasts["mean"], rtol=1e-6)
 
 
 def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
@@ -158,6 +183,11 @@ def test_walk_forward_forecasts_never_see_their_dates(small_panel: pd.DataFrame)
     a = run.forecasts[run.forecasts["date"] <= cut].reset_index(drop=True)
     b = run2.forecasts[run2.forecasts["date"] <= cut].reset_index(drop=True)
     pd.testing.assert_frame_equal(a.drop(columns="target"), b.drop(columns="target"), rtol=1e-6)
+    # the next-close target of origin t ends at the close of t+2: only the targets of the last two origins up to
+    # the cut are realised after it and may move, no forecast does
+    realised = a["date"] <= dates[dates.get_loc(cut) - 2]
+    pd.testing.assert_series_equal(a.loc[realised, "target"], b.loc[realised, "target"])
+    assert not np.allclose(a.loc[~realised, "target"], b.loc[~realised, "target"], equal_nan=True)
     assert cut < dates[-1]
 
 
@@ -170,6 +200,7 @@ def test_cli_forecast_then_reuse_the_model(tmp_path: Path, small_panel: pd.DataF
                                  "--epochs", "2", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "GARCH(1,1)" in result.output and "LSTM-MLE" in result.output and "persistence" in result.output
+    assert "(target: log return from the close of t+1 to the close of t+2)" in " ".join(result.output.split())
     again = tmp_path / "again"
     result = runner.invoke(app, ["forecast", "--model", str(out / "model.pt"), "--data", str(data), "--out", str(again)])
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ import pytest
 
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import prepare
+from forecasting.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
 from forecasting.features import build_features
 from forecasting.splits import chronological_split
 from forecasting.synthetic import synthetic_panel
@@ -15,9 +16,9 @@ from forecasting.synthetic import synthetic_panel
 WINDOW = 10
 
 
-def _pipeline(panel: pd.DataFrame):  # type: ignore[no-untyped-def]
-    cube = build_features(clean_panel(panel, max_gap=5))
-    fold = chronological_split(cube.dates, val=0.2, test=0.2)
+def _pipeline(panel: pd.DataFrame, execution: str = DEFAULT_EXECUTION):  # type: ignore[no-untyped-def]
+    cube = build_features(clean_panel(panel, max_gap=5), execution=execution)
+    fold = chronological_split(cube.dates, val=0.2, test=0.2, embargo=execution_mode(execution).horizon)
     return cube, prepare(cube, fold, WINDOW)
 
 
@@ -35,15 +36,17 @@ def _perturb_after(panel: pd.DataFrame, cut: pd.Timestamp, seed: int) -> pd.Data
     return out
 
 
+@pytest.mark.parametrize("execution", EXECUTIONS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_perturbing_the_future_leaves_the_past_bit_identical(seed: int) -> None:
+def test_perturbing_the_future_leaves_the_past_bit_identical(seed: int, execution: str) -> None:
     panel = synthetic_panel(4, 260, seed=seed, missing=0.03)  # gaps, so interpolation is exercised
     dates = panel.index.get_level_values("date").unique()
-    cube, prep = _pipeline(panel)
+    cube, prep = _pipeline(panel, execution)
+    horizon = execution_mode(execution).horizon
     # T anywhere after the training block: training-fitted statistics must not move either
     for cut_at in (200, 230, 255):
         cut = dates[cut_at]
-        cube2, prep2 = _pipeline(_perturb_after(panel, cut, seed + cut_at))
+        cube2, prep2 = _pipeline(_perturb_after(panel, cut, seed + cut_at), execution)
         upto = int(np.searchsorted(cube.dates, cut, side="right"))
         assert (cube2.dates[:upto] == cube.dates[:upto]).all()
 
@@ -62,17 +65,23 @@ def test_perturbing_the_future_leaves_the_past_bit_identical(seed: int) -> None:
         real = cube.origin_ok[:, :upto]
         np.testing.assert_array_equal(cube.x[:, :upto][real], cube2.x[:, :upto][real])
 
+        # a target ends `horizon` days after its origin: those of the last `horizon` origins up to T may move
+        # (they are realised after T), no earlier one
+        np.testing.assert_array_equal(cube.target[:, : upto - horizon], cube2.target[:, : upto - horizon])
 
-def test_a_filled_row_is_never_an_origin_and_its_gap_closes_at_a_real_price() -> None:
+
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_a_filled_row_is_never_an_origin_and_its_gap_closes_at_a_real_price(execution: str) -> None:
     panel = synthetic_panel(1, 80, seed=5)
     dates = panel.index.get_level_values("date").unique()
     panel.loc[(dates[40], "T0000"), "close"] = np.nan
-    cube = build_features(clean_panel(panel))
+    cube = build_features(clean_panel(panel), execution=execution)
     assert not cube.origin_ok[0, 40]
     assert cube.origin_ok[0, 41]
-    # the filled day can neither start nor end a target
-    assert np.isnan(cube.target[0, 39]) and np.isnan(cube.target[0, 40])
-    assert np.isfinite(cube.target[0, 41])
+    # the filled day can neither start nor end a target: origin t's target spans days t+lag and t+lag+1
+    lag = execution_mode(execution).lag
+    assert np.isnan(cube.target[0, 39 - lag]) and np.isnan(cube.target[0, 40 - lag])
+    assert np.isfinite(cube.target[0, 41 - lag]) and np.isfinite(cube.target[0, 38 - lag])
 
 
 def test_features_are_invariant_to_rescaling_a_tickers_past() -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import integrate, stats
 
+from forecasting.evaluation import common_rows, evaluate
 from forecasting.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
 
 
@@ -59,3 +61,40 @@ def test_diebold_mariano_by_hand() -> None:
     out = diebold_mariano(a, b)
     assert np.isclose(out["statistic"], stat) and np.isclose(out["p_value"], 2 * stats.norm.sf(abs(stat)))
     assert diebold_mariano(a, a + 0.0)["statistic"] == 0.0
+
+
+def _scoring_frame(n_dates: int = 40, n_tickers: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = n_dates * n_tickers
+    frame = pd.DataFrame({
+        "date": np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers),
+        "ticker": np.tile([f"T{i}" for i in range(n_tickers)], n_dates),
+        "split": "test",
+        "target": rng.normal(0, 0.02, n),
+        "parkinson": rng.uniform(1e-4, 5e-4, n),
+        "entry": rng.uniform(50, 150, n),
+        "lstm_mean": rng.normal(0, 0.005, n),
+        "lstm_var": np.full(n, 4e-4),
+        "historical_mean": np.full(n, 1e-3),
+        "historical_var": np.full(n, 3e-4),
+    })
+    frame.loc[7, "target"] = np.nan  # not realised: scored by no model
+    return frame
+
+
+def test_price_level_mse_prices_the_exit_from_the_entry_of_the_execution() -> None:
+    frame = _scoring_frame()
+    rows = frame.drop(index=7)
+    for execution, prices in (("next-close", ("the close of t+2", "the close of t+1")),
+                              ("next-open", ("the open of t+2", "the open of t+1")),
+                              ("same-close", ("the close of t+1", "the close of t"))):
+        result = evaluate(frame, ["lstm", "historical"], execution=execution)
+        assert result["execution"] == execution and result["test"]["n"] == len(rows)  # type: ignore[index]
+        price = result["test"]["price_level_mse"]  # type: ignore[index]
+        exit_price = rows["entry"] * np.exp(rows["target"])  # entry P_{t+lag}, exit P_{t+lag+1}
+        assert np.isclose(price["lstm"], np.mean((exit_price - rows["entry"] * np.exp(rows["lstm_mean"])) ** 2))
+        assert np.isclose(price["persistence"], np.mean((exit_price - rows["entry"]) ** 2))
+        assert price["note"].startswith(f"MSE of {prices[0]} in price units") and prices[1] in price["note"]
+    assert evaluate(frame, ["lstm", "historical"], execution="next-open")["target"] == (
+        "log return from the open of t+1 to the open of t+2")
+    assert len(common_rows(frame, ["lstm", "historical"])) == len(rows)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from backtests.stats import deflated_sharpe_ratio
+from forecasting.errors import ConfigError
 from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.synthetic import synthetic_panel
 from forecasting.tuning import tune_forecaster, tuning_data
@@ -81,6 +82,27 @@ def test_tuning_never_sees_the_test_period(tmp_path: Path) -> None:
     values_a = [t.value for t in _study(tmp_path / "a").trials]
     values_b = [t.value for t in _study(tmp_path / "b").trials]
     assert values_a == values_b and a["params"] == b["params"]
+
+
+def test_the_execution_is_tuned_for_recorded_and_kept(tmp_path: Path, data_file: Path, space_file: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qtrade.cli import app
+
+    _write_base(tmp_path)
+    out = tmp_path / "tune"
+    res = CliRunner().invoke(app, ["tune", "--out", str(out), "--data", str(data_file), "--space", str(space_file),
+                                   "--params", str(tmp_path / "base.json"), "--n-trials", "1", "--epochs", "2",
+                                   "--execution", "next-open", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "of the log return from the open of t+1 to the open of t+2" in res.output
+    best = json.loads((out / "best_params.json").read_text())
+    assert best["execution"] == "next-open" and best["target"] == "log return from the open of t+1 to the open of t+2"
+    assert "execution" not in best["params"]
+    # a resumed study scores one target only
+    with pytest.raises(ConfigError, match="scores the target of --execution next-open; pass --execution next-open"):
+        tune_forecaster(pd.read_csv(data_file, parse_dates=["date"]).set_index(["date", "ticker"]), out,
+                        base=TINY, n_trials=2, space_file=space_file, progress=False)
 
 
 def _tune_cmd(out: Path, data: Path, space: Path, n: int, *extra: str) -> list[str]:
