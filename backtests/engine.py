@@ -1,9 +1,11 @@
 """Run one strategy on aligned prices and forecasts in a single backtrader Cerebro, all tickers sharing cash.
 
-Execution: orders sent at the close of t fill at that close (market-on-close, ``set_coc(True)``), moved against
-the trader by the slippage, and pay the commission, both in basis points of the traded value. Positions are
-fractional, so an index-level price still gets the weight asked for. The benchmark is an equal-weight
-buy-and-hold of the same tickers from the same first close, without costs.
+Execution (:mod:`forecasting.execution`): ``next-close`` (default) fills a forecast made at the close of t at the
+close of t+1, ``next-open`` at the open of t+1, ``same-close`` at the close of t itself (optimistic: no real order
+can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill, a cap on the
+share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are fractional, so
+an index-level price still gets the weight asked for. The benchmark is an equal-weight buy-and-hold of the same
+tickers from the same first close, without costs.
 """
 
 from __future__ import annotations
@@ -15,46 +17,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.broker import LeanBroker
+from backtests.broker import QtradeBroker, TickerCosts
+from backtests.costs import CostModel, MarketStats, market_stats
 from backtests.inputs import BacktestData
 from forecasting.errors import ConfigError
+from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from strategies.backtrader_compat import bt
 from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
-__all__ = ["BacktestResult", "Execution", "run_backtest"]
+__all__ = ["BacktestResult", "Execution", "closing_decisions", "run_backtest"]
 
 
 @dataclass(frozen=True)
 class Execution:
-    """Costs and trading rules; ``qtrade backtest`` options map onto these fields."""
+    """How orders fill and what they cost; ``qtrade backtest`` options map onto these fields.
+
+    ``delisting_return`` is the return booked on the position of a ticker whose data ends, when it is closed at
+    its last real price (0: that price; -0.3: 30% below it, say for a forced delisting).
+    """
 
     cash: float = 1_000_000.0
-    commission_bps: float = 1.0
-    slippage_bps: float = 1.0
+    mode: str = DEFAULT_EXECUTION
+    costs: CostModel = field(default_factory=CostModel)
     short: bool = True
     band: float = 0.0
+    delisting_return: float = 0.0
 
     def __post_init__(self) -> None:
+        execution_mode(self.mode)
         if not self.cash > 0:
             raise ConfigError(f"--cash {self.cash} must be positive")
-        if self.commission_bps < 0 or self.slippage_bps < 0:
-            raise ConfigError("--commission-bps and --slippage-bps must be 0 or more")
         if not 0 <= self.band < 1:
             raise ConfigError(f"--band {self.band} must be in [0, 1): a share of equity")
+        if not (np.isfinite(self.delisting_return) and self.delisting_return >= -1):
+            raise ConfigError(f"--delisting-return {self.delisting_return} must be -1 or more (a simple return)")
 
     @property
-    def cost_bps(self) -> float:
-        return self.commission_bps + self.slippage_bps
+    def execution_mode(self) -> ExecutionMode:
+        return execution_mode(self.mode)
 
 
 @dataclass
 class BacktestResult:
-    """Daily returns (net and gross of costs), the benchmark, holdings and fills of one run.
+    """Daily returns (net and gross of costs), the benchmark, decisions, holdings and fills of one run.
 
-    ``returns`` etc. are indexed by the date on which the return is earned (the close of t+1 for a position
-    set at the close of t); ``holdings`` by the date the weights were set.
+    ``returns`` etc. are indexed by the close at which the return is earned (the day's equity change).
+    ``decisions`` (the rule's targets, NaN: keep) and ``holdings`` (the weights held once they filled) are
+    indexed by the forecast origin they were decided at.
     """
 
     strategy: str
@@ -64,67 +75,88 @@ class BacktestResult:
     gross_returns: pd.Series
     costs: pd.Series
     benchmark: pd.Series
+    decisions: pd.DataFrame
     holdings: pd.DataFrame
     fills: pd.DataFrame
+    equity: pd.Series
     unusable_forecasts: int
     data: BacktestData = field(repr=False)
-
-    @property
-    def equity(self) -> pd.Series:
-        """Account value at each close of the period, from the first (the starting cash)."""
-        growth = np.concatenate([[1.0], np.cumprod(1.0 + self.returns.to_numpy())])
-        return pd.Series(growth * self.execution.cash, index=self.holdings.index[:1].append(self.returns.index))
+    market: MarketStats = field(repr=False)
+    first: int = 0
+    holding_paid: float = 0.0  # cash paid in borrow fees and financing
 
     @property
     def turnover(self) -> pd.Series:
-        """One-way value traded at each close, as a share of the equity at that close."""
-        return _per_close(self.fills, "value", self.equity)
+        """One-way turnover of each day: half the value traded that day over the equity at the close before."""
+        done = self.fills[self.fills["side"] != "rejected"]
+        traded = done.groupby("date")["value"].sum() if len(done) else pd.Series(dtype=float)
+        traded.index = pd.DatetimeIndex(traded.index)
+        before = self.equity.shift(1).fillna(self.equity.iloc[0])
+        return traded.reindex(self.equity.index, fill_value=0.0) / 2.0 / before
 
 
-class _Costs(bt.CommInfoBase):  # type: ignore[misc]
-    """Stock-like commission in percent of traded value.
+def closing_decisions(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
+    """(n_dates, n_tickers) True at the last origin of each delisted ticker whose fill is still a real price.
 
-    ``leverage`` only sets how much cash backtrader sets aside for a long position (value / leverage); the
-    account's value stays exact. It is set above the strategy's most gross exposure so that commission never
-    makes a rebalance fail for want of cash.
+    A ticker is delisted when its last real price comes before the data's last date. An origin t holds the
+    return from bar t+lag to t+lag+1, so the last origin with a held return is ``last - lag - 1``; the origin
+    after it, ``last - lag``, fills at the last real price and closes the position.
     """
-
-    params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_PERC), ("percabs", True))
+    real = data.tradable
+    n = real.shape[0]
+    out = np.zeros(real.shape, dtype=bool)
+    for j in range(real.shape[1]):
+        rows = np.flatnonzero(real[:, j])
+        if len(rows) and rows[-1] < n - 1:
+            out[max(rows[-1] - mode.lag, 0), j] = True
+    return out
 
 
 def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any], execution: Execution) -> BacktestResult:
-    """Run ``spec`` on ``data``; see the module docstring for how orders fill."""
+    """Run ``spec`` on ``data``; see the module docstring for how orders fill and what they cost."""
+    mode = execution.execution_mode
+    params = spec.calibrated(data.train_mean, data.train_variance, params)
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
+    market = market_stats(data.prices["close"], data.prices["volume"], data.tradable, data.spread)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
-    cerebro.broker = LeanBroker()
-    cerebro.broker.setcash(execution.cash)
-    cerebro.broker.set_coc(True)
-    cerebro.broker.set_shortcash(True)
-    cerebro.broker.set_checksubmit(False)  # cash is checked when the order fills; the pre-check doubled the work
-    if execution.slippage_bps:
-        cerebro.broker.set_slippage_perc(execution.slippage_bps / 1e4, slip_open=True, slip_limit=True,
-                                         slip_match=True, slip_out=True)
+    broker = cerebro.broker = QtradeBroker()
+    broker.setcash(execution.cash)
+    broker.set_shortcash(True)
+    broker.set_checksubmit(False)  # cash is checked when the order fills; the pre-check doubled the work
     leverage = 4.0 * max(1.0, spec.max_gross(params))
-    cerebro.broker.addcommissioninfo(_Costs(commission=execution.commission_bps / 1e4, leverage=leverage))
+    feeds = {}
     for j, ticker in enumerate(data.tickers):
-        cerebro.adddata(forecast_feed(data.ticker_frame(j, first), ticker), name=ticker)
-    cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first), warmup=warmup,
-                        band=execution.band, short=execution.short)
+        feed = forecast_feed(data.ticker_frame(j, first), ticker)
+        cerebro.adddata(feed, name=ticker)
+        broker.addcommissioninfo(TickerCosts(broker=broker, column=j, leverage=leverage), name=ticker)
+        feeds[feed] = j
+    broker.configure(costs=execution.costs, stats=market, volume=data.prices["volume"], tradable=data.tradable,
+                     columns=feeds, first=first, close_fills=mode.price == "close",
+                     delisting_return=execution.delisting_return)
+    cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first, mode),
+                        mode=mode, warmup=warmup, band=execution.band, short=execution.short)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     strat = cerebro.run(maxcpus=1, runonce=False, preload=True)[0]
 
+    trade_dates = data.dates[data.start : data.stop]
     daily = pd.Series(strat.analyzers.daily.get_analysis(), dtype=float)
     daily.index = pd.DatetimeIndex(daily.index)
-    trade_dates = data.dates[data.start : data.stop]
-    returns = daily.reindex(trade_dates[1:]).fillna(0.0)
-    returns.name = "strategy"
-    holdings = pd.DataFrame(np.vstack(strat.holdings), index=pd.DatetimeIndex(strat.dates), columns=data.tickers)
-    fills = pd.DataFrame(strat.fills, columns=["date", "ticker", "side", "size", "price", "close", "value",
-                                               "commission", "slippage"])
-    fills["date"] = pd.to_datetime(fills["date"])
-    costs = _daily_costs(fills, returns, trade_dates[0], execution.cash)
+    returns = daily.reindex(trade_dates[1:]).fillna(0.0).rename("strategy")
+    equity = pd.Series(execution.cash * np.concatenate([[1.0], np.cumprod(1.0 + returns.to_numpy())]),
+                       index=trade_dates, name="equity")
+    charged = pd.Series({data.dates[first + bar]: cash for bar, cash in broker.charged.items()}, dtype=float)
+    costs = (charged.reindex(returns.index, fill_value=0.0) / equity.shift(1).reindex(returns.index)).rename("costs")
     gross = (returns + costs).rename("strategy_gross")
+    origins = pd.DatetimeIndex(strat.dates)
+    decisions = pd.DataFrame(np.vstack(strat.decisions) if strat.decisions else np.empty((0, len(data.tickers))),
+                             index=origins, columns=data.tickers)
+    holdings = pd.DataFrame(np.vstack(strat.holdings) if strat.holdings else np.empty((0, len(data.tickers))),
+                            index=origins[: len(strat.holdings)], columns=data.tickers)
+    columns = ["date", "ticker", "side", "requested", "size", "price", "value", "commission", "spread", "impact",
+               "delisting"]
+    fills = pd.DataFrame(strat.fills, columns=columns)
+    fills["date"] = pd.to_datetime(fills["date"])
     if data.unusable and spec.uses_forecast:
         warnings.warn(f"{data.unusable} forecasts had a missing, zero or negative variance (or a missing mean); "
                       "those tickers did not trade on those days", stacklevel=2)
@@ -134,34 +166,23 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     rejected = int((fills["side"] == "rejected").sum())
     if rejected:
         warnings.warn(f"{rejected} orders were rejected by the broker for want of cash", stacklevel=2)
-    return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data), holdings,
-                          fills, data.unusable, data)
+    partial = int((fills["size"] < fills["requested"] * (1 - 1e-9)).sum()) if len(fills) else 0
+    if partial:
+        warnings.warn(f"{partial} orders filled only in part: at most {execution.costs.participation:g} of a bar's "
+                      "volume trades (--participation)", stacklevel=2)
+    return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data), decisions, holdings,
+                          fills, equity, data.unusable, data, market, first, broker.holding_paid)
 
 
-def _columns(data: BacktestData, first: int) -> Columns:
+def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
     """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data."""
     sl = slice(first, data.stop)
     arrays = [np.array(a[sl], dtype=t) for a, t in ((data.prices["close"], float), (data.mean, float),
-                                                     (data.variance, float), (data.tradable, bool))]
+                                                     (data.variance, float), (data.tradable, bool),
+                                                     (closing_decisions(data, mode), bool))]
     for a in arrays:
         a.setflags(write=False)
     return Columns(data.dates[sl], *arrays)
-
-
-def _per_close(fills: pd.DataFrame, column: str, equity: pd.Series) -> pd.Series:
-    done = fills[fills["side"] != "rejected"]
-    total = done.groupby("date")[column].sum() if len(done) else pd.Series(dtype=float)
-    total.index = pd.DatetimeIndex(total.index)
-    return total.reindex(equity.index, fill_value=0.0) / equity
-
-
-def _daily_costs(fills: pd.DataFrame, returns: pd.Series, start: pd.Timestamp, cash: float) -> pd.Series:
-    """Commission and slippage paid at the close of t, as a share of equity then; it lands in t+1's return."""
-    growth = np.concatenate([[1.0], np.cumprod(1.0 + returns.to_numpy())])
-    equity = pd.Series(growth * cash, index=pd.DatetimeIndex([start]).append(returns.index))
-    paid = fills.assign(cost=fills["commission"] + fills["slippage"])
-    share = _per_close(paid, "cost", equity)
-    return pd.Series(share.to_numpy()[:-1], index=returns.index, name="costs")
 
 
 def benchmark(data: BacktestData) -> pd.Series:

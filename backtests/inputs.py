@@ -3,11 +3,16 @@
 Prices are the cleaned panel's, with one change: a value that cleaning interpolated borrows a later price, so
 the backtest carries the last real price forward instead and marks the day untradable. Before a ticker's first
 price its first price is used and the days are untradable too (no position can exist then).
+
+Forecasts say which execution they were made for (their ``execution`` column, :mod:`forecasting.execution`):
+each targets the return that execution holds. A backtest refuses forecasts made for another execution; a file
+without the column is read as made for the execution chosen, with one warning.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +21,13 @@ import pandas as pd
 
 from forecasting.cleaning import clean_panel
 from forecasting.errors import ConfigError, DataError
+from forecasting.execution import DEFAULT_EXECUTION, execution_mode
 from strategies.sizing import usable
 
 __all__ = ["SPLITS", "BacktestData", "align", "load_forecasts"]
 
 FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split"]
+MARKER = "execution"
 SPLITS = ("test", "val", "all")
 
 
@@ -28,9 +35,10 @@ SPLITS = ("test", "val", "all")
 class BacktestData:
     """Prices and forecasts on one calendar, (n_dates, n_tickers) arrays.
 
-    ``start`` is the index of the first bar that trades (the first forecast origin of the period) and
-    ``stop`` one past the last bar (the close after the last origin); bars before ``start`` are history for
-    rules that need it.
+    ``start`` is the index of the first forecast origin of the period and ``stop`` one past the last bar (the
+    bar where the last origin's held return ends); bars before ``start`` are history for rules that need it.
+    ``train_mean`` and ``train_variance`` hold the training split's forecasts (NaN where none), for rules that
+    set a constant on the training period; ``spread`` the data's bid-ask spread column, when it has one.
     """
 
     dates: pd.DatetimeIndex
@@ -43,7 +51,11 @@ class BacktestData:
     start: int
     stop: int
     split: str
+    execution: str = DEFAULT_EXECUTION
     unusable: int = 0  # forecasts in the period with a missing mean or a missing, zero or negative variance
+    train_mean: np.ndarray | None = None
+    train_variance: np.ndarray | None = None
+    spread: np.ndarray | None = None
 
     def ticker_frame(self, j: int, first: int) -> pd.DataFrame:
         """The feed frame of ticker ``j`` from bar ``first`` to ``stop``."""
@@ -62,8 +74,13 @@ class BacktestData:
         return out
 
 
-def load_forecasts(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Forecasts from ``forecasts.parquet``/``.csv`` or a run folder holding one; checked and sorted."""
+def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXECUTION) -> pd.DataFrame:
+    """Forecasts from ``forecasts.parquet``/``.csv`` or a run folder holding one; checked and sorted.
+
+    The forecasts must be made for ``execution``: a file whose ``execution`` column names another is refused; a
+    file without the column is taken as made for ``execution``, with a warning.
+    """
+    mode = execution_mode(execution)
     p = Path(path)
     if p.is_dir():
         found = [p / n for n in ("forecasts.parquet", "forecasts.csv") if (p / n).is_file()]
@@ -81,6 +98,15 @@ def load_forecasts(path: str | os.PathLike[str]) -> pd.DataFrame:
     if missing:
         raise DataError(f"{p}: forecasts lack column(s) {', '.join(missing)}; "
                         f"expected {', '.join(FORECAST_COLUMNS)} as qtrade forecast writes them")
+    if MARKER in frame.columns:
+        made = sorted({str(x) for x in frame[MARKER].dropna().unique()})
+        if made and made != [mode.name]:
+            raise ConfigError(f"{p}: forecasts made for --execution {', '.join(made)}, the backtest trades "
+                              f"{mode.name}; run qtrade forecast --execution {mode.name} or backtest with "
+                              f"--execution {made[0]}")
+    else:
+        warnings.warn(f"{p} does not say which execution its forecasts were made for (no execution column); "
+                      f"read as forecasts of the return {mode.name} holds ({mode.describe()})", stacklevel=2)
     frame = frame[FORECAST_COLUMNS].copy()
     dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
     if dates.isna().any():
@@ -99,11 +125,13 @@ def load_forecasts(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", max_gap: int = 5,
-          source: str = "data") -> BacktestData:
+          source: str = "data", execution: str = DEFAULT_EXECUTION) -> BacktestData:
     """Put forecasts on the price calendar and choose the period to trade: the dates whose split is ``split``.
 
-    ``split="all"`` trades every forecast, including those made on the training period (in-sample).
+    ``split="all"`` trades every forecast, including those made on the training period (in-sample). The
+    forecasts' targets must be the returns ``execution`` holds on these prices.
     """
+    mode = execution_mode(execution)
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r} is not known; use one of {', '.join(SPLITS)}")
     clean = clean_panel(panel, max_gap=max_gap)
@@ -130,11 +158,23 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     target[row, col] = period["target"].to_numpy()
 
     prices, tradable = _real_prices(clean.values, clean.filled)
-    _check_targets(prices["close"], tradable, target, source)
+    _check_targets(prices[mode.price], tradable, target, mode.lag, source, mode.describe())
     start, last = int(row.min()), int(row.max())
-    stop = min(last + 2, len(dates))
+    stop = min(last + mode.lag + 2, len(dates))
     unusable = int((~usable(period["mean"], period["variance"])).sum())
-    return BacktestData(dates, tickers, prices, tradable, mean, var, target, start, stop, split, unusable)
+    train = forecasts[forecasts["split"] == "train"]
+    train_mean, train_var = np.full(shape, np.nan), np.full(shape, np.nan)
+    at = dates.get_indexer(pd.DatetimeIndex(train["date"]))
+    ok = at >= 0
+    cols = pd.Index(tickers).get_indexer(train["ticker"])
+    train_mean[at[ok], cols[ok]] = train["mean"].to_numpy()[ok]
+    train_var[at[ok], cols[ok]] = train["variance"].to_numpy()[ok]
+    spread = None
+    if "spread" in panel.columns:
+        wide = panel["spread"].unstack("ticker").reindex(index=dates, columns=tickers)
+        spread = np.where(tradable, wide.to_numpy(dtype=float), np.nan)
+    return BacktestData(dates, tickers, prices, tradable, mean, var, target, start, stop, split, mode.name, unusable,
+                        train_mean, train_var, spread)
 
 
 def _real_prices(values: dict[str, np.ndarray], filled: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -153,15 +193,35 @@ def _real_prices(values: dict[str, np.ndarray], filled: np.ndarray) -> tuple[dic
     return out, tradable
 
 
-def _check_targets(close: np.ndarray, tradable: np.ndarray, target: np.ndarray, source: str) -> None:
-    """The forecasts' targets must be the close-to-close log returns of these prices."""
-    realised = np.full_like(close, np.nan)
-    realised[:-1] = np.log(close[1:] / close[:-1])
-    both = np.isfinite(target) & np.isfinite(realised) & tradable
-    both[:-1] &= tradable[1:]
-    both[-1] = False
+def held_returns(price: np.ndarray, tradable: np.ndarray, lag: int) -> np.ndarray:
+    """(n_dates, n_tickers) log return held by a forecast of each origin: price[t+lag+1] / price[t+lag].
+
+    NaN where either price is not real or lies past the data.
+
+    Examples
+    --------
+    >>> p = np.array([[100.0], [110.0], [99.0], [99.0]])
+    >>> np.round(held_returns(p, np.ones((4, 1), bool), lag=1)[:, 0], 4).tolist()
+    [-0.1054, 0.0, nan, nan]
+    """
+    out = np.full(price.shape, np.nan)
+    n = price.shape[0]
+    if n > lag + 1:
+        a, b = price[lag : n - 1], price[lag + 1 :]
+        ok = tradable[lag : n - 1] & tradable[lag + 1 :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[: n - lag - 1] = np.where(ok, np.log(b / a), np.nan)
+    return out
+
+
+def _check_targets(price: np.ndarray, tradable: np.ndarray, target: np.ndarray, lag: int, source: str,
+                   held: str) -> None:
+    """The forecasts' targets must be the returns the execution holds on these prices."""
+    realised = held_returns(price, tradable, lag)
+    both = np.isfinite(target) & np.isfinite(realised)
     if both.any():
         gap = np.abs(target[both] - realised[both])
         if np.median(gap) > 1e-6:
-            raise DataError(f"the forecasts' targets are not the close-to-close returns of {source} "
-                            f"(median gap {np.median(gap):.2g}); pass --data with the data the forecasts were made from")
+            raise DataError(f"the forecasts' targets are not the {held} in {source} (median gap "
+                            f"{np.median(gap):.2g}); pass --data with the data the forecasts were made from, or "
+                            "the --execution they were made for")

@@ -4,9 +4,10 @@ Outputs in the run folder (each file written whole or not at all):
 
 - ``tearsheet.html``: QuantStats' report with the forecast section;
 - ``returns.csv``: date, strategy (net), strategy_gross, costs, benchmark; the date is the close a return ends;
-- ``trades.csv``: every fill: date (the close it filled at), ticker, side, size, price, close, value,
-  commission, slippage;
-- ``holdings.csv``: the weights set at each close; ``deciles.csv``: profit by decile of forecast confidence;
+- ``trades.csv``: every fill: date (of the close or open it filled at), ticker, side, requested and filled size,
+  price, value, and its costs in cash: commission, spread, impact, delisting;
+- ``holdings.csv``: the weights held after each decision, by forecast origin; ``deciles.csv``: profit by decile
+  of forecast confidence;
 - ``stats.json``: trading and forecast figures; ``manifest.json``: versions, settings and data hash;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
@@ -67,9 +68,11 @@ def run_backtest_job(
     execution = execution or Execution()
     out = Path(out)
     if forecasts is None:
+        from dataclasses import replace
+
         from forecasting.pipeline import ForecastConfig, run_forecast
 
-        config = forecast_config or ForecastConfig()
+        config = replace(forecast_config or ForecastConfig(), execution=execution.mode)
         run_forecast(panel, config, out / "forecast", source=source, progress=progress)
         forecasts = out / "forecast"
         max_gap = config.max_gap
@@ -78,10 +81,10 @@ def run_backtest_job(
         made_here = False
         max_gap = _forecast_max_gap(Path(forecasts))
     fc_path = Path(forecasts)
-    frame = load_forecasts(fc_path)
-    data = align(panel, frame, split=split, max_gap=max_gap, source=source)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        frame = load_forecasts(fc_path, execution=execution.mode)
+        data = align(panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode)
         result = run_backtest(data, spec, settings, execution)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     stats = backtest_stats(result)
@@ -157,6 +160,9 @@ def rebuild_report(folder: str | os.PathLike[str]) -> Path:
                           curve.read_bytes() if curve.is_file() else None)
     n = len(stats["period"]["tickers"])
     title = f"qtrade {stats['strategy']}: {n} ticker{'s' if n != 1 else ''}, {stats['split']} period"
+    ex = stats.get("execution", {})
+    if "mode" in ex:
+        title += f", {ex['mode']}{' (optimistic)' if ex.get('optimistic') else ''}"
     path = out / "tearsheet.html"
     write_tearsheet(inputs, path, title=title)
     return path

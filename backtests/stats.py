@@ -7,13 +7,14 @@ are computed on the traded period's (ticker, day) pairs whose target is known.
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from backtests.engine import BacktestResult
+from backtests.engine import BacktestResult, closing_decisions
 from backtests.inputs import BacktestData
 from backtests.vectorized import replay
 from forecasting.metrics import nll, pit_histogram
@@ -83,7 +84,7 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
 
     Columns: the decile's confidence range, forecasts in it, hit rate (sign of mean = sign of the return),
     the mean return in the forecast's direction (bp), and the strategy's profit from those positions
-    (gross, in % of equity, summed over days).
+    (gross: the weight decided at the origin times the return it holds, in % of equity, summed over days).
     """
     data = result.data
     sl = slice(data.start, data.stop)
@@ -92,9 +93,7 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
     if ok.sum() < bins:
         return pd.DataFrame(columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp", "profit_pct"])
     hold = result.holdings.reindex(data.dates[sl]).to_numpy()
-    nxt = np.full_like(m, np.nan)
-    nxt[:-1] = data.simple_returns()[data.start + 1 : data.stop]
-    pnl = np.nan_to_num(hold * nxt)
+    pnl = np.nan_to_num(hold * np.expm1(y))  # the weight decided at the origin times the return it holds
     conf = np.abs(m[ok]) / np.sqrt(v[ok])
     frame = pd.DataFrame({"conf": conf, "hit": np.sign(m[ok]) == np.sign(y[ok]),
                           "signed": np.sign(m[ok]) * y[ok], "pnl": pnl[ok]})
@@ -115,12 +114,16 @@ def backtest_stats(result: BacktestResult) -> dict[str, Any]:
     """Everything ``stats.json`` holds: strategy (net and gross), benchmark, costs, turnover, forecast, checks."""
     data = result.data
     turnover = result.turnover
-    simple = pd.DataFrame(data.simple_returns(), index=data.dates, columns=data.tickers)
-    check = replay(result.holdings.iloc[:-1], simple, result.execution.cost_bps) if len(result.holdings) > 1 else None
-    gap = None
-    if check is not None and len(check):
-        gap = float((check["net"] - result.returns.reindex(check.index)).abs().mean() * 1e4)
     ex = result.execution
+    mode = ex.execution_mode
+    check = replay(result.decisions, data, mode=mode, costs=ex.costs, market=result.market,
+                   closing=closing_decisions(data, mode), first=result.first, cash=ex.cash, band=ex.band,
+                   delisting_return=ex.delisting_return)
+    gap = None
+    if len(check):
+        gap = float((check["net"] - result.returns.reindex(check.index)).abs().max() * 1e4)
+    costs = result.fills[result.fills["side"] != "rejected"]
+    paid = {k: float(costs[k].sum() / ex.cash) for k in ("commission", "spread", "impact", "delisting")}
     return {
         "strategy": result.strategy,
         "params": result.params,
@@ -128,21 +131,35 @@ def backtest_stats(result: BacktestResult) -> dict[str, Any]:
         "period": {"first_close": f"{data.dates[data.start]:%Y-%m-%d}",
                    "last_close": f"{data.dates[data.stop - 1]:%Y-%m-%d}",
                    "tickers": list(data.tickers)},
-        "execution": {"cash": ex.cash, "commission_bps": ex.commission_bps, "slippage_bps": ex.slippage_bps,
-                      "short": ex.short, "band": ex.band, "fill": "market-on-close, the forecast's origin close"},
+        "execution": {"mode": mode.name, "fill": _fill_words(mode), "holds": mode.describe(),
+                      "optimistic": mode.optimistic, "cash": ex.cash, "short": ex.short, "band": ex.band,
+                      "delisting_return": ex.delisting_return, **asdict(ex.costs)},
         "net": performance(result.returns),
         "gross": performance(result.gross_returns),
         "benchmark": performance(result.benchmark),
         "costs_total": float(result.costs.sum()),
+        "costs_paid": {**paid, "borrow_and_financing": result.holding_paid / ex.cash,
+                       "note": "cash paid over the run, as a share of the starting cash"},
+        "turnover_note": "one-way: half the value traded over the equity at the close before, a day or a year",
         "turnover_daily": float(turnover.mean()) if len(turnover) else 0.0,
         "turnover_annual": float(turnover.mean() * 252) if len(turnover) else 0.0,
+        "partial_fills": int((costs["size"] < costs["requested"] * (1 - 1e-9)).sum()) if len(costs) else 0,
         "gross_exposure_mean": float(result.holdings.abs().sum(axis=1).mean()) if len(result.holdings) else 0.0,
         "fills": int((result.fills["side"] != "rejected").sum()),
         "rejected_orders": int((result.fills["side"] == "rejected").sum()),
         "unusable_forecasts": result.unusable_forecasts,
         "forecast": forecast_scores(data),
         "vectorised_check_bp_per_day": gap,
+        "vectorised_check_note": "largest daily gap (bp) between backtrader's net returns and the numpy replay",
     }
+
+
+def _fill_words(mode: Any) -> str:
+    if mode.name == "same-close":
+        return "market-on-close at the forecast's own origin close (optimistic: no real order can fill there)"
+    if mode.name == "next-close":
+        return "market-on-close at the close after the forecast's origin"
+    return "market-on-open at the open after the forecast's origin"
 
 
 def deflated_sharpe_ratio(returns: pd.Series | np.ndarray, trial_sharpes: np.ndarray | list[float]) -> dict[str, float]:

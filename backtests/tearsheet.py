@@ -91,11 +91,26 @@ def summary_table(inputs: ReportInputs) -> str:
         ["Sharpe, gross of costs", _num(s["gross"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
         ["Sharpe, net of costs", _num(s["net"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
         ["Probabilistic Sharpe", _pct(s["net"]["probabilistic_sharpe"], 1), _pct(s["benchmark"]["probabilistic_sharpe"], 1)],
-        ["Turnover (a year)", f"{s['turnover_annual']:.1f}x", "-"],
-        ["Costs paid (sum)", _pct(s["costs_total"]), "0.00%"],
+        ["Turnover, one-way (a year)", f"{s['turnover_annual']:.1f}x", "-"],
+        ["Costs paid (sum of daily shares)", _pct(s["costs_total"]), "0.00%"],
     ]
     head = ["Forecast and costs", "Strategy", "Zero / benchmark"]
-    return f"<h3>Forecast and costs</h3>{_table(head, rows)}"
+    return f"<h3>Execution and costs</h3><p>{html.escape(execution_words(s))}</p><h3>Forecast and costs</h3>" \
+        f"{_table(head, rows)}"
+
+
+def execution_words(stats: dict[str, Any]) -> str:
+    """One sentence naming the execution mode and every cost setting of a run."""
+    ex = stats.get("execution", {})
+    if "mode" not in ex:
+        return "Execution not recorded (a backtest of an older qtrade)."
+    warn = " OPTIMISTIC: it fills at the close the forecast was computed from, which no real order can." \
+        if ex.get("optimistic") else ""
+    return (f"Execution {ex['mode']}: {ex['fill']}; the position holds the {ex['holds']}.{warn} Costs: commission "
+            f"{ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, square-root impact "
+            f"{ex['impact']:g} x daily vol x sqrt(value / ADV), at most {ex['participation'] * 100:g}% of a bar's "
+            f"volume, borrow {ex['borrow'] * 100:g}% and financing {ex['financing'] * 100:g}% a year, "
+            f"delisting return {ex['delisting_return'] * 100:g}%.")
 
 
 def forecast_section(inputs: ReportInputs) -> str:
@@ -108,8 +123,9 @@ def forecast_section(inputs: ReportInputs) -> str:
              "<h1>The forecast behind the trades</h1>",
              f"<h4>{f.get('n', 0)} forecasts of the {html.escape(s['split'])} period, "
              f"{s['period']['first_close']} to {s['period']['last_close']}; each is the mean and variance of the "
-             "log return from one close to the next, and the strategy holds exactly that return "
-             "(market-on-close fills).</h4><br>"]
+             f"{html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
+             f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
+             "fills).</h4><br>"]
     rows = [["LSTM-MLE", _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
              _pct(f.get("coverage_90"), 1), _pct(f.get("coverage_95"), 1), _pct(f.get("directional_accuracy"), 1)],
             ["Zero forecast", _num(f.get("mse_zero") and f["mse_zero"] * 1e4), "0.00%", "-", "-", "-", "-"]]
@@ -147,13 +163,14 @@ def forecast_section(inputs: ReportInputs) -> str:
             ["decile", "|mean|/sd from", "to", "forecasts", "hit rate", "signed return (bp)", "strategy profit"],
             [[str(int(r.decile)), f"{r.conf_from:.3f}", f"{r.conf_to:.3f}", str(int(r.n)), _pct(r.hit_rate, 1),
               f"{r.signed_return_bp:+.2f}", f"{r.profit_pct:+.2f}%"] for r in d.itertuples()]))
-        parts.append("<p>Signed return: the next day's return in the direction the forecast pointed, whatever the "
-                     "strategy held. Strategy profit: what the positions on those (ticker, day) pairs earned, "
-                     "gross of costs, in % of equity.</p>")
+        parts.append("<p>Signed return: the held return (the forecast's target) in the direction the forecast "
+                     "pointed, whatever the strategy held. Strategy profit: the weight decided on those (ticker, "
+                     "day) pairs times the return it holds, gross of costs, in % of equity.</p>")
     check = s.get("vectorised_check_bp_per_day")
     parts.append(f"<p>Checks: {s['fills']} fills, {s['rejected_orders']} orders rejected, "
-                 f"{s['unusable_forecasts']} forecasts unusable (no trade on those); an independent numpy replay "
-                 f"of the holdings differs from backtrader by {_num(check, '.4f')} bp a day on average.</p>")
+                 f"{s.get('partial_fills', 0)} filled in part (volume cap), {s['unusable_forecasts']} forecasts "
+                 "unusable (no trade on those); an independent numpy replay of the decisions, with every cost, "
+                 f"differs from backtrader by at most {_num(check, '.2g')} bp on any day.</p>")
     return "\n".join(parts)
 
 
@@ -167,7 +184,7 @@ def _deciles_figure(d: pd.DataFrame) -> Any:
     ax.set_ylabel("profit, % of equity")
     ax.axhline(0, color="black", lw=0.8)
     ax2 = ax.twinx()
-    ax2.plot(d["decile"], d["signed_return_bp"], "o-", color="#264653", label="signed next-day return (bp)")
+    ax2.plot(d["decile"], d["signed_return_bp"], "o-", color="#264653", label="signed held return (bp)")
     ax2.axhline(0, color="#264653", lw=0.5, ls=":")
     ax2.set_ylabel("signed return, bp")
     ax.set_xticks(d["decile"])

@@ -53,7 +53,8 @@ def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *, source:
     cube = data.cube
     frame = pd.DataFrame({"date": cube.dates[samples[:, 1]], "ticker": cube.tickers[samples[:, 0]].astype(str),
                           "mean": mean * s, "variance": var * s * s,
-                          "target": cube.target[samples[:, 0], samples[:, 1]], "split": "val"})
+                          "target": cube.target[samples[:, 0], samples[:, 1]], "split": "val",
+                          "execution": config.execution})
     return frame[FORECAST_COLUMNS], data
 
 
@@ -86,9 +87,13 @@ def tune_strategy(
     if not space:
         raise ConfigError(f"strategy {strategy} has no settings to tune")
     base = base or ForecastConfig(seed=seed)
-    execution = execution or Execution()
+    execution = execution or Execution(mode=base.execution)
+    if execution.mode != base.execution:
+        raise ConfigError(f"the forecaster targets {base.execution} but the backtest trades {execution.mode}; "
+                          "give one --execution")
     forecasts, data = validation_forecasts(panel, base, source=source)
-    bt_data = align(data.panel, forecasts, split="val", max_gap=base.max_gap, source=source)
+    bt_data = align(data.panel, forecasts, split="val", max_gap=base.max_gap, source=source,
+                    execution=execution.mode)
     out = Path(out)
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="maximize", pruner="none")
     if not study.get_trials(deepcopy=False):
@@ -120,7 +125,8 @@ def tune_strategy(
     dsr = deflated_sharpe_ratio(returns, [t.user_attrs["sharpe_daily"] for t in complete])
     first = min(complete, key=lambda t: t.number)
     record = {
-        "objective": f"validation Sharpe of {strategy}, net of costs",
+        "objective": f"validation Sharpe of {strategy}, net of costs, {execution.mode} fills",
+        "execution": execution.mode,
         "strategy": strategy,
         "value": best.value,
         "default_value": first.value if first.number == 0 else None,

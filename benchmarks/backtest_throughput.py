@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.engine import Execution, run_backtest
-from backtests.inputs import align
+from backtests.engine import Execution, closing_decisions, run_backtest
+from backtests.inputs import align, held_returns
 from backtests.vectorized import replay
 from forecasting.cleaning import clean_panel
 from forecasting.synthetic import synthetic_panel
@@ -82,8 +82,7 @@ def noisy_forecasts(panel: pd.DataFrame, seed: int = 0, persistence: float = 0.0
     trained model's does)."""
     clean = clean_panel(panel)
     close = clean.values["close"]
-    target = np.full_like(close, np.nan)
-    target[:-1] = np.log(close[1:] / close[:-1])
+    target = held_returns(close, ~clean.filled, lag=1)  # next-close, the default execution
     rng = np.random.default_rng(seed)
     shocks = rng.normal(0, 0.002, close.shape)
     noise = np.empty_like(shocks)
@@ -95,6 +94,7 @@ def noisy_forecasts(panel: pd.DataFrame, seed: int = 0, persistence: float = 0.0
     frame = pd.DataFrame({
         "date": np.repeat(clean.dates, n_tickers), "ticker": np.tile(clean.tickers.astype(str), n_dates),
         "mean": mean.reshape(-1), "variance": 2e-4, "target": target.reshape(-1), "split": "test",
+        "execution": "next-close",
     })
     return frame
 
@@ -115,9 +115,11 @@ def case(name: str, strategy: str, tickers: int, days: int, params: list[str] | 
     bt_seconds, result = median_seconds(run, repeats)
     if not show:
         return
-    simple = pd.DataFrame(data.simple_returns(), index=data.dates, columns=data.tickers)
     t = time.perf_counter()
-    check = replay(result.holdings.iloc[:-1], simple, Execution().cost_bps)
+    ex = result.execution
+    check = replay(result.decisions, data, mode=ex.mode, costs=ex.costs, market=result.market,
+                   closing=closing_decisions(data, ex.execution_mode), first=result.first, cash=ex.cash,
+                   band=ex.band)
     np_seconds = time.perf_counter() - t
     gap = (check["net"] - result.returns.reindex(check.index)).abs()
     fills = int((result.fills["side"] != "rejected").sum())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["synthetic_panel", "to_jpx_frame"]
+__all__ = ["bounce_panel", "synthetic_panel", "to_jpx_frame"]
 
 
 def synthetic_panel(
@@ -55,6 +55,46 @@ def synthetic_panel(
         holes = rng.random(len(panel)) < missing
         panel.loc[holes, ["open", "high", "low", "close"]] = np.nan
     return panel
+
+
+def bounce_panel(
+    n_tickers: int = 6,
+    n_days: int = 2000,
+    *,
+    bounce_bp: float = 50.0,
+    vol: float = 0.01,
+    start: str = "2010-01-04",
+    seed: int | np.random.Generator | None = 0,
+) -> pd.DataFrame:
+    """A market where nothing can be predicted, yet trading at the close a forecast used looks profitable.
+
+    Each ticker's mid price is a pure random walk (daily log-return sd ``vol``); opens print at the mid, and
+    each close prints at the bid or the ask, ``bounce_bp`` basis points below or above the mid, at random (the
+    bid-ask bounce). A close-to-close return then reverses on the next day, so the reversal forecast
+    ``-0.5 * r_t`` predicts ``r_{t+1}``, the return of a position filled at the close of t; but no order can fill
+    at a close it has already seen, and every return a real fill holds (from the close or open of t+1 on) is
+    unpredictable from the past.
+
+    Examples
+    --------
+    >>> p = bounce_panel(2, 500, seed=1)
+    >>> r = np.log(p["close"].unstack()).diff().dropna()
+    >>> bool(r.apply(lambda s: s.autocorr()).lt(-0.1).all())  # the bounce: about -0.17 with these settings
+    True
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range(start, periods=n_days, name="date")
+    mid = 50.0 * np.exp(np.cumsum(rng.normal(0.0, vol, (n_days, n_tickers)), axis=0))
+    open_ = mid * np.exp(rng.normal(0.0, vol / 4, (n_days, n_tickers)))  # an overnight move, then the day's
+    side = rng.choice([-1.0, 1.0], size=(n_days, n_tickers))
+    close = mid * np.exp(side * bounce_bp / 1e4)
+    wiggle = np.abs(rng.normal(0.0, vol / 2, (n_days, n_tickers)))
+    high = np.maximum(open_, close) * np.exp(wiggle)
+    low = np.minimum(open_, close) * np.exp(-wiggle)
+    volume = rng.integers(200_000, 2_000_000, (n_days, n_tickers)).astype(float)
+    frames = [pd.DataFrame({"date": dates, "ticker": f"B{j}", "open": open_[:, j], "high": high[:, j],
+                            "low": low[:, j], "close": close[:, j], "volume": volume[:, j]}) for j in range(n_tickers)]
+    return pd.concat(frames).set_index(["date", "ticker"]).sort_index()
 
 
 def to_jpx_frame(panel: pd.DataFrame, *, splits: dict[str, str] | None = None) -> pd.DataFrame:

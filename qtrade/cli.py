@@ -33,6 +33,8 @@ TickersOpt = Annotated[
     list[str] | None, typer.Option("--tickers", "-t", help="Keep only these tickers (repeat the option).")
 ]
 MaxGapOpt = Annotated[int, typer.Option(help="Interpolate gaps of at most this many trading days.", min=0)]
+ExecutionOpt = Annotated[str, typer.Option(
+    help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts.")]
 
 
 def _fail_cleanly(fn: F) -> F:
@@ -117,16 +119,21 @@ def forecast(
     max_gap: MaxGapOpt = 5,
     walk_forward: Annotated[int, typer.Option(help="Refit over the test period in this many folds (0: one split).")] = 0,
     walk_mode: Annotated[str, typer.Option(help="expanding or rolling training windows for --walk-forward.")] = "expanding",
+    execution: Annotated[str | None, typer.Option(
+        help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
+    from forecasting.execution import DEFAULT_EXECUTION, execution_mode
     from forecasting.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 
+    if execution is not None:
+        execution = execution_mode(execution).name
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers)
     if model is not None:
-        saved = predict_with_model(panel, model, out, source=source, device=device)
+        saved = predict_with_model(panel, model, out, source=source, device=device, execution=execution)
         typer.echo(f"{len(saved.forecasts)} forecasts from {model} written to {out}")
         if "test" in saved.metrics:
             _print_comparison(saved.metrics, out)
@@ -137,7 +144,7 @@ def forecast(
     config = ForecastConfig(
         window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
         patience=patience, seed=seed, device=device, loss=loss, workers=workers, max_gap=max_gap,
-        walk_forward=walk_forward, walk_mode=walk_mode,
+        walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION,
     )
     if params is not None:
         config = config.with_params(params)
@@ -154,11 +161,16 @@ def strategies() -> None:
 
     from strategies import available
 
-    table = Table("name", "what it does", "parameters (defaults)", "forecast")
+    table = Table("name", "what it does", "parameters (defaults)", "forecast", "weights")
     for spec in available():
         params = "\n".join(f"{k}={p.default!r}: {p.help}" for k, p in spec.params.items()) or "-"
-        table.add_row(spec.name, spec.summary, params, "yes" if spec.uses_forecast else "no")
-    Console(width=140).print(table)
+        table.add_row(spec.name, spec.summary, params, "yes" if spec.uses_forecast else "no",
+                      "per sleeve" if spec.sleeve else "portfolio")
+    console = Console(width=140)
+    console.print(table)
+    console.print("per sleeve: each weight is divided by N, the number of tickers, so N tickers share the equity in N "
+                  "equal sleeves\n(kelly fraction=0.5 on 4 tickers holds at most 0.5 * E[R] / E[R^2] / 4 of the equity "
+                  "in one ticker); portfolio: shares of the whole equity.", markup=False, highlight=False)
 
 
 @app.command()
@@ -172,8 +184,19 @@ def backtest(
     data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
     tickers: TickersOpt = None,
     cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
+    execution: ExecutionOpt = "next-close",
     commission_bps: Annotated[float, typer.Option(help="Commission, basis points of traded value.")] = 1.0,
-    slippage_bps: Annotated[float, typer.Option(help="Slippage, basis points against each fill.")] = 1.0,
+    half_spread_bps: Annotated[float, typer.Option(
+        help="Half the bid-ask spread paid on each fill, basis points (a spread column in the data wins).")] = 2.0,
+    impact: Annotated[float, typer.Option(
+        help="Square-root impact: this x daily vol x sqrt(traded value / average daily traded value).")] = 0.5,
+    participation: Annotated[float, typer.Option(
+        help="Largest share of a bar's volume one order takes; the rest is not traded (1: no cap).")] = 0.1,
+    borrow: Annotated[float, typer.Option(help="Annual fee on the value of short positions, accrued daily.")] = 0.005,
+    financing: Annotated[float, typer.Option(
+        help="Annual rate on gross exposure above equity (leverage above 1), accrued daily.")] = 0.05,
+    delisting_return: Annotated[float, typer.Option(
+        help="Return booked when a ticker's data ends and its position is closed at its last real price.")] = 0.0,
     band: Annotated[float, typer.Option(help="Skip trades smaller than this share of equity.")] = 0.0,
     short: Annotated[bool, typer.Option("--short/--no-short", help="Allow short positions.")] = True,
     split: Annotated[str, typer.Option(help="Trade the test period, val, or all (all includes in-sample).")] = "test",
@@ -183,19 +206,22 @@ def backtest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Backtest a strategy on forecast means and variances; write a QuantStats tearsheet with a forecast section."""
+    from backtests.costs import CostModel
     from backtests.engine import Execution
     from backtests.pipeline import run_backtest_job
     from forecasting.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
-    execution = Execution(cash=cash, commission_bps=commission_bps, slippage_bps=slippage_bps, short=short,
-                          band=band)
+    costs = CostModel(commission_bps=commission_bps, half_spread_bps=half_spread_bps, impact=impact,
+                      participation=participation, borrow=borrow, financing=financing)
+    setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band,
+                      delisting_return=delisting_return)
     config = ForecastConfig(seed=seed)
     if forecast_params is not None:
         config = config.with_params(forecast_params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers)
-    run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=execution,
+    run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=setup,
                            split=split, forecast_config=config, source=source, progress=not quiet)
     for message in run.warnings:
         typer.echo(f"warning: {message}", err=True)
@@ -225,9 +251,11 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"
 
+    mode = stats["execution"]["mode"]
     table = Table("", "total", "CAGR", "volatility", "Sharpe", "Sortino", "max drawdown", "P(Sharpe>0)",
                   title=f"{stats['strategy']} on {len(period['tickers'])} tickers, {stats['split']} period "
-                        f"{period['first_close']} to {period['last_close']}")
+                        f"{period['first_close']} to {period['last_close']}, {mode} fills"
+                        f"{' (optimistic)' if stats['execution']['optimistic'] else ''}")
     for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), ("buy and hold", "benchmark")):
         s = stats[key]
         table.add_row(label, pct(s["total_return"]), pct(s["cagr"]), pct(s["volatility"]), num(s["sharpe"]),
@@ -240,9 +268,9 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
             f"(R2 {f['r2_vs_zero'] * 100:+.2f}%), NLL {f['nll']:.4f}, 90% coverage {f['coverage_90'] * 100:.1f}%",
             soft_wrap=True,
         )
-    console.print(f"Turnover {stats['turnover_annual']:.1f}x a year, costs {stats['costs_total'] * 100:.2f}% in all, "
-                  f"{stats['fills']} fills; numpy replay differs by "
-                  f"{stats['vectorised_check_bp_per_day'] or 0:.4f} bp a day", soft_wrap=True)
+    console.print(f"Turnover {stats['turnover_annual']:.1f}x a year (one-way), costs {stats['costs_total'] * 100:.2f}% "
+                  f"in all, {stats['fills']} fills ({stats['partial_fills']} in part); numpy replay differs by at "
+                  f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day", soft_wrap=True)
     console.print(f"Written to {out}: tearsheet.html, returns.csv, trades.csv, holdings.csv, deciles.csv, "
                   "stats.json, manifest.json", soft_wrap=True)
 
@@ -267,13 +295,16 @@ def tune(
     epochs: Annotated[int, typer.Option(help="Most epochs of a trial's training.", min=1)] = 12,
     patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
+    execution: Annotated[str | None, typer.Option(
+        help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
+    from forecasting.execution import DEFAULT_EXECUTION
     from forecasting.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
-    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience)
+    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience, execution=execution or DEFAULT_EXECUTION)
     if params is not None:
         base = base.with_params(params)
     source = str(data) if data else "embedded US tech panel"
@@ -291,7 +322,8 @@ def tune(
         record = tune_forecaster(panel, out, base=base, objective=objective, study_name=study or "qtrade",
                                  pruner=pruner, **common)  # type: ignore[arg-type]
     default = record.get("default_value")
-    typer.echo(f"{record['objective']}: best {record['value']:.6g} (trial {record['trial']}) against "
+    target = f" of the {record['target']}" if "target" in record else ""
+    typer.echo(f"{record['objective']}{target}: best {record['value']:.6g} (trial {record['trial']}) against "
                f"{'-' if default is None else format(default, '.6g')} for the defaults; "
                f"{record['n_finished']} trials finished, {record['n_pruned']} pruned")
     typer.echo("best settings: " + ", ".join(f"{k}={v}" for k, v in record["params"].items()))
@@ -324,7 +356,8 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     test = metrics["test"]
     table = Table(
         "model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction",
-        title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every model",
+        title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every model"
+              + (f" (target: {metrics['target']})" if "target" in metrics else ""),
     )
     for row in comparison_rows(metrics, "test"):
         table.add_row(*row)

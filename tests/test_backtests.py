@@ -1,4 +1,4 @@
-"""Backtests: perfect foresight, costs, the band, fractional sizes, the numpy replay, outputs and the CLI."""
+"""Backtests: execution modes, perfect foresight, costs, the band, fractional sizes, the numpy replay, outputs, CLI."""
 
 from __future__ import annotations
 
@@ -12,24 +12,38 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtests.engine import Execution, run_backtest
-from backtests.inputs import align, load_forecasts
+from backtests.costs import CostModel
+from backtests.engine import Execution, closing_decisions, run_backtest
+from backtests.inputs import align, held_returns, load_forecasts
 from backtests.pipeline import rebuild_report, run_backtest_job
 from backtests.vectorized import replay
 from forecasting.cleaning import clean_panel
+from forecasting.execution import EXECUTIONS, execution_mode
 from forecasting.synthetic import synthetic_panel
 from qtrade.cli import app
 from strategies import Bar, available, get, parse_params, register
 
-FREE = Execution(commission_bps=0.0, slippage_bps=0.0)
+NO_COSTS = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0,
+                     financing=0.0)
+FREE = Execution(costs=NO_COSTS)
 
 
-def oracle_forecasts(panel: pd.DataFrame, *, shift: int = 0, test_from: int = 150, var: float = 1e-4) -> pd.DataFrame:
-    """Forecasts whose mean is the realised next-day log return (shifted by ``shift`` days), as qtrade writes them."""
+def free(mode: str = "next-close", **kw) -> Execution:
+    return Execution(mode=mode, costs=NO_COSTS, **kw)
+
+
+def oracle_forecasts(panel: pd.DataFrame, *, shift: int = 0, test_from: int = 150, var: float = 1e-4,
+                     mode: str = "next-close", marker: bool = True) -> pd.DataFrame:
+    """Forecasts whose mean is the realised held return of ``mode`` (shifted by ``shift`` days), as qtrade
+    writes them."""
+    m = execution_mode(mode)
     clean = clean_panel(panel)
-    close = clean.values["close"]
-    target = np.full_like(close, np.nan)
-    target[:-1] = np.log(close[1:] / close[:-1])
+    real = ~clean.filled
+    price = clean.values[m.price]
+    target = np.full_like(price, np.nan)  # from the definition: log(P[t+lag+1] / P[t+lag]), both prices real
+    for t in range(len(price) - m.lag - 1):
+        ok = real[t + m.lag] & real[t + m.lag + 1]
+        target[t] = np.where(ok, np.log(price[t + m.lag + 1] / price[t + m.lag]), np.nan)
     mean = np.roll(target, shift, axis=0)
     if shift:
         mean[:shift] = np.nan
@@ -39,18 +53,22 @@ def oracle_forecasts(panel: pd.DataFrame, *, shift: int = 0, test_from: int = 15
                                   "target": target[:, j], "split": "train"}))
     frame = pd.concat(rows, ignore_index=True)
     frame.loc[frame["date"] >= clean.dates[test_from], "split"] = "test"
+    if marker:
+        frame["execution"] = m.name
     return frame.dropna(subset=["mean"]).reset_index(drop=True)
 
 
 def iid_panel(n_tickers: int, n_days: int, seed: int) -> pd.DataFrame:
-    """Independent daily returns: nothing in the past predicts the next day."""
+    """Independent daily returns, opens with their own overnight moves: nothing in the past predicts the future."""
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2015-01-02", periods=n_days)
     frames = []
     for j in range(n_tickers):
         close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, n_days)))
-        frames.append(pd.DataFrame({"date": dates, "ticker": f"I{j}", "open": close, "high": close * 1.01,
-                                    "low": close * 0.99, "close": close, "volume": 1e6}))
+        open_ = close * np.exp(rng.normal(0.0, 0.005, n_days))
+        frames.append(pd.DataFrame({"date": dates, "ticker": f"I{j}", "open": open_,
+                                    "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
+                                    "close": close, "volume": 1e6}))
     return pd.concat(frames).set_index(["date", "ticker"]).sort_index()
 
 
@@ -59,63 +77,121 @@ def market() -> pd.DataFrame:
     return synthetic_panel(3, 320, seed=11)
 
 
-def _simple(data) -> pd.DataFrame:
-    return pd.DataFrame(data.simple_returns(), index=data.dates, columns=data.tickers)
+def _replay(result, data) -> pd.DataFrame:
+    ex = result.execution
+    mode = ex.execution_mode
+    return replay(result.decisions, data, mode=mode, costs=ex.costs, market=result.market,
+                  closing=closing_decisions(data, mode), first=result.first, cash=ex.cash, band=ex.band,
+                  delisting_return=ex.delisting_return)
 
 
+@pytest.mark.parametrize("mode", EXECUTIONS)
 @pytest.mark.parametrize("name", ["kelly", "threshold", "betsize", "voltarget", "longshort"])
-def test_perfect_foresight_wins_every_day_and_a_shift_loses_the_edge(name) -> None:
+def test_perfect_foresight_wins_under_every_mode_and_a_day_late_it_does_not(name, mode) -> None:
     market = iid_panel(3, 320, seed=2)
     spec = get(name)
     params = parse_params(spec, None)
-    good = run_backtest(align(market, oracle_forecasts(market)), spec, params, FREE)
-    invested = good.holdings.iloc[:-1].abs().sum(axis=1).to_numpy() > 1e-9
+    good = run_backtest(align(market, oracle_forecasts(market, mode=mode), execution=mode), spec, params, free(mode))
     r = good.returns.to_numpy()
-    moved = np.abs(r) > 1e-12
-    assert invested.sum() > 100
-    assert (r[invested & moved] > 0).all()
-    late = run_backtest(align(market, oracle_forecasts(market, shift=1)), spec, params, FREE)
-    assert abs(late.returns.mean()) < 0.1 * good.returns.mean()
-    assert 0.35 < (late.returns[late.returns != 0] > 0).mean() < 0.65
+    assert r.mean() / r.std() * np.sqrt(252) > 5
+    if mode != "next-open":  # positions change at closes: each day's return is one decision's held return
+        invested = good.holdings.abs().sum(axis=1).to_numpy() > 1e-9
+        held_days = good.returns.iloc[execution_mode(mode).lag:].to_numpy()[: len(invested)]
+        moved = np.abs(held_days) > 1e-12
+        assert invested.sum() > 100
+        assert (held_days[invested[: len(held_days)] & moved] > 0).all()
+    late = run_backtest(align(market, oracle_forecasts(market, shift=1, mode=mode), execution=mode), spec, params,
+                        free(mode))
+    assert late.returns.mean() < 0.1 * good.returns.mean()  # (open-to-open returns here reverse a little)
 
 
-@pytest.mark.parametrize("name", ["kelly", "voltarget", "threshold", "betsize", "longshort", "buyhold", "sma"])
-def test_numpy_replay_agrees_with_backtrader_costs_included(market, name) -> None:
-    fc = oracle_forecasts(market)
+def test_same_close_fills_at_the_origin_close_next_close_one_close_later_next_open_at_the_next_open() -> None:
+    market = iid_panel(1, 200, seed=4)
+    spec = get("buyhold")
+    for mode, price_col, bars_later in (("same-close", "close", 0), ("next-close", "close", 1),
+                                        ("next-open", "open", 1)):
+        data = align(market, oracle_forecasts(market, mode=mode), execution=mode)
+        result = run_backtest(data, spec, {}, free(mode))
+        fill = result.fills.iloc[0]
+        row = data.start + bars_later
+        assert fill["date"] == data.dates[row]
+        assert fill["price"] == pytest.approx(data.prices[price_col][row, 0])
+        first_day = result.returns.iloc[0]  # the day from the first origin's close to the next close
+        if mode == "next-close":
+            assert first_day == 0.0  # nothing held yet
+        elif mode == "next-open":  # sized at the origin's close, held from the open on
+            c0, o1, c1 = data.prices["close"][row - 1, 0], data.prices["open"][row, 0], data.prices["close"][row, 0]
+            assert first_day == pytest.approx((c1 - o1) / c0)
+        else:
+            assert first_day == pytest.approx(data.prices["close"][row + 1, 0] / data.prices["close"][row, 0] - 1)
+
+
+@pytest.fixture(scope="module")
+def gappy() -> pd.DataFrame:
+    return synthetic_panel(4, 300, seed=5, missing=0.02)  # gaps: untradable, carried days
+
+
+@pytest.mark.parametrize("mode", EXECUTIONS)
+@pytest.mark.parametrize("name", ["kelly", "voltarget", "threshold", "betsize", "longshort", "buyhold", "sma",
+                                  "volmanaged"])
+def test_numpy_replay_agrees_with_backtrader_every_cost_included(gappy, name, mode) -> None:
+    fc = oracle_forecasts(gappy, mode=mode, test_from=100)
     rng = np.random.default_rng(0)
     fc["mean"] = 0.3 * fc["mean"] + rng.normal(0, 0.01, len(fc))  # a noisy forecast: trades both ways
-    data = align(market, fc)
+    data = align(gappy, fc, execution=mode)
     spec = get(name)
-    params = parse_params(spec, ["slow=30", "fast=5"] if name == "sma" else None)
-    ex = Execution(commission_bps=5.0, slippage_bps=5.0, band=0.01)
-    result = run_backtest(data, spec, params, ex)
-    check = replay(result.holdings.iloc[:-1], _simple(data), ex.cost_bps)
+    params = parse_params(spec, ["slow=30", "fast=5"] if name == "sma" else ["max_leverage=3"]
+                          if name in ("kelly", "volmanaged") else None)
+    # volumes small enough that the participation cap binds now and then; leverage pays financing, shorts borrow
+    costs = CostModel(commission_bps=3.0, half_spread_bps=4.0, impact=0.8, participation=0.02, borrow=0.03,
+                      financing=0.06)
+    ex = Execution(mode=mode, costs=costs, band=0.01, cash=5e6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_backtest(data, spec, params, ex)
+    check = _replay(result, data)
     gap = (check["net"] - result.returns.reindex(check.index)).abs()
-    assert gap.mean() < 1e-4  # within 1 bp a day on average
+    assert gap.max() < 1e-10  # 1e-6 bp on every day
+    assert (check["cost"] - result.costs.reindex(check.index)).abs().max() < 1e-10
     assert result.costs.sum() > 0
     assert (result.gross_returns - result.returns).sum() == pytest.approx(result.costs.sum())
-    cost_gap = (check["cost"] - result.costs.reindex(check.index)).abs().mean()
-    assert cost_gap < 1e-5
+
+
+def test_the_replay_check_can_fail() -> None:
+    # the replay is a real second opinion: the same decisions under another mode or other costs disagree
+    market = iid_panel(3, 260, seed=8)
+    data = align(market, oracle_forecasts(market, mode="next-close"), execution="next-close")
+    spec = get("kelly")
+    result = run_backtest(data, spec, parse_params(spec, None), Execution())
+    ok = _replay(result, data)
+    assert (ok["net"] - result.returns.reindex(ok.index)).abs().max() < 1e-10
+    mode = execution_mode("same-close")
+    other = replay(result.decisions, data, mode=mode, costs=result.execution.costs, market=result.market,
+                   closing=closing_decisions(data, mode), first=result.first, cash=result.execution.cash)
+    assert (other["net"] - result.returns.reindex(other.index)).abs().max() > 1e-4
+    cheaper = replay(result.decisions, data, mode="next-close", costs=NO_COSTS, market=result.market,
+                     closing=closing_decisions(data, execution_mode("next-close")), first=result.first,
+                     cash=result.execution.cash)
+    assert (cheaper["net"] - result.returns.reindex(cheaper.index)).abs().max() > 1e-6
 
 
 @pytest.mark.parametrize("name", ["kelly", "longshort", "sma"])
-def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, name) -> None:
+def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, gappy, name) -> None:
     # qtrade's broker skips the copies of unfinished orders, its feed preloads in one step and the strategy
-    # reads arrays; stock backtrader (BackBroker, bar-by-bar preload, tick copies) must give the same fills.
-    import backtests.engine as engine
+    # reads arrays; backtrader's own notifications, bar-by-bar preload and tick copies must give the same fills.
+    from backtests.broker import QtradeBroker
     from strategies.backtrader_compat import bt
     from strategies.feeds import ForecastData
 
-    panel = synthetic_panel(4, 260, seed=5, missing=0.02)  # gaps: untradable, carried days
-    fc = oracle_forecasts(panel, test_from=60)
+    fc = oracle_forecasts(gappy, test_from=60)
     fc["mean"] = 0.3 * fc["mean"] + np.random.default_rng(1).normal(0, 0.01, len(fc))
-    data = align(panel, fc)
+    data = align(gappy, fc)
     spec = get(name)
     params = parse_params(spec, ["k=1"] if name == "longshort" else ["slow=20", "fast=5"] if name == "sma" else None)
-    ex = Execution(commission_bps=3.0, slippage_bps=2.0, band=0.01)
+    ex = Execution(band=0.01)
     fast = run_backtest(data, spec, params, ex)
     with monkeypatch.context() as m:
-        m.setattr(engine, "LeanBroker", bt.brokers.BackBroker)
+        m.setattr(QtradeBroker, "notify", bt.brokers.BackBroker.notify)
         m.setattr(ForecastData, "preload", bt.feed.DataBase.preload)
         m.setattr(ForecastData, "_tick_fill", bt.feed.DataBase._tick_fill)
         m.setattr(ForecastData, "_tick_nullify", bt.feed.DataBase._tick_nullify)
@@ -126,14 +202,130 @@ def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, name) -> None:
     pd.testing.assert_frame_equal(fast.holdings, stock.holdings)
 
 
-def test_costs_are_charged_in_basis_points_of_traded_value(market) -> None:
+# --- costs against figures computed by hand ----------------------------------------------------------------
+
+def one_ticker(n_days: int = 60, *, volume: float = 1e6, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 40.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n_days)))
+    dates = pd.bdate_range("2020-01-01", periods=n_days)
+    return pd.DataFrame({"date": dates, "ticker": "A", "open": close, "high": close * 1.01, "low": close * 0.99,
+                         "close": close, "volume": volume}).set_index(["date", "ticker"]).sort_index()
+
+
+def test_spread_commission_and_impact_on_a_known_trade() -> None:
+    panel = one_ticker(volume=20_000.0)
+    fc = oracle_forecasts(panel, test_from=40, mode="same-close")
+    data = align(panel, fc, execution="same-close")
+    costs = CostModel(commission_bps=2.0, half_spread_bps=5.0, impact=0.7, participation=1.0, borrow=0.0,
+                      financing=0.0)
+    result = run_backtest(data, get("buyhold"), {}, Execution(mode="same-close", costs=costs, cash=100_000.0))
+    fill = result.fills.iloc[0]
+    t = data.start
+    close = data.prices["close"][:, 0]
+    returns_before = np.log(close[t - 20 : t] / close[t - 21 : t - 1])  # the 20 returns up to the bar before
+    sigma = returns_before.std(ddof=1)
+    adv = (close[t - 20 : t] * 20_000.0).mean()  # traded value of the 20 bars before
+    value = 100_000.0  # buyhold with one ticker puts all the equity in it
+    assert fill["value"] == pytest.approx(value)
+    assert fill["commission"] == pytest.approx(value * 2e-4)
+    assert fill["spread"] == pytest.approx(value * 5e-4)
+    assert fill["impact"] == pytest.approx(value * 0.7 * sigma * np.sqrt(value / adv), rel=1e-9)
+    # the cash paid is the first day's loss beyond the price move
+    day1 = result.returns.iloc[0]
+    move = close[t + 1] / close[t] - 1.0
+    paid = fill["commission"] + fill["spread"] + fill["impact"]
+    assert day1 == pytest.approx((value * (1 + move) - paid) / 100_000.0 - 1.0, rel=1e-9)
+
+
+def test_a_participation_cap_leaves_part_of_an_order_unfilled() -> None:
+    panel = one_ticker(volume=1_000.0)
+    data = align(panel, oracle_forecasts(panel, test_from=40, mode="next-close"))
+    costs = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=0.05, borrow=0.0,
+                      financing=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_backtest(data, get("buyhold"), {}, Execution(costs=costs, cash=1_000_000.0))
+    fill = result.fills.iloc[0]
+    row = data.start + 1  # next-close: the close after the first origin
+    assert fill["size"] == pytest.approx(0.05 * 1_000.0)  # 50 shares of the bar's 1,000
+    assert fill["requested"] == pytest.approx(1_000_000.0 / data.prices["close"][row, 0])  # sized at the fill close
+    assert fill["date"] == data.dates[row]
+    assert any("filled only in part" in str(w.message) for w in caught)
+    held = 50.0 * data.prices["close"][row, 0] / result.equity.iloc[1]
+    assert held < 0.1  # most of the equity stayed in cash
+
+
+def test_borrow_and_financing_accrue_over_a_known_holding() -> None:
+    @register("test_fixed", "holds a fixed weight", weight=__import__("strategies").Param(1.0, "the weight"))
+    def fixed(bar: Bar, *, weight: float) -> np.ndarray:
+        return np.full_like(bar.mean, weight) if bar.first else np.full_like(bar.mean, np.nan)
+
+    panel = one_ticker()
+    data = align(panel, oracle_forecasts(panel, test_from=40, mode="same-close"), execution="same-close")
+    close = data.prices["close"][:, 0]
+    t0 = data.start
+    for weight, rate_field in ((-0.8, "borrow"), (1.5, "financing")):
+        costs = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=1.0,
+                          **{"borrow": 0.0, "financing": 0.0, rate_field: 0.1})
+        result = run_backtest(data, get("test_fixed"), {"weight": weight},
+                              Execution(mode="same-close", costs=costs, cash=1_000.0))
+        shares = weight * 1_000.0 / close[t0]  # bought at the first close, never traded again
+        expected, equity = 0.0, 1_000.0
+        for t in range(t0 + 1, data.stop):
+            value = shares * close[t - 1]  # held over the day from the previous close
+            day = (0.1 / 252 * -value) if rate_field == "borrow" else 0.1 / 252 * (abs(value) - equity)
+            expected += day
+            equity = equity + shares * (close[t] - close[t - 1]) - day
+        assert result.holding_paid == pytest.approx(expected, rel=1e-9)
+        assert result.equity.iloc[-1] == pytest.approx(equity, rel=1e-9)
+
+
+@pytest.mark.parametrize("mode", EXECUTIONS)
+def test_a_delisted_ticker_is_closed_at_its_last_real_price_and_its_capital_freed(mode) -> None:
+    panel = iid_panel(2, 260, seed=6)
+    dates = panel.index.get_level_values("date").unique()
+    last = dates[200]
+    panel = panel[~((panel.index.get_level_values("ticker") == "I0") & (panel.index.get_level_values("date") > last))]
+    fc = oracle_forecasts(panel, test_from=150, mode=mode)
+    fc["mean"] = 0.001  # always long
+    data = align(panel, fc, execution=mode)
+    m = execution_mode(mode)
+    for r in (0.0, -0.5):
+        result = run_backtest(data, get("kelly"), parse_params(get("kelly"), None),
+                              free(mode, delisting_return=r, cash=1e6))
+        check = _replay(result, data)
+        assert (check["net"] - result.returns.reindex(check.index)).abs().max() < 1e-10
+        gone = result.fills[result.fills["ticker"] == "I0"].iloc[-1]
+        assert gone["side"] == "sell" and gone["date"] == last
+        exit_price = data.prices[m.price][dates.get_loc(last), 0]
+        assert gone["price"] == pytest.approx(exit_price)
+        bought = result.fills[result.fills["ticker"] == "I0"]
+        assert bought["size"].where(bought["side"] == "buy", -bought["size"]).sum() == pytest.approx(0.0, abs=1e-9)
+        assert gone["delisting"] == pytest.approx(-r * gone["value"])  # a loss of r of the position's value
+        # from the origin whose fill is the last real price on, nothing is held: no forecast there opens
+        closing_origin = dates[dates.get_loc(last) - m.lag]
+        later = result.holdings.loc[result.holdings.index >= closing_origin, "I0"]
+        assert len(later) > 0 and (later == 0).all()
+        assert result.holdings.loc[result.holdings.index < closing_origin, "I0"].iloc[-1] > 0
+
+
+def test_costs_are_charged_on_traded_value(market) -> None:
     data = align(market, oracle_forecasts(market))
     spec, params = get("threshold"), parse_params(get("threshold"), None)
-    free = run_backtest(data, spec, params, FREE)
-    paid = run_backtest(data, spec, params, Execution(commission_bps=10.0, slippage_bps=0.0))
+    nothing = run_backtest(data, spec, params, FREE)
+    costs = CostModel(commission_bps=10.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0,
+                      financing=0.0)
+    paid = run_backtest(data, spec, params, Execution(costs=costs))
     fills = paid.fills[paid.fills["side"] != "rejected"]
     assert fills["commission"].sum() == pytest.approx((fills["value"] * 10 / 1e4).sum())
-    assert paid.returns.sum() < free.returns.sum()
+    assert paid.returns.sum() < nothing.returns.sum()
+
+
+def test_turnover_is_one_way(market) -> None:
+    data = align(market, oracle_forecasts(market))
+    result = run_backtest(data, get("buyhold"), {}, FREE)
+    # buying the book once is a one-way turnover of 1 on that day, i.e. half the (one-sided) value traded twice
+    assert result.turnover.max() == pytest.approx(0.5, rel=1e-6)
 
 
 def test_rebalance_band_skips_small_trades(market) -> None:
@@ -141,21 +333,21 @@ def test_rebalance_band_skips_small_trades(market) -> None:
     data = align(market, fc)
     spec, params = get("kelly"), parse_params(get("kelly"), ["fraction=0.02", "max_leverage=1"])
     every = run_backtest(data, spec, params, FREE)
-    banded = run_backtest(data, spec, params, Execution(commission_bps=0.0, slippage_bps=0.0, band=0.05))
-    equity = banded.equity
+    banded = run_backtest(data, spec, params, free(band=0.05))
     fills = banded.fills[banded.fills["side"] != "rejected"]
-    share = fills["value"].to_numpy() / equity.reindex(pd.DatetimeIndex(fills["date"])).to_numpy()
+    before = banded.equity.shift(1).reindex(pd.DatetimeIndex(fills["date"])).to_numpy()
+    share = fills["value"].to_numpy() / before
     assert len(fills) < len(every.fills)
-    assert (share >= 0.05 * 0.99).all()
+    assert (share >= 0.05 * 0.95).all()
 
 
 def test_fractional_positions_at_index_level_prices() -> None:
     panel = synthetic_panel(1, 260, seed=3)
     panel[["open", "high", "low", "close"]] *= 5000.0  # a price near the account's size
-    fc = oracle_forecasts(panel)
     spec = get("threshold")
-    result = run_backtest(align(panel, fc), spec, parse_params(spec, ["weight=0.37"]),
-                          Execution(cash=10_000.0, commission_bps=0.0, slippage_bps=0.0))
+    result = run_backtest(align(panel, oracle_forecasts(panel, mode="same-close"), execution="same-close"), spec,
+                          parse_params(spec, ["weight=0.37"]),
+                          free("same-close", cash=10_000.0))
     sizes = result.fills["size"]
     assert (sizes % 1 != 0).any()
     traded = result.holdings.iloc[:-1, 0].abs()
@@ -183,8 +375,9 @@ def test_bad_variances_trade_nothing_and_warn_once(market) -> None:
         result = run_backtest(data, spec, parse_params(spec, None), FREE)
     mine = [w for w in caught if "variance" in str(w.message)]
     assert len(mine) == 1 and "3 forecasts" in str(mine[0].message)
-    fills_that_day = result.fills[pd.DatetimeIndex(result.fills["date"]) == t0]
-    assert fills_that_day.empty
+    fill_day = data.dates[data.dates.get_loc(t0) + 1]  # next-close: the close after the origin
+    assert result.fills[pd.DatetimeIndex(result.fills["date"]) == fill_day].empty
+    assert not result.fills[pd.DatetimeIndex(result.fills["date"]) == t0].empty  # the day before's decision
 
 
 def test_a_strategy_sees_only_the_forecast_made_at_its_close(market) -> None:
@@ -284,7 +477,7 @@ def test_forecasts_file_errors(tmp_path: Path, market) -> None:
     with pytest.raises(DataError, match="no forecasts.parquet or forecasts.csv"):
         load_forecasts(tmp_path)
     other = oracle_forecasts(synthetic_panel(3, 320, seed=99))
-    with pytest.raises(DataError, match="not the close-to-close returns"):
+    with pytest.raises(DataError, match="targets are not the log return from the close of t.1"):
         align(market, other)
 
 
@@ -314,6 +507,14 @@ def test_cli_backtest_report_and_strategies(tmp_path: Path, market) -> None:
         (["--param", "fraction=abc"], "is not a float"),
         (["--cash", "-5"], "--cash -5.0 must be positive"),
         (["--split", "future"], "--split 'future' is not known"),
+        (["--execution", "tomorrow"], "--execution 'tomorrow' is not known; use one of next-close, next-open"),
+        (["--commission-bps", "-1"], "--commission-bps -1.0 must be 0 or more"),
+        (["--half-spread-bps", "-2"], "--half-spread-bps -2.0 must be 0 or more"),
+        (["--impact", "-0.5"], "--impact -0.5 must be 0 or more"),
+        (["--borrow", "-0.01"], "--borrow -0.01 must be 0 or more"),
+        (["--participation", "0"], "--participation 0.0 must be in (0, 1]"),
+        (["--participation", "1.5"], "--participation 1.5 must be in (0, 1]"),
+        (["--execution", "same-close"], "forecasts made for --execution next-close, the backtest trades same-close"),
     ],
 )
 def test_cli_backtest_errors_are_one_line(tmp_path: Path, market, args, message) -> None:
@@ -321,11 +522,27 @@ def test_cli_backtest_errors_are_one_line(tmp_path: Path, market, args, message)
     market.reset_index().to_csv(data, index=False)
     fc = tmp_path / "forecasts.csv"
     oracle_forecasts(market).to_csv(fc, index=False)
-    res = runner.invoke(app, ["backtest", "--forecasts", str(fc), "--data", str(data), "--out", str(tmp_path / "o"),
-                              *args])
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["backtest", "--forecasts", str(fc), "--data", str(data), "--out", str(out), *args])
     assert res.exit_code == 1
     assert message in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+    assert not out.exists()  # nothing written
+
+
+def test_forecasts_without_the_execution_marker_are_read_as_made_for_the_chosen_one(tmp_path: Path, market) -> None:
+    fc = tmp_path / "forecasts.csv"
+    oracle_forecasts(market, mode="next-open", marker=False).to_csv(fc, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = load_forecasts(fc, execution="next-open")
+    mine = [w for w in caught if "does not say which execution" in str(w.message)]
+    assert len(mine) == 1 and "open of t+1 to the open of t+2" in str(mine[0].message)
+    align(market, frame, execution="next-open")  # and the targets are checked against that execution
+    from forecasting.errors import DataError
+
+    with pytest.raises(DataError, match="targets are not the log return from the close of t.1"):
+        align(market, frame, execution="next-close")
 
 
 def test_cli_report_on_a_wrong_folder(tmp_path: Path) -> None:

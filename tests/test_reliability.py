@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from backtests.costs import CostModel
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.pipeline import run_backtest_job
@@ -27,20 +28,24 @@ from strategies import get, parse_params
 TINY = ForecastConfig(window=10, hidden=8, epochs=2, patience=2)
 
 
+NO_COSTS = CostModel(commission_bps=0, half_spread_bps=0, impact=0, participation=1, borrow=0, financing=0)
+FLAT_10BP = CostModel(commission_bps=5, half_spread_bps=5, impact=0, participation=1, borrow=0, financing=0)
+
+
 def random_forecasts(panel: pd.DataFrame, seed: int, *, scale: float = 0.01) -> pd.DataFrame:
-    """Forecasts drawn at random, unrelated to the prices; the target is the real next return."""
+    """Forecasts drawn at random, unrelated to the prices; the target is the real held return (next-close)."""
+    from backtests.inputs import held_returns
     from forecasting.cleaning import clean_panel
 
     clean = clean_panel(panel)
     close = clean.values["close"]
-    target = np.full_like(close, np.nan)
-    target[:-1] = np.log(close[1:] / close[:-1])
+    target = held_returns(close, ~clean.filled, lag=1)
     rng = np.random.default_rng(seed)
     n_dates, n_tickers = close.shape
     return pd.DataFrame({
         "date": np.repeat(clean.dates, n_tickers), "ticker": np.tile(clean.tickers.astype(str), n_dates),
         "mean": rng.normal(0, scale, n_dates * n_tickers), "variance": 1e-4,
-        "target": target.reshape(-1), "split": "test",
+        "target": target.reshape(-1), "split": "test", "execution": "next-close",
     }).dropna(subset=["target"])
 
 
@@ -58,9 +63,9 @@ def test_strategy_positions_ignore_everything_after_their_date() -> None:
     spec = get("kelly")
     a = run_backtest(align(panel, fc), spec, parse_params(spec, None), Execution())
     b = run_backtest(align(later, fc_later), spec, parse_params(spec, None), Execution())
-    assert a.holdings.loc[:cut].equals(b.holdings.loc[:cut])
+    assert a.decisions.loc[:cut].equals(b.decisions.loc[:cut])  # what was decided with data up to the cut
     assert a.returns.loc[:cut].equals(b.returns.loc[:cut])
-    assert not a.holdings.loc[cut:].iloc[1:].equals(b.holdings.loc[cut:].iloc[1:])  # the change did matter
+    assert not a.decisions.loc[cut:].iloc[1:].equals(b.decisions.loc[cut:].iloc[1:])  # the change did matter
 
 
 def test_forecasts_from_truncated_data_equal_those_from_the_full_data(tmp_path: Path) -> None:
@@ -84,8 +89,8 @@ def test_placebo_forecasts_earn_nothing_but_lose_the_costs() -> None:
     gross, net = [], []
     for seed in range(24):
         data = align(panel, random_forecasts(panel, seed), split="test")
-        free = run_backtest(data, spec, params, Execution(commission_bps=0, slippage_bps=0)).returns
-        paid = run_backtest(data, spec, params, Execution(commission_bps=5, slippage_bps=5)).returns
+        free = run_backtest(data, spec, params, Execution(costs=NO_COSTS)).returns
+        paid = run_backtest(data, spec, params, Execution(costs=FLAT_10BP)).returns
         gross.append(free.mean() / free.std() * np.sqrt(252))
         net.append(paid.mean() / paid.std() * np.sqrt(252))
     gross_a, net_a = np.array(gross), np.array(net)
