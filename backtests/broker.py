@@ -4,7 +4,8 @@ reads.
 Fills. In the close modes (``next-close``, ``same-close``) orders fill at the close of the bar that sent them
 (backtrader's cheat-on-close); in ``next-open`` at the open of the next bar, and not at all when that bar is not
 a real price. An order takes at most ``participation`` of its fill bar's volume; whatever is left is cancelled
-(the rest is not traded that bar), so every order finishes at its first execution.
+(the rest is not traded that bar), so every order finishes at its first execution. The close of a delisted
+ticker is a settlement, not a market order: it is never capped.
 
 Costs (:mod:`backtests.costs`). Each fill pays commission, half-spread and square-root impact in cash, through
 :class:`TickerCosts`, the commission scheme of each ticker; a forced close of a delisted ticker also books the
@@ -82,6 +83,7 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         self.parts: dict[int, dict[str, float]] = {}
         self.fill_dates: dict[int, float] = {}
         self.charged: dict[int, float] = {}
+        self.fill_paid: dict[int, float] = {}
         self.holding_paid = 0.0
         self.set_coc(close_fills)
         self.p.filler = self._fill_size
@@ -99,7 +101,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         """Shares this execution fills (at most ``participation`` of the bar's volume); prices its costs."""
         row, col = self._fill_bar(order), self.columns[order.data]
         size = abs(order.executed.remsize)
-        if self.costs.participation < 1.0:
+        delisting = bool(order.info.get("delisting", False))
+        if self.costs.participation < 1.0 and not delisting:  # a delisting settles the whole position
             size = min(size, self.costs.participation * float(self.volume[row, col]))
         value = size * price
         rate = self.costs.fill_rate(value=value, sigma=self.stats.sigma[row, col], adv=self.stats.adv[row, col],
@@ -112,7 +115,7 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         self.fill_under_way = {
             "parts": parts, "half_spread": half,
             "impact_rate": rate - self.costs.commission_bps / 1e4 - half,
-            "delisting": self.delisting_return if order.info.get("delisting", False) else 0.0,
+            "delisting": self.delisting_return if delisting else 0.0,
         }
         return size
 
@@ -123,8 +126,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         finally:
             if ago is not None:
                 parts = self.fill_under_way["parts"] if self.fill_under_way else {}
-                bar = len(order.data) - 1
-                self.charged[bar] = self.charged.get(bar, 0.0) + sum(parts.values())
+                bar = len(order.data) - 1 - (1 if self.close_fills else 0)  # the bar whose price filled it
+                self.fill_paid[bar] = self.fill_paid.get(bar, 0.0) + sum(parts.values())
                 self.fill_under_way = None
 
     def _try_exec(self, order: Any) -> None:

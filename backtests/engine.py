@@ -142,11 +142,20 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     trade_dates = data.dates[data.start : data.stop]
     daily = pd.Series(strat.analyzers.daily.get_analysis(), dtype=float)
     daily.index = pd.DatetimeIndex(daily.index)
-    returns = daily.reindex(trade_dates[1:]).fillna(0.0).rename("strategy")
-    equity = pd.Series(execution.cash * np.concatenate([[1.0], np.cumprod(1.0 + returns.to_numpy())]),
-                       index=trade_dates, name="equity")
-    charged = pd.Series({data.dates[first + bar]: cash for bar, cash in broker.charged.items()}, dtype=float)
-    costs = (charged.reindex(returns.index, fill_value=0.0) / equity.shift(1).reindex(returns.index)).rename("costs")
+    marked = execution.cash * np.cumprod(1.0 + daily.reindex(trade_dates).fillna(0.0).to_numpy())
+    fill_paid = _by_date(broker.fill_paid, data, first, trade_dates)
+    holding = _by_date(broker.charged, data, first, trade_dates)
+    # backtrader books a close fill's costs when it processes the order, at the next bar; the equity of a close
+    # is the one after its own fills (the first close's costs stay in the first day's return)
+    late = fill_paid.copy()
+    late[0] = 0.0
+    after = marked - late if mode.price == "close" else marked
+    equity = pd.Series(after, index=trade_dates, name="equity")
+    returns = (equity / equity.shift(1) - 1.0).iloc[1:].rename("strategy")
+    paid = fill_paid + holding
+    if mode.price == "close":  # the first close's fill costs land in the first day
+        paid[1] += paid[0]
+    costs = pd.Series(paid[1:] / equity.to_numpy()[:-1], index=returns.index, name="costs")
     gross = (returns + costs).rename("strategy_gross")
     origins = pd.DatetimeIndex(strat.dates)
     decisions = pd.DataFrame(np.vstack(strat.decisions) if strat.decisions else np.empty((0, len(data.tickers))),
@@ -170,8 +179,14 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     if partial:
         warnings.warn(f"{partial} orders filled only in part: at most {execution.costs.participation:g} of a bar's "
                       "volume trades (--participation)", stacklevel=2)
-    return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data), decisions, holdings,
-                          fills, equity, data.unusable, data, market, first, broker.holding_paid)
+    return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data, mode), decisions,
+                          holdings, fills, equity, data.unusable, data, market, first, broker.holding_paid)
+
+
+def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Cash keyed by feed bar, on ``dates``."""
+    series = pd.Series({data.dates[first + bar]: value for bar, value in cash.items()}, dtype=float)
+    return series.reindex(dates, fill_value=0.0).to_numpy()
 
 
 def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
@@ -185,12 +200,16 @@ def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
     return Columns(data.dates[sl], *arrays)
 
 
-def benchmark(data: BacktestData) -> pd.Series:
-    """Equal-weight buy-and-hold of the tickers tradable at the first close of the period, no costs."""
+def benchmark(data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION) -> pd.Series:
+    """Equal-weight buy-and-hold of the tickers tradable at the first close of the period, no costs, bought when
+    the strategy's first order can fill: the close (or the open) ``lag`` bars after the first origin."""
+    mode = execution_mode(mode)
     close = data.prices["close"][data.start : data.stop]
     held = data.tradable[data.start]
     if not held.any():
         held = np.ones(close.shape[1], dtype=bool)
-    value = (close[:, held] / close[0, held]).mean(axis=1)
-    out = pd.Series(value[1:] / value[:-1] - 1.0, index=data.dates[data.start + 1 : data.stop], name="benchmark")
-    return out
+    entry = min(mode.lag, len(close) - 1)
+    bought = data.prices[mode.price][data.start + entry, held]
+    value = np.ones(len(close))
+    value[entry:] = (close[entry:, held] / bought).mean(axis=1)
+    return pd.Series(value[1:] / value[:-1] - 1.0, index=data.dates[data.start + 1 : data.stop], name="benchmark")

@@ -60,14 +60,17 @@ def _pairs(data: BacktestData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 def forecast_scores(data: BacktestData) -> dict[str, Any]:
     """The forecast's accuracy on the traded period, the zero forecast beside it."""
-    m, v, y, _ = _pairs(data)
+    m, v, y, at = _pairs(data)
     if len(y) == 0:
         return {"n": 0}
+    origins = data.dates[data.start + at[:, 0]]
     mse, mse_zero = float(np.mean((y - m) ** 2)), float(np.mean(y**2))
     z = np.abs(y - m) / np.sqrt(v)
     moves = (m != 0) & (y != 0)
     return {
         "n": int(len(y)),
+        "first_origin": f"{origins.min():%Y-%m-%d}",
+        "last_origin": f"{origins.max():%Y-%m-%d}",
         "mse": mse,
         "mse_zero": mse_zero,
         "r2_vs_zero": 1.0 - mse / mse_zero if mse_zero > 0 else None,

@@ -121,8 +121,9 @@ def forecast_section(inputs: ReportInputs) -> str:
     s, f = inputs.stats, inputs.stats["forecast"]
     parts = [SECTION_MARK, '<div style="clear:both"></div><hr>',
              "<h1>The forecast behind the trades</h1>",
-             f"<h4>{f.get('n', 0)} forecasts of the {html.escape(s['split'])} period, "
-             f"{s['period']['first_close']} to {s['period']['last_close']}; each is the mean and variance of the "
+             f"<h4>{f.get('n', 0)} forecasts of the {html.escape(s['split'])} period made from "
+             f"{f.get('first_origin', s['period']['first_close'])} to {f.get('last_origin', s['period']['last_close'])}"
+             "; each is the mean and variance of the "
              f"{html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
              f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
              "fills).</h4><br>"]

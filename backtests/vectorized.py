@@ -59,55 +59,74 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
     if (rows < 0).any():
         raise ValueError("every decision date must be a date of data")
     targets = {int(r): decisions.to_numpy(dtype=float)[k] for k, r in enumerate(rows)}
-    coc = mode.price == "close"
-    q = np.zeros(n)
-    cash_now = float(cash)
-    equity = float(cash)
-    pending: list[tuple[int, float, bool]] = []  # (ticker, signed shares or NaN for "close it all", delisting)
+    state = _Book(np.zeros(n), float(cash), costs, market, delisting_return)
+    at_close = mode.price == "close"
     queued: int | None = None
+    at_open: list[tuple[int, float, bool]] = []  # next-open orders from the previous close
+    base = float(cash)  # the equity the day's return is measured from: the previous close's, after its fills
     out_rows = []
     for b in range(first, data.stop):
-        prev_equity, charged = equity, 0.0
-        if not coc and b > first:
-            held = _holding(costs, q, close[b - 1], equity)
-            cash_now -= held
-            charged += held
-        fill = b - 1 if coc else b
-        for j, shares, delisting in pending:
-            if not coc and not tradable[b, j]:
-                continue
-            signed = -q[j] if np.isnan(shares) else shares
-            size = abs(signed)
-            if costs.participation < 1.0:
-                size = min(size, costs.participation * volume[fill, j])
-            signed = np.sign(signed) * size
-            price = opens[fill, j] if not coc else close[fill, j]
-            value = size * price
-            rate = costs.fill_rate(value=value, sigma=market.sigma[fill, j], adv=market.adv[fill, j],
-                                   half_spread=market.half_spread[fill, j])
-            cost = rate * value + (delisting_return * signed * price if delisting else 0.0)
-            q[j] += signed
-            cash_now -= signed * price + cost
-            charged += cost
-        pending = []
-        if coc and b > first:  # the positions held since the previous close are known once its fills are done
-            held = _holding(costs, q, close[b - 1], cash_now + float(q @ close[b - 1]))
-            cash_now -= held
-            charged += held
-        equity = cash_now + float(q @ close[b])
-        if b > data.start:
-            out_rows.append((data.dates[b], equity / prev_equity - 1.0, charged / prev_equity, equity))
-        current = q * close[b] / equity if equity > 0 else np.zeros(n)
-        if coc and mode.lag == 1:
+        paid = 0.0
+        if b > first:  # borrow and financing of the day, on the positions held at the previous close
+            paid += state.pay(_holding(costs, state.q, close[b - 1], state.cash + float(state.q @ close[b - 1])))
+        if not at_close:
+            for j, shares, delisting in at_open:
+                if tradable[b, j]:
+                    paid += state.fill(j, shares, delisting, price=opens[b, j], row=b, volume=volume[b, j])
+            at_open = []
+        mark = state.cash + float(state.q @ close[b])  # the equity that sizes this close's orders
+        current = state.q * close[b] / mark if mark > 0 else np.zeros(n)
+        orders: list[tuple[int, float, bool]] = []
+        if at_close and mode.lag == 1:  # next-close: yesterday's decision trades at this close
             if queued is not None:
-                pending = _orders(targets[queued], closing[queued], current, equity, close[b], tradable[b], band)
+                orders = _orders(targets[queued], closing[queued], current, mark, close[b], tradable[b], band)
             queued = b if b in targets else None
         elif b in targets:
-            fill_real = tradable[b] if coc else np.ones(n, dtype=bool)
-            pending = _orders(targets[b], closing[b], current, equity, close[b], fill_real, band)
+            fill_real = tradable[b] if at_close else np.ones(n, dtype=bool)
+            orders = _orders(targets[b], closing[b], current, mark, close[b], fill_real, band)
+        if b == data.stop - 1:  # nothing after the last close: its orders would hold nothing in the period
+            orders = []
+        if at_close:
+            for j, shares, delisting in orders:
+                paid += state.fill(j, shares, delisting, price=close[b, j], row=b, volume=volume[b, j])
+        else:
+            at_open = orders
+        equity = state.cash + float(state.q @ close[b])
+        if b == data.start:  # the first close's fill costs land in the first day's return
+            equity, carried = mark, paid
+        elif b > data.start:
+            out_rows.append((data.dates[b], equity / base - 1.0, (paid + carried) / base, equity))
+            carried = 0.0
+        base = equity
     frame = pd.DataFrame(out_rows, columns=["date", "net", "cost", "equity"]).set_index("date")
     frame["gross"] = frame["net"] + frame["cost"]
     return frame[["net", "gross", "cost", "equity"]]
+
+
+class _Book:
+    """Shares and cash; :meth:`fill` executes one order and returns its costs."""
+
+    def __init__(self, q: np.ndarray, cash: float, costs: CostModel, market: MarketStats, delisting_return: float):
+        self.q, self.cash, self.costs, self.market, self.delisting_return = q, cash, costs, market, delisting_return
+
+    def pay(self, amount: float) -> float:
+        self.cash -= amount
+        return amount
+
+    def fill(self, j: int, shares: float, delisting: bool, *, price: float, row: int, volume: float) -> float:
+        signed = -self.q[j] if np.isnan(shares) else shares  # NaN: close the whole position
+        size = abs(signed)
+        if self.costs.participation < 1.0 and not delisting:
+            size = min(size, self.costs.participation * volume)
+        signed = float(np.sign(signed)) * size
+        value = size * price
+        m = self.market
+        rate = self.costs.fill_rate(value=value, sigma=m.sigma[row, j], adv=m.adv[row, j],
+                                    half_spread=m.half_spread[row, j])
+        cost = rate * value + (self.delisting_return * signed * price if delisting else 0.0)
+        self.q[j] += signed
+        self.cash -= signed * price
+        return self.pay(cost)
 
 
 def _holding(costs: CostModel, q: np.ndarray, price: np.ndarray, equity: float) -> float:

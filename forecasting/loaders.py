@@ -168,7 +168,9 @@ def read_panel(path: str | os.PathLike[str], *, source: str | None = None) -> pd
     """A long panel (date, ticker, open, high, low, close, volume) from CSV or Parquet.
 
     Column names match case-insensitively (``Symbol`` or ``Code`` stand for the ticker); dates may be ISO
-    (``2024-01-31``) or ``YYYYMMDD``. An ``adj_close`` column, if present, adjusts OHLC as for Yahoo files.
+    (``2024-01-31``) or ``YYYYMMDD``. An ``adj_close`` column, if present, adjusts OHLC as for Yahoo files. A
+    ``spread`` column, if present, is kept: the bid-ask spread as a share of the price (0.0004 = 4 bp), which
+    the backtest charges half of on each fill.
     """
     p = Path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
@@ -189,6 +191,8 @@ def read_panel(path: str | os.PathLike[str], *, source: str | None = None) -> pd
     frame.insert(1, "ticker", raw[ticker_col].astype(str))
     if "adjclose" in cols:
         frame["adj_close"] = raw[cols["adjclose"]]
+    if "spread" in cols:
+        frame["spread"] = raw[cols["spread"]]
     return _finish(p, frame, source=source)
 
 
@@ -301,6 +305,8 @@ def _finish(path: Path, frame: pd.DataFrame, source: str | None = None) -> pd.Da
     frame["date"] = _parse_dates(Path(where), frame["date"])
     for c in COLUMNS:
         frame[c] = _numeric(Path(where), frame[c], c)
+    if "spread" in frame:
+        frame["spread"] = _numeric(Path(where), frame["spread"], "spread")
     if "adj_close" in frame:
         adj = _numeric(Path(where), frame.pop("adj_close"), "adj_close")
         factor = (adj / frame["close"]).where(adj.notna(), 1.0)
@@ -348,7 +354,14 @@ def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame
         )
     if (panel["volume"] < 0).any():
         raise DataError(f"{source}: negative volume; fix or blank those cells")
-    return panel[list(COLUMNS)].astype("float64")
+    keep = list(COLUMNS)
+    if "spread" in panel.columns:
+        spread = panel["spread"].astype("float64")
+        if ((spread < 0) | (spread >= 1) | np.isinf(spread)).any():
+            raise DataError(f"{source}: spread must be a share of the price in [0, 1) (0.0004 = 4 bp); "
+                            "fix or blank those cells")
+        keep.append("spread")
+    return panel[keep].astype("float64")
 
 
 def to_long_csv(panel: pd.DataFrame) -> str:

@@ -134,7 +134,12 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
 
     def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray,
               equity: float) -> np.ndarray:
-        """Orders from ``target`` at bar ``i``; returns the weights held once they fill."""
+        """Orders from ``target`` at bar ``i``; returns the weights held once they fill.
+
+        At the last bar nothing is sent: nothing after it could be held in the period (nor fill at a next open).
+        """
+        if i == len(self.columns.dates) - 1:
+            return current
         datas, price = self.datas, self.columns.close[i]
         fill_bar_real = self.columns.tradable[i] if self.mode.price == "close" else np.ones(self.n, dtype=bool)
         act = fill_bar_real & np.isfinite(target) & (equity > 0)

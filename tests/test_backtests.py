@@ -237,6 +237,41 @@ def test_spread_commission_and_impact_on_a_known_trade() -> None:
     assert day1 == pytest.approx((value * (1 + move) - paid) / 100_000.0 - 1.0, rel=1e-9)
 
 
+def test_a_spread_column_in_the_data_sets_the_half_spread(tmp_path: Path) -> None:
+    from forecasting.loaders import read_panel
+
+    panel = one_ticker(volume=1e9)
+    frame = panel.reset_index()
+    frame["Spread"] = np.where(np.arange(len(frame)) % 2 == 0, 0.0010, 0.0030)  # 10 bp and 30 bp, by day
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    loaded = read_panel(tmp_path / "p.csv")
+    assert "spread" in loaded.columns
+    data = align(loaded, oracle_forecasts(panel, test_from=40, mode="same-close"), execution="same-close")
+    costs = CostModel(commission_bps=0.0, half_spread_bps=99.0, impact=0.0, participation=1.0, borrow=0.0,
+                      financing=0.0)
+    fill = run_backtest(data, get("buyhold"), {}, Execution(mode="same-close", costs=costs)).fills.iloc[0]
+    quoted = frame.loc[frame["date"] == fill["date"], "Spread"].iloc[0]
+    assert fill["spread"] == pytest.approx(fill["value"] * quoted / 2)  # the column's, not --half-spread-bps
+    frame.loc[3, "Spread"] = -0.01
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    from forecasting.errors import DataError
+
+    with pytest.raises(DataError, match="spread must be a share of the price"):
+        read_panel(tmp_path / "bad.csv")
+
+
+def test_a_fills_costs_land_in_the_return_of_the_day_it_filled() -> None:
+    panel = one_ticker(volume=20_000.0)
+    for mode in EXECUTIONS:
+        data = align(panel, oracle_forecasts(panel, test_from=40, mode=mode), execution=mode)
+        result = run_backtest(data, get("buyhold"), {}, Execution(mode=mode, cash=100_000.0))
+        fill = result.fills.iloc[0]
+        paid = fill["commission"] + fill["spread"] + fill["impact"]
+        day = result.returns.index.get_loc(fill["date"]) if fill["date"] in result.returns.index else 0
+        assert result.costs.iloc[day] * result.equity.iloc[day] == pytest.approx(paid, rel=1e-9)
+        assert result.costs.drop(result.costs.index[day]).abs().max() < 1e-6  # the rest: a day's borrow at most
+
+
 def test_a_participation_cap_leaves_part_of_an_order_unfilled() -> None:
     panel = one_ticker(volume=1_000.0)
     data = align(panel, oracle_forecasts(panel, test_from=40, mode="next-close"))
@@ -302,6 +337,13 @@ def test_a_delisted_ticker_is_closed_at_its_last_real_price_and_its_capital_free
         bought = result.fills[result.fills["ticker"] == "I0"]
         assert bought["size"].where(bought["side"] == "buy", -bought["size"]).sum() == pytest.approx(0.0, abs=1e-9)
         assert gone["delisting"] == pytest.approx(-r * gone["value"])  # a loss of r of the position's value
+        # a delisting settles the whole position, whatever the volume cap
+        thin = panel.copy()
+        thin.loc[(last, "I0"), "volume"] = 10.0
+        capped = run_backtest(align(thin, fc, execution=mode), get("kelly"), parse_params(get("kelly"), None),
+                              Execution(mode=mode, costs=CostModel(participation=0.01), delisting_return=r))
+        i0 = capped.fills[capped.fills["ticker"] == "I0"]
+        assert i0["size"].where(i0["side"] == "buy", -i0["size"]).sum() == pytest.approx(0.0, abs=1e-9)
         # from the origin whose fill is the last real price on, nothing is held: no forecast there opens
         closing_origin = dates[dates.get_loc(last) - m.lag]
         later = result.holdings.loc[result.holdings.index >= closing_origin, "I0"]
