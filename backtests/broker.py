@@ -19,6 +19,8 @@ only on finished orders, and a finished order never changes again, so this broke
 
 from __future__ import annotations
 
+import collections
+import math
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,9 @@ import numpy as np
 from backtests.costs import CostModel, MarketStats
 from strategies.backtrader_compat import bt
 
-__all__ = ["QtradeBroker", "TickerCosts"]
+__all__ = ["COST_PARTS", "QtradeBroker", "TickerCosts"]
+
+COST_PARTS = ("commission", "spread", "impact", "delisting")
 
 _FINISHED = frozenset(
     (bt.Order.Completed, bt.Order.Canceled, bt.Order.Expired, bt.Order.Margin, bt.Order.Rejected)
@@ -42,51 +46,69 @@ class TickerCosts(bt.CommInfoBase):  # type: ignore[misc]
     """
 
     params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_PERC), ("percabs", True),
-              ("broker", None), ("column", 0))
+              ("broker", None))
 
     def getcommission(self, size: float, price: float) -> float:
         """Cash paid for executing ``size`` (signed) at ``price``, part of the fill under way."""
-        fill = self.p.broker.fill_under_way
-        if fill is None:  # not part of a real fill (backtrader's own cash estimates)
-            return abs(size) * price * self.p.broker.costs.commission_bps / 1e4
+        broker = self.p.broker
+        fill = broker.fill_under_way
         part = abs(size) * price
-        costs: CostModel = self.p.broker.costs
-        paid = fill["parts"]
-        paid["commission"] += costs.commission_bps / 1e4 * part
-        paid["spread"] += fill["half_spread"] * part
-        paid["impact"] += fill["impact_rate"] * part
-        delisting = fill["delisting"] * size * price  # a long sold at price * (1 + r): r * (-size) * price lost
-        paid["delisting"] += delisting
-        return (costs.commission_bps / 1e4 + fill["half_spread"] + fill["impact_rate"]) * part + delisting
+        if fill is None:  # not part of a real fill (backtrader's own cash estimates)
+            return part * broker.commission
+        paid, half, impact, delisting_return, bar = fill
+        booked = delisting_return * size * price  # a long sold at price * (1 + r): r * (-size) * price lost
+        paid[0] += broker.commission * part
+        paid[1] += half * part
+        paid[2] += impact * part
+        paid[3] += booked
+        cost = (broker.commission + half + impact) * part + booked
+        broker.fill_paid[bar] = broker.fill_paid.get(bar, 0.0) + cost
+        return cost
 
 
 class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
     """``BackBroker`` with qtrade's fills (participation cap, next-open on real prices only) and costs.
 
-    Set up with :meth:`configure` before the run. ``fills`` collects, per order reference, the cost parts of its
-    execution; ``charged`` the cash each bar's processing cost (fills and holding), by bar number.
+    Set up with :meth:`configure` before the run. ``parts`` collects, per order reference, the cost parts of its
+    execution (:data:`COST_PARTS`); ``fill_paid`` the cash that fills
+    cost, by the feed bar whose price filled them, and ``charged`` the borrow and financing of each bar's day.
     """
 
-    def configure(self, *, costs: CostModel, stats: MarketStats, volume: np.ndarray, tradable: np.ndarray,
-                  columns: dict[Any, int], first: int, close_fills: bool, delisting_return: float) -> None:
-        """``stats``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays; the feeds start at
-        row ``first``; ``columns`` maps each feed to its ticker's column."""
+    def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,
+                  tradable: np.ndarray, feeds: list[Any], first: int, close_fills: bool,
+                  delisting_return: float) -> None:
+        """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays; the feeds
+        (in the arrays' column order) start at row ``first``."""
         self.costs = costs
-        self.stats = stats
-        self.volume = volume
+        self.commission = costs.commission_bps / 1e4
+        # what a fill at (row, column) pays, but for the impact's sqrt(value): read once, not per fill
+        self.half = np.where(np.isfinite(stats.half_spread), stats.half_spread, costs.half_spread_bps / 1e4)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit = costs.impact * stats.sigma / np.sqrt(stats.adv)
+        self.unit_impact = np.where(np.isfinite(unit), unit, 0.0)
+        self.cap = costs.participation * volume if costs.participation < 1.0 else None
+        self.close = close
         self.tradable = tradable
-        self.columns = columns
+        self.columns = {feed: j for j, feed in enumerate(feeds)}
         self.first = first
         self.close_fills = close_fills
         self.delisting_return = delisting_return
-        self.fill_under_way: dict[str, Any] | None = None
-        self.parts: dict[int, dict[str, float]] = {}
-        self.fill_dates: dict[int, float] = {}
+        self.holding = bool(costs.borrow or costs.financing)
+        self._feeds = feeds
+        self._held: list[Any] = []
+        self._feed = feeds[0]
+        self._bar = 0
+        self.fill_under_way: tuple[list[float], float, float, float, int] | None = None
+        self.parts: dict[int, list[float]] = {}
         self.charged: dict[int, float] = {}
         self.fill_paid: dict[int, float] = {}
         self.holding_paid = 0.0
         self.set_coc(close_fills)
         self.p.filler = self._fill_size
+
+    def start(self) -> None:
+        super().start()  # new positions: keep references to them, which the broker updates in place
+        self._held = [self.getposition(feed) for feed in self._feeds]
 
     def notify(self, order: Any) -> None:
         if order.status in _FINISHED:
@@ -94,76 +116,87 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
 
     def _fill_bar(self, order: Any) -> int:
         """Row of the data arrays whose price fills ``order``: the sending bar's close, or the next bar's open."""
-        bar = len(order.data) - 1
-        return self.first + (bar - 1 if self.close_fills else bar)
+        return self.first + (self._bar - 1 if self.close_fills else self._bar)
 
     def _fill_size(self, order: Any, price: float, ago: int) -> float:
         """Shares this execution fills (at most ``participation`` of the bar's volume); prices its costs."""
         row, col = self._fill_bar(order), self.columns[order.data]
         size = abs(order.executed.remsize)
         delisting = bool(order.info.get("delisting", False))
-        if self.costs.participation < 1.0 and not delisting:  # a delisting settles the whole position
-            size = min(size, self.costs.participation * float(self.volume[row, col]))
-        value = size * price
-        rate = self.costs.fill_rate(value=value, sigma=self.stats.sigma[row, col], adv=self.stats.adv[row, col],
-                                    half_spread=self.stats.half_spread[row, col])
-        hs = self.stats.half_spread[row, col]
-        half = float(hs) if np.isfinite(hs) else self.costs.half_spread_bps / 1e4
-        parts = {"commission": 0.0, "spread": 0.0, "impact": 0.0, "delisting": 0.0}
+        if self.cap is not None and not delisting:  # a delisting settles the whole position
+            size = min(size, float(self.cap[row, col]))
+        impact = float(self.unit_impact[row, col]) * math.sqrt(size * price)
+        parts = [0.0, 0.0, 0.0, 0.0]  # commission, spread, impact, delisting
         self.parts[order.ref] = parts
-        self.fill_dates[order.ref] = order.data.datetime[-1 if self.close_fills else 0]
-        self.fill_under_way = {
-            "parts": parts, "half_spread": half,
-            "impact_rate": rate - self.costs.commission_bps / 1e4 - half,
-            "delisting": self.delisting_return if delisting else 0.0,
-        }
+        self.fill_under_way = (parts, float(self.half[row, col]), impact,
+                               self.delisting_return if delisting else 0.0, row - self.first)
         return size
 
-    def _execute(self, order: Any, ago: Any = None, price: Any = None, cash: Any = None, position: Any = None,
-                 dtcoc: Any = None) -> Any:
-        try:
-            return super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
-        finally:
-            if ago is not None:
-                parts = self.fill_under_way["parts"] if self.fill_under_way else {}
-                bar = len(order.data) - 1 - (1 if self.close_fills else 0)  # the bar whose price filled it
-                self.fill_paid[bar] = self.fill_paid.get(bar, 0.0) + sum(parts.values())
-                self.fill_under_way = None
-
     def _try_exec(self, order: Any) -> None:
+        self._bar = len(order.data) - 1
         if not self.close_fills and not self.tradable[self._fill_bar(order), self.columns[order.data]]:
             order.cancel()  # the next open is not a real price: nobody could deal there
             self.notify(order)
             return
         super()._try_exec(order)
+        self.fill_under_way = None
         if order.alive():  # filled in part, or not at all: the rest is not traded this bar
             order.cancel()
             self.notify(order)
 
     def next(self) -> None:
-        if not self.close_fills:
-            self._charge_holding(self._value)
-        super().next()
-        if self.close_fills:
-            # the positions now held have been held since the previous close; the equity then, after its fills:
-            moved = sum(pos.size * (d.close[0] - d.close[-1]) for d, pos in self.positions.items()
-                        if pos.size and len(d) > 1)
-            if self._charge_holding(self._value - moved):
-                self._get_value()
+        """``BackBroker.next`` for what qtrade sends (market orders, no brackets, no order history), without its
+        per-position credit-interest and futures cash-adjustment loops (qtrade charges holding costs itself, and
+        a stock's cash adjustment is always 0), with the day's borrow and financing charged in their place."""
+        while self._toactivate:
+            self._toactivate.popleft().activate()
+        bar = len(self._feed) - 1  # every feed is on the same calendar
+        if self.holding and not self.close_fills and bar > 0:  # before the open's fills: the previous close's
+            self._charge_holding(bar, after_fills=False)
+        pending, self.pending = self.pending, collections.deque()
+        for order in pending:
+            if order.active():
+                self._try_exec(order)  # a fill, or a cancellation: every order finishes here
+            else:
+                self.pending.append(order)
+        self._get_value()
+        if self.holding and self.close_fills and bar > 0:  # after the previous close's fills: held since then
+            charge = self._charge_holding(bar, after_fills=True)
+            if charge:  # backtrader's value is cached: take the charge off it too
+                self._value -= charge
+                self._valuelever -= charge
+                self._fundval = self._value / self._fundshares
 
-    def _charge_holding(self, equity: float) -> float:
-        """Charge the day's borrow and financing on the positions held at the previous close."""
-        short = gross = 0.0
-        bar = -1
-        for d, pos in self.positions.items():
-            bar = max(bar, len(d) - 1)
-            if pos.size and len(d) > 1:
-                value = pos.size * d.close[-1]
+    def _charge_holding(self, bar: int, *, after_fills: bool) -> float:
+        """Charge the day's borrow and financing on the positions held at the previous close, valued there.
+
+        The equity at that close is the broker's last value (``after_fills=False``, before this bar's fills), or
+        the value now less the day's move of the positions (``after_fills=True``, the close fills just done).
+        """
+        row = self.first + bar
+        prev = self.close[row - 1]
+        if len(self._held) <= 16:  # numpy's per-call cost outweighs a short loop
+            sizes = [p.size for p in self._held]
+            if not any(sizes):
+                return 0.0
+            gross = short = moved = 0.0
+            now = self.close[row].tolist() if after_fills else None
+            for k, (size, price) in enumerate(zip(sizes, prev.tolist())):
+                value = size * price
                 gross += abs(value)
-                short += max(-value, 0.0)
-        if not gross:
-            return 0.0
-        charge = self.costs.holding_cost(short_value=short, gross=gross, equity=equity)
+                if value < 0:
+                    short -= value
+                if now is not None:
+                    moved += size * (now[k] - price)
+        else:
+            size = np.fromiter((p.size for p in self._held), dtype=float, count=len(self._held))
+            if not size.any():
+                return 0.0
+            value = size * prev
+            gross = float(np.abs(value).sum())
+            short = -float(np.minimum(value, 0.0).sum())
+            moved = float(size @ (self.close[row] - prev)) if after_fills else 0.0
+        charge = self.costs.holding_cost(short_value=short, gross=gross, equity=self._value - moved)
         if charge:
             self.cash -= charge
             self.holding_paid += charge

@@ -125,24 +125,21 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     broker.set_shortcash(True)
     broker.set_checksubmit(False)  # cash is checked when the order fills; the pre-check doubled the work
     leverage = 4.0 * max(1.0, spec.max_gross(params))
-    feeds = {}
+    feeds = []
     for j, ticker in enumerate(data.tickers):
         feed = forecast_feed(data.ticker_frame(j, first), ticker)
         cerebro.adddata(feed, name=ticker)
-        broker.addcommissioninfo(TickerCosts(broker=broker, column=j, leverage=leverage), name=ticker)
-        feeds[feed] = j
-    broker.configure(costs=execution.costs, stats=market, volume=data.prices["volume"], tradable=data.tradable,
-                     columns=feeds, first=first, close_fills=mode.price == "close",
+        broker.addcommissioninfo(TickerCosts(broker=broker, leverage=leverage), name=ticker)
+        feeds.append(feed)
+    broker.configure(costs=execution.costs, stats=market, close=data.prices["close"], volume=data.prices["volume"],
+                     tradable=data.tradable, feeds=feeds, first=first, close_fills=mode.price == "close",
                      delisting_return=execution.delisting_return)
     cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first, mode),
                         mode=mode, warmup=warmup, band=execution.band, short=execution.short)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="daily", timeframe=bt.TimeFrame.Days)
     strat = cerebro.run(maxcpus=1, runonce=False, preload=True)[0]
 
     trade_dates = data.dates[data.start : data.stop]
-    daily = pd.Series(strat.analyzers.daily.get_analysis(), dtype=float)
-    daily.index = pd.DatetimeIndex(daily.index)
-    marked = execution.cash * np.cumprod(1.0 + daily.reindex(trade_dates).fillna(0.0).to_numpy())
+    marked = np.asarray(strat.values, dtype=float)[data.start - first : data.stop - first]
     fill_paid = _by_date(broker.fill_paid, data, first, trade_dates)
     holding = _by_date(broker.charged, data, first, trade_dates)
     # backtrader books a close fill's costs when it processes the order, at the next bar; the equity of a close
@@ -185,8 +182,11 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
 
 def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.DatetimeIndex) -> np.ndarray:
     """Cash keyed by feed bar, on ``dates``."""
-    series = pd.Series({data.dates[first + bar]: value for bar, value in cash.items()}, dtype=float)
-    return series.reindex(dates, fill_value=0.0).to_numpy()
+    out = np.zeros(len(data.dates))
+    if cash:
+        np.add.at(out, first + np.fromiter(cash.keys(), dtype=np.int64), np.fromiter(cash.values(), dtype=float))
+    start = data.dates.get_loc(dates[0])
+    return out[start : start + len(dates)]
 
 
 def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:

@@ -58,8 +58,8 @@ def simple_moments(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np
     """Mean and variance of the simple return ``R = exp(X) - 1`` when the log return ``X ~ N(mean, variance)``.
 
     ``mu = exp(m + v / 2) - 1`` and ``var = exp(2 m + v) (exp(v) - 1)``, both through ``expm1`` so that daily
-    figures keep their precision. Both are NaN where the forecast is not :func:`usable` or where the moments
-    overflow (a variance of several hundred).
+    figures keep their precision. Both are NaN where the forecast is not :func:`usable` or lies beyond
+    ``|mean| <= 50`` and ``variance <= 50`` (log units: far past any market, where the moments would overflow).
 
     Examples
     --------
@@ -72,13 +72,17 @@ def simple_moments(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np
 
 
 def _simple(mean: ArrayLike, variance: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``mu``, ``var`` and where they are usable; elsewhere ``mu = 0`` and ``var = 1``, harmless to divide by."""
-    m, v, ok = _prepared(mean, variance)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mu = np.expm1(m + v / 2)
-        var = np.exp(2 * m + v) * np.expm1(v)
-        ok = ok & np.isfinite(mu) & np.isfinite(var) & (var > 0)
-    return np.where(ok, mu, 0.0), np.where(ok, var, 1.0), ok
+    """``mu``, ``var`` and where they are usable; elsewhere ``mu = 0`` and ``var = 1``, harmless to divide by.
+
+    Forecasts beyond ``|mean| <= 50`` or ``variance <= 50`` (log units: far past any market) are not usable,
+    so the exponentials below never overflow and need no error-state guard on the backtest's hot path.
+    """
+    m, v = np.asarray(mean, dtype=float), np.asarray(variance, dtype=float)
+    ok = (np.abs(m) <= 50.0) & (v > 0) & (v <= 50.0)  # False for NaN
+    m, v = np.where(ok, m, 0.0), np.where(ok, v, 1.0)
+    mu = np.expm1(m + 0.5 * v)
+    var = np.exp(2.0 * m + v) * np.expm1(v)
+    return mu, var, ok
 
 
 def kelly(mean: ArrayLike, variance: ArrayLike, *, fraction: float = 0.5, max_leverage: float = 1.0) -> np.ndarray:

@@ -14,7 +14,8 @@ before buys. A ticker whose data ends (a delisting) is closed by the last decisi
 price: its forecast then has no held return, so it never opens a position.
 
 Everything is recorded: the rule's targets (``decisions``, the input of the numpy replay), the weights held after
-each decision (``holdings``), and every fill with its costs.
+each decision (``holdings``), the account's value at each close (``values``: no analyzer is needed for the
+daily returns) and every fill with its costs.
 
 Speed: each bar it reads prices and forecasts from (n_bars, n_tickers) arrays (``columns``; row i is the feeds'
 bar i), not through one line lookup per ticker, and it keeps no backtrader ``Trade`` objects.
@@ -82,6 +83,7 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
         self.dates: list[Any] = []
         self.decisions: list[np.ndarray] = []
         self.holdings: list[np.ndarray] = []
+        self.values: list[float] = []  # the account's value at each close, after the broker's work for the bar
         self.fills: list[dict[str, Any]] = []
         self._first = True
         self._queued: tuple[np.ndarray, np.ndarray] | None = None
@@ -100,6 +102,7 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
     def next(self) -> None:
         i = len(self) - 1
         equity = self.broker.getvalue()
+        self.values.append(equity)
         price = self.columns.close[i]
         size = np.array([p.size for p in self._positions])
         current = size * price / equity if equity > 0 else np.zeros(self.n)
@@ -167,18 +170,19 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
     def notify_order(self, order: Any) -> None:
         ex = order.executed
         if order.status in (order.Completed, order.Canceled) and ex.size:
-            parts = self.broker.parts.pop(order.ref, {})
+            # a close fill is processed (and notified) at the bar after the close it filled at
+            bar = len(self) - 1 - (1 if self.mode.price == "close" else 0)
+            commission, spread, impact, delisting = self.broker.parts.pop(order.ref)
             self.fills.append({
-                "date": self._date(self.broker.fill_dates.pop(order.ref)), "ticker": order.data._name, "side": "buy" if order.isbuy() else "sell",
+                "date": self._dates[bar], "ticker": order.data._name, "side": "buy" if order.isbuy() else "sell",
                 "requested": abs(order.created.size), "size": abs(ex.size), "price": ex.price,
-                "value": abs(ex.size) * ex.price, **parts,
+                "value": abs(ex.size) * ex.price, "commission": commission, "spread": spread, "impact": impact,
+                "delisting": delisting,
             })
         elif order.status in (order.Margin, order.Rejected):
             self.broker.parts.pop(order.ref, None)
-            self.broker.fill_dates.pop(order.ref, None)
             self.fills.append({"date": self._date(order.created.dt), "ticker": order.data._name, "side": "rejected",
                                "requested": abs(order.created.size), "size": 0.0, "price": np.nan, "value": 0.0,
                                "commission": 0.0, "spread": 0.0, "impact": 0.0, "delisting": 0.0})
         elif order.status == order.Canceled:
             self.broker.parts.pop(order.ref, None)
-            self.broker.fill_dates.pop(order.ref, None)

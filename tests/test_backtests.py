@@ -177,8 +177,9 @@ def test_the_replay_check_can_fail() -> None:
 
 @pytest.mark.parametrize("name", ["kelly", "longshort", "sma"])
 def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, gappy, name) -> None:
-    # qtrade's broker skips the copies of unfinished orders, its feed preloads in one step and the strategy
-    # reads arrays; backtrader's own notifications, bar-by-bar preload and tick copies must give the same fills.
+    # qtrade's broker skips the copies of unfinished orders and the per-position loops of BackBroker.next, its
+    # feed preloads in one step and the strategy reads arrays; backtrader's own notifications, next, bar-by-bar
+    # preload and tick copies must give the same fills.
     from backtests.broker import QtradeBroker
     from strategies.backtrader_compat import bt
     from strategies.feeds import ForecastData
@@ -188,10 +189,11 @@ def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, gappy, name) -
     data = align(gappy, fc)
     spec = get(name)
     params = parse_params(spec, ["k=1"] if name == "longshort" else ["slow=20", "fast=5"] if name == "sma" else None)
-    ex = Execution(band=0.01)
+    ex = Execution(band=0.01, costs=CostModel(borrow=0.0, financing=0.0))  # BackBroker.next charges neither
     fast = run_backtest(data, spec, params, ex)
     with monkeypatch.context() as m:
         m.setattr(QtradeBroker, "notify", bt.brokers.BackBroker.notify)
+        m.setattr(QtradeBroker, "next", bt.brokers.BackBroker.next)
         m.setattr(ForecastData, "preload", bt.feed.DataBase.preload)
         m.setattr(ForecastData, "_tick_fill", bt.feed.DataBase._tick_fill)
         m.setattr(ForecastData, "_tick_nullify", bt.feed.DataBase._tick_nullify)
