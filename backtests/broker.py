@@ -70,8 +70,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
     """``BackBroker`` with qtrade's fills (participation cap, next-open on real prices only) and costs.
 
     Set up with :meth:`configure` before the run. ``parts`` collects, per order reference, the cost parts of its
-    execution (:data:`COST_PARTS`); ``fill_paid`` the cash that fills
-    cost, by the feed bar whose price filled them, and ``charged`` the borrow and financing of each bar's day.
+    execution (:data:`COST_PARTS`); ``fill_paid`` the cash that fills cost, by the feed bar whose price filled
+    them; ``charged`` the borrow and financing of each bar's day.
     """
 
     def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,

@@ -145,12 +145,12 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     # backtrader books a close fill's costs when it processes the order, at the next bar; the equity of a close
     # is the one after its own fills (the first close's costs stay in the first day's return)
     late = fill_paid.copy()
-    late[0] = 0.0
+    late[:1] = 0.0
     after = marked - late if mode.price == "close" else marked
     equity = pd.Series(after, index=trade_dates, name="equity")
     returns = (equity / equity.shift(1) - 1.0).iloc[1:].rename("strategy")
     paid = fill_paid + holding
-    if mode.price == "close":  # the first close's fill costs land in the first day
+    if mode.price == "close" and len(paid) > 1:  # the first close's fill costs land in the first day
         paid[1] += paid[0]
     costs = pd.Series(paid[1:] / equity.to_numpy()[:-1], index=returns.index, name="costs")
     gross = (returns + costs).rename("strategy_gross")

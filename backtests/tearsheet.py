@@ -99,6 +99,19 @@ def summary_table(inputs: ReportInputs) -> str:
         f"{_table(head, rows)}"
 
 
+def subtitle_parameters(stats: dict[str, Any]) -> dict[str, str]:
+    """The execution mode and the cost settings, for the line under the tearsheet's title."""
+    ex = stats.get("execution", {})
+    if "mode" not in ex:
+        return {}
+    return {
+        "Execution": html.escape(ex["mode"] + (" (optimistic)" if ex.get("optimistic") else "")),
+        "Costs": (f"commission {ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, impact "
+                  f"{ex['impact']:g}, volume cap {ex['participation'] * 100:g}%, borrow {ex['borrow'] * 100:g}%, "
+                  f"financing {ex['financing'] * 100:g}%"),
+    }
+
+
 def execution_words(stats: dict[str, Any]) -> str:
     """One sentence naming the execution mode and every cost setting of a run."""
     ex = stats.get("execution", {})
@@ -209,7 +222,8 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
         warnings.simplefilter("ignore")
         raw = Path(tmp) / "qs.html"
         qs.reports.html(returns, benchmark=bench, output=str(raw), title=title, match_dates=False,
-                        strategy_title="Strategy", benchmark_title="Buy and hold")
+                        strategy_title="Strategy", benchmark_title="Buy and hold",
+                        parameters=subtitle_parameters(inputs.stats))
         page = raw.read_text(encoding="utf-8")
         page = insert_sections(page, summary_table(inputs), forecast_section(inputs))
     with atomic_path(path) as out:

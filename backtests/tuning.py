@@ -20,7 +20,7 @@ from backtests.inputs import align
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
-from forecasting.splits import VAL
+from forecasting.splits import SPLIT_NAMES, TRAIN, VAL
 from forecasting.training import predict, resolve_device
 from forecasting.tuning import fit_trial, load_space, suggest, tuning_data
 from strategies.registry import get, parse_params
@@ -36,16 +36,21 @@ STRATEGY_SPACES: dict[str, dict[str, dict[str, Any]]] = {
     "betsize": {"max_leverage": {"type": "float", "low": 0.5, "high": 3.0}},
     "longshort": {"k": {"type": "int", "low": 1, "high": 5}, "scheme": {"type": "categorical",
                                                                        "choices": ["equal", "linear"]}},
+    "volmanaged": {"max_leverage": {"type": "float", "low": 1.0, "high": 3.0}},
     "sma": {"fast": {"type": "int", "low": 5, "high": 50, "step": 5},
             "slow": {"type": "int", "low": 60, "high": 200, "step": 20}},
 }
 
 
 def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "data") -> tuple[pd.DataFrame, Any]:
-    """Train on the training block of the cut panel; forecasts of the validation block in qtrade's format."""
+    """Train on the training block of the cut panel; forecasts of the training and validation blocks in qtrade's
+    format (the training block's, in-sample, only set constants such as volmanaged's ``c``; trials trade the
+    validation block)."""
     data = tuning_data(panel, config, source=source)
     result, prep, _ = fit_trial(data, config)
-    samples = prep.samples(VAL, with_target=False)
+    blocks = [(label, prep.samples(label, with_target=False)) for label in (TRAIN, VAL)]
+    samples = np.concatenate([b for _, b in blocks])
+    split = np.concatenate([np.full(len(b), SPLIT_NAMES[label]) for label, b in blocks])
     mean, var = predict(result.model, prep.dataset(samples, with_target=False), device=resolve_device(config.device))
     s = prep.scaler.target_scale
     if result.residual_var is not None:
@@ -53,7 +58,7 @@ def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *, source:
     cube = data.cube
     frame = pd.DataFrame({"date": cube.dates[samples[:, 1]], "ticker": cube.tickers[samples[:, 0]].astype(str),
                           "mean": mean * s, "variance": var * s * s,
-                          "target": cube.target[samples[:, 0], samples[:, 1]], "split": "val",
+                          "target": cube.target[samples[:, 0], samples[:, 1]], "split": split,
                           "execution": config.execution})
     return frame[FORECAST_COLUMNS], data
 

@@ -491,9 +491,13 @@ def test_outputs_tearsheet_and_report_offline(tmp_path: Path, market, monkeypatc
         assert (out / name).is_file(), name
     page = (out / "tearsheet.html").read_text()
     for text in ("Sharpe", "Max Drawdown", "Buy and hold", "The forecast behind the trades", "R2 vs zero",
-                 "Calibration", "Profit by decile of forecast confidence", "Forecast MSE (x1e4)", "<svg"):
+                 "Calibration", "Profit by decile of forecast confidence", "Forecast MSE (x1e4)", "<svg",
+                 "Execution: next-close", "Costs: commission 1 bp, half-spread 2 bp", "Execution and costs",
+                 "the position holds the log return from the close of t+1 to the close of t+2"):
         assert text in page, text
+    assert "optimistic" not in page.lower()
     stats = json.loads((out / "stats.json").read_text())
+    assert stats["execution"]["mode"] == "next-close" and stats["execution"]["impact"] == 0.5
     for key in ("sharpe", "sortino", "cagr", "max_drawdown", "probabilistic_sharpe"):
         assert stats["net"][key] is not None
     assert stats["net"]["sharpe"] > stats["benchmark"]["sharpe"]

@@ -108,6 +108,8 @@ def test_the_lstm_learns_the_bounce_and_only_same_close_pays_for_it(tmp_path: Pa
         assert res.exit_code == 0, res.output
         stats = json.loads((out / "stats.json").read_text())
         assert stats["execution"]["mode"] == mode
+        assert stats["execution"]["optimistic"] == (mode == "same-close")
+        assert ("OPTIMISTIC" in (out / "tearsheet.html").read_text()) == (mode == "same-close")
         forecasts = pd.read_csv(out / "forecast" / "forecasts.csv")
         assert (forecasts["execution"] == mode).all()
         sharpe[mode] = stats["net"]["sharpe"]

@@ -280,6 +280,16 @@ def test_strategy_tuning_reports_the_deflated_sharpe(tmp_path: Path) -> None:
     assert set(record["params"]) == {"k", "weight"}
 
 
+def test_strategy_tuning_sets_volmanaged_constant_on_the_training_block(tmp_path: Path) -> None:
+    from backtests.tuning import tune_strategy, validation_forecasts
+
+    panel = synthetic_panel(3, 320, seed=2)
+    forecasts, _ = validation_forecasts(panel, TINY)
+    assert set(forecasts["split"]) == {"train", "val"}  # the training block's forecasts set c, trials trade val
+    record = tune_strategy(panel, tmp_path / "v", strategy="volmanaged", base=TINY, n_trials=2, progress=False)
+    assert np.isfinite(record["value"]) and record["execution"] == "next-close"
+
+
 def test_tune_cli_errors(tmp_path: Path, space_file: Path) -> None:
     from typer.testing import CliRunner
 
