@@ -108,7 +108,7 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
         warnings.warn(f"{p} does not say which execution its forecasts were made for (no execution column); "
                       f"read as forecasts of the return {mode.name} holds ({mode.describe()})", stacklevel=2)
     frame = frame[FORECAST_COLUMNS].copy()
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    dates = pd.to_datetime(frame["date"], errors="coerce", format="ISO8601")  # as qtrade writes them; no guessing
     if dates.isna().any():
         bad = frame.loc[dates.isna(), "date"].iloc[0]
         raise DataError(f"{p}: date {bad!r} cannot be read; use ISO dates (2013-01-31)")

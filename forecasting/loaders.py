@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from forecasting.errors import DataError
 __all__ = [
     "DEFAULT_DATASET",
     "PRICE_COLUMNS",
+    "jpx_factor_convention",
     "load_default",
     "load_market_data",
     "read_jpx",
@@ -56,7 +59,10 @@ def load_default() -> pd.DataFrame:
 
 
 def load_market_data(
-    path: str | os.PathLike[str] | None = None, *, tickers: Sequence[str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    tickers: Sequence[str] | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Load any supported layout into the canonical panel; ``None`` gives the embedded default.
 
@@ -67,6 +73,10 @@ def load_market_data(
         folder of the JPX competition (``train_files/`` and ``supplemental_files/``), or ``None``.
     tickers
         Keep only these tickers (as strings); an unknown one is an error.
+    date_format
+        A strptime format for the file's dates (``"%d/%m/%Y"``); when left out, one format is inferred per
+        file (see :func:`read_panel`) and a column that fits both day-first and month-first is refused.
+        Ignored for the embedded data and for dates stored as dates (Parquet).
 
     Examples
     --------
@@ -83,11 +93,11 @@ def load_market_data(
         if not p.exists():
             raise DataError(f"{p}: no such file or folder; check the path")
         if p.is_dir():
-            panel = read_jpx(p)
+            panel = read_jpx(p, date_format=date_format)
         elif p.suffix.lower() in (".parquet", ".pq"):
-            panel = read_panel(p)
+            panel = read_panel(p, date_format=date_format)
         else:
-            panel = _read_csv_any(p)
+            panel = _read_csv_any(p, date_format=date_format)
     if tickers:
         wanted = [str(t) for t in tickers]
         have = set(panel.index.get_level_values("ticker"))
@@ -99,18 +109,18 @@ def load_market_data(
     return panel
 
 
-def _read_csv_any(path: Path) -> pd.DataFrame:
+def _read_csv_any(path: Path, *, date_format: str | None = None) -> pd.DataFrame:
     head = _head_rows(path, 3)
     if not head or not any(cell.strip() for cell in head[0]):
         raise DataError(f"{path}: the file is empty; give a CSV with a header and at least one row")
     first = [c.strip().lower() for c in head[0]]
     if "securitiescode" in first:
-        return read_jpx(path)
+        return read_jpx(path, date_format=date_format)
     if first[0] == "price" and len(head) > 1 and head[1] and head[1][0].strip().lower() == "ticker":
-        return read_yahoo_csv(path)
+        return read_yahoo_csv(path, date_format=date_format)
     if any(c in _TICKER_ALIASES for c in first):
-        return read_panel(path)
-    return read_yahoo_csv(path)
+        return read_panel(path, date_format=date_format)
+    return read_yahoo_csv(path, date_format=date_format)
 
 
 def _head_rows(path: Path, n: int) -> list[list[str]]:
@@ -136,12 +146,14 @@ def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV ({first}); check the delimiter and quoting") from None
 
 
-def read_yahoo_csv(path: str | os.PathLike[str], ticker: str | None = None) -> pd.DataFrame:
+def read_yahoo_csv(
+    path: str | os.PathLike[str], ticker: str | None = None, *, date_format: str | None = None
+) -> pd.DataFrame:
     """A single-ticker CSV in Yahoo's layout: Date, Open, High, Low, Close, [Adj Close,] Volume.
 
     Reads the newer three-row header (``Price`` / ``Ticker`` / ``Date``) too, taking the ticker from it.
     With ``Adj Close``, OHLC are multiplied by ``Adj Close / Close`` and volume divided by it.
-    The ticker defaults to the file's stem.
+    The ticker defaults to the file's stem. Dates are read as in :func:`read_panel`.
     """
     p = Path(path)
     head = _head_rows(p, 3)
@@ -161,16 +173,21 @@ def read_yahoo_csv(path: str | os.PathLike[str], ticker: str | None = None) -> p
     frame["ticker"] = ticker
     if "adjclose" in cols:
         frame["adj_close"] = raw[cols["adjclose"]]
-    return _finish(p, frame)
+    return _finish(p, frame, date_format=date_format)
 
 
-def read_panel(path: str | os.PathLike[str], *, source: str | None = None) -> pd.DataFrame:
+def read_panel(
+    path: str | os.PathLike[str], *, source: str | None = None, date_format: str | None = None
+) -> pd.DataFrame:
     """A long panel (date, ticker, open, high, low, close, volume) from CSV or Parquet.
 
-    Column names match case-insensitively (``Symbol`` or ``Code`` stand for the ticker); dates may be ISO
-    (``2024-01-31``) or ``YYYYMMDD``. An ``adj_close`` column, if present, adjusts OHLC as for Yahoo files. A
-    ``spread`` column, if present, is kept: the bid-ask spread as a share of the price (0.0004 = 4 bp), which
-    the backtest charges half of on each fill.
+    Column names match case-insensitively (``Symbol`` or ``Code`` stand for the ticker). The date column has
+    one format, ``date_format`` (a strptime format such as ``"%d/%m/%Y"``) when given, else inferred from all
+    its values: ISO (``2024-01-31``, an optional time and UTC offset dropped, keeping the date as written),
+    ``YYYYMMDD``, or ``31/01/2024`` / ``01/31/2024`` (``/``, ``-`` or ``.``) when some first field is above 12
+    (day-first) or some second field is (month-first); a column that fits both is refused. An ``adj_close``
+    column, if present, adjusts OHLC as for Yahoo files. A ``spread`` column, if present, is kept: the bid-ask
+    spread as a share of the price (0.0004 = 4 bp), which the backtest charges half of on each fill.
     """
     p = Path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
@@ -193,17 +210,22 @@ def read_panel(path: str | os.PathLike[str], *, source: str | None = None) -> pd
         frame["adj_close"] = raw[cols["adjclose"]]
     if "spread" in cols:
         frame["spread"] = raw[cols["spread"]]
-    return _finish(p, frame, source=source)
+    return _finish(p, frame, source=source, date_format=date_format)
 
 
-def read_jpx(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) -> pd.DataFrame:
     """The Tokyo Stock Exchange files of the JPX prediction competition.
 
     ``path`` is a ``stock_prices.csv`` (or ``secondary_stock_prices.csv``) or a folder holding
     ``train_files/`` and ``supplemental_files/``, whose price files are stacked, a later file winning on
-    an overlapping (date, code). Prices are split-adjusted as the organisers' demo does: each stock sorted by
-    date descending, OHLC multiplied by the cumulative product of ``AdjustmentFactor`` (the row's own factor
-    included) and volume divided by it. ``SecuritiesCode`` becomes the ticker.
+    an overlapping (date, code). ``SecuritiesCode`` becomes the ticker.
+
+    Prices are split-adjusted: each stock sorted by date descending, OHLC multiplied by the cumulative product
+    of the factors on and after each row and volume divided by it. Sources put ``AdjustmentFactor`` (0.5 for a
+    2-for-1 split) on different rows: the competition's files on the last day before the split, J-Quants on the
+    split (ex-rights) day itself. The file decides (see :func:`jpx_factor_convention`); for the split-day
+    convention each factor is moved one row earlier before the product. A factor whose price jump shows on
+    neither row, or only on the row the file's other factors do not use, is refused with its code and date.
     """
     p = Path(path)
     if p.is_dir():
@@ -224,18 +246,80 @@ def read_jpx(path: str | os.PathLike[str]) -> pd.DataFrame:
         _require(f, cols, ("date", "securitiescode", *COLUMNS, "adjustmentfactor"))
         parts.append(raw.rename(columns={v: k for k, v in cols.items()}))
     raw = pd.concat(parts, ignore_index=True)
-    raw["date"] = _parse_dates(p, raw["date"])
+    raw["date"] = _parse_dates(p, raw["date"], date_format)
     raw = raw.drop_duplicates(["date", "securitiescode"], keep="last")
-    raw = raw.sort_values(["securitiescode", "date"], ascending=[True, False])
+    raw = raw.sort_values(["securitiescode", "date"], ascending=[True, True], ignore_index=True)
     factor = pd.to_numeric(raw["adjustmentfactor"], errors="coerce").fillna(1.0)
     if (factor <= 0).any():
         raise DataError(f"{p}: AdjustmentFactor must be positive; fix or drop the rows with factor <= 0")
-    cumulative = factor.groupby(raw["securitiescode"], sort=False).cumprod()
-    frame = pd.DataFrame({"date": raw["date"], "ticker": raw["securitiescode"].astype(str).str.strip()})
+    code = raw["securitiescode"].astype(str).str.strip()
+    prices = {c: _numeric(p, raw[c], c) for c in COLUMNS}
+    convention = jpx_factor_convention(code, raw["date"], prices["close"], factor, source=str(p))
+    if convention == "split-day":  # the factor belongs to the last row before the split day
+        factor = factor.groupby(code, sort=False).shift(-1).fillna(1.0)
+    # product of the factors from each row to the stock's last row, the row's own included
+    cumulative = factor[::-1].groupby(code[::-1], sort=False).cumprod()[::-1]
+    frame = pd.DataFrame({"date": raw["date"], "ticker": code})
     for c in PRICE_COLUMNS:
-        frame[c] = _numeric(p, raw[c], c) * cumulative
-    frame["volume"] = _numeric(p, raw["volume"], "volume") / cumulative
+        frame[c] = prices[c] * cumulative
+    frame["volume"] = prices["volume"] / cumulative
     return _finish(p, frame)
+
+
+def jpx_factor_convention(
+    code: pd.Series, date: pd.Series, close: pd.Series, factor: pd.Series, *, source: str = "data"
+) -> str:
+    """Which row a file's ``AdjustmentFactor`` sits on: ``"day-before"`` or ``"split-day"``.
+
+    A split with factor ``f`` (0.5 for 2-for-1) makes the raw close jump by ``f`` from the last day before it
+    to the split day. For each row with ``f != 1`` the raw jump onto that row (``close[t] / close[t-1]``) and
+    off it (``close[t+1] / close[t]``, the nearest real closes of the same stock) are compared with ``f``; a
+    jump matches when ``|log jump - log f| < 0.5 |log f|``. A match off the row votes ``"day-before"`` (the
+    competition's files), a match onto it ``"split-day"`` (J-Quants); the majority decides, a tie (or no
+    factors) gives ``"day-before"``. Rows must be sorted by code, then date ascending.
+
+    Raises
+    ------
+    DataError
+        For the first factor whose jump neither row shows (both closes known), or that only the other
+        convention's row shows, naming the code and date.
+
+    Examples
+    --------
+    >>> code = pd.Series(["1301"] * 4)
+    >>> date = pd.Series(pd.bdate_range("2021-01-04", periods=4))
+    >>> close = pd.Series([100.0, 101.0, 50.0, 51.0])
+    >>> jpx_factor_convention(code, date, close, pd.Series([1.0, 0.5, 1.0, 1.0]))
+    'day-before'
+    >>> jpx_factor_convention(code, date, close, pd.Series([1.0, 1.0, 0.5, 1.0]))
+    'split-day'
+    """
+    factor = factor.astype("float64")
+    marked = (factor != 1.0).to_numpy()
+    if not marked.any():
+        return "day-before"
+    by = close.groupby(code, sort=False)
+    before = by.ffill().groupby(code, sort=False).shift(1)  # the nearest real close before the row
+    after = by.bfill().groupby(code, sort=False).shift(-1)  # and after it
+    log_f = np.log(factor.to_numpy())
+    tolerance = 0.5 * np.abs(log_f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jump_on = np.log((close / before).to_numpy())
+        jump_off = np.log((after / close).to_numpy())
+    on = marked & (np.abs(jump_on - log_f) < tolerance)
+    off = marked & (np.abs(jump_off - log_f) < tolerance)
+    convention = "split-day" if int((on & ~off).sum()) > int((off & ~on).sum()) else "day-before"
+    neither = marked & np.isfinite(jump_on) & np.isfinite(jump_off) & ~on & ~off
+    wrong_row = (on & ~off) if convention == "day-before" else (off & ~on)
+    for bad, why in ((neither, "shows on neither that day's close nor the next day's"),
+                     (wrong_row, f"shows on the other row than the file's other factors ({convention})")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{source}: AdjustmentFactor {factor.iloc[i]:g} of {code.iloc[i]} on {date.iloc[i]:%Y-%m-%d} "
+                f"{why}; fix or drop that factor"
+            )
+    return convention
 
 
 def _norm(name: object) -> str:
@@ -268,41 +352,127 @@ def _numeric(path: Path, values: pd.Series, name: str) -> pd.Series:
     return out.astype("float64")
 
 
-def _parse_dates(path: Path, values: pd.Series) -> pd.Series:
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_OFFSET = r"(?:\s*(?:Z|UTC|[+-]\d{2}:?\d{2}))?"
+_ISO = re.compile(rf"(\d{{4}}-\d{{2}}-\d{{2}}){_TIME}{_OFFSET}")
+_COMPACT = re.compile(r"\d{8}")
+_DMY = re.compile(rf"(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}}){_TIME}{_OFFSET}")
+_DATE_HELP = "write dates as YYYY-MM-DD or YYYYMMDD, or pass --date-format (such as %d/%m/%Y)"
+
+
+def _parse_dates(path: Path, values: pd.Series, date_format: str | None = None) -> pd.Series:
+    """One date per row, midnight, no time zone; one format for the whole column, never guessed per cell.
+
+    The format is ``date_format`` (a strptime format) when given, else inferred from the column: ISO
+    (``YYYY-MM-DD``, with an optional time and UTC offset), ``YYYYMMDD``, or ``DD/MM/YYYY`` / ``MM/DD/YYYY``
+    (``/``, ``-`` or ``.`` between the fields) when some first field is above 12 (day-first) or some second
+    field is (month-first). A column where every value could be either is refused. A time zone is dropped,
+    keeping the date as written (the exchange's local date), not the date in UTC.
+
+    Examples
+    --------
+    >>> _parse_dates(Path("p.csv"), pd.Series(["04/01/1999", "13/01/1999"])).dt.strftime("%Y-%m-%d").tolist()
+    ['1999-01-04', '1999-01-13']
+    >>> _parse_dates(Path("p.csv"), pd.Series(["2020-03-06 00:00:00-05:00", "2020-03-09 00:00:00-04:00"])).tolist()
+    [Timestamp('2020-03-06 00:00:00'), Timestamp('2020-03-09 00:00:00')]
+    """
     if pd.api.types.is_datetime64_any_dtype(values) and not values.isna().any():
         parsed = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
         return parsed.dt.normalize().astype("datetime64[ns]")
     if values.isna().any() or (values.astype(str).str.strip() == "").any():
         raise DataError(f"{path}: some dates are blank; fill or drop those rows")
-    text = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-    fmt = "%Y%m%d" if text.str.fullmatch(r"\d{8}").all() else "ISO8601"
-    try:
-        parsed = pd.to_datetime(text, format=fmt)
-    except (ValueError, TypeError):
-        try:
-            parsed = pd.to_datetime(text, format="mixed", dayfirst=False)
-        except (ValueError, TypeError, OverflowError):
-            example = next((t for t in text if pd.isna(pd.to_datetime(t, errors="coerce", format="mixed"))),
-                           text.iloc[0])
-            raise DataError(
-                f"{path}: cannot parse date {example!r}; write dates as YYYY-MM-DD or YYYYMMDD"
-            ) from None
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
+    full = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    text = pd.Series(pd.unique(full), dtype=object)  # each distinct value parsed once (JPX: 2M rows, 1,200 days)
+    if date_format is not None:
+        parsed = _strptime_column(path, text, date_format)
+    else:
+        parsed = _infer_and_parse(path, text)
     outside = parsed.isna() | (parsed < pd.Timestamp("1900-01-01")) | (parsed > pd.Timestamp("2200-01-01"))
     if outside.any():
         example = text[outside.to_numpy()].iloc[0]
-        raise DataError(f"{path}: date {example!r} is not a trading day between 1900 and 2200; "
-                        "write dates as YYYY-MM-DD or YYYYMMDD")
-    return parsed.dt.normalize().astype("datetime64[ns]")
+        raise DataError(f"{path}: date {example!r} is not a day between 1900 and 2200; {_DATE_HELP}")
+    days = pd.DatetimeIndex(parsed).normalize().to_numpy()[pd.Index(text).get_indexer(full)]
+    return pd.Series(days, index=values.index).astype("datetime64[ns]")
 
 
-def _finish(path: Path, frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+def _strptime_column(path: Path, text: pd.Series, date_format: str) -> pd.Series:
+    """Every value read with the user's ``date_format``; the wall-clock time kept where it has an offset."""
+    try:
+        parsed = pd.to_datetime(text, format=date_format)
+    except (ValueError, TypeError, OverflowError):
+        parsed = None
+    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+        # mixed UTC offsets (a daylight-saving change) give objects, or raise: read each value on its own
+        out = []
+        for t in text:
+            try:
+                out.append(datetime.strptime(t, date_format).replace(tzinfo=None))
+            except (ValueError, TypeError):
+                raise DataError(
+                    f"{path}: date {t!r} does not match --date-format {date_format!r}; fix the value or the format"
+                ) from None
+        parsed = pd.Series(pd.to_datetime(out), index=text.index)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed
+
+
+def _infer_and_parse(path: Path, text: pd.Series) -> pd.Series:
+    """The column's one format, inferred from all its values; anything else is a one-line error."""
+    if text.str.fullmatch(_COMPACT).all():
+        return _to_datetime_or_fail(path, text, "%Y%m%d")
+    iso = text.str.extract(f"^{_ISO.pattern}$", expand=False)
+    if iso.notna().all():  # the date as written: any time and UTC offset after it are dropped
+        return _to_datetime_or_fail(path, iso, "%Y-%m-%d", shown=text)
+    dmy = text.str.extract(f"^{_DMY.pattern}$")
+    if dmy.notna().all().all() and dmy[1].nunique() == 1:
+        first, second = dmy[0].astype(int), dmy[2].astype(int)
+        sep = dmy[1].iloc[0]
+        if (first > 12).any() and (second > 12).any():
+            example = text[(second > 12).to_numpy()].iloc[0]
+            raise DataError(f"{path}: date {example!r} is month-first but others are day-first; "
+                            "use one date format in the column")
+        if not (first > 12).any() and not (second > 12).any():
+            raise DataError(
+                f"{path}: dates such as {text.iloc[0]!r} could be day-first or month-first; "
+                f"pass --date-format %d{sep}%m{sep}%Y or %m{sep}%d{sep}%Y"
+            )
+        day, month = (first, second) if (first > 12).any() else (second, first)
+        parts = pd.DataFrame({"year": dmy[3].astype(int), "month": month, "day": day})
+        try:
+            return pd.to_datetime(parts)
+        except (ValueError, OverflowError):
+            bad = pd.to_datetime(parts, errors="coerce").isna()
+            raise DataError(f"{path}: cannot parse date {text[bad.to_numpy()].iloc[0]!r}; {_DATE_HELP}") from None
+    known = (text.str.fullmatch(_COMPACT) | iso.notna() | dmy.notna().all(axis=1)).to_numpy()
+    if known.all():
+        raise DataError(f"{path}: the dates mix formats (such as {_first_of_other_kind(text)!r} and "
+                        f"{text.iloc[0]!r}); use one date format in the column")
+    raise DataError(f"{path}: cannot parse date {text[~known].iloc[0]!r}; {_DATE_HELP}")
+
+
+def _first_of_other_kind(text: pd.Series) -> str:
+    kind = text.str.replace(r"\d", "0", regex=True).str[:10]
+    other = text[(kind != kind.iloc[0]).to_numpy()]
+    return str(other.iloc[0] if len(other) else text.iloc[-1])
+
+
+def _to_datetime_or_fail(path: Path, text: pd.Series, fmt: str, shown: pd.Series | None = None) -> pd.Series:
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    if parsed.isna().any():
+        example = (shown if shown is not None else text)[parsed.isna()].iloc[0]
+        raise DataError(f"{path}: cannot parse date {example!r}; {_DATE_HELP}")
+    return parsed
+
+
+def _finish(
+    path: Path, frame: pd.DataFrame, source: str | None = None, *, date_format: str | None = None
+) -> pd.DataFrame:
     where = source or str(path)
     if frame.empty:
         raise DataError(f"{where}: the file has a header but no rows; give at least one row of prices")
     frame = frame.copy()
-    frame["date"] = _parse_dates(Path(where), frame["date"])
+    frame["date"] = _parse_dates(Path(where), frame["date"], date_format)
     for c in COLUMNS:
         frame[c] = _numeric(Path(where), frame[c], c)
     if "spread" in frame:

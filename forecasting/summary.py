@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,10 @@ import pandas as pd
 from forecasting.cleaning import CleanPanel
 from forecasting.errors import DataError
 
-__all__ = ["DataSummary", "check_window", "summarize"]
+__all__ = ["SPLIT_RATIOS", "DataSummary", "check_window", "summarize", "suspect_splits"]
+
+SPLIT_RATIOS = (2, 3, 4, 5, 10)
+"""Split ratios a one-day close-to-close move is compared with, and their inverses (reverse splits)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class DataSummary:
     unbridged: int
     closed_dates: int
     per_ticker: pd.DataFrame
+    suspect_splits: pd.DataFrame = field(default_factory=lambda: _suspect_frame([]))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -39,6 +43,7 @@ class DataSummary:
             "repaired_values": self.repaired,
             "unbridged_values": self.unbridged,
             "closed_dates": self.closed_dates,
+            "suspected_unadjusted_splits": len(self.suspect_splits),
         }
 
 
@@ -76,7 +81,51 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
         unbridged=clean.unbridged,
         closed_dates=len(clean.closed_dates),
         per_ticker=per,
+        suspect_splits=suspect_splits(clean),
     )
+
+
+def suspect_splits(clean: CleanPanel, *, tolerance: float = 0.05) -> pd.DataFrame:
+    """One-day close-to-close moves that look like a split the prices were not adjusted for.
+
+    A move is suspect when its log return is within ``tolerance`` of ``-log(k)`` (a k-for-1 split: the price
+    falls to 1/k) or ``+log(k)`` (a 1-for-k reverse split) for k in :data:`SPLIT_RATIOS`. Only consecutive
+    trading days with real closes count: a move across an interpolated or missing day is not looked at.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``ticker``, ``date`` (the day the price jumped to), ``ratio`` (close over the previous close)
+        and ``split`` (``"2-for-1"``, ``"1-for-2"``, ...), sorted by date then ticker.
+
+    Examples
+    --------
+    >>> from forecasting.cleaning import clean_panel
+    >>> from forecasting.synthetic import synthetic_panel
+    >>> p = synthetic_panel(2, 30, seed=1)
+    >>> p.loc[p.index.get_level_values("date") >= "2017-01-20", ["open", "high", "low", "close"]] /= 2
+    >>> found = suspect_splits(clean_panel(p))
+    >>> found[["ticker", "split"]].values.tolist(), f"{found['date'].iloc[0]:%Y-%m-%d}"
+    ([['T0000', '2-for-1'], ['T0001', '2-for-1']], '2017-01-20')
+    """
+    close = clean.values["close"]
+    real = np.isfinite(close) & ~clean.filled
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.diff(np.log(close), axis=0)
+    r[~(real[1:] & real[:-1])] = np.nan
+    found = []
+    for k in SPLIT_RATIOS:
+        for sign, name in ((-1.0, f"{k}-for-1"), (1.0, f"1-for-{k}")):
+            rows, cols = np.nonzero(np.abs(r - sign * np.log(k)) < tolerance)
+            found += [(str(clean.tickers[j]), clean.dates[i + 1], float(np.exp(r[i, j])), name)
+                      for i, j in zip(rows, cols)]
+    return _suspect_frame(found)
+
+
+def _suspect_frame(rows: list[tuple[str, pd.Timestamp, float, str]]) -> pd.DataFrame:
+    """The rows of :func:`suspect_splits` as its frame, sorted."""
+    frame = pd.DataFrame(rows, columns=["ticker", "date", "ratio", "split"])
+    return frame.sort_values(["date", "ticker"], ignore_index=True)
 
 
 def check_window(clean: CleanPanel, window: int, source: str) -> None:

@@ -33,6 +33,8 @@ TickersOpt = Annotated[
     list[str] | None, typer.Option("--tickers", "-t", help="Keep only these tickers (repeat the option).")
 ]
 MaxGapOpt = Annotated[int, typer.Option(help="Interpolate gaps of at most this many trading days.", min=0)]
+DateFormatOpt = Annotated[str | None, typer.Option(
+    help="strptime format of the data's dates, such as %d/%m/%Y, when the file cannot tell.")]
 ExecutionOpt = Annotated[str, typer.Option(
     help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts.")]
 
@@ -83,6 +85,7 @@ def data(
     tickers: TickersOpt = None,
     max_gap: MaxGapOpt = 5,
     window: Annotated[int, typer.Option(help="Check every ticker has enough rows for this window.", min=1)] = 30,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Validate and summarise a data set: tickers, date range, rows, repaired values."""
     from forecasting.cleaning import clean_panel
@@ -90,7 +93,7 @@ def data(
     from forecasting.summary import check_window, summarize
 
     source = str(path) if path else "embedded US tech panel (AAPL, GOOG, IBM, MSFT)"
-    clean = clean_panel(load_market_data(path, tickers=tickers), max_gap=max_gap)
+    clean = clean_panel(load_market_data(path, tickers=tickers, date_format=date_format), max_gap=max_gap)
     summary = summarize(clean, source)
     _print_summary(summary)
     check_window(clean, window, source)
@@ -121,6 +124,7 @@ def forecast(
     walk_mode: Annotated[str, typer.Option(help="expanding or rolling training windows for --walk-forward.")] = "expanding",
     execution: Annotated[str | None, typer.Option(
         help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
+    date_format: DateFormatOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
@@ -131,7 +135,7 @@ def forecast(
     if execution is not None:
         execution = execution_mode(execution).name
     source = str(data) if data else "embedded US tech panel"
-    panel = load_market_data(data, tickers=tickers)
+    panel = load_market_data(data, tickers=tickers, date_format=date_format)
     if model is not None:
         saved = predict_with_model(panel, model, out, source=source, device=device, execution=execution)
         typer.echo(f"{len(saved.forecasts)} forecasts from {model} written to {out}")
@@ -203,6 +207,7 @@ def backtest(
     forecast_params: Annotated[Path | None, typer.Option(
         help="JSON of forecaster settings when it runs first (best_params.json of qtrade tune).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the forecaster when it runs first.")] = 0,
+    date_format: DateFormatOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Backtest a strategy on forecast means and variances; write a QuantStats tearsheet with a forecast section."""
@@ -220,7 +225,7 @@ def backtest(
     if forecast_params is not None:
         config = config.with_params(forecast_params)
     source = str(data) if data else "embedded US tech panel"
-    panel = load_market_data(data, tickers=tickers)
+    panel = load_market_data(data, tickers=tickers, date_format=date_format)
     run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=setup,
                            split=split, forecast_config=config, source=source, progress=not quiet)
     for message in run.warnings:
@@ -297,6 +302,7 @@ def tune(
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
     execution: Annotated[str | None, typer.Option(
         help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
+    date_format: DateFormatOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
@@ -308,7 +314,7 @@ def tune(
     if params is not None:
         base = base.with_params(params)
     source = str(data) if data else "embedded US tech panel"
-    panel = load_market_data(data, tickers=tickers)
+    panel = load_market_data(data, tickers=tickers, date_format=date_format)
     common = dict(n_trials=n_trials, timeout=timeout, storage=storage, space_file=space, seed=seed, source=source,
                   progress=not quiet)
     if objective == "sharpe":
@@ -405,6 +411,13 @@ def _print_summary(summary: Any) -> None:
     console.print(table)
     if len(per) > 20:
         console.print(f"... and {len(per) - 20} more tickers")
+    suspects = s.suspect_splits
+    for row in suspects.head(10).itertuples():
+        typer.echo(f"warning: {row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.3f} in one day, as an unadjusted "
+                   f"{row.split} split would move it; check the split adjustment unless the move is real", err=True)
+    if len(suspects):
+        listed = " (the first 10 listed)" if len(suspects) > 10 else ""
+        typer.echo(f"warning: {len(suspects)} suspected unadjusted split(s){listed}", err=True)
 
 
 def run() -> None:

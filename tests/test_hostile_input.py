@@ -96,19 +96,26 @@ def test_the_command_line_answers_0_or_1_and_never_a_traceback(content: bytes) -
 
 def test_unsorted_duplicated_and_mixed_dates() -> None:
     rows = [
-        ("2020-01-03", "A", 1, 2, 0.5, 1.5, 100), ("20200102", "A", 1, 2, 0.5, 1.5, 100),
+        ("2020-01-03", "A", 1, 2, 0.5, 1.5, 100), ("2020-01-02", "A", 1, 2, 0.5, 1.5, 100),
         ("2020-01-06", "A", 1, 2, 0.5, 1.5, 0), ("2020-01-07", "A", 1, 2, 0.5, 1.5, 1e15),
     ]
+    columns = ["date", "ticker", "open", "high", "low", "close", "volume"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.csv"
-        pd.DataFrame(rows, columns=["date", "ticker", "open", "high", "low", "close", "volume"]).to_csv(path, index=False)
+        pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
         panel = load_market_data(path)
         _check(panel)
         assert panel.index.get_level_values("date").tolist() == list(pd.to_datetime(
             ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]))
+        mixed = Path(tmp) / "m.csv"  # one format per column: ISO beside YYYYMMDD is refused, not guessed per cell
+        pd.DataFrame([("20200102", *rows[1][1:]), *rows[:1], *rows[2:]], columns=columns).to_csv(mixed, index=False)
+        try:
+            load_market_data(mixed)
+            raise AssertionError("mixed date formats were accepted")
+        except QtradeError as exc:
+            assert "m.csv" in str(exc) and "one date format" in str(exc)
         dup = Path(tmp) / "d.csv"
-        pd.DataFrame(rows + [rows[0]], columns=["date", "ticker", "open", "high", "low", "close", "volume"]).to_csv(
-            dup, index=False)
+        pd.DataFrame(rows + [rows[0]], columns=columns).to_csv(dup, index=False)
         try:
             load_market_data(dup)
         except QtradeError as exc:
