@@ -3,7 +3,12 @@
 QuantStats has no hook for extra sections, so the written page gets two insertions: a summary table at the top
 of the right-hand column (before ``<div id="eoy">``, which the default template holds once) and a full-width
 forecast section after both columns. Everything is inline (SVG and base64 PNG); nothing touches the network:
-the benchmark is a Series, never a ticker QuantStats would try to download.
+the benchmark is a Series, never a ticker QuantStats would try to download, and ``offline_page`` takes out the
+template's outside links (a favicon, QuantStats' site) and its ``onload="save()"``, a script error in every
+browser since the template defines no ``save``. ``backtests.quantstats_fixes`` (imported before QuantStats
+draws) fixes what QuantStats 0.0.86 gets wrong under pandas 3: the EOY bars' year labels, the Return Quantiles
+boxes, 0.00 in the heatmap for months outside the period, and 3Y/5Y/10Y figures for a shorter period. A strategy
+that never traded gets ``no_trades_page``: QuantStats raises on a return series that never moves.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import html
 import io
 import logging
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -23,7 +29,7 @@ import pandas as pd
 from forecasting.atomic import atomic_path
 from forecasting.errors import QtradeError
 
-__all__ = ["ReportInputs", "forecast_section", "write_tearsheet"]
+__all__ = ["ReportInputs", "forecast_section", "no_trades_page", "offline_page", "write_tearsheet"]
 
 RIGHT_ANCHOR = '<div id="eoy">'
 END_ANCHOR = "<style>*{white-space:auto !important;}</style>"
@@ -212,11 +218,23 @@ def _deciles_figure(d: pd.DataFrame) -> Any:
 
 
 def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title: str) -> None:
-    """QuantStats' report of the net returns against the benchmark, with the forecast section inserted."""
-    import quantstats as qs
+    """QuantStats' report of the net returns against the benchmark, with the forecast section inserted.
 
+    A strategy that never traded (a net return of zero every day) gets qtrade's own page saying so, with the
+    same qtrade sections: QuantStats cannot report a series that never moves (its beta regression fails).
+    """
     returns = inputs.returns["strategy"].rename("Strategy")
     bench = inputs.returns["benchmark"].rename("Buy and hold, equal weight")
+    if not returns.fillna(0).to_numpy().any():
+        page = no_trades_page(inputs, title=title)
+        with atomic_path(path) as out:
+            out.write_text(page, encoding="utf-8")
+        return
+    import quantstats as qs
+
+    from backtests import quantstats_fixes
+
+    quantstats_fixes.apply()
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -225,9 +243,50 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
                         strategy_title="Strategy", benchmark_title="Buy and hold",
                         parameters=subtitle_parameters(inputs.stats))
         page = raw.read_text(encoding="utf-8")
-        page = insert_sections(page, summary_table(inputs), forecast_section(inputs))
+        page = insert_sections(offline_page(page), summary_table(inputs), forecast_section(inputs))
     with atomic_path(path) as out:
         out.write_text(page, encoding="utf-8")
+
+
+def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
+    """The page for a strategy whose net return is zero on every day: what happened, then qtrade's sections."""
+    r = inputs.returns
+    days = f"{len(r)} days, {r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}" if len(r) else "no days"
+    bench = float((1 + r["benchmark"].fillna(0)).prod() - 1) if len(r) else 0.0
+    params = " &bull; ".join(f"{k}: {v}" for k, v in subtitle_parameters(inputs.stats).items())
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>body{margin:30px;font:13px/1.4 Arial,sans-serif}.container{max-width:960px;margin:auto}"
+        "h4{color:grey;font-weight:400}table{margin:0 0 40px;border-spacing:0;width:100%}"
+        "td,th{text-align:right;padding:4px 5px}td:first-child,th:first-child{text-align:left}"
+        "thead th{background:#eee}svg,img{width:100%}</style>\n</head>\n<body>\n"
+        f'<div class="container">\n<h1>{html.escape(title)}</h1>\n<h4>{params}</h4>\n<hr>\n'
+        '<div id="qtrade-no-trades"><h2>The strategy never traded</h2>'
+        f"<p>Its net return is zero on every one of the {days}: it held no position, so there is no performance "
+        "to report (QuantStats' tearsheet cannot be drawn for a return series that never moves). Buy and hold "
+        f"over the same days returned {bench * 100:.2f}%.</p></div>\n"
+        f'<div id="qtrade-summary">{summary_table(inputs)}</div>\n'
+        f'<div id="qtrade-forecast">{forecast_section(inputs)}</div>\n'
+        "</div>\n</body>\n</html>\n")
+
+
+_OUTSIDE_LINK = re.compile(r'<link\b[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.IGNORECASE)
+_OUTSIDE_ANCHOR = re.compile(r'<a\b[^>]*\bhref="https?://[^"]*"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+_ONLOAD_SAVE = re.compile(r'\s+onload="save\(\)"', re.IGNORECASE)
+
+
+def offline_page(page: str) -> str:
+    """QuantStats' page without outside links (favicon, anchors keep their text) and without ``onload="save()"``.
+
+    Examples
+    --------
+    >>> offline_page('<link rel="icon" href="https://x.io/f.ico"><body onload="save()"><a href="http://q.io">Q</a>')
+    '<body>Q'
+    """
+    page = _OUTSIDE_LINK.sub("", page)
+    page = _OUTSIDE_ANCHOR.sub(r"\1", page)
+    return _ONLOAD_SAVE.sub("", page)
 
 
 def insert_sections(page: str, right: str, full: str) -> str:
