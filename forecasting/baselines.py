@@ -87,15 +87,18 @@ def historical(target: np.ndarray, train_origins: np.ndarray) -> tuple[np.ndarra
     return np.broadcast_to(mu[:, None], shape).copy(), np.broadcast_to(var[:, None], shape).copy()
 
 
-def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """GARCH(1,1) with a constant mean and normal errors (``arch``), fitted per ticker on dates <= train_end.
+def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_start: int = 0,
+            fit_ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """GARCH(1,1) with a constant mean and normal errors (``arch``), fitted per ticker on dates
+    ``train_start..train_end``.
 
     The fitted parameters are then held fixed and the variance recursion runs on through later data, so the
     forecast at origin t uses returns up to t only: column t holds arch's ``horizon``-step forecast of
     r_{t+horizon} made at t (for ``horizon=2``, omega + (alpha + beta) sigma2_{t+1|t}). Returns are scaled
     to percent for the fit (arch's advice) and back. Gaps (missing returns) are skipped: the recursion steps
-    over them. A ticker whose fit fails or has fewer than 100 training returns gets NaN (and is scored only
-    where every model has a forecast).
+    over them. ``fit_ok`` (same shape as ``returns``) leaves returns out of the fit only, such as those that
+    touch an interpolated price (which borrows a later one). A ticker whose fit fails or has fewer than 100
+    training returns gets NaN (and is scored only where every model has a forecast).
     """
     from arch import arch_model
 
@@ -107,15 +110,21 @@ def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1) -> tuple[n
     for i in range(n):
         ok = np.flatnonzero(np.isfinite(returns[i]))
         r = returns[i, ok] * 100.0
+        first = int(np.searchsorted(ok, train_start, side="left"))
         n_train = int(np.searchsorted(ok, train_end, side="right"))
-        if n_train < 100:
+        in_fit = ok[first:n_train]
+        if fit_ok is not None:
+            in_fit = in_fit[fit_ok[i, in_fit]]
+        if len(in_fit) < 100:
             continue
-        model = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                fit = model.fit(last_obs=n_train, disp="off", show_warning=False)
-                fc = fit.forecast(horizon=horizon, start=0, reindex=False)
+                fitted = arch_model(returns[i, in_fit] * 100.0, mean="Constant", vol="GARCH", p=1, q=1,
+                                    dist="normal", rescale=False).fit(disp="off", show_warning=False)
+                model = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
+                fixed = model.fix(fitted.params, first_obs=first, last_obs=n_train)
+                fc = fixed.forecast(horizon=horizon, start=0, reindex=False)
             except (ValueError, np.linalg.LinAlgError):
                 continue
         mean[i, ok] = fc.mean.to_numpy()[:, horizon - 1] / 100.0

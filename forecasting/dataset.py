@@ -86,16 +86,17 @@ class Prepared:
 def prepare(cube: FeatureCube, fold: Fold, window: int, scaler: ZScoreScaler | None = None) -> Prepared:
     """Fit the scaler on the fold's training rows (unless given) and mark the valid windows.
 
-    The scaler sees feature rows dated up to the last training origin and the targets of training origins,
-    nothing later; those targets end up to the target's horizon after the last training origin, inside the
+    The scaler sees the real (not interpolated) feature rows of the fold's training block, from its first to its
+    last training origin, and the targets of training origins, nothing later; those targets end up to the target's horizon after the last training origin, inside the
     embargo that the split leaves before the validation block.
     """
     ends = valid_ends(cube.x, cube.origin_ok, window)
     if scaler is None:
         train_dates = fold.labels == TRAIN
-        last_train = np.flatnonzero(train_dates).max()
+        first_train, last_train = np.flatnonzero(train_dates)[[0, -1]]
         rows = np.zeros(cube.origin_ok.shape, dtype=bool)
-        rows[:, : last_train + 1] = True
+        rows[:, first_train : last_train + 1] = True  # the fold's own training block (rolling folds start late)
+        rows &= cube.real  # an interpolated row borrows a later price, perhaps a validation one
         origins = ends & train_dates[None, :]
         scaler = ZScoreScaler.fit(cube.x, rows, cube.target, origins)
     x = scaler.transform(cube.x)

@@ -61,6 +61,9 @@ class FeatureCube:
         after its first open) for an open-to-open one.
     price
         float64 (n_tickers, n_dates): the execution's price P (adjusted close or open) of each date.
+    real
+        bool (n_tickers, n_dates): the row holds real prices, not values cleaning interpolated (which borrow a
+        later price, so no fit may use them: a validation price would reach a training statistic).
     execution
         The name of the execution mode whose return ``target`` holds.
     """
@@ -73,6 +76,7 @@ class FeatureCube:
     close: np.ndarray
     parkinson: np.ndarray
     price: np.ndarray
+    real: np.ndarray
     execution: str = DEFAULT_EXECUTION
     features: tuple[str, ...] = FEATURES
 
@@ -153,6 +157,7 @@ def build_features(clean: CleanPanel, *, execution: str | ExecutionMode = DEFAUL
         close=close,
         parkinson=parkinson,
         price=close if mode.price == "close" else v["open"].copy(),
+        real=real,
         execution=mode.name,
     )
 

@@ -177,14 +177,17 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
     """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
     up to the origin, forecast ``horizon`` steps ahead (see :mod:`forecasting.baselines`)."""
     returns = log_returns(cube.price)
+    real_return = cube.real.copy()  # a return that touches an interpolated price stays out of the fits
+    real_return[:, 1:] &= cube.real[:, :-1]
     train_origins = prep.ends & (prep.labels == TRAIN)[None, :]
-    last_train = int(np.flatnonzero(prep.labels == TRAIN).max())
+    first_train, last_train = (int(k) for k in np.flatnonzero(prep.labels == TRAIN)[[0, -1]])
     i, t = samples[:, 0], samples[:, 1]
     out: dict[str, np.ndarray] = {}
     for name, (m, v) in {
         "zero_ewma": ewma(returns),
         "historical": historical(cube.target, train_origins),
-        "garch": garch11(returns, last_train, horizon=cube.mode.horizon),
+        "garch": garch11(returns, last_train, horizon=cube.mode.horizon, train_start=first_train,
+                         fit_ok=real_return),
     }.items():
         out[f"{name}_mean"], out[f"{name}_var"] = m[i, t], v[i, t]
     return out
