@@ -66,13 +66,6 @@ class BacktestData:
         frame["tradable"] = self.tradable[sl, j].astype(float)
         return frame
 
-    def simple_returns(self) -> np.ndarray:
-        """(n_dates, n_tickers) close-to-close simple return ending at each date; 0 on the first."""
-        close = self.prices["close"]
-        out = np.zeros_like(close)
-        out[1:] = close[1:] / close[:-1] - 1.0
-        return out
-
 
 def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXECUTION) -> pd.DataFrame:
     """Forecasts from ``forecasts.parquet``/``.csv`` or a run folder holding one; checked and sorted.
