@@ -118,16 +118,17 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
 
 
 def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", max_gap: int = 5,
-          source: str = "data", execution: str = DEFAULT_EXECUTION) -> BacktestData:
+          source: str = "data", execution: str = DEFAULT_EXECUTION, calendar: str = "auto") -> BacktestData:
     """Put forecasts on the price calendar and choose the period to trade: the dates whose split is ``split``.
 
     ``split="all"`` trades every forecast, including those made on the training period (in-sample). The
-    forecasts' targets must be the returns ``execution`` holds on these prices.
+    forecasts' targets must be the returns ``execution`` holds on these prices, on the trading days of
+    ``calendar`` (as the forecasts were made; see :func:`forecasting.cleaning.clean_panel`).
     """
     mode = execution_mode(execution)
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r} is not known; use one of {', '.join(SPLITS)}")
-    clean = clean_panel(panel, max_gap=max_gap)
+    clean = clean_panel(panel, max_gap=max_gap, calendar=calendar)
     tickers = [str(t) for t in clean.tickers]
     unknown = sorted(set(forecasts["ticker"]) - set(tickers))
     if unknown:

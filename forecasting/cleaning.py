@@ -1,20 +1,28 @@
-"""Cleaning: a shared trading calendar and linear interpolation of short gaps, per ticker.
+"""Cleaning: one trading calendar for every ticker and linear interpolation of short gaps, per ticker.
 
-An interpolated value borrows the next real price, so it is only known once that price is. qtrade keeps a
-``filled`` flag per (date, ticker); :mod:`forecasting.features` never lets a filled day be a forecast origin
-or the end of a target, which is enough to keep the borrowed price out of any forecast made before it.
+The trading days are the data's own (a day on which any ticker has a price) or, with ``calendar``, the
+sessions of an exchange calendar (:mod:`forecasting.calendars`). An interpolated value borrows the next real
+price, so it is only known once that price is. qtrade keeps a ``filled`` flag per (date, ticker);
+:mod:`forecasting.features` never lets a filled day be a forecast origin or the end of a target, which is enough
+to keep the borrowed price out of any forecast made before it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from forecasting.calendars import AUTO, resolve_calendar, sessions
 from forecasting.loaders import COLUMNS
 
 __all__ = ["CleanPanel", "clean_panel"]
+
+
+def _no_dates() -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([], name="date")
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class CleanPanel:
     Attributes
     ----------
     dates, tickers
-        The shared calendar and the tickers, sorted.
+        The trading days and the tickers, sorted.
     values
         Column name -> float64 array (n_dates, n_tickers); NaN outside a ticker's life and in long gaps.
     filled
@@ -34,7 +42,19 @@ class CleanPanel:
     unbridged
         Number of values left missing inside a ticker's life because their gap was longer than ``max_gap``.
     closed_dates
-        Dates dropped because no ticker had a price (a market-wide outage such as TSE's 2020-10-01).
+        Dates of the data dropped because no ticker had a price there (a market-wide outage such as TSE's
+        2020-10-01) and, with a calendar, that are not sessions either.
+    calendar
+        The exchange calendar of ``dates`` (``"XNYS"``), or ``None`` when they are the data's own days.
+    rows
+        int array (n_tickers,): the rows of each ticker in the input panel, whatever their dates and values.
+    missing_sessions
+        With a calendar: the sessions on which no ticker has a price (no row, or only empty ones); they are
+        in ``dates``, and each ticker's values there are gaps like any other.
+    off_calendar
+        With a calendar: the dates with a price that are not sessions (holidays, weekends), left out.
+    off_calendar_rows
+        The rows with a price on ``off_calendar`` dates.
     """
 
     dates: pd.DatetimeIndex
@@ -44,6 +64,11 @@ class CleanPanel:
     repaired: int
     unbridged: int
     closed_dates: pd.DatetimeIndex
+    calendar: str | None = None
+    rows: np.ndarray | None = None
+    missing_sessions: pd.DatetimeIndex = field(default_factory=_no_dates)
+    off_calendar: pd.DatetimeIndex = field(default_factory=_no_dates)
+    off_calendar_rows: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """Back to the canonical long panel, with a boolean ``filled`` column; rows outside a life dropped."""
@@ -53,12 +78,26 @@ class CleanPanel:
         return frame[_life(self.values).reshape(-1)]
 
 
-def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5) -> CleanPanel:
-    """Put every ticker on the shared calendar and interpolate gaps of at most ``max_gap`` days.
+def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5, calendar: str | None = AUTO) -> CleanPanel:
+    """Put every ticker on one trading calendar and interpolate gaps of at most ``max_gap`` days.
 
-    A gap is a run of missing values in one column of one ticker, counted in trading days of the shared
-    calendar (a day on which at least one ticker has a price). Gaps longer than ``max_gap``, and values
-    before a ticker's first or after its last price, are left missing.
+    A gap is a run of missing values in one column of one ticker, counted in trading days. Gaps longer than
+    ``max_gap``, and values before a ticker's first or after its last price, are left missing.
+
+    The trading days depend on ``calendar`` (``"auto"``, ``"none"`` or an exchange code, see
+    :mod:`forecasting.calendars`):
+
+    - none (``"none"``, or ``"auto"`` on data whose exchange is not known): the days on which at least one
+      ticker has a price; a day on which none has is dropped (``closed_dates``).
+    - a calendar: its sessions from the data's first to its last date. A session on which the data has no price
+      (a row missing from every file, or from a single-ticker file) is kept: each ticker's values there are a
+      gap like any other, filled or left missing by the rule above, and it is listed in ``missing_sessions``.
+      A row dated on a day that is not a session (a holiday or weekend of that exchange) is left out with a
+      warning and counted in ``off_calendar``. It is not kept, because a trading day the exchange did not have
+      would lengthen the count of every gap and shorten a return's horizon across it; and the whole file is not
+      refused for it, because vendors do print such rows (the last close repeated on a holiday). The warning
+      names ``--calendar none``, which keeps them. Empty rows on such days lose nothing and join
+      ``closed_dates`` silently (TSE's 2020-10-01, which XTKS marks closed).
 
     Examples
     --------
@@ -66,18 +105,42 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5) -> CleanPanel:
     >>> clean = clean_panel(load_default())
     >>> clean.values["close"].shape == (len(clean.dates), len(clean.tickers))
     True
+    >>> from forecasting.synthetic import synthetic_panel
+    >>> week = synthetic_panel(1, 5, start="2020-06-29")  # Mon 29 June to Fri 3 July 2020
+    >>> nyse = clean_panel(week, calendar="XNYS")  # 3 July: Independence Day observed
+    >>> len(nyse.dates), nyse.off_calendar_rows, f"{nyse.off_calendar[0]:%Y-%m-%d}"
+    (4, 1, '2020-07-03')
     """
     if max_gap < 0:
         raise ValueError("max_gap must be >= 0")
+    code = resolve_calendar(calendar, panel)
     wide = {c: panel[c].unstack("ticker") for c in COLUMNS}
-    close = wide["close"]
-    all_missing = pd.concat([wide[c].isna().all(axis=1) for c in COLUMNS], axis=1).all(axis=1)
-    closed = close.index[all_missing.to_numpy()]
-    keep = ~all_missing.to_numpy()
-    dates = pd.DatetimeIndex(close.index[keep], name="date")
-    tickers = pd.Index(close.columns, name="ticker")
+    stamps = pd.DatetimeIndex(wide["close"].index, name="date")
+    tickers = pd.Index(wide["close"].columns, name="ticker")
+    has_value = np.zeros((len(stamps), len(tickers)), dtype=bool)
+    for c in COLUMNS:
+        has_value |= wide[c].reindex(columns=tickers).notna().to_numpy()
+    priced = has_value.any(axis=1)
+    missing_sessions = off_calendar = _no_dates()
+    off_rows = 0
+    if code is None:
+        dates = stamps[priced]
+        closed = stamps[~priced]
+    else:
+        dates = sessions(code, stamps.min(), stamps.max()).as_unit(stamps.unit)
+        on = stamps.isin(dates)
+        closed = stamps[~on & ~priced]
+        off_calendar = stamps[~on & priced]
+        off_rows = int(has_value[~on].sum())
+        missing_sessions = dates[~dates.isin(stamps[priced])]
+        if off_rows:
+            shown = ", ".join(f"{d:%Y-%m-%d}" for d in off_calendar[:5]) + (" ..." if len(off_calendar) > 5 else "")
+            warnings.warn(
+                f"{off_rows} row(s) on {len(off_calendar)} day(s) that are not {code} sessions were left out "
+                f"({shown}); check --calendar, or pass --calendar none to keep them", stacklevel=2)
+    rows = panel.groupby(level="ticker", sort=False).size().reindex(tickers, fill_value=0).to_numpy()
 
-    raw = {c: wide[c].reindex(columns=tickers).to_numpy(dtype="float64")[keep] for c in COLUMNS}
+    raw = {c: wide[c].reindex(index=dates, columns=tickers).to_numpy(dtype="float64") for c in COLUMNS}
     life = _life(raw)
     values: dict[str, np.ndarray] = {}
     filled = np.zeros(life.shape, dtype=bool)
@@ -90,7 +153,9 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5) -> CleanPanel:
         filled |= did_fill
         repaired += int(did_fill.sum())
         unbridged += int((np.isnan(out) & life).sum())
-    return CleanPanel(dates, tickers, values, filled, repaired, unbridged, pd.DatetimeIndex(closed))
+    return CleanPanel(pd.DatetimeIndex(dates, name="date"), tickers, values, filled, repaired, unbridged,
+                      pd.DatetimeIndex(closed, name="date"), calendar=code, rows=rows.astype(np.int64),
+                      missing_sessions=missing_sessions, off_calendar=off_calendar, off_calendar_rows=off_rows)
 
 
 def _life(raw: dict[str, np.ndarray]) -> np.ndarray:

@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.calendars import CALENDAR_ATTR
 from forecasting.errors import DataError
 
 __all__ = [
     "DEFAULT_DATASET",
+    "JPX_CALENDAR",
     "PRICE_COLUMNS",
     "jpx_factor_convention",
     "load_default",
@@ -37,6 +39,8 @@ __all__ = [
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (*PRICE_COLUMNS, "volume")
 DEFAULT_DATASET = "us_tech_daily.csv.gz"
+JPX_CALENDAR = "XTKS"
+"""The exchange calendar ``--calendar auto`` gives a JPX competition folder (the Tokyo Stock Exchange)."""
 _TICKER_ALIASES = ("ticker", "symbol", "code", "securitiescode")
 _DATE_ALIASES = ("date", "datetime", "timestamp")
 
@@ -136,7 +140,7 @@ def _head_rows(path: Path, n: int) -> list[list[str]]:
 
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)  # type: ignore[call-overload]
+        raw = pd.read_csv(path, encoding="utf-8-sig", **kwargs)  # type: ignore[call-overload]
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; give a CSV with a header and at least one row") from None
     except UnicodeDecodeError:
@@ -144,6 +148,34 @@ def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise DataError(f"{path}: not a readable CSV ({first}); check the delimiter and quoting") from None
+    _check_separator(path, raw)
+    return raw
+
+
+_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+_DECIMAL_COMMA = re.compile(r"[-+]?\d[\d.]*,\d+")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def _check_separator(path: Path, raw: pd.DataFrame) -> None:
+    """Refuse a file whose columns are separated by something other than commas, naming it.
+
+    Such a file (a spreadsheet's CSV in a European locale: ``Date;Open;...`` and ``101,5``) is not read with
+    its separator guessed: whether ``1.234`` is a thousand or a decimal cannot be told for sure.
+    """
+    for sep, name in _SEPARATORS.items():
+        if any(str(c).count(sep) >= 2 for c in raw.columns):
+            try:
+                cells = pd.read_csv(path, sep=sep, header=None, nrows=5, dtype=str, encoding="utf-8-sig")
+            except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
+                cells = pd.DataFrame()
+            text = pd.Series(cells.iloc[1:].to_numpy().ravel(), dtype=object).dropna().astype(str).str.strip()
+            commas = text[text.str.fullmatch(_DECIMAL_COMMA)]
+            decimals = f" and decimals written with a comma (such as {commas.iloc[0]!r})" if len(commas) else ""
+            raise DataError(
+                f"{path}: the columns are separated by {name}{decimals}; save it as a comma-separated CSV with "
+                "'.' as the decimal point (a spreadsheet's CSV export in an English locale writes one)"
+            )
 
 
 def read_yahoo_csv(
@@ -218,7 +250,9 @@ def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) ->
 
     ``path`` is a ``stock_prices.csv`` (or ``secondary_stock_prices.csv``) or a folder holding
     ``train_files/`` and ``supplemental_files/``, whose price files are stacked, a later file winning on
-    an overlapping (date, code). ``SecuritiesCode`` becomes the ticker.
+    an overlapping (date, code). ``SecuritiesCode`` becomes the ticker. A folder's panel records the Tokyo
+    Stock Exchange calendar (:data:`JPX_CALENDAR`) in ``attrs["calendar"]``, which ``--calendar auto`` follows;
+    a single file does not, as it may hold anything in this layout (pass ``--calendar XTKS``).
 
     Prices are split-adjusted: each stock sorted by date descending, OHLC multiplied by the cumulative product
     of the factors on and after each row and volume divided by it. Sources put ``AdjustmentFactor`` (0.5 for a
@@ -263,7 +297,10 @@ def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) ->
     for c in PRICE_COLUMNS:
         frame[c] = prices[c] * cumulative
     frame["volume"] = prices["volume"] / cumulative
-    return _finish(p, frame)
+    panel = _finish(p, frame)
+    if p.is_dir():  # the competition's folder is the Tokyo Stock Exchange's: --calendar auto uses XTKS
+        panel.attrs[CALENDAR_ATTR] = JPX_CALENDAR
+    return panel
 
 
 def jpx_factor_convention(
@@ -348,6 +385,14 @@ def _numeric(path: Path, values: pd.Series, name: str) -> pd.Series:
         bad[bad] = values[bad].astype(str).str.strip() != ""
     if bad.any():
         example = values[bad].iloc[0]
+        text = str(example).strip()
+        if _THOUSANDS.fullmatch(text):
+            raise DataError(f"{path}: column {name} has a comma in the number {example!r} (a thousands separator or "
+                            "a decimal comma); write numbers without thousands separators, with '.' as the decimal "
+                            "point (1234.5)")
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise DataError(f"{path}: column {name} writes decimals with a comma ({example!r}); save the file with "
+                            "'.' as the decimal point (101.5), as a spreadsheet's CSV export in an English locale does")
         raise DataError(f"{path}: column {name} has a non-numeric value {example!r}; fix or blank that cell")
     return out.astype("float64")
 

@@ -18,7 +18,15 @@ SPLIT_RATIOS = (2, 3, 4, 5, 10)
 
 @dataclass(frozen=True)
 class DataSummary:
-    """Tickers, dates, rows and repairs of a cleaned panel; ``per_ticker`` has one row per ticker."""
+    """Tickers, dates, rows and repairs of a cleaned panel; ``per_ticker`` has one row per ticker.
+
+    Rows, days and values are three counts: ``rows`` are the rows of the input (one per date and ticker, as
+    the files hold them); ``ticker_days`` are the trading days from each ticker's first to its last price,
+    summed over tickers (the rows the cleaned panel has, some of them ``filled_rows`` by interpolation); and
+    ``repaired`` and ``unbridged`` count values, five (open, high, low, close, volume) to a row. ``per_ticker``
+    has columns ``first``, ``last``, ``rows``, ``days``, ``filled`` (days) and ``missing_close`` (days whose
+    close is still missing).
+    """
 
     source: str
     n_tickers: int
@@ -26,23 +34,33 @@ class DataSummary:
     last_date: pd.Timestamp
     n_dates: int
     rows: int
+    ticker_days: int
+    filled_rows: int
     repaired: int
     unbridged: int
     closed_dates: int
     per_ticker: pd.DataFrame
     suspect_splits: pd.DataFrame = field(default_factory=lambda: _suspect_frame([]))
+    calendar: str | None = None
+    missing_sessions: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
+    off_calendar_rows: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
+            "calendar": self.calendar or "none",
             "tickers": self.n_tickers,
             "first_date": f"{self.first_date:%Y-%m-%d}",
             "last_date": f"{self.last_date:%Y-%m-%d}",
             "dates": self.n_dates,
             "rows": self.rows,
+            "ticker_days": self.ticker_days,
+            "filled_rows": self.filled_rows,
             "repaired_values": self.repaired,
             "unbridged_values": self.unbridged,
             "closed_dates": self.closed_dates,
+            "missing_sessions": len(self.missing_sessions),
+            "off_calendar_rows": self.off_calendar_rows,
             "suspected_unadjusted_splits": len(self.suspect_splits),
         }
 
@@ -55,19 +73,22 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
     >>> from forecasting.cleaning import clean_panel
     >>> from forecasting.loaders import load_default
     >>> s = summarize(clean_panel(load_default()), "embedded")
-    >>> s.n_tickers
-    4
+    >>> s.n_tickers, s.rows
+    (4, 11958)
     """
     frame = clean.to_frame()
     by = frame.groupby(level="ticker", sort=True)
     dates = frame.index.get_level_values("date")
+    days = by.size()
+    rows = days if clean.rows is None else pd.Series(clean.rows, index=clean.tickers).reindex(days.index)
     per = pd.DataFrame(
         {
             "first": by.apply(lambda g: g.index.get_level_values("date").min()),
             "last": by.apply(lambda g: g.index.get_level_values("date").max()),
-            "rows": by.size(),
-            "repaired": by["filled"].sum().astype(int),
-            "missing": by["close"].apply(lambda s: int(s.isna().sum())),
+            "rows": rows.astype(int),
+            "days": days.astype(int),
+            "filled": by["filled"].sum().astype(int),
+            "missing_close": by["close"].apply(lambda s: int(s.isna().sum())),
         }
     )
     return DataSummary(
@@ -76,12 +97,17 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
         first_date=dates.min(),
         last_date=dates.max(),
         n_dates=len(clean.dates),
-        rows=len(frame),
+        rows=int(len(frame) if clean.rows is None else clean.rows.sum()),
+        ticker_days=len(frame),
+        filled_rows=int(frame["filled"].sum()),
         repaired=clean.repaired,
         unbridged=clean.unbridged,
         closed_dates=len(clean.closed_dates),
         per_ticker=per,
         suspect_splits=suspect_splits(clean),
+        calendar=clean.calendar,
+        missing_sessions=clean.missing_sessions,
+        off_calendar_rows=clean.off_calendar_rows,
     )
 
 
@@ -129,11 +155,11 @@ def _suspect_frame(rows: list[tuple[str, pd.Timestamp, float, str]]) -> pd.DataF
 
 
 def check_window(clean: CleanPanel, window: int, source: str) -> None:
-    """Every ticker needs more real rows than ``window`` to give one training sample."""
+    """Every ticker needs more days with a close (real or interpolated) than ``window`` to give one sample."""
     rows = np.isfinite(clean.values["close"]).sum(axis=0)
     short = [(str(t), int(r)) for t, r in zip(clean.tickers, rows) if r <= window]
     if short:
-        listed = ", ".join(f"{t} ({r} rows)" for t, r in short[:5])
+        listed = ", ".join(f"{t} ({r} days with a close)" for t, r in short[:5])
         more = f" and {len(short) - 5} more" if len(short) > 5 else ""
         raise DataError(
             f"{source}: ticker(s) {listed}{more} have too few rows for window {window}; "

@@ -127,3 +127,133 @@ def test_suspects_are_moves_within_005_of_a_split_ratio(log_move: float, split: 
         assert found[["ticker", "split"]].values.tolist() == [["X", split]]
         assert found["date"].iloc[0] == pd.Timestamp("2020-01-13")
         assert found["ratio"].iloc[0] == pytest.approx(np.exp(log_move))
+
+
+# --- calendars and counts -------------------------------------------------------------------------------------
+# June 2020 has 22 weekdays and no NYSE holiday; July 2020 has 23 weekdays and one holiday, 3 July (Independence Day
+# observed). So NYSE had 44 sessions from 1 June to 31 July 2020.
+NYSE_JUN_JUL_2020 = pd.bdate_range("2020-06-01", "2020-07-31").as_unit("ns").drop(pd.Timestamp("2020-07-03"))
+TSE_NEW_YEAR = ["2019-12-31", "2020-01-01", "2020-01-02", "2020-01-03", "2020-01-13"]
+
+
+def _on_days(days: pd.DatetimeIndex, n_tickers: int = 1) -> pd.DataFrame:
+    panel = synthetic_panel(n_tickers, len(days), seed=3)
+    return panel.rename(index=dict(zip(panel.index.get_level_values("date").unique(), days)), level="date")
+
+
+def _yahoo(path: Path, days: pd.DatetimeIndex) -> Path:
+    one = _on_days(days).xs("T0000", level="ticker").rename(columns=str.title).rename_axis("Date")
+    one.to_csv(path, date_format="%Y-%m-%d")
+    return path
+
+
+def _lines(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines()]
+
+
+def _table_row(output: str, ticker: str) -> list[str]:
+    row = next(line for line in output.splitlines() if line.startswith(f"│ {ticker} "))
+    return [cell.strip() for cell in row.strip("│").split("│")]
+
+
+def test_a_session_missing_from_a_single_ticker_file_is_counted_listed_and_interpolated(tmp_path: Path) -> None:
+    assert len(NYSE_JUN_JUL_2020) == 44
+    missing = [pd.Timestamp("2020-06-10"), pd.Timestamp("2020-07-15")]
+    path = _yahoo(tmp_path / "ACME.csv", NYSE_JUN_JUL_2020.drop(missing))  # 42 rows
+    result = runner.invoke(app, ["data", str(path), "--calendar", "XNYS"])
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.output)
+    assert "1 tickers, 2020-06-01 to 2020-07-31, 44 trading days (XNYS sessions), 42 rows in the data" in lines
+    assert "44 ticker-days from each ticker's first to last price, 2 of them filled by interpolation" in lines
+    assert ("10 values repaired by interpolation, 0 values left missing (gaps too long), "
+            "0 market-wide empty days dropped") in lines
+    assert "XNYS: 2 session(s) with no price in the data (2020-06-10, 2020-07-15), gaps like any other" in lines
+    assert _table_row(result.output, "ACME") == ["ACME", "2020-06-01", "2020-07-31", "42", "44", "2", "0"]
+    assert "warning" not in result.output  # 3 July has no row, and is not made a gap either
+
+
+def test_without_a_calendar_rows_days_and_values_are_each_counted_as_such(tmp_path: Path) -> None:
+    panel = _on_days(NYSE_JUN_JUL_2020, n_tickers=2)
+    panel = panel.drop(index=(pd.Timestamp("2020-06-10"), "T0001"))  # one row fewer: a gap of 5 values
+    panel.loc[(pd.Timestamp("2020-06-17"), "T0000"), "close"] = np.nan  # one value blank in a row that is there
+    path = tmp_path / "p.csv"
+    panel.reset_index().to_csv(path, index=False)
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.output)
+    assert "2 tickers, 2020-06-01 to 2020-07-31, 44 trading days (days with a price), 87 rows in the data" in lines
+    assert "88 ticker-days from each ticker's first to last price, 2 of them filled by interpolation" in lines
+    assert "6 values repaired by interpolation, 0 values left missing (gaps too long), " \
+           "0 market-wide empty days dropped" in lines
+    assert _table_row(result.output, "T0000")[3:] == ["44", "44", "1", "0"]
+    assert _table_row(result.output, "T0001")[3:] == ["43", "44", "1", "0"]
+    assert not any(line.startswith("XNYS") for line in lines)
+
+
+def test_a_row_on_a_holiday_is_reported_not_made_a_gap(tmp_path: Path) -> None:
+    days = NYSE_JUN_JUL_2020.union(pd.DatetimeIndex(["2020-07-03"]))
+    path = _yahoo(tmp_path / "ACME.csv", days)
+    result = runner.invoke(app, ["data", str(path), "--calendar", "XNYS"])
+    assert result.exit_code == 0, result.output
+    assert ("warning: 1 row(s) on 1 day(s) that are not XNYS sessions were left out (2020-07-03); check --calendar, "
+            "or pass --calendar none to keep them") in result.output
+    assert "44 trading days (XNYS sessions), 45 rows in the data" in result.output
+    assert "0 values repaired" in result.output and "XNYS: 0 session(s) with no price" in result.output
+
+
+def test_auto_uses_the_tokyo_calendar_for_a_jpx_folder(tmp_path: Path) -> None:
+    tse = pd.bdate_range("2019-12-23", "2020-02-07").as_unit("ns")
+    tse = tse[~tse.isin(pd.DatetimeIndex(TSE_NEW_YEAR))]
+    jpx = to_jpx_frame(_on_days(tse.drop(pd.Timestamp("2020-01-08")), n_tickers=2))
+    for sub, part in (("train_files", jpx[jpx["Date"] < "2020-01-20"]), ("supplemental_files", jpx[jpx["Date"] >=
+                                                                                                 "2020-01-20"])):
+        (tmp_path / sub).mkdir()
+        part.to_csv(tmp_path / sub / "stock_prices.csv", index=False)
+    result = runner.invoke(app, ["data", str(tmp_path), "--window", "5"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(tse)} trading days (XTKS sessions), {2 * (len(tse) - 1)} rows in the data" in result.output
+    assert "XTKS: 1 session(s) with no price in the data (2020-01-08)" in result.output
+    assert "warning" not in result.output
+    plain = runner.invoke(app, ["data", str(tmp_path), "--calendar", "none", "--window", "5"])
+    assert f"{len(tse) - 1} trading days (days with a price)" in plain.output
+
+
+@pytest.mark.parametrize("command", [["data"], ["forecast", "--epochs", "1"], ["backtest"], ["tune"]])
+def test_an_unknown_calendar_is_one_line_and_exit_1(tmp_path: Path, command: list[str]) -> None:
+    out = [] if command == ["data"] else ["--out", str(tmp_path / "out")]
+    result = runner.invoke(app, [*command, *out, "--calendar", "NOPE"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith("error: --calendar 'NOPE' is not an exchange calendar; use auto, none")
+    assert "XNYS" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# --- files in a European spreadsheet's layout -------------------------------------------------------------------
+
+def test_a_semicolon_separated_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "ACME.csv"
+    path.write_text("Date;Open;High;Low;Close;Volume\n2020-01-02;101.5;102.0;100.0;101.0;1000\n"
+                    "2020-01-03;101.0;102.5;100.5;102.0;1200\n")
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error: {path}: the columns are separated by ';'; save it as a comma-separated "
+                                     "CSV with '.' as the decimal point (a spreadsheet's CSV export in an English "
+                                     "locale writes one)")
+
+
+def test_a_semicolon_file_with_decimal_commas_names_both(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("date;ticker;open;high;low;close;volume\n2020-01-02;A;101,5;102,0;100,0;101,0;1000\n")
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "separated by ';' and decimals written with a comma (such as '101,5')" in result.output
+
+
+def test_decimal_commas_in_a_comma_separated_file_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "ACME.csv"
+    path.write_text('Date,Open,High,Low,Close,Volume\n2020-01-02,"101,5","102,0","100,0","101,0",1000\n')
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "column open writes decimals with a comma ('101,5'); save the file with '.' as the decimal point" \
+        in result.output

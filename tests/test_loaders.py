@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,39 @@ def test_embedded_default_is_real_split_adjusted_data() -> None:
     assert abs(jump) < 0.1
     assert panel.index.get_level_values("date").min() == pd.Timestamp("2000-03-01")
     assert not panel.isna().any().any()
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "';'"), ("\t", "tabs"), ("|", "'|'")])
+def test_another_column_separator_is_named_with_the_fix(tmp_path: Path, sep: str, name: str) -> None:
+    from forecasting.errors import DataError
+
+    path = tmp_path / "p.csv"
+    header = sep.join(["date", "ticker", "open", "high", "low", "close", "volume"])
+    path.write_text(header + "\n" + sep.join(["2020-01-02", "A", "101.5", "102", "100", "101", "1000"]) + "\n")
+    with pytest.raises(DataError, match=f"the columns are separated by {name}; save it as a comma-separated CSV"):
+        load_market_data(path)
+
+
+def test_jpx_file_with_semicolons_and_decimal_commas_is_named(tmp_path: Path) -> None:
+    from forecasting.errors import DataError
+
+    jpx = to_jpx_frame(synthetic_panel(1, 5, seed=0))
+    path = tmp_path / "stock_prices.csv"
+    jpx.to_csv(path, sep=";", decimal=",", index=False)
+    with pytest.raises(DataError, match=r"separated by ';' and decimals written with a comma \(such as '\d+,\d+'\)"):
+        load_market_data(path)
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("101,5", "column close writes decimals with a comma ('101,5')"),
+    ("1.101,5", "column close writes decimals with a comma ('1.101,5')"),
+    ("1,101.5", "column close has a comma in the number '1,101.5' (a thousands separator or a decimal comma)"),
+    ("abc", "column close has a non-numeric value 'abc'; fix or blank that cell"),
+])
+def test_commas_in_numbers_are_named(tmp_path: Path, cell: str, message: str) -> None:
+    from forecasting.errors import DataError
+
+    path = tmp_path / "ACME.csv"
+    path.write_text(f'Date,Open,High,Low,Close,Volume\n2020-01-02,100,2000,99,"{cell}",1000\n')
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_market_data(path)
