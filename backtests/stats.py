@@ -20,7 +20,8 @@ from backtests.vectorized import replay
 from forecasting.metrics import nll, pit_histogram
 from strategies.sizing import usable
 
-__all__ = ["backtest_stats", "confidence_deciles", "deflated_sharpe_ratio", "forecast_scores", "performance"]
+__all__ = ["backtest_stats", "confidence_deciles", "deflated_sharpe_ratio", "drawdowns", "forecast_scores",
+           "performance"]
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -48,6 +49,44 @@ def performance(returns: pd.Series) -> dict[str, float | int | None]:
             "probabilistic_sharpe": float(qs.stats.probabilistic_sharpe_ratio(r)),
         }
     return {k: (v if v is None or isinstance(v, int) or np.isfinite(v) else None) for k, v in out.items()}
+
+
+def drawdowns(returns: pd.Series) -> pd.DataFrame:
+    """Every drawdown of the compounded daily returns, one row each, in the order they began.
+
+    The equity starts at 1 (a peak too, so a first losing day is a drawdown) and compounds ``1 + r`` per day;
+    a missing return counts as 0. Columns:
+
+    - ``start``: the first day under the running peak (the peak is the close before it);
+    - ``valley``: the day of the lowest equity in it; ``depth``: that equity over the peak, minus 1 (< 0);
+    - ``end``: the first day back at the peak, or NaT for a drawdown still under water on the last day;
+    - ``recovered``: whether ``end`` was reached;
+    - ``days``: calendar days from ``start`` to ``end``, or, not recovered, from ``start`` through the last
+      day (so it is how long it has lasted so far, and will be at least that).
+
+    Examples
+    --------
+    >>> r = pd.Series([0.01, -0.02, 0.005, 0.02, -0.01], index=pd.bdate_range("2020-01-01", periods=5))
+    >>> d = drawdowns(r)
+    >>> [f"{t:%m-%d}" for t in d["start"]], [f"{t:%m-%d}" for t in d["end"].dropna()], d["recovered"].tolist()
+    (['01-02', '01-07'], ['01-06'], [True, False])
+    >>> d["days"].tolist()  # 2 Jan to Monday 6 Jan; 7 Jan, the last day, itself
+    [4, 1]
+    """
+    r = returns.fillna(0).astype(float)
+    equity = (1 + r).cumprod().to_numpy()
+    depth = equity / np.maximum.accumulate(np.r_[1.0, equity])[1:] - 1
+    under = depth < 0
+    index = r.index
+    rows = []
+    edges = np.flatnonzero(np.diff(np.r_[False, under, False].astype(int)))  # run starts and ends, alternating
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        valley = first + int(np.argmin(depth[first:stop]))
+        recovered = stop < len(r)
+        end = index[stop] if recovered else pd.NaT
+        days = (index[stop] - index[first]).days if recovered else (index[-1] - index[first]).days + 1
+        rows.append((index[first], index[valley], end, float(depth[valley]), int(days), recovered))
+    return pd.DataFrame(rows, columns=["start", "valley", "end", "depth", "days", "recovered"])
 
 
 def _pairs(data: BacktestData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -6,9 +6,11 @@ forecast section after both columns. Everything is inline (SVG and base64 PNG); 
 the benchmark is a Series, never a ticker QuantStats would try to download, and ``offline_page`` takes out the
 template's outside links (a favicon, QuantStats' site) and its ``onload="save()"``, a script error in every
 browser since the template defines no ``save``. ``backtests.quantstats_fixes`` (imported before QuantStats
-draws) fixes what QuantStats 0.0.86 gets wrong under pandas 3: the EOY bars' year labels, the Return Quantiles
-boxes, 0.00 in the heatmap for months outside the period, and 3Y/5Y/10Y figures for a shorter period. A strategy
-that never traded gets ``no_trades_page``: QuantStats raises on a return series that never moves.
+draws) fixes what QuantStats 0.0.86 gets wrong under pandas 3 (its docstring lists each chart and metrics row),
+and gives the "Worst 10 Drawdowns" table that ``drawdown_section`` puts in place of QuantStats' own, which dates
+a recovery for a drawdown still under water. The header and the forecast section state the period in the same
+words (``period_words``): the days of the returns, each dated by the close it ends at. A strategy that never
+traded gets ``no_trades_page``: QuantStats raises on a return series that never moves.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import pandas as pd
 from forecasting.atomic import atomic_path
 from forecasting.errors import QtradeError
 
-__all__ = ["ReportInputs", "forecast_section", "no_trades_page", "offline_page", "write_tearsheet"]
+__all__ = ["ReportInputs", "calendar_note", "drawdown_section", "forecast_section", "no_trades_page", "offline_page",
+           "p_value", "period_words", "write_tearsheet"]
 
 RIGHT_ANCHOR = '<div id="eoy">'
 END_ANCHOR = "<style>*{white-space:auto !important;}</style>"
@@ -105,6 +108,21 @@ def summary_table(inputs: ReportInputs) -> str:
         f"{_table(head, rows)}"
 
 
+def calendar_note(returns: pd.Series) -> str:
+    """The line under the metrics table saying which calendar periods its month, quarter and year rows count."""
+    from backtests.quantstats_fixes import whole_periods
+
+    spans = []
+    for freq, name in (("M", "month"), ("Q", "quarter"), ("Y", "year")):
+        whole = whole_periods(returns, freq).index
+        label = (lambda q: q.strftime("%b %Y")) if freq == "M" else str
+        spans.append(f"no whole {name}" if not len(whole) else f"{name} {label(whole[0])}" if len(whole) == 1
+                     else f"{name}s {label(whole[0])} to {label(whole[-1])}")
+    return ('<p id="qtrade-calendar-note" style="margin-top:-30px;color:grey">Month, quarter and year rows count '
+            f"whole calendar periods only: here {html.escape(', '.join(spans))}. The EOY table and chart, the heatmap "
+            "and the return distributions show the partial first and last ones too.</p>")
+
+
 def subtitle_parameters(stats: dict[str, Any]) -> dict[str, str]:
     """The execution mode and the cost settings, for the line under the tearsheet's title."""
     ex = stats.get("execution", {})
@@ -132,18 +150,51 @@ def execution_words(stats: dict[str, Any]) -> str:
             f"delisting return {ex['delisting_return'] * 100:g}%.")
 
 
+def p_value(p: float) -> str:
+    """A p-value as the page shows it: three decimals, and "p < 0.001" below that (never "p = 0.000").
+
+    Examples
+    --------
+    >>> p_value(0.0036), p_value(2e-9), p_value(0.5)
+    ('p = 0.004', 'p < 0.001', 'p = 0.500')
+    """
+    return "p < 0.001" if p < 0.0005 else f"p = {p:.3f}"
+
+
+def _day(day: Any) -> str:
+    return f"{pd.Timestamp(day):%-d %b %Y}"
+
+
+def period_words(inputs: ReportInputs) -> str:
+    """The period the page reports, one convention everywhere: the days of the returns, each dated by its close.
+
+    A return dated *d* is earned from the close before *d* to the close of *d*, so the first return is dated the
+    day after the first decision's close; when that close is known and earlier, the words say so.
+    """
+    index = inputs.returns.index
+    if not len(index):
+        return "no returns"
+    words = f"returns dated {_day(index[0])} to {_day(index[-1])}"
+    first_close = inputs.stats.get("period", {}).get("first_close")
+    if first_close and pd.Timestamp(first_close) < index[0]:
+        words += (f", each by the close it ends at (the first is earned from the close of {_day(first_close)}, "
+                  "where the first decision was made)")
+    return words
+
+
 def forecast_section(inputs: ReportInputs) -> str:
     """The full-width forecast section: accuracy beside baselines, calibration, convergence, profit by confidence."""
     from forecasting.evaluation import comparison_rows
     from forecasting.plots import pit_figure
 
     s, f = inputs.stats, inputs.stats["forecast"]
+    made = (f"at the closes from {_day(f['first_origin'])} to {_day(f['last_origin'])}" if f.get("first_origin")
+            else "in it")
     parts = [SECTION_MARK, '<div style="clear:both"></div><hr>',
              "<h1>The forecast behind the trades</h1>",
-             f"<h4>{f.get('n', 0)} forecasts of the {html.escape(s['split'])} period made from "
-             f"{f.get('first_origin', s['period']['first_close'])} to {f.get('last_origin', s['period']['last_close'])}"
-             "; each is the mean and variance of the "
-             f"{html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
+             f"<h4>The {html.escape(s['split'])} period, as in the header: {html.escape(period_words(inputs))}. "
+             f"{f.get('n', 0)} forecasts with a known target were made {made}; each is the mean and variance of "
+             f"the {html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
              f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
              "fills).</h4><br>"]
     rows = [["LSTM-MLE", _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
@@ -163,7 +214,7 @@ def forecast_section(inputs: ReportInputs) -> str:
             labels = metrics["models"]
             parts.append(f"<p>Diebold-Mariano, {labels[dm['model']]} against {labels[dm['against']]} (the best "
                          f"baseline by NLL): NLL statistic {dm['nll']['statistic']:+.2f} "
-                         f"(p = {dm['nll']['p_value']:.3f}); negative favours the LSTM.</p>")
+                         f"({p_value(dm['nll']['p_value'])}); negative favours the LSTM.</p>")
         hists = {metrics["models"][m]: sc["pit_histogram"] for m, sc in block["overall"].items()}
     else:
         parts.append("<p>Baselines: the forecast run's metrics.json for these dates was not found, so only the zero "
@@ -241,9 +292,11 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
         raw = Path(tmp) / "qs.html"
         qs.reports.html(returns, benchmark=bench, output=str(raw), title=title, match_dates=False,
                         strategy_title="Strategy", benchmark_title="Buy and hold",
-                        parameters=subtitle_parameters(inputs.stats))
+                        parameters={"Period": html.escape(period_words(inputs)),
+                                    **subtitle_parameters(inputs.stats)})
         page = raw.read_text(encoding="utf-8")
-        page = insert_sections(offline_page(page), summary_table(inputs), forecast_section(inputs))
+        page = drawdown_section(offline_page(page), quantstats_fixes.drawdown_table(returns))
+        page = insert_sections(page, calendar_note(returns) + summary_table(inputs), forecast_section(inputs))
     with atomic_path(path) as out:
         out.write_text(page, encoding="utf-8")
 
@@ -253,7 +306,8 @@ def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
     r = inputs.returns
     days = f"{len(r)} days, {r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}" if len(r) else "no days"
     bench = float((1 + r["benchmark"].fillna(0)).prod() - 1) if len(r) else 0.0
-    params = " &bull; ".join(f"{k}: {v}" for k, v in subtitle_parameters(inputs.stats).items())
+    params = " &bull; ".join(f"{k}: {v}" for k, v in {"Period": html.escape(period_words(inputs)),
+                                                       **subtitle_parameters(inputs.stats)}.items())
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
@@ -287,6 +341,18 @@ def offline_page(page: str) -> str:
     page = _OUTSIDE_LINK.sub("", page)
     page = _OUTSIDE_ANCHOR.sub(r"\1", page)
     return _ONLOAD_SAVE.sub("", page)
+
+
+_DRAWDOWN_TABLE = re.compile(r'(<div id="ddinfo">\s*<h3>Worst 10 Drawdowns</h3>\s*)<table>.*?</table>', re.DOTALL)
+
+
+def drawdown_section(page: str, table: str) -> str:
+    """Put ``table`` in place of QuantStats' "Worst 10 Drawdowns" table (which dates a recovery that has not come)."""
+    page, found = _DRAWDOWN_TABLE.subn(lambda m: m.group(1) + table, page)
+    if found != 1:
+        raise QtradeError("this QuantStats version writes a page without the expected drawdown table; "
+                          "install quantstats 0.0.86 or a version with the same template")
+    return page
 
 
 def insert_sections(page: str, right: str, full: str) -> str:
