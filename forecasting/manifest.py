@@ -8,10 +8,15 @@ import platform
 import sys
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["data_hash", "library_versions", "qtrade_version", "run_manifest"]
+__all__ = ["INPUT_OPTIONS", "data_hash", "file_hash", "input_hashes", "library_versions", "qtrade_version",
+           "run_manifest"]
+
+INPUT_OPTIONS = ("--data", "--forecasts", "--params", "--forecast-params", "--model", "--space")
+"""Options of the qtrade commands that name an input file or folder; the manifest records their SHA-256."""
 
 _LIBRARIES = ("qtrade", "torch", "numpy", "pandas", "arch", "scipy", "backtrader", "quantstats", "optuna")
 
@@ -46,6 +51,47 @@ def data_hash(panel: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
+def file_hash(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of a file's bytes, or of a folder's files (their relative paths and bytes, hidden ones left out);
+    ``None`` when there is nothing at ``path``."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    if p.is_file():
+        files = [(p.name, p)]
+    elif p.is_dir():
+        files = sorted((f.relative_to(p).as_posix(), f) for f in p.rglob("*")
+                       if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    else:
+        return None
+    for name, f in files:
+        digest.update(name.encode() + b"\0")
+        with f.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def input_hashes(argv: list[str]) -> dict[str, dict[str, str | None]]:
+    """The input files and folders named on a command line (:data:`INPUT_OPTIONS`), each with its SHA-256.
+
+    Examples
+    --------
+    >>> input_hashes(["qtrade", "forecast", "--out", "x", "--model=/no/such/model.pt"])
+    {'--model': {'path': '/no/such/model.pt', 'sha256': None}}
+    """
+    found: dict[str, dict[str, str | None]] = {}
+    for k, arg in enumerate(argv):
+        option, _, value = arg.partition("=")
+        if option not in INPUT_OPTIONS:
+            continue
+        if not value and k + 1 < len(argv):
+            value = argv[k + 1]
+        if value:
+            found[option] = {"path": value, "sha256": file_hash(value)}
+    return found
+
+
 def run_manifest(*, command: str, seed: int, panel: pd.DataFrame, source: str, config: dict[str, object],
                  extra: dict[str, object] | None = None) -> dict[str, object]:
     return {
@@ -55,6 +101,7 @@ def run_manifest(*, command: str, seed: int, panel: pd.DataFrame, source: str, c
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
         "data": {"source": source, "sha256": data_hash(panel), "rows": int(len(panel))},
+        "inputs": input_hashes(sys.argv),
         "config": config,
         "versions": library_versions(),
         **(extra or {}),

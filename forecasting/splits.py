@@ -26,6 +26,7 @@ __all__ = [
     "VAL",
     "Fold",
     "chronological_split",
+    "minimum_dates",
     "walk_forward_folds",
 ]
 
@@ -112,6 +113,33 @@ def walk_forward_folds(
         train_start = 0 if mode == "expanding" else max(0, val_start - initial_train)
         folds.append(_fold(_labels(n, train_start, val_start, start, end, embargo), dates))
     return folds
+
+
+def minimum_dates(first_origin: int, *, horizon: int, val: float = 0.15, test: float = 0.15, embargo: int = 1,
+                  train_dates: int = 0) -> int:
+    """The fewest dates a :func:`chronological_split` needs to hold a forecast with a realised target in each of
+    its training, validation and test blocks, when the first possible origin is date ``first_origin`` (the
+    window's length less one, plus the days features need before it), a target ends ``horizon`` dates after
+    its origin and the training block must span at least ``train_dates`` dates (a baseline's fit).
+
+    Examples
+    --------
+    >>> minimum_dates(9, horizon=2, embargo=2)  # a 10-day window from the first date, the next-close target
+    18
+    >>> minimum_dates(9, horizon=2, embargo=2, train_dates=113)  # and a training block the baselines fit on
+    163
+    """
+    _check_fractions(val, test, embargo)
+    n = first_origin + 1
+    while True:
+        test_start = n - int(round(n * test))
+        val_start = test_start - int(round(n * val))
+        train_ok = val_start - embargo > first_origin and val_start - embargo >= train_dates
+        val_ok = test_start - embargo > max(val_start, first_origin)
+        test_ok = n - 1 - horizon >= max(test_start, first_origin)
+        if train_ok and val_ok and test_ok:
+            return n
+        n += 1
 
 
 def _labels(n: int, train_start: int, val_start: int, test_start: int, test_end: int, embargo: int) -> np.ndarray:

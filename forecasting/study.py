@@ -16,8 +16,14 @@ from typing import Any
 
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import ConfigError
+from forecasting.outputs import clear_previous
 
-__all__ = ["FINISHED", "finished_trials", "open_study", "run_study", "write_study_outputs"]
+__all__ = ["FINISHED", "IMPORTANCE_MIN_TRIALS", "TrialProgress", "finished_trials", "open_study", "run_study",
+           "write_study_outputs"]
+
+IMPORTANCE_MIN_TRIALS = 10
+"""Fewest complete trials before parameter importances are drawn: PED-ANOVA compares the best tenth of the trials
+with the rest, which with fewer trials is noise shown as a ranking."""
 
 
 def _optuna() -> Any:
@@ -75,6 +81,17 @@ def _storage(optuna: Any, url: str, attempts: int = 5) -> Any:
     raise AssertionError("unreachable")
 
 
+class TrialProgress:
+    """The running trial's epochs, shown on a second bar under the study's; the objective calls :meth:`epoch`."""
+
+    def __init__(self) -> None:
+        self._show: Callable[[str, int, int], None] | None = None
+
+    def epoch(self, trial: int, epoch: int, epochs: int, val_loss: float) -> None:
+        if self._show is not None:
+            self._show(f"trial {trial}: epoch {epoch}/{epochs}, val loss {val_loss:.4f}", epoch, epochs)
+
+
 def finished_trials(study: Any) -> list[Any]:
     return [t for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED]
 
@@ -87,6 +104,7 @@ def run_study(
     timeout: float | None,
     progress: bool,
     describe: Callable[[Any], str] = lambda s: "",
+    inner: TrialProgress | None = None,
 ) -> None:
     """Run trials until the study holds ``n_trials`` finished ones (counting other workers' and earlier runs')."""
     from rich.console import Console
@@ -100,6 +118,13 @@ def run_study(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
         task = bar.add_task("tuning", total=n_trials, completed=len(finished_trials(study)))
+        if inner is not None:
+            running = bar.add_task("first trial: starting", total=None)
+
+            def show(text: str, done: int, total: int) -> None:
+                bar.update(running, description=text, completed=done, total=total)
+
+            inner._show = show
 
         def update(study: Any, trial: Any) -> None:
             bar.update(task, completed=len(finished_trials(study)), description=describe(study))
@@ -112,7 +137,9 @@ def run_study(
 
 
 def write_study_outputs(study: Any, out: Path, best: dict[str, Any]) -> None:
-    """``best_params.json``, ``trials.csv`` and the report (PNG charts and ``tuning_report.html``)."""
+    """``best_params.json``, ``trials.csv`` and the report (PNG charts and ``tuning_report.html``); an earlier
+    run's outputs in ``out`` go first (the study itself stays)."""
+    clear_previous(out)
     write_text(out / "best_params.json", json.dumps(best, indent=2, default=str))
     frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
     if "duration" in frame:
@@ -120,15 +147,29 @@ def write_study_outputs(study: Any, out: Path, best: dict[str, Any]) -> None:
     with atomic_path(out / "trials.csv") as tmp:
         frame.to_csv(tmp, index=False)
     charts = _charts(study, out)
-    rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in best["params"].items())
+    complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    notes = "" if complete >= IMPORTANCE_MIN_TRIALS else (
+        f"<p>No parameter importances: {complete} complete trial{'s' if complete != 1 else ''}, and they need "
+        f"{IMPORTANCE_MIN_TRIALS} or more to mean anything.</p>")
+    rows = "".join(f"<tr><td>{k}</td><td>{_shown(v)}</td></tr>" for k, v in best["params"].items())
     imgs = "".join(f'<h3>{title}</h3><img src="{name}" style="max-width:900px">' for title, name in charts)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>qtrade tune</title></head>"
             f"<body style='font-family:Arial,sans-serif;max-width:960px;margin:auto'>"
             f"<h1>qtrade tune: {best['objective']}</h1>"
-            f"<p>{best['n_finished']} finished trials ({best['n_pruned']} pruned); best value {best['value']:.6g} "
-            f"against {best.get('default_value')} for the default settings; {best.get('note', '')}</p>"
+            f"<p>{best['n_finished']} finished trials ({best['n_pruned']} pruned); best value {best['value']:.5g} "
+            f"against {_shown(best.get('default_value'))} for the default settings; {best.get('note', '')}</p>"
+            f"{notes}"
             f"<table border=1 cellpadding=4><tr><th>setting</th><th>best</th></tr>{rows}</table>{imgs}</body></html>")
     write_text(out / "tuning_report.html", page)
+
+
+def _shown(value: Any) -> str:
+    """A setting or score as people read it: floats to 5 significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
 
 
 def _charts(study: Any, out: Path) -> list[tuple[str, str]]:
@@ -147,7 +188,7 @@ def _charts(study: Any, out: Path) -> list[tuple[str, str]]:
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
         plots.append(("Intermediate values (pruned trials stop early)", "intermediate.png",
                       lambda: vis.plot_intermediate_values(study)))
-    if len(done) >= 3 and len(done[0].params) >= 2:
+    if len(done) >= IMPORTANCE_MIN_TRIALS and len(done[0].params) >= 2:
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
         plots.insert(1, ("Parameter importances (PED-ANOVA)", "importances.png",
                          lambda: vis.plot_param_importances(study, evaluator=evaluator)))

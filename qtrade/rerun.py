@@ -1,8 +1,10 @@
 """``qtrade rerun DIR``: run again the command recorded in ``DIR/manifest.json`` and say whether it agrees.
 
-The manifest holds the command line, the folder it ran in, the seed, the data's SHA-256, the settings and the
-library versions. A rerun writes to a new folder and compares: the data hash, then the forecasts and the
-backtest statistics, which on the CPU must be identical.
+The manifest holds the command line, the folder it ran in, the seed, the data's SHA-256, the SHA-256 of every
+input file it read (``--data``, ``--forecasts``, ``--params``, ``--model``, ...), the settings and the library
+versions. A rerun writes to a new folder and compares: the data and input hashes, then the forecasts and the
+backtest statistics, which on the CPU must be identical. :func:`rerun` says whether everything agreed, and
+``qtrade rerun`` exits with 1 when anything differs.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from forecasting.errors import DataError
 
-__all__ = ["rerun"]
+__all__ = ["Rerun", "rerun"]
 
 COMPARED = ("forecasts.csv", "forecast/forecasts.csv", "stats.json", "returns.csv")
 
@@ -45,8 +48,21 @@ def _with_out(argv: list[str], out: Path) -> list[str]:
     return [*args, "--out", str(out)]
 
 
-def rerun(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[str]:
-    """Run the recorded command into ``out``; return one line per comparison."""
+@dataclass
+class Rerun:
+    """One line per comparison; ``same`` when every compared input and output agrees."""
+
+    lines: list[str] = field(default_factory=list)
+    same: bool = True
+
+    def compare(self, name: str, equal: bool, *, what: str = "", detail: str = "") -> None:
+        self.same &= equal
+        word = what or ("identical" if equal else "DIFFERENT")
+        self.lines.append(f"{name}: {word}{detail}")
+
+
+def rerun(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> Rerun:
+    """Run the recorded command into ``out`` and compare its data, inputs and outputs with the recorded run's."""
     old, new = Path(folder), Path(out).resolve()
     if new == old.resolve():
         raise DataError(f"--out {out} is the recorded run's folder; give a new folder to compare against")
@@ -57,12 +73,25 @@ def rerun(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[s
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise DataError(f"the rerun failed: {message}")
-    lines = []
+    result = Rerun()
     again = _manifest(new)
-    same_data = again["data"]["sha256"] == manifest["data"]["sha256"]
-    lines.append(f"data: {'the same' if same_data else 'DIFFERENT'} (sha256 {again['data']['sha256'][:12]}...)")
+    sha = again["data"]["sha256"]
+    result.compare("data", sha == manifest["data"]["sha256"], what="the same" if sha == manifest["data"]["sha256"]
+                   else "DIFFERENT", detail=f" (sha256 {sha[:12]}...)")
+    recorded, now = manifest.get("inputs"), again.get("inputs", {})
+    for option, entry in sorted(now.items()):
+        before = (recorded or {}).get(option)
+        if recorded is None or before is None:
+            result.lines.append(f"{option} {entry['path']}: not recorded by the earlier run, not compared")
+            continue
+        equal = before.get("sha256") == entry.get("sha256") and entry.get("sha256") is not None
+        shown = "missing" if entry.get("sha256") is None else f"sha256 {entry['sha256'][:12]}..."
+        result.compare(f"{option} {entry['path']}", equal, what="the same" if equal else "DIFFERENT",
+                       detail=f" ({shown})")
     for name in COMPARED:
         a, b = old / name, new / name
-        if a.is_file() and b.is_file():
-            lines.append(f"{name}: {'identical' if a.read_bytes() == b.read_bytes() else 'DIFFERENT'}")
-    return lines
+        if a.is_file() or b.is_file():
+            equal = a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
+            result.compare(name, equal, what="" if a.is_file() and b.is_file() else
+                           f"DIFFERENT (only in the {'recorded run' if a.is_file() else 'rerun'})")
+    return result

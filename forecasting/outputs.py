@@ -1,0 +1,87 @@
+"""The run folder (``--out``): checked before any work is done, cleared of an earlier run's outputs before writing.
+
+A folder given to ``--out`` is refused at once when it is a file, lies under a file, or cannot be written, so
+that no one trains for an hour to learn it. When a run writes into a folder that holds an earlier run, the
+earlier run's outputs are removed first (every name a qtrade command writes), so
+that no stale ``forecast/`` or ``metrics.json`` of another data set sits beside the new results; files that
+are not qtrade's are left alone. The removal happens only once the new run has its results, so a run that
+fails or is interrupted before then leaves the earlier outputs as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from forecasting.errors import ConfigError
+
+__all__ = ["OUTPUT_NAMES", "check_out", "clear_previous", "written"]
+
+OUTPUT_NAMES = frozenset({
+    # qtrade forecast
+    "forecasts.csv", "forecasts.parquet", "metrics.json", "model.pt", "training_curve.png", "pit.png",
+    "manifest.json",
+    # qtrade backtest
+    "tearsheet.html", "returns.csv", "trades.csv", "holdings.csv", "deciles.csv", "stats.json",
+    "forecast_metrics.json", "forecast",
+    # qtrade tune (study.db is kept: a study resumes from it)
+    "best_params.json", "trials.csv", "tuning_report.html", "history.png", "intermediate.png", "importances.png",
+})
+"""Every file and folder name a qtrade command writes into its ``--out``."""
+
+
+def check_out(out: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Refuse, in one line, an output folder that cannot be made or written; create nothing.
+
+    Examples
+    --------
+    >>> check_out(tempfile.gettempdir()).is_dir()
+    True
+    """
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file; give a folder (it is made when missing)")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a file, so the folder cannot be made; give another folder")
+    try:  # os.access says yes to root even on a read-only file system: try it
+        fd, probe = tempfile.mkstemp(prefix=".qtrade-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"{option} {path}: cannot write in {existing} ({reason}); give a folder you can write to") \
+            from None
+    return path
+
+
+def clear_previous(out: Path, *, keep: Iterable[str] = ()) -> list[str]:
+    """Remove an earlier run's outputs (every name in :data:`OUTPUT_NAMES` but ``keep``) from ``out``; return them.
+
+    The manifest goes first, so that a folder is never described by a stale one. Other files stay.
+    """
+    if not out.is_dir():
+        return []
+    removed = []
+    for name in ["manifest.json", *sorted(OUTPUT_NAMES - {"manifest.json"})]:
+        target = out / name
+        if name in keep or not (target.exists() or target.is_symlink()):
+            continue
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        removed.append(name)
+    return removed
+
+
+def written(out: Path) -> list[str]:
+    """The qtrade outputs ``out`` holds, for the manifest's ``outputs``."""
+    return sorted(p.name for p in out.iterdir() if p.name in OUTPUT_NAMES)
