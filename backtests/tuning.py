@@ -19,6 +19,7 @@ from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
+from forecasting.distributions import Predictive
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
 from forecasting.splits import SPLIT_NAMES, TRAIN, VAL
 from forecasting.training import predict, resolve_device
@@ -47,17 +48,23 @@ def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *, source:
     format (the training block's, in-sample, only set constants such as volmanaged's ``c``; trials trade the
     validation block)."""
     data = tuning_data(panel, config, source=source)
-    result, prep, _ = fit_trial(data, config)
+    results, prep, _ = fit_trial(data, config)
     blocks = [(label, prep.samples(label, with_target=False)) for label in (TRAIN, VAL)]
     samples = np.concatenate([b for _, b in blocks])
     split = np.concatenate([np.full(len(b), SPLIT_NAMES[label]) for label, b in blocks])
-    mean, var = predict(result.model, prep.dataset(samples, with_target=False), device=resolve_device(config.device))
     s = prep.scaler.target_scale
-    if result.residual_var is not None:
-        var = np.full_like(var, result.residual_var)
+    parts = []
+    for result in results:
+        mean, var, dof = predict(result.model, prep.dataset(samples, with_target=False),
+                                 device=resolve_device(config.device))
+        if result.residual_var is not None:
+            var = np.full_like(var, result.residual_var)
+        parts.append(Predictive.single(mean * s, var * s * s, dof))
+    density = Predictive.mixture(parts) if len(parts) > 1 else parts[0]
     cube = data.cube
     frame = pd.DataFrame({"date": cube.dates[samples[:, 1]], "ticker": cube.tickers[samples[:, 0]].astype(str),
-                          "mean": mean * s, "variance": var * s * s,
+                          "mean": density.mean, "variance": density.var,
+                          "dof": density.dofs[0] if len(parts) == 1 and density.dofs is not None else np.nan,
                           "target": cube.target[samples[:, 0], samples[:, 1]], "split": split,
                           "execution": config.execution})
     return frame[FORECAST_COLUMNS], data
@@ -82,8 +89,10 @@ def tune_strategy(
     """Maximise the annualised Sharpe ratio (net of costs) of ``strategy`` on the validation period."""
     import optuna
 
+    from forecasting.outputs import check_out
     from forecasting.study import finished_trials, open_study, run_study, write_study_outputs
 
+    out = check_out(out)
     spec = get(strategy)
     default_space = STRATEGY_SPACES.get(strategy)
     if default_space is None and space_file is None:
@@ -98,8 +107,7 @@ def tune_strategy(
                           "give one --execution")
     forecasts, data = validation_forecasts(panel, base, source=source)
     bt_data = align(data.panel, forecasts, split="val", max_gap=base.max_gap, source=source,
-                    execution=execution.mode)
-    out = Path(out)
+                    execution=execution.mode, calendar=base.calendar)
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="maximize", pruner="none")
     if not study.get_trials(deepcopy=False):
         defaults = spec.defaults()
@@ -127,7 +135,10 @@ def tune_strategy(
     best = max(complete, key=lambda t: t.value)
     params = parse_params(spec, [f"{k}={v}" for k, v in best.params.items()])
     returns = run_backtest(bt_data, spec, params, execution).returns
-    dsr = deflated_sharpe_ratio(returns, [t.user_attrs["sharpe_daily"] for t in complete])
+    # a configuration tried twice (TPE repeats itself on small spaces) is one trial of the multiple-testing count
+    distinct = {tuple(sorted(parse_params(spec, [f"{k}={v}" for k, v in t.params.items()]).items())):
+                t.user_attrs["sharpe_daily"] for t in complete}
+    dsr = deflated_sharpe_ratio(returns, list(distinct.values()))
     first = min(complete, key=lambda t: t.number)
     record = {
         "objective": f"validation Sharpe of {strategy}, net of costs, {execution.mode} fills",
@@ -139,12 +150,13 @@ def tune_strategy(
         "trial": best.number,
         "n_finished": len(finished_trials(study)),
         "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),
-        "configurations_tried": len(complete),
+        "configurations_tried": len(distinct),
+        "trials_complete": len(complete),
         "deflated_sharpe": dsr,
         "validation_period": [f"{bt_data.dates[bt_data.start]:%Y-%m-%d}", f"{bt_data.dates[bt_data.stop - 1]:%Y-%m-%d}"],
         "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
         "study": study_name,
-        "note": (f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(complete)} configurations "
+        "note": (f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(distinct)} distinct configurations "
                  "(probability that the true Sharpe ratio beats the best of that many lucky tries)"),
     }
     write_study_outputs(study, out, record)

@@ -18,7 +18,7 @@ import torch
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import prepare
 from forecasting.features import build_features
-from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll
+from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 from forecasting.splits import TRAIN, chronological_split
 from forecasting.synthetic import synthetic_panel
 from forecasting.training import TrainConfig, WindowDataset, resolve_device, train_model
@@ -37,8 +37,8 @@ def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, de
     for i in range(0, len(x), batch):
         idx = perm[i : i + batch]
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            mean, var = model(x[idx])
-        loss = gaussian_nll(mean, var, y[idx])
+            mean, var, dof = model(x[idx])
+        loss = gaussian_nll(mean, var, y[idx]) if dof is None else studentt_nll(mean, var, dof, y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, nargs="+", default=[256, 4096])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--dist", choices=["normal", "studentt"], default="normal")
     ap.add_argument("--amp", choices=["auto", "on", "off", "both"], default="auto",
                     help="fp16 autocast on CUDA (auto: on); both measures each; always off on the CPU")
     args = ap.parse_args()
@@ -69,12 +70,12 @@ def main() -> None:
     val = WindowDataset(torch.from_numpy(prep.x), samples[:64], y[:64], args.window)
     x_built = torch.from_numpy(np.ascontiguousarray(prep.windows(samples)))
     y_built = torch.from_numpy(y)
-    cfg = ModelConfig(n_features=6, hidden=64, layers=2, dropout=0.2)
+    cfg = ModelConfig(n_features=6, hidden=64, layers=2, dropout=0.2, dist=args.dist)
     cuda = device.type == "cuda"
     amps = {"auto": [cuda], "on": [True], "off": [False], "both": [True, False]}[args.amp] if cuda else [False]
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     print(f"device {device} ({name}), torch {torch.__version__}, {len(samples)} training windows of "
-          f"{args.window} x 6, model hidden 64 x 2 layers")
+          f"{args.window} x 6, model hidden 64 x 2 layers, {args.dist} head")
     for amp, batch in ((a, b) for a in amps for b in args.batch):
         bare, ours = [], []
         for _ in range(args.rounds):

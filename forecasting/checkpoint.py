@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from forecasting.atomic import atomic_path
-from forecasting.errors import CheckpointError
+from forecasting.errors import CheckpointError, ConfigError
 from forecasting.model import LSTMMLE, ModelConfig
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -24,20 +24,35 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A loaded network and the facts it was trained with (window, features, scaler, split dates, ...)."""
+    """A loaded network and the facts it was trained with (window, features, scaler, split dates, ...);
+    ``members`` are the other networks of an ensemble (empty for one network)."""
 
     model: LSTMMLE
     meta: dict[str, Any]
+    members: tuple[LSTMMLE, ...] = ()
+
+    @property
+    def models(self) -> list[LSTMMLE]:
+        """Every network: ``model`` first, then the ``members``."""
+        return [self.model, *self.members]
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: LSTMMLE, meta: dict[str, Any]) -> None:
-    """Write the weights and ``meta`` (JSON-serialisable) atomically."""
-    payload = {
+def save_checkpoint(path: str | os.PathLike[str], model: LSTMMLE | list[LSTMMLE], meta: dict[str, Any]) -> None:
+    """Write the weights (of one network, or of an ensemble's, which share one shape) and ``meta``
+    (JSON-serialisable) atomically."""
+    models = model if isinstance(model, list) else [model]
+
+    def weights(m: LSTMMLE) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in m.state_dict().items()}
+
+    payload: dict[str, Any] = {
         "format": FORMAT_VERSION,
-        "model_config": json.dumps(model.config.to_dict()),
+        "model_config": json.dumps(models[0].config.to_dict()),
         "meta": json.dumps(meta),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": weights(models[0]),
     }
+    if len(models) > 1:
+        payload["members"] = [weights(m) for m in models[1:]]
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -61,11 +76,19 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{FORMAT_VERSION}; retrain with this version of qtrade"
         )
     try:
-        config = ModelConfig(**json.loads(payload["model_config"]))
+        config = ModelConfig(**json.loads(payload["model_config"]))  # no "dist" (before Student-t): normal
         meta = json.loads(payload["meta"])
         model = LSTMMLE(config)
         model.load_state_dict(payload["state_dict"])
+        members = []
+        for state in payload.get("members", []):
+            members.append(LSTMMLE(config))
+            members[-1].load_state_dict(state)
+            members[-1].eval()
+    except ConfigError:
+        raise CheckpointError(f"{p}: a predictive distribution this qtrade does not know (it knows normal and "
+                              "studentt); retrain with qtrade forecast") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{p}: damaged checkpoint ({type(exc).__name__}); retrain with qtrade forecast") from None
     model.eval()
-    return Checkpoint(model=model, meta=meta)
+    return Checkpoint(model=model, meta=meta, members=tuple(members))

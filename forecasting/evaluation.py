@@ -1,20 +1,31 @@
-"""The LSTM beside its baselines, on the same (ticker, date) pairs, per split, overall and per ticker."""
+"""The LSTM beside its baselines, on the same (ticker, date) pairs, per split, overall and per ticker.
+
+Every model is scored with its own predictive density (:class:`forecasting.distributions.Predictive`): a
+normal, a Student-t (``{model}_dof``), or, for an ensemble, the equal mixture of its members
+(``{model}#k_mean`` ...). The Diebold-Mariano test (Harvey-Leybourne-Newbold corrected, t reference) compares
+the first model with every other on NLL and on squared error; the headline comparison is with the baseline
+that scored best on the *validation* block, so that the choice of opponent does not peek at the test block.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from forecasting.crosssection import cross_section
+from forecasting.distributions import Predictive
 from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
-from forecasting.metrics import diebold_mariano, information_coefficient, nll, score
+from forecasting.metrics import diebold_mariano, information_coefficient, score
 
-__all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate"]
+__all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "predictive"]
 
 MODEL_LABELS = {
     "lstm": "LSTM-MLE",
     "zero_ewma": "zero + EWMA(0.94)",
     "historical": "historical mean/var",
     "garch": "GARCH(1,1)",
+    "gjr_garch_t": "GJR-GARCH(1,1,1)-t",
+    "har": "HAR (range), t",
 }
 
 
@@ -28,41 +39,92 @@ def common_rows(frame: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     return frame[ok]
 
 
+def predictive(frame: pd.DataFrame, model: str) -> Predictive:
+    """The predictive distribution of ``model`` on the rows of ``frame``: its members' equal mixture when it is an
+    ensemble (``{model}#k_mean``, ``{model}#k_var``, ``{model}#k_dof``), else a normal or Student-t."""
+
+    def one(prefix: str) -> Predictive:
+        dof = frame[f"{prefix}_dof"].to_numpy() if f"{prefix}_dof" in frame else None
+        return Predictive.single(frame[f"{prefix}_mean"].to_numpy(), frame[f"{prefix}_var"].to_numpy(), dof)
+
+    members = sorted({c.split("_")[0] for c in frame.columns if c.startswith(f"{model}#") and c.endswith("_mean")})
+    return Predictive.mixture([one(m) for m in members]) if members else one(model)
+
+
 def _scores(sub: pd.DataFrame, models: list[str]) -> dict[str, dict[str, object]]:
     y = sub["target"].to_numpy()
     out = {}
     for m in models:
-        s = score(
-            y,
-            sub[f"{m}_mean"].to_numpy(),
-            sub[f"{m}_var"].to_numpy(),
-            hist_mean=sub["historical_mean"].to_numpy(),
-            parkinson=sub["parkinson"].to_numpy(),
-        )
-        out[m] = s
+        out[m] = score(y, sub[f"{m}_mean"].to_numpy(), sub[f"{m}_var"].to_numpy(),
+                       hist_mean=sub["historical_mean"].to_numpy(), parkinson=sub["parkinson"].to_numpy(),
+                       predictive=predictive(sub, m))
     return out
+
+
+def _daily_losses(sub: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Per date, the cross-sectional mean NLL (the model's own density) and squared error."""
+    y = sub["target"].to_numpy()
+    return pd.DataFrame({"date": sub["date"].to_numpy(), "nll": -predictive(sub, model).logpdf(y),
+                         "se": (y - sub[f"{model}_mean"].to_numpy()) ** 2}).groupby("date").mean()
+
+
+def _lowest_nll(sub: pd.DataFrame, models: list[str]) -> str:
+    y = sub["target"].to_numpy()
+    return min(models, key=lambda m: float(np.mean(-predictive(sub, m).logpdf(y))))
+
+
+def _diebold_mariano(sub: pd.DataFrame, head: str, rest: list[str], horizon: int) -> dict[str, dict[str, object]]:
+    """The HLN-corrected Diebold-Mariano test of ``head`` against each model of ``rest``, on NLL and squared error."""
+    a = _daily_losses(sub, head)
+    tests = {}
+    for m in rest:
+        b = _daily_losses(sub, m)
+        tests[m] = {name: diebold_mariano(a[loss].to_numpy(), b[loss].to_numpy(), horizon=horizon)
+                    for loss, name in (("nll", "nll"), ("se", "squared_error"))}
+    return tests
+
+
+def _ensemble_gain(sub: pd.DataFrame, model: str) -> dict[str, object] | None:
+    """An ensemble's NLL beside its members' (each scored alone on the same rows)."""
+    members = sorted({c.split("_")[0] for c in sub.columns if c.startswith(f"{model}#") and c.endswith("_mean")})
+    if not members:
+        return None
+    y = sub["target"].to_numpy()
+    alone = [float(np.mean(-predictive(sub, m).logpdf(y))) for m in members]
+    mixture = float(np.mean(-predictive(sub, model).logpdf(y)))
+    return {"members": len(members), "member_nll": alone, "mean_member_nll": float(np.mean(alone)),
+            "best_member_nll": float(np.min(alone)), "ensemble_nll": mixture,
+            "gain_over_mean_member": float(np.mean(alone)) - mixture}
 
 
 def evaluate(frame: pd.DataFrame, models: list[str], *,
              execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, object]:
-    """Scores of every model per split (overall and per ticker), the Diebold-Mariano test of the first
-    model against the best of the others, and the price-level MSE beside the persistence forecast.
+    """Scores of every model per split (overall and per ticker), the Diebold-Mariano tests of the first model
+    against every other, the cross-sectional view of its mean, and the price-level MSE beside persistence.
 
     Parameters
     ----------
     frame
         Columns date, ticker, split, target, parkinson, entry, and ``{model}_mean`` and ``{model}_var`` for
-        each model; ``historical`` must be among the models. ``target`` is the return of ``execution``,
+        each model (``{model}_dof`` for a Student-t; an ensemble's members as ``{model}#k_mean`` ...);
+        ``historical`` must be among the models. ``target`` is the return of ``execution``,
         log(P_{t+lag+1} / P_{t+lag}), and ``entry`` its first price P_{t+lag}.
     models
-        The models to score; the first is tested against the best of the others.
+        The models to score; the first is tested against the others.
     execution
         The execution mode whose return ``target`` holds; the result names it and its target.
+
+    The headline Diebold-Mariano test (``diebold_mariano`` of each split) is against the baseline with the lowest
+    NLL on the validation block (on the test block itself only when there is no validation block); every
+    baseline's test is under ``diebold_mariano_all``.
     """
     mode = execution_mode(execution)
     result: dict[str, object] = {"models": {m: MODEL_LABELS.get(m, m) for m in models},
                                  "execution": mode.name, "target": mode.describe()}
     rows = common_rows(frame, models)
+    head, *rest = models
+    val = rows[rows["split"] == "val"]
+    comparator = _lowest_nll(val, rest) if len(val) else None
     for split in ("train", "val", "test"):
         sub = rows[rows["split"] == split]
         if sub.empty:
@@ -73,17 +135,12 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
                 sub.rename(columns={f"{m}_mean": "_f"}), "_f"
             )
         per_ticker = {str(t): _scores(g, models) for t, g in sub.groupby("ticker", sort=True)}
-        head, *rest = models
-        best = min(rest, key=lambda m: overall[m]["nll"])  # type: ignore[arg-type,return-value]
-        by_date = sub.assign(
-            _a_nll=nll(sub["target"], sub[f"{head}_mean"], sub[f"{head}_var"]),
-            _b_nll=nll(sub["target"], sub[f"{best}_mean"], sub[f"{best}_var"]),
-            _a_se=(sub["target"] - sub[f"{head}_mean"]) ** 2,
-            _b_se=(sub["target"] - sub[f"{best}_mean"]) ** 2,
-        ).groupby("date")[["_a_nll", "_b_nll", "_a_se", "_b_se"]].mean()
+        best, chosen_on = (comparator, "val") if comparator is not None else (
+            min(rest, key=lambda m: overall[m]["nll"]), split)  # type: ignore[arg-type,return-value]
+        tests = _diebold_mariano(sub, head, rest, mode.horizon)
         exit_price = sub["entry"] * np.exp(sub["target"])
         model_price = sub["entry"] * np.exp(sub[f"{head}_mean"])
-        result[split] = {
+        block: dict[str, object] = {
             "n": int(len(sub)),
             "first_date": f"{sub['date'].min():%Y-%m-%d}",
             "last_date": f"{sub['date'].max():%Y-%m-%d}",
@@ -92,16 +149,25 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
             "diebold_mariano": {
                 "model": head,
                 "against": best,
-                "note": "negative statistic: the model's loss is lower; per-date cross-sectional mean losses",
-                "nll": diebold_mariano(by_date["_a_nll"].to_numpy(), by_date["_b_nll"].to_numpy()),
-                "squared_error": diebold_mariano(by_date["_a_se"].to_numpy(), by_date["_b_se"].to_numpy()),
+                "chosen_on": chosen_on,
+                "note": ("negative statistic: the model's loss is lower; per-date cross-sectional mean losses; "
+                         f"Harvey-Leybourne-Newbold corrected for a {mode.horizon}-step forecast, p from t(n-1); "
+                         f"the opponent is the best baseline by NLL on the {chosen_on} block"),
+                **tests[best],
             },
+            "diebold_mariano_all": tests,
             "price_level_mse": {
                 "note": _price_note(mode),
                 head: float(np.mean((exit_price - model_price) ** 2)),
                 "persistence": float(np.mean((exit_price - sub["entry"]) ** 2)),
             },
         }
+        section = cross_section(sub, signal=f"{head}_mean")
+        block["cross_section"] = section.summary
+        gain = _ensemble_gain(sub, head)
+        if gain is not None:
+            block["ensemble"] = gain
+        result[split] = block
     return result
 
 

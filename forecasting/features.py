@@ -27,7 +27,7 @@ finite, and day t is never an origin when it was filled (a filled value borrows 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,9 @@ class FeatureCube:
         later price, so no fit may use them: a validation price would reach a training statistic).
     execution
         The name of the execution mode whose return ``target`` holds.
+    prices
+        ``open``, ``high``, ``low``, ``close`` -> float64 (n_tickers, n_dates): the cleaned prices, for the
+        range-based baselines.
     """
 
     dates: pd.DatetimeIndex
@@ -79,6 +82,7 @@ class FeatureCube:
     real: np.ndarray
     execution: str = DEFAULT_EXECUTION
     features: tuple[str, ...] = FEATURES
+    prices: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -159,6 +163,7 @@ def build_features(clean: CleanPanel, *, execution: str | ExecutionMode = DEFAUL
         price=close if mode.price == "close" else v["open"].copy(),
         real=real,
         execution=mode.name,
+        prices={c: v[c] for c in ("open", "high", "low", "close")},
     )
 
 

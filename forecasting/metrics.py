@@ -3,6 +3,10 @@
 All functions take plain arrays of equal length: ``y`` the realised return, ``mean`` and ``var`` the
 forecast. Lower is better for losses (MSE, MAE, NLL, CRPS, QLIKE); R-squared, directional accuracy and the
 information coefficient are better higher; a coverage is best when it equals its nominal level.
+
+The density scores (NLL, CRPS, PIT, coverage) use the forecast's own predictive distribution: normal by
+default, Student-t with the variance ``var`` when ``dof`` is given, or any
+:class:`~forecasting.distributions.Predictive` (an ensemble's mixture) passed to :func:`score`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import math
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
+
+from forecasting.distributions import Predictive
 
 __all__ = [
     "COVERAGE_LEVELS",
@@ -27,28 +34,29 @@ __all__ = [
 COVERAGE_LEVELS = (0.5, 0.9, 0.95)
 
 
-def nll(y: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """Gaussian negative log-likelihood of each observation.
+def nll(y: ArrayLike, mean: ArrayLike, var: ArrayLike, *, dof: ArrayLike | None = None) -> np.ndarray:
+    """Negative log-likelihood of each observation: Gaussian, or Student-t with variance ``var`` and ``dof``.
 
     Examples
     --------
     >>> round(float(nll(np.array([0.0]), np.array([0.0]), np.array([1.0]))[0]), 4)
     0.9189
+    >>> round(float(nll(np.array([0.0]), np.array([0.0]), np.array([1.0]), dof=np.array([5.0]))[0]), 4)
+    0.7132
     """
-    return 0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var)
+    return -Predictive.single(mean, var, dof).logpdf(y)
 
 
-def crps(y: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """Continuous ranked probability score of a Gaussian forecast (closed form, Gneiting and Raftery 2007).
+def crps(y: ArrayLike, mean: ArrayLike, var: ArrayLike, *, dof: ArrayLike | None = None) -> np.ndarray:
+    """Continuous ranked probability score of a Gaussian or Student-t forecast, in closed form (Gneiting and
+    Raftery 2007; Jordan, Krüger and Lerch 2019 for the t, which has variance ``var``).
 
     Examples
     --------
     >>> round(float(crps(np.array([0.0]), np.array([0.0]), np.array([1.0]))[0]), 4)
     0.2337
     """
-    sd = np.sqrt(var)
-    z = (y - mean) / sd
-    return sd * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / math.sqrt(math.pi))
+    return Predictive.single(mean, var, dof).crps(y)
 
 
 def qlike(proxy: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -56,9 +64,14 @@ def qlike(proxy: np.ndarray, var: np.ndarray) -> np.ndarray:
     return np.log(var) + proxy / var
 
 
-def pit_histogram(y: np.ndarray, mean: np.ndarray, var: np.ndarray, bins: int = 10) -> list[int]:
-    """Counts of the probability integral transform Phi((y - mean) / sd) in equal bins; flat if calibrated."""
-    pit = stats.norm.cdf((y - mean) / np.sqrt(var))
+def pit_histogram(y: ArrayLike, mean: ArrayLike, var: ArrayLike, bins: int = 10, *,
+                  dof: ArrayLike | None = None) -> list[int]:
+    """Counts of the probability integral transform F(y) in equal bins (F the normal, or the Student-t with
+    ``dof``); flat if calibrated."""
+    return _histogram(Predictive.single(mean, var, dof).cdf(y), bins)
+
+
+def _histogram(pit: np.ndarray, bins: int = 10) -> list[int]:
     counts, _ = np.histogram(pit, bins=bins, range=(0.0, 1.0))
     return counts.tolist()
 
@@ -85,15 +98,22 @@ def score(
     *,
     hist_mean: np.ndarray,
     parkinson: np.ndarray,
+    dof: np.ndarray | None = None,
+    predictive: Predictive | None = None,
 ) -> dict[str, object]:
     """Every score of one model on one set of observations.
 
     ``hist_mean`` is the historical-mean forecast on the same observations (the R-squared benchmark);
-    ``parkinson`` the range-based variance proxy of the target day.
+    ``parkinson`` the range-based variance proxy of the target day. The NLL, CRPS, PIT histogram and
+    coverages are those of a normal forecast, of a Student-t with ``dof`` degrees of freedom, or of
+    ``predictive`` (for an ensemble's mixture, whose ``mean`` and ``var`` are then the point forecasts
+    ``mean`` and ``var``); the other scores use ``mean`` and ``var`` alone.
     """
+    if dof is not None and predictive is not None:
+        raise ValueError("pass the degrees of freedom in dof or inside predictive, not both")
+    density = Predictive.single(mean, var, dof) if predictive is None else predictive
     err = y - mean
     sse = float(np.sum(err**2))
-    z = np.abs(err) / np.sqrt(var)
     moves = (mean != 0) & (y != 0)
     out: dict[str, object] = {
         "n": int(len(y)),
@@ -102,23 +122,41 @@ def score(
         "r2_vs_zero": 1.0 - sse / float(np.sum(y**2)),
         "r2_vs_hist_mean": 1.0 - sse / float(np.sum((y - hist_mean) ** 2)),
         "directional_accuracy": float(np.mean(np.sign(mean[moves]) == np.sign(y[moves]))) if moves.any() else None,
-        "nll": float(np.mean(nll(y, mean, var))),
-        "crps": float(np.mean(crps(y, mean, var))),
+        "nll": float(np.mean(-density.logpdf(y))),
+        "crps": float(np.mean(density.crps(y))),
         "qlike_sq_return": float(np.mean(qlike(y**2, var))),
-        "pit_histogram": pit_histogram(y, mean, var),
+        "pit_histogram": _histogram(density.cdf(y)),
     }
     for level in COVERAGE_LEVELS:
-        out[f"coverage_{int(level * 100)}"] = float(np.mean(z <= stats.norm.ppf(0.5 + level / 2)))
+        out[f"coverage_{int(level * 100)}"] = density.coverage(y, level)
     ok = np.isfinite(parkinson)
     out["qlike_parkinson"] = float(np.mean(qlike(parkinson[ok], var[ok]))) if ok.any() else None
     return out
 
 
-def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, lags: int | None = None) -> dict[str, float]:
-    """Diebold-Mariano test of equal expected loss, with a Newey-West long-run variance.
+def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, *, lags: int | None = None,
+                    horizon: int = 1) -> dict[str, float | int]:
+    """Diebold-Mariano test of equal expected loss with the Harvey, Leybourne and Newbold (1997) correction.
 
     ``loss_a`` and ``loss_b`` are time series of losses (for a panel: the cross-sectional mean loss per
-    date). A negative statistic favours ``a``. ``lags`` defaults to floor(n^(1/3)).
+    date). A negative statistic favours ``a``. ``horizon`` is the number of steps from the forecast's
+    information to the end of its target (1 when the target is the next day's return; 2 when the target
+    starts a day after the forecast is made), so that forecast errors are MA(horizon - 1) at best.
+
+    The long-run variance of the loss differential ``d`` is Newey-West's, with Bartlett weights and ``lags``
+    autocovariances (default floor(n^(1/3)), at least horizon - 1), rather than HLN's rectangular window of
+    horizon - 1 autocovariances. That window is right only when ``d`` is (horizon - 1)-dependent, as it is for
+    optimal forecasts; ours are losses of return forecasts, whose squared errors inherit volatility
+    clustering, so ``d`` stays autocorrelated for many days and a window of 0 or 1 lags would understate its
+    variance (the rectangular estimate can even be negative). The HLN factor
+    ``sqrt((n + 1 - 2 h + h (h - 1) / n) / n)`` and the t(n - 1) reference are then applied as HLN do.
+
+    Returns
+    -------
+    dict
+        ``statistic`` and ``p_value`` (two-sided): HLN-corrected, from t(n - 1); ``statistic_uncorrected`` and
+        ``p_value_uncorrected``: Diebold and Mariano's, from the normal; ``mean_difference`` (mean of a - b),
+        ``n``, ``lags``, ``horizon``.
 
     Examples
     --------
@@ -127,13 +165,26 @@ def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, lags: int | None = N
     >>> diebold_mariano(a, b)["p_value"] < 0.001
     True
     """
+    if horizon < 1:
+        raise ValueError(f"horizon {horizon} must be 1 or more: the steps from the forecast to its target")
     d = np.asarray(loss_a, dtype=float) - np.asarray(loss_b, dtype=float)
     n = len(d)
-    lags = int(n ** (1 / 3)) if lags is None else lags
-    dc = d - d.mean()
-    lrv = float(dc @ dc) / n
-    for k in range(1, lags + 1):
+    lags = max(int(n ** (1 / 3)), horizon - 1) if lags is None else lags
+    dc = d - d.mean() if n else d
+    lrv = float(dc @ dc) / n if n else 0.0
+    for k in range(1, min(lags, n - 1) + 1):
         w = 1 - k / (lags + 1)
         lrv += 2 * w * float(dc[k:] @ dc[:-k]) / n
-    stat = d.mean() / math.sqrt(lrv / n) if lrv > 0 else 0.0
-    return {"statistic": float(stat), "p_value": float(2 * stats.norm.sf(abs(stat))), "mean_difference": float(d.mean()), "n": n}
+    stat = d.mean() / math.sqrt(lrv / n) if lrv > 0 and n > 1 else 0.0
+    factor = (n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n if n else 0.0
+    hln = stat * math.sqrt(factor) if factor > 0 else 0.0
+    return {
+        "statistic": float(hln),
+        "p_value": float(2 * stats.t.sf(abs(hln), n - 1)) if hln != 0 else 1.0,
+        "statistic_uncorrected": float(stat),
+        "p_value_uncorrected": float(2 * stats.norm.sf(abs(stat))),
+        "mean_difference": float(d.mean()) if n else 0.0,
+        "n": n,
+        "lags": lags,
+        "horizon": horizon,
+    }

@@ -26,26 +26,31 @@ import pandas as pd
 import torch
 
 from forecasting.atomic import atomic_path, write_text
-from forecasting.baselines import ewma, garch11, historical, log_returns
+from forecasting.baselines import ewma, garch11, gjr_garch_t, har_range, historical, log_returns, min_training_dates
+from forecasting.calendars import calendar_name
 from forecasting.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import Prepared, prepare
+from forecasting.distributions import Predictive
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation import evaluate
 from forecasting.execution import DEFAULT_EXECUTION, execution_mode
 from forecasting.features import FEATURES, FeatureCube, build_features
 from forecasting.manifest import qtrade_version, run_manifest
-from forecasting.model import ModelConfig
+from forecasting.model import DISTRIBUTIONS, ModelConfig
+from forecasting.outputs import check_out, clear_previous, written
 from forecasting.plots import plot_pit, plot_training_curve
 from forecasting.scaling import ZScoreScaler
-from forecasting.splits import SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split, walk_forward_folds
+from forecasting.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split, minimum_dates,
+                               walk_forward_folds)
 from forecasting.summary import check_window
-from forecasting.training import TrainConfig, WindowDataset, predict, resolve_device, train_model
+from forecasting.threads import shared_threads, use_threads
+from forecasting.training import Prediction, TrainConfig, WindowDataset, predict, resolve_device, train_model
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 
-FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split", "execution"]
-MODELS = ["lstm", "zero_ewma", "historical", "garch"]
+FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "dof", "target", "split", "execution"]
+MODELS = ["lstm", "zero_ewma", "historical", "garch", "gjr_garch_t", "har"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ class ForecastConfig:
     ``execution`` (:mod:`forecasting.execution`) chooses the target: the return a position entered at the
     mode's fill holds. ``embargo`` dates are left out before the validation and test blocks; ``None`` means
     the target's horizon (``lag + 1``), the least that keeps every training target realised before the block
-    that judges it.
+    that judges it. ``calendar`` (``auto``, ``none`` or an exchange code, :mod:`forecasting.calendars`) gives the
+    trading days cleaning puts the data on.
     """
 
     window: int = 30
@@ -77,9 +83,14 @@ class ForecastConfig:
     embargo: int | None = None
     walk_forward: int = 0
     walk_mode: str = "expanding"
+    calendar: str = "auto"
+    threads: int | None = None
+    dist: str | None = None
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         mode = execution_mode(self.execution)  # an unknown mode: one line that lists the known ones
+        object.__setattr__(self, "calendar", calendar_name(self.calendar))  # likewise an unknown calendar
         object.__setattr__(self, "execution", mode.name)
         if self.embargo is not None and self.embargo < mode.horizon:
             raise ConfigError(
@@ -90,10 +101,26 @@ class ForecastConfig:
             raise ConfigError(f"--loss {self.loss!r} is not known; use nll or mse")
         if self.window < 2:
             raise ConfigError(f"--window {self.window} is too short; use 2 or more")
+        if self.dist is not None and self.dist not in DISTRIBUTIONS:
+            raise ConfigError(f"--dist {self.dist!r} is not known; use {' or '.join(DISTRIBUTIONS)}")
+        if self.loss == "mse" and self.distribution != "normal":
+            raise ConfigError(f"--loss mse trains no {self.dist} distribution; use --loss nll or --dist normal")
+        if not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"--ensemble {self.ensemble} must be 1 or more (the number of seeds trained)")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads {self.threads} must be 1 or more (leave it out to share the cores)")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"--dropout {self.dropout} must be in [0, 1)")
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.hidden < 1 or self.layers < 1:
             raise ConfigError("--lr, --epochs, --batch-size, --hidden and --layers must be positive")
+
+    @property
+    def distribution(self) -> str:
+        """The predictive distribution trained: ``dist``, or when None Student-t (which won on the validation
+        block wherever it was measured), normal with the MSE loss (which trains no density)."""
+        if self.dist is not None:
+            return self.dist
+        return "normal" if self.loss == "mse" else "studentt"
 
     @property
     def split_embargo(self) -> int:
@@ -126,12 +153,14 @@ class ForecastConfig:
         return config
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig(n_features=len(FEATURES), hidden=self.hidden, layers=self.layers, dropout=self.dropout)
+        return ModelConfig(n_features=len(FEATURES), hidden=self.hidden, layers=self.layers, dropout=self.dropout,
+                           dist=self.distribution)
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, member: int = 0) -> TrainConfig:
+        """The training of one network; ensemble member k trains with seed ``seed + k``."""
         return TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-            loss=self.loss, seed=self.seed, device=self.device, workers=self.workers,  # type: ignore[arg-type]
+            loss=self.loss, seed=self.seed + member, device=self.device, workers=self.workers,  # type: ignore[arg-type]
         )
 
 
@@ -155,6 +184,37 @@ def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
     return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=embargo)]
 
 
+def lstm_label(dist: str, ensemble: int) -> str:
+    """The LSTM's name in tables: its predictive distribution and, for an ensemble, the number of seeds."""
+    parts = ["Student-t" if dist == "studentt" else ""] + ([f"{ensemble} seeds"] if ensemble > 1 else [])
+    inside = ", ".join(p for p in parts if p)
+    return f"LSTM-MLE ({inside})" if inside else "LSTM-MLE"
+
+
+def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
+    """Refuse, before any training, a split that cannot be scored: a training, validation or test block without
+    a forecast whose target is realised, or a training block too short for the baselines' fits (about 100
+    returns, :func:`forecasting.baselines.min_training_dates`); the message names the fewest trading days the
+    settings need."""
+    cube = prep.cube
+    empty = [SPLIT_NAMES[label] for label in (TRAIN, VAL, TEST) if not len(prep.samples(label))]
+    train = np.flatnonzero(prep.labels == TRAIN)
+    train_dates = min_training_dates(cube.mode.horizon)
+    short = len(train) < train_dates
+    if not empty and not short:
+        return
+    with_history = np.flatnonzero(prep.ends.any(axis=0))
+    first_origin = int(with_history[0]) if len(with_history) else len(cube.dates) + config.window
+    need = minimum_dates(first_origin, horizon=cube.mode.horizon, val=config.val, test=config.test,
+                         embargo=config.split_embargo, train_dates=train_dates)
+    what = (f"leave the {' and '.join(empty)} block{'s' if len(empty) > 1 else ''} without a forecast to score"
+            if empty else f"give a training block of {len(train)} days, too few for the baselines' fits "
+                          f"({train_dates} days)")
+    fix = "give more data or a shorter --window" if empty else "give more data"
+    raise ConfigError(f"{source}: {len(cube.dates)} trading days {what}; with --window {config.window} the split needs "
+                      f"at least {need} days of data, so {fix}")
+
+
 def _dataset(prep: Prepared, samples: np.ndarray, *, with_target: bool) -> WindowDataset:
     return prep.dataset(samples, with_target=with_target)
 
@@ -175,32 +235,59 @@ def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.Dat
 
 def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[str, np.ndarray]:
     """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
-    up to the origin, forecast ``horizon`` steps ahead (see :mod:`forecasting.baselines`)."""
+    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see :mod:`forecasting.baselines`);
+    ``{name}_dof`` for those with a Student-t density."""
     returns = log_returns(cube.price)
     real_return = cube.real.copy()  # a return that touches an interpolated price stays out of the fits
     real_return[:, 1:] &= cube.real[:, :-1]
     train_origins = prep.ends & (prep.labels == TRAIN)[None, :]
     first_train, last_train = (int(k) for k in np.flatnonzero(prep.labels == TRAIN)[[0, -1]])
-    i, t = samples[:, 0], samples[:, 1]
-    out: dict[str, np.ndarray] = {}
-    for name, (m, v) in {
+    horizon = cube.mode.horizon
+    fits: dict[str, tuple[np.ndarray, ...]] = {
         "zero_ewma": ewma(returns),
         "historical": historical(cube.target, train_origins),
-        "garch": garch11(returns, last_train, horizon=cube.mode.horizon, train_start=first_train,
-                         fit_ok=real_return),
-    }.items():
-        out[f"{name}_mean"], out[f"{name}_var"] = m[i, t], v[i, t]
+        "garch": garch11(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
+        "gjr_garch_t": gjr_garch_t(returns, last_train, horizon=horizon, train_start=first_train,
+                                   fit_ok=real_return),
+        "har": har_range(*(cube.prices[c] for c in ("open", "high", "low", "close")), last_train,
+                         execution=cube.mode, train_start=first_train, fit_ok=cube.real),
+    }
+    i, t = samples[:, 0], samples[:, 1]
+    out: dict[str, np.ndarray] = {}
+    for name, arrays in fits.items():
+        out[f"{name}_mean"], out[f"{name}_var"] = arrays[0][i, t], arrays[1][i, t]
+        if len(arrays) > 2:
+            out[f"{name}_dof"] = arrays[2][i, t]
     return out
 
 
-def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, mean: np.ndarray, var: np.ndarray,
-            residual_var: float | None, *, baselines: bool = True) -> pd.DataFrame:
-    """The scoring frame of ``samples``: the LSTM's forecasts (scaled back to log returns; with the MSE loss the
-    variance is the validation residual variance) and, with ``baselines``, every baseline's beside them."""
+def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: list[tuple[Prediction, float | None]],
+            *, baselines: bool = True) -> pd.DataFrame:
+    """The scoring frame of ``samples``: the LSTM's forecasts, scaled back to log returns, and, with
+    ``baselines``, every baseline's beside them.
+
+    ``members`` holds each network's prediction and, with the MSE loss, its validation residual variance (the
+    variance of every forecast). One network gives ``lstm_mean``, ``lstm_var`` and, for a Student-t,
+    ``lstm_dof``; an ensemble gives each member's as ``lstm#k_mean`` ... and, as ``lstm_mean`` and ``lstm_var``,
+    the moments of their equal mixture (:class:`forecasting.distributions.Predictive`).
+    """
     s = prep.scaler.target_scale
     frame = _frame(cube, samples, prep.labels)
-    frame["lstm_mean"] = mean * s
-    frame["lstm_var"] = (var if residual_var is None else np.full_like(var, residual_var)) * s * s
+    parts = []
+    for pred, residual_var in members:
+        var = pred.var if residual_var is None else np.full_like(pred.var, residual_var)
+        parts.append(Predictive.single(pred.mean * s, var * s * s, pred.dof))
+    if len(parts) == 1:
+        frame["lstm_mean"], frame["lstm_var"] = parts[0].mean, parts[0].var
+        if parts[0].dofs is not None:
+            frame["lstm_dof"] = parts[0].dofs[0]
+    else:
+        for k, part in enumerate(parts):
+            frame[f"lstm#{k}_mean"], frame[f"lstm#{k}_var"] = part.mean, part.var
+            if part.dofs is not None:
+                frame[f"lstm#{k}_dof"] = part.dofs[0]
+        mixture = Predictive.mixture(parts)
+        frame["lstm_mean"], frame["lstm_var"] = mixture.mean, mixture.var
     if baselines:
         for col, values in _baselines(cube, prep, samples).items():
             frame[col] = values
@@ -208,8 +295,12 @@ def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, mean: np.nda
 
 
 def _forecasts(scored: pd.DataFrame, cube: FeatureCube) -> pd.DataFrame:
-    """The forecasts file's rows: the LSTM's mean and variance, named for the execution whose target they hold."""
-    renamed = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance"})
+    """The forecasts file's rows: the LSTM's mean, variance and Student-t degrees of freedom (empty for a normal
+    forecast, and for an ensemble, whose mixture is no Student-t), named for the execution whose target they
+    hold."""
+    renamed = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance", "lstm_dof": "dof"})
+    if "dof" not in renamed:
+        renamed["dof"] = np.nan
     return renamed.assign(execution=cube.execution)[FORECAST_COLUMNS]
 
 
@@ -235,57 +326,76 @@ def run_forecast(
     >>> run = run_forecast(synthetic_panel(2, 300), ForecastConfig(window=10, hidden=8, epochs=2), None,
     ...                    progress=False)
     >>> list(run.forecasts.columns)
-    ['date', 'ticker', 'mean', 'variance', 'target', 'split', 'execution']
+    ['date', 'ticker', 'mean', 'variance', 'dof', 'target', 'split', 'execution']
     >>> run.metrics["target"]
     'log return from the close of t+1 to the close of t+2'
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     started = time.perf_counter()
+    if out is not None:
+        check_out(out)
     console = _console(progress)
     device = resolve_device(config.device)
-    clean = clean_panel(panel, max_gap=config.max_gap)
+    clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
     check_window(clean, config.window, source)
     cube = build_features(clean, execution=config.execution)
     folds = _folds(cube, config)
-    frames, histories, best_epochs, speeds = [], [], [], []
-    last: tuple[Any, Prepared] | None = None
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    frames, histories, best_epochs, speeds, labels = [], [], [], [], []
+    models: list[Any] = []  # the last fold's networks, which the checkpoint keeps
+    last: tuple[Any, Prepared, list[float | None]] | None = None
+    with shared_threads(config.threads) as threads, Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
+            TimeElapsedColumn(), console=console, transient=False) as bar:
         for k, fold in enumerate(folds):
             prep = prepare(cube, fold, config.window)
+            check_blocks(prep, config, source)
             train_ds = _dataset(prep, prep.samples(TRAIN), with_target=True)
             val_ds = _dataset(prep, prep.samples(VAL), with_target=True)
-            tag = f"fold {k + 1}/{len(folds)} " if len(folds) > 1 else ""
-            task = bar.add_task(f"{tag}training on {device.type}", total=config.epochs)
-
-            def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag) -> None:
-                bar.update(task, advance=1, description=(
-                    f"{tag}epoch {int(rec['epoch'])}: train {rec['train_loss']:.4f} val {rec['val_loss']:.4f}"))
-
-            result = train_model(train_ds, val_ds, config.model_config(), config.train_config(), on_epoch=on_epoch)
-            bar.update(task, total=len(result.history))
-            histories.append(result.history)
-            best_epochs.append(result.best_epoch)
-            speeds.append(result.windows_per_second)
             wanted = [TRAIN, VAL, TEST] if k == 0 else [TEST]
             samples = np.concatenate([prep.samples(lab, with_target=False) for lab in wanted])
             samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
-            mean, var = predict(result.model, _dataset(prep, samples, with_target=False), device=device)
-            frames.append(_scored(cube, prep, samples, mean, var, result.residual_var))
-            last = (result, prep)
+            to_predict = _dataset(prep, samples, with_target=False)
+            members = []
+            for member in range(config.ensemble):
+                tag = " ".join(t for t in (f"fold {k + 1}/{len(folds)}" if len(folds) > 1 else "",
+                                           f"member {member + 1}/{config.ensemble}" if config.ensemble > 1 else "")
+                               if t)
+                tag = f"{tag} " if tag else ""
+                task = bar.add_task(f"{tag}training on {device.type}", total=config.epochs)
+
+                def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag) -> None:
+                    bar.update(task, advance=1, description=(
+                        f"{tag}epoch {int(rec['epoch'])}: train {rec['train_loss']:.4f} val {rec['val_loss']:.4f}"))
+                    use_threads(config.threads)  # the share changes as other qtrade processes start and end
+
+                result = train_model(train_ds, val_ds, config.model_config(), config.train_config(member),
+                                     on_epoch=on_epoch)
+                bar.update(task, total=len(result.history))
+                histories.append(result.history)
+                best_epochs.append(result.best_epoch)
+                labels.append(tag.strip())
+                speeds.append(result.windows_per_second)
+                members.append((predict(result.model, to_predict, device=device), result.residual_var))
+                if k == len(folds) - 1:
+                    models.append(result.model)
+            frames.append(_scored(cube, prep, samples, members))
+            last = (result, prep, [rv for _, rv in members])
     scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
     metrics = evaluate(scored, MODELS, execution=cube.execution)
+    metrics["models"]["lstm"] = lstm_label(config.distribution, config.ensemble)
     assert last is not None
-    result, prep = last
+    result, prep, residual_vars = last
     metrics["run"] = {
         "folds": [f.describe() for f in folds],
         "best_epochs": best_epochs,
         "epochs_run": [len(h) for h in histories],
         "training_windows_per_second": speeds,
         "device": str(device),
+        "cpu_threads": threads,
         "seconds": round(time.perf_counter() - started, 2),
         "repaired_values": clean.repaired,
+        "calendar": clean.calendar or "none",
     }
     forecasts = _forecasts(scored, cube)
     run = ForecastRun(forecasts, scored, metrics, histories, best_epochs)
@@ -296,21 +406,50 @@ def run_forecast(
             "features": list(cube.features),
             "window": config.window,
             "max_gap": config.max_gap,
+            "calendar": clean.calendar or "none",
             "loss": config.loss,
             "execution": config.execution,
             "scaler": prep.scaler.to_dict(),
-            "residual_var": result.residual_var,
+            "residual_var": residual_vars[0],
+            "residual_vars": residual_vars,
+            "dist": config.distribution,
+            "ensemble": config.ensemble,
             "split_dates": _split_dates(prep.fold),
             "config": asdict(config),
             "source": source,
         }
-        _write_outputs(run, panel, config, source, meta, result.model)
+        _write_outputs(run, panel, config, source, meta, models, labels)
         metrics["run"]["seconds"] = round(time.perf_counter() - started, 2)
     return run
 
 
 def _split_dates(fold: Fold) -> dict[str, str]:
-    return {name: f"{fold.block(label)[-1]:%Y-%m-%d}" for label, name in SPLIT_NAMES.items() if label != TEST}
+    """The last date of the training and validation blocks (``train``, ``val``) and the first of every block."""
+    last = {name: f"{fold.block(label)[-1]:%Y-%m-%d}" for label, name in SPLIT_NAMES.items() if label != TEST}
+    return {**last, **{f"{name}_start": f"{fold.block(label)[0]:%Y-%m-%d}" for label, name in SPLIT_NAMES.items()}}
+
+
+def _saved_labels(dates: pd.DatetimeIndex, split_dates: dict[str, str], embargo: int) -> np.ndarray:
+    """The split of ``dates`` a checkpoint was trained with: its blocks, and the embargo dates between them unused.
+
+    Checkpoints that record only the last training and validation dates have the blocks start ``embargo``
+    dates after the block before, as the training run's split had them; dates before the data's first are
+    training dates.
+    """
+    labels = np.full(len(dates), UNUSED, dtype=np.int8)
+    train_end, val_end = pd.Timestamp(split_dates["train"]), pd.Timestamp(split_dates["val"])
+
+    def start(name: str, after: pd.Timestamp) -> pd.Timestamp:
+        if f"{name}_start" in split_dates:
+            return pd.Timestamp(split_dates[f"{name}_start"])
+        k = int(dates.searchsorted(after, side="right")) + embargo
+        return dates[k] if k < len(dates) else dates[-1] + pd.Timedelta(days=1)
+
+    train_start = pd.Timestamp(split_dates.get("train_start", dates[0]))
+    labels[(dates >= train_start) & (dates <= train_end)] = TRAIN
+    labels[(dates >= start("val", train_end)) & (dates <= val_end)] = VAL
+    labels[dates >= start("test", val_end)] = TEST
+    return labels
 
 
 def _write_forecasts(forecasts: pd.DataFrame, out: Path) -> None:
@@ -323,16 +462,18 @@ def _write_forecasts(forecasts: pd.DataFrame, out: Path) -> None:
 
 
 def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig, source: str,
-                   meta: dict[str, Any], model: Any) -> None:
+                   meta: dict[str, Any], models: list[Any], labels: list[str]) -> None:
     out = run.out
     assert out is not None
+    clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_forecasts(run.forecasts, out)
-    save_checkpoint(out / "model.pt", model, meta)
-    plot_training_curve(run.histories, run.best_epochs, out / "training_curve.png", loss=config.loss)
+    save_checkpoint(out / "model.pt", models, meta)
+    plot_training_curve(run.histories, run.best_epochs, out / "training_curve.png", loss=config.loss, labels=labels,
+                        dist=config.distribution)
     _write_metrics(run.metrics, out)
     manifest = run_manifest(command="forecast", seed=config.seed, panel=panel, source=source, config=asdict(config),
-                            extra={"outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith("."))})
+                            extra={"outputs": written(out)})
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
 
 
@@ -364,18 +505,21 @@ def predict_with_model(
     device: str = "auto",
     score: bool = True,
     execution: str | None = None,
+    calendar: str = "auto",
 ) -> ForecastRun:
     """Forecast every valid origin of ``panel`` with a saved model; no training.
 
-    The split column follows the dates the model was trained with: up to its last training date ``train``,
-    up to its last validation date ``val``, later dates ``test``. With ``score``, the forecasts are scored beside
+    The split column follows the split the model was trained with: its training, validation and test blocks,
+    with the embargo dates between them left out, so that the test rows are the training run's (and later
+    dates, on data that runs on, are test dates too). With ``score``, the forecasts are scored beside
     the baselines on the same dates, as ``qtrade forecast`` scores them, when ``panel`` covers the model's
     training period (on which the historical and GARCH baselines are fitted); otherwise ``metrics`` holds only
     a ``note`` that says why there are no scores.
 
     The forecasts and scores are of the target the model was trained for: the checkpoint's ``execution``
     (``same-close``, the only target there was, for a checkpoint that does not record one). ``execution``, when
-    given, must be that one.
+    given, must be that one. ``calendar`` gives the trading days, as for :class:`ForecastConfig`; ``auto`` takes
+    the one the model was trained on (the checkpoint records it).
     """
     ckpt = load_checkpoint(model_path)
     meta = ckpt.meta
@@ -388,28 +532,36 @@ def predict_with_model(
         raise ConfigError(f"{model_path}: trained to forecast the return of --execution {trained_for}, not "
                           f"{execution_mode(execution).name}; leave --execution out, or retrain with it")
     started = time.perf_counter()
+    if out is not None:
+        check_out(out)
     window = int(meta["window"])
-    clean = clean_panel(panel, max_gap=int(meta.get("max_gap", 5)))
+    if calendar == "auto" and meta.get("calendar"):
+        calendar = str(meta["calendar"])
+    clean = clean_panel(panel, max_gap=int(meta.get("max_gap", 5)), calendar=calendar)
     check_window(clean, window, source)
     cube = build_features(clean, execution=trained_for)
-    labels = np.full(len(cube.dates), TEST, dtype=np.int8)
     dates = cube.dates
-    labels[dates <= pd.Timestamp(meta["split_dates"]["val"])] = VAL
-    labels[dates <= pd.Timestamp(meta["split_dates"]["train"])] = TRAIN
+    config = meta.get("config", {})
+    embargo = config.get("embargo")
+    embargo = execution_mode(trained_for).horizon if embargo is None else int(embargo)
+    labels = _saved_labels(dates, meta["split_dates"], embargo)
     scaler = ZScoreScaler.from_dict(meta["scaler"])
     prep = prepare(cube, Fold(labels, dates), window, scaler=scaler)
     samples = np.argwhere(prep.ends & (labels != UNUSED)[None, :])
     samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
     dev = resolve_device(device)
-    model = ckpt.model.to(dev)
-    mean, var = predict(model, _dataset(prep, samples, with_target=False), device=dev)
-    residual_var = None if meta.get("residual_var") is None else float(meta["residual_var"])
+    to_predict = _dataset(prep, samples, with_target=False)
+    residual_vars = meta.get("residual_vars", [meta.get("residual_var")])
+    members = [(predict(network.to(dev), to_predict, device=dev), None if rv is None else float(rv))
+               for network, rv in zip(ckpt.models, residual_vars)]
     fitted = bool((prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any())
-    scored = _scored(cube, prep, samples, mean, var, residual_var, baselines=score and fitted)
+    scored = _scored(cube, prep, samples, members, baselines=score and fitted)
     if score and fitted:
         metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
+        metrics["models"]["lstm"] = lstm_label(str(meta.get("dist", "normal")), len(ckpt.models))
         metrics["run"] = {"model": str(model_path), "device": str(dev),
-                          "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired}
+                          "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired,
+                          "calendar": clean.calendar or "none"}
     else:
         metrics = {"note": "not scored" if not score else (
             f"not scored: the data holds none of the model's training period (to {meta['split_dates']['train']}), "
@@ -418,14 +570,16 @@ def predict_with_model(
     run = ForecastRun(forecasts, scored, metrics, [], [])
     if out is not None:
         run.out = o = Path(out)
+        # no scores or chart of another run may stand beside these forecasts; the model read stays
+        clear_previous(o, keep=[p.name for p in o.iterdir() if p.resolve() == Path(model_path).resolve()]
+                       if o.is_dir() else [])
         o.mkdir(parents=True, exist_ok=True)
         _write_forecasts(forecasts, o)
         if "models" in metrics:
             _write_metrics(metrics, o)
-        else:  # no scores of another run may stand beside these forecasts
-            for name in ("metrics.json", "pit.png"):
-                (o / name).unlink(missing_ok=True)
         manifest = run_manifest(command="forecast --model", seed=int(meta["config"]["seed"]), panel=panel,
-                                source=source, config=meta["config"], extra={"model": str(model_path)})
+                                source=source, config=meta["config"],
+                                extra={"model": str(model_path),
+                                       "outputs": written(o)})
         write_text(o / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
     return run

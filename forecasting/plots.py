@@ -18,18 +18,21 @@ __all__ = ["pit_figure", "plot_pit", "plot_training_curve"]
 
 def plot_training_curve(
     histories: Sequence[Sequence[dict[str, float]]], best_epochs: Sequence[int], path: str | os.PathLike[str],
-    *, loss: str = "nll",
+    *, loss: str = "nll", labels: Sequence[str] | None = None, dist: str = "normal",
 ) -> None:
-    """Train and validation loss per epoch, one pair of lines per fold, the restored epoch marked."""
+    """Train and validation loss per epoch, one pair of lines per training (fold, or ensemble member: ``labels``),
+    the restored epoch marked."""
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for k, (hist, best) in enumerate(zip(histories, best_epochs)):
         epochs = [h["epoch"] for h in hist]
-        tag = f" (fold {k + 1})" if len(histories) > 1 else ""
+        name = labels[k] if labels is not None else f"fold {k + 1}"
+        tag = f" ({name})" if len(histories) > 1 else ""
         line = ax.plot(epochs, [h["train_loss"] for h in hist], label=f"train{tag}")[0]
         ax.plot(epochs, [h["val_loss"] for h in hist], "--", color=line.get_color(), label=f"validation{tag}")
         ax.axvline(best, color=line.get_color(), alpha=0.3, lw=4)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("Gaussian NLL (scaled returns)" if loss == "nll" else "MSE (scaled returns)")
+    density = "Student-t" if dist == "studentt" else "Gaussian"
+    ax.set_ylabel(f"{density} NLL (scaled returns)" if loss == "nll" else "MSE (scaled returns)")
     ax.set_title("Convergence; the shaded line marks the epoch restored by early stopping")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -17,16 +17,23 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from forecasting.errors import ConfigError
-from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll
+from forecasting.metrics import nll
+from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
-__all__ = ["TrainConfig", "TrainResult", "WindowDataset", "predict", "resolve_device", "train_model"]
+__all__ = ["Prediction", "TrainConfig", "TrainResult", "WindowDataset", "predict", "resolve_device", "train_model"]
+
+
+AMP_MIN_BATCH = 16_384
+"""fp16 autocast pays on CUDA only from this batch size for qtrade's small LSTM: measured on an H200
+(benchmarks/README.md), fp32 was faster at batch 256 (72k against 57k windows/s) and 4,096, fp16 faster from
+16,384 (1.5M against 1.2M)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
-    amp: bool | None = None  # None: on with CUDA, off on the CPU
+    amp: bool | None = None  # None: on with CUDA for batches of AMP_MIN_BATCH or more, else off
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -142,20 +149,37 @@ def _batch_source(train: WindowDataset, config: TrainConfig,
     return lambda: _batches(on_device, config.batch_size, shuffle)
 
 
-def predict(model: LSTMMLE, ds: WindowDataset, *, device: torch.device, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance (scaled units) for every sample of ``ds``, in order, with dropout off."""
+class Prediction(NamedTuple):
+    """Forecasts of every sample, in scaled units: ``mean, var, dof = predict(...)``.
+
+    ``dof`` holds the Student-t degrees of freedom of a ``dist="studentt"`` model and is None for a normal one.
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+    dof: np.ndarray | None
+
+
+def predict(model: LSTMMLE, ds: WindowDataset, *, device: torch.device, batch_size: int = 4096) -> Prediction:
+    """Mean, variance and degrees of freedom (None for a normal model) for every sample of ``ds``, in order,
+    with dropout off."""
     model.eval()
     ds = ds.to(device) if device.type == "cuda" else ds
-    means, variances = [], []
+    means, variances, dofs = [], [], []
     with torch.inference_mode():
         for start in range(0, len(ds), batch_size):
             xb, _ = ds[torch.arange(start, min(start + batch_size, len(ds)))]
-            m, v = model(xb.to(device))
+            m, v, d = model(xb.to(device))
             means.append(m.float().cpu())
             variances.append(v.float().cpu())
-    if not means:
-        return np.zeros(0), np.zeros(0)
-    return torch.cat(means).double().numpy(), torch.cat(variances).double().numpy()
+            if d is not None:
+                dofs.append(d.float().cpu())
+
+    def joined(parts: list[torch.Tensor]) -> np.ndarray:
+        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
+
+    studentt = model.config.dist == "studentt"
+    return Prediction(joined(means), joined(variances), joined(dofs) if studentt else None)
 
 
 def train_model(
@@ -168,15 +192,18 @@ def train_model(
 ) -> TrainResult:
     """Train on ``train``, stop early on the validation loss, restore the best epoch.
 
-    The validation loss is the Gaussian NLL for ``loss="nll"`` and the MSE for ``loss="mse"``; with MSE the
-    variance of every forecast is the mean squared validation residual of the best epoch (``residual_var``).
+    With ``loss="nll"`` the training and validation losses are the NLL of the model's distribution (Gaussian, or
+    Student-t for ``dist="studentt"``); with ``loss="mse"`` both are the MSE and the variance of every forecast
+    is the mean squared validation residual of the best epoch (``residual_var``), a normal forecast.
     ``on_epoch`` receives each epoch's record (for a progress bar).
     """
     if len(train) == 0 or len(val) == 0:
         raise ConfigError("no training or validation windows; use more data, a shorter --window or other splits")
+    if config.loss == "mse" and model_config.dist != "normal":
+        raise ConfigError(f"--loss mse trains no {model_config.dist} distribution; use --loss nll or --dist normal")
     device = resolve_device(config.device)
     cuda = device.type == "cuda"
-    amp = cuda if config.amp is None else config.amp and cuda
+    amp = (cuda and config.batch_size >= AMP_MIN_BATCH) if config.amp is None else config.amp and cuda
     devices = [device.index or 0] if cuda else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
@@ -195,8 +222,8 @@ def train_model(
                 xb = xb.to(device, non_blocking=True)
                 yb = yb.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                    mean, var = model(xb)
-                loss = gaussian_nll(mean, var, yb) if config.loss == "nll" else torch.mean((mean - yb) ** 2)
+                    mean, var, dof = model(xb)  # float32: the heads leave autocast
+                loss = _loss(mean, var, dof, yb, config.loss)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if config.clip > 0:
@@ -227,16 +254,24 @@ def train_model(
         result.windows_per_second = seen / train_seconds if train_seconds > 0 else 0.0
         model.load_state_dict(best_state)
         if config.loss == "mse":
-            mean, _ = predict(model, val, device=device)
+            mean = predict(model, val, device=device).mean
             result.residual_var = float(np.mean((val.y.double().numpy() - mean) ** 2))
     return result
 
 
+def _loss(mean: torch.Tensor, var: torch.Tensor, dof: torch.Tensor | None, target: torch.Tensor,
+          loss: str) -> torch.Tensor:
+    """The training loss of one batch, in float32."""
+    if loss == "mse":
+        return torch.mean((mean - target) ** 2)
+    return gaussian_nll(mean, var, target) if dof is None else studentt_nll(mean, var, dof, target)
+
+
 def _validate(model: LSTMMLE, val: WindowDataset, device: torch.device, config: TrainConfig) -> dict[str, float]:
-    mean, var = predict(model, val, device=device)
+    mean, var, dof = predict(model, val, device=device)
     y = val.y.double().numpy()
     mse = float(np.mean((y - mean) ** 2))
     if config.loss == "mse":
         var = np.full_like(mean, mse)
-    nll = float(np.mean(0.5 * (np.log(2 * np.pi * var) + (y - mean) ** 2 / var)))
-    return {"val_loss": nll if config.loss == "nll" else mse, "val_nll": nll, "val_mse": mse}
+    val_nll = float(np.mean(nll(y, mean, var, dof=dof)))
+    return {"val_loss": val_nll if config.loss == "nll" else mse, "val_nll": val_nll, "val_mse": mse}

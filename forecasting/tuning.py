@@ -27,10 +27,10 @@ import pandas as pd
 
 from forecasting.cleaning import clean_panel
 from forecasting.dataset import Prepared, prepare
+from forecasting.distributions import Predictive
 from forecasting.errors import ConfigError
 from forecasting.execution import execution_mode
 from forecasting.features import build_features
-from forecasting.metrics import nll
 from forecasting.pipeline import ForecastConfig
 from forecasting.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
 from forecasting.summary import check_window
@@ -124,12 +124,12 @@ def tuning_data(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "d
     The features hold the target of ``config.execution``; with the split's embargo (at least that target's
     horizon) every validation target ends before the cut.
     """
-    clean = clean_panel(panel, max_gap=config.max_gap)
+    clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
     full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
     first_test = full.block(TEST)[0]
     dates = panel.index.get_level_values("date")
     cut = panel[dates < first_test]
-    clean_cut = clean_panel(cut, max_gap=config.max_gap)
+    clean_cut = clean_panel(cut, max_gap=config.max_gap, calendar=config.calendar)
     check_window(clean_cut, config.window, source)
     cube = build_features(clean_cut, execution=config.execution)
     labels = full.labels[full.dates.get_indexer(cube.dates)].copy()
@@ -157,8 +157,9 @@ def fit_trial(
     config: ForecastConfig,
     *,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
-) -> tuple[TrainResult, Prepared, dict[str, float]]:
-    """Train on the training block, score on the validation block (the execution's target, in its own units)."""
+) -> tuple[list[TrainResult], Prepared, dict[str, float]]:
+    """Train on the training block (each member of an ensemble), score on the validation block (the execution's
+    target, in its own units, with the model's own density: an ensemble's mixture)."""
     if data.cube.execution != config.execution:
         raise ConfigError(f"the tuning data holds the target of --execution {data.cube.execution}, not "
                           f"{config.execution}; build it with tuning_data(panel, config)")
@@ -168,16 +169,23 @@ def fit_trial(
     train_ds = prep.dataset(prep.samples(TRAIN), with_target=True)
     val_samples = prep.samples(VAL)
     val_ds = prep.dataset(val_samples, with_target=True)
-    result = train_model(train_ds, val_ds, config.model_config(), config.train_config(), on_epoch=on_epoch)
-    mean, var = predict(result.model, prep.dataset(val_samples, with_target=False),
-                        device=resolve_device(config.device))
+    device = resolve_device(config.device)
+    to_predict = prep.dataset(val_samples, with_target=False)
     s = prep.scaler.target_scale
-    if result.residual_var is not None:
-        var = np.full_like(var, result.residual_var)
+    parts, results = [], []
+    for member in range(config.ensemble):  # the first member's epochs are reported (and pruned on)
+        result = train_model(train_ds, val_ds, config.model_config(), config.train_config(member),
+                             on_epoch=on_epoch if member == 0 else None)
+        mean, var, dof = predict(result.model, to_predict, device=device)
+        if result.residual_var is not None:
+            var = np.full_like(var, result.residual_var)
+        parts.append(Predictive.single(mean * s, var * s * s, dof))
+        results.append(result)
+    density = Predictive.mixture(parts) if len(parts) > 1 else parts[0]
     y = data.cube.target[val_samples[:, 0], val_samples[:, 1]]
-    m, v = mean * s, var * s * s
-    scores = {"nll": float(np.mean(nll(y, m, v))), "mse": float(np.mean((y - m) ** 2)), "n": float(len(y))}
-    return result, prep, scores
+    scores = {"nll": float(np.mean(-density.logpdf(y))), "mse": float(np.mean((y - density.mean) ** 2)),
+              "n": float(len(y))}
+    return results, prep, scores
 
 
 def _check_study_execution(study: Any, execution: str) -> None:
@@ -194,10 +202,16 @@ def _check_study_execution(study: Any, execution: str) -> None:
                           f"{recorded} to resume it, or another --study name or --out for {execution}")
 
 
-def params_record(config: ForecastConfig, tuned: dict[str, Any]) -> dict[str, Any]:
-    """What ``best_params.json`` holds under ``params``: the tuned settings, by ForecastConfig name."""
-    full = asdict(config)
-    return {k: full[k] for k in tuned if k in full}
+NOT_IN_PARAMS = ("device", "workers", "threads", "seed", "execution")
+"""Left out of ``best_params.json``'s ``params``: the machine's settings (so that it runs anywhere), and the seed
+and execution, which the file records beside them and the command line gives."""
+
+
+def params_record(config: ForecastConfig) -> dict[str, Any]:
+    """What ``best_params.json`` holds under ``params``: every setting the trial trained with (its epochs and
+    patience included), by ForecastConfig name, so that ``qtrade forecast --params`` with the same ``--seed``
+    repeats its training."""
+    return {k: v for k, v in asdict(config).items() if k not in NOT_IN_PARAMS} | {"dist": config.distribution}
 
 
 def tune_forecaster(
@@ -222,14 +236,17 @@ def tune_forecaster(
     """
     import optuna
 
-    from forecasting.study import finished_trials, open_study, run_study, write_study_outputs
+    from forecasting.outputs import check_out
+    from forecasting.study import TrialProgress, finished_trials, open_study, run_study, write_study_outputs
+    from forecasting.threads import shared_threads, use_threads
 
     if objective not in ("nll", "mse"):
         raise ConfigError(f"--objective {objective!r} is not known for the forecaster; use nll, mse or sharpe")
+    out = check_out(out)
     base = base or ForecastConfig(seed=seed)
-    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - {"seed", "device", "execution"})
+    untunable = {"seed", "device", "execution", "threads", "calendar"}
+    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - untunable)
     data = tuning_data(panel, base, source=source)
-    out = Path(out)
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="minimize", pruner=pruner)
     _check_study_execution(study, base.execution)
     defaults = asdict(base)
@@ -238,12 +255,16 @@ def tune_forecaster(
     if not study.get_trials(deepcopy=False) and defaults_fit:
         study.enqueue_trial(tunable)
 
+    inner = TrialProgress()
+
     def run_trial(trial: optuna.Trial) -> float:
         config = config_with(base, suggest(trial, space))
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("last_seen_date", f"{data.cube.dates[-1]:%Y-%m-%d}")
 
         def report(rec: dict[str, float]) -> None:
+            use_threads(base.threads)  # the share follows the workers running on this machine
+            inner.epoch(trial.number, int(rec["epoch"]), config.epochs, rec["val_loss"])
             trial.report(rec["val_loss"], int(rec["epoch"]))
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -257,7 +278,9 @@ def tune_forecaster(
         done = [t for t in s.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
         return f"best val {objective} {min(t.value for t in done):.5f}" if done else "tuning"
 
-    run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress, describe=describe)
+    with shared_threads(base.threads):
+        run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress, describe=describe,
+                  inner=inner)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not complete:
         raise ConfigError("no trial finished; raise --n-trials or --timeout, or widen the search space")
@@ -268,8 +291,9 @@ def tune_forecaster(
         "objective": f"validation {objective}",
         "value": best.value,
         "default_value": first.value if first.number == 0 and defaults_fit else None,
-        "params": params_record(best_config, {**best.params, **{k: d["value"] for k, d in space.items()
-                                                                if d["type"] == "fixed"}}),
+        "params": params_record(best_config),
+        "tuned": sorted(best.params),
+        "seed": base.seed,
         "trial": best.number,
         "n_finished": len(finished_trials(study)),
         "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),

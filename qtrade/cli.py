@@ -35,6 +35,16 @@ TickersOpt = Annotated[
 MaxGapOpt = Annotated[int, typer.Option(help="Interpolate gaps of at most this many trading days.", min=0)]
 DateFormatOpt = Annotated[str | None, typer.Option(
     help="strptime format of the data's dates, such as %d/%m/%Y, when the file cannot tell.")]
+CalendarOpt = Annotated[str, typer.Option(
+    help="Trading days: auto (XTKS for a JPX folder, else none), none (the data's own days) or an exchange-calendars "
+         "code such as XNYS or XTKS, whose sessions missing from the data become gaps.")]
+DistOpt = Annotated[str | None, typer.Option(
+    help="Predictive distribution of the network: studentt (fat tails, degrees of freedom learnt per forecast; the "
+         "default) or normal (the default with --loss mse).", show_default=False)]
+EnsembleOpt = Annotated[int, typer.Option(
+    help="Train this many seeds (seed, seed+1, ...) and forecast their equal mixture.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    help="CPU threads for torch; by default the cores are shared among the qtrade processes running.", min=1)]
 ExecutionOpt = Annotated[str, typer.Option(
     help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts.")]
 
@@ -86,14 +96,24 @@ def data(
     max_gap: MaxGapOpt = 5,
     window: Annotated[int, typer.Option(help="Check every ticker has enough rows for this window.", min=1)] = 30,
     date_format: DateFormatOpt = None,
+    calendar: CalendarOpt = "auto",
 ) -> None:
     """Validate and summarise a data set: tickers, date range, rows, repaired values."""
+    import warnings
+
+    from forecasting.calendars import calendar_name
     from forecasting.cleaning import clean_panel
     from forecasting.loaders import load_market_data
     from forecasting.summary import check_window, summarize
 
+    calendar = calendar_name(calendar)  # an unknown name fails before the data is read
     source = str(path) if path else "embedded US tech panel (AAPL, GOOG, IBM, MSFT)"
-    clean = clean_panel(load_market_data(path, tickers=tickers, date_format=date_format), max_gap=max_gap)
+    panel = load_market_data(path, tickers=tickers, date_format=date_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        clean = clean_panel(panel, max_gap=max_gap, calendar=calendar)
+    for message in caught:
+        typer.echo(f"warning: {message.message}", err=True)
     summary = summarize(clean, source)
     _print_summary(summary)
     check_window(clean, window, source)
@@ -117,7 +137,9 @@ def forecast(
     patience: Annotated[int, typer.Option(help="Epochs without validation gain before stopping.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the run (weights, dropout, shuffling).")] = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when there is one), cpu or cuda.")] = "auto",
-    loss: Annotated[str, typer.Option(help="nll (Gaussian MLE) or mse (variance from validation residuals).")] = "nll",
+    loss: Annotated[str, typer.Option(help="nll (MLE of --dist) or mse (variance from validation residuals).")] = "nll",
+    dist: DistOpt = None,
+    ensemble: EnsembleOpt = 1,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
     max_gap: MaxGapOpt = 5,
     walk_forward: Annotated[int, typer.Option(help="Refit over the test period in this many folds (0: one split).")] = 0,
@@ -125,6 +147,8 @@ def forecast(
     execution: Annotated[str | None, typer.Option(
         help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
     date_format: DateFormatOpt = None,
+    calendar: CalendarOpt = "auto",
+    threads: ThreadsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
@@ -137,7 +161,8 @@ def forecast(
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     if model is not None:
-        saved = predict_with_model(panel, model, out, source=source, device=device, execution=execution)
+        saved = predict_with_model(panel, model, out, source=source, device=device, execution=execution,
+                                   calendar=calendar)
         typer.echo(f"{len(saved.forecasts)} forecasts from {model} written to {out}")
         if "test" in saved.metrics:
             _print_comparison(saved.metrics, out)
@@ -148,12 +173,18 @@ def forecast(
     config = ForecastConfig(
         window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
         patience=patience, seed=seed, device=device, loss=loss, workers=workers, max_gap=max_gap,
-        walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION,
+        walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION, threads=threads,
+        dist=dist, ensemble=ensemble,
+        calendar=calendar,
     )
     if params is not None:
         config = config.with_params(params)
     run = run_forecast(panel, config, out, source=source, progress=not quiet)
-    _print_comparison(run.metrics, out)
+    if "test" in run.metrics:
+        _print_comparison(run.metrics, out)
+    else:
+        typer.echo(f"forecasts written to {out}; not scored: no test-period forecast has a realised return and a "
+                   "forecast from every baseline")
 
 
 @app.command()
@@ -207,7 +238,11 @@ def backtest(
     forecast_params: Annotated[Path | None, typer.Option(
         help="JSON of forecaster settings when it runs first (best_params.json of qtrade tune).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the forecaster when it runs first.")] = 0,
+    dist: DistOpt = None,
+    ensemble: EnsembleOpt = 1,
     date_format: DateFormatOpt = None,
+    calendar: CalendarOpt = "auto",
+    threads: ThreadsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Backtest a strategy on forecast means and variances; write a QuantStats tearsheet with a forecast section."""
@@ -221,7 +256,7 @@ def backtest(
                       participation=participation, borrow=borrow, financing=financing)
     setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band,
                       delisting_return=delisting_return)
-    config = ForecastConfig(seed=seed)
+    config = ForecastConfig(seed=seed, threads=threads, calendar=calendar, dist=dist, ensemble=ensemble)
     if forecast_params is not None:
         config = config.with_params(forecast_params)
     source = str(data) if data else "embedded US tech panel"
@@ -273,6 +308,8 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
             f"(R2 {f['r2_vs_zero'] * 100:+.2f}%), NLL {f['nll']:.4f}, 90% coverage {f['coverage_90'] * 100:.1f}%",
             soft_wrap=True,
         )
+    if stats.get("jpx", {}).get("score") is not None:
+        console.print(f"JPX score {stats['jpx']['score']:.3f} (daily spread mean / sd; the competition winner: 0.381)")
     console.print(f"Turnover {stats['turnover_annual']:.1f}x a year (one-way), costs {stats['costs_total'] * 100:.2f}% "
                   f"in all, {stats['fills']} fills ({stats['partial_fills']} in part); numpy replay differs by at "
                   f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day", soft_wrap=True)
@@ -300,9 +337,13 @@ def tune(
     epochs: Annotated[int, typer.Option(help="Most epochs of a trial's training.", min=1)] = 12,
     patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
+    dist: DistOpt = None,
+    ensemble: EnsembleOpt = 1,
     execution: Annotated[str | None, typer.Option(
         help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
     date_format: DateFormatOpt = None,
+    calendar: CalendarOpt = "auto",
+    threads: ThreadsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
@@ -310,7 +351,8 @@ def tune(
     from forecasting.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
-    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience, execution=execution or DEFAULT_EXECUTION)
+    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience, execution=execution or DEFAULT_EXECUTION,
+                          threads=threads, dist=dist, ensemble=ensemble, calendar=calendar)
     if params is not None:
         base = base.with_params(params)
     source = str(data) if data else "embedded US tech panel"
@@ -329,10 +371,11 @@ def tune(
                                  pruner=pruner, **common)  # type: ignore[arg-type]
     default = record.get("default_value")
     target = f" of the {record['target']}" if "target" in record else ""
-    typer.echo(f"{record['objective']}{target}: best {record['value']:.6g} (trial {record['trial']}) against "
-               f"{'-' if default is None else format(default, '.6g')} for the defaults; "
+    typer.echo(f"{record['objective']}{target}: best {record['value']:.5g} (trial {record['trial']}) against "
+               f"{'-' if default is None else format(default, '.5g')} for the defaults; "
                f"{record['n_finished']} trials finished, {record['n_pruned']} pruned")
-    typer.echo("best settings: " + ", ".join(f"{k}={v}" for k, v in record["params"].items()))
+    typer.echo("best settings: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                             for k, v in record["params"].items()))
     if "deflated_sharpe" in record:
         typer.echo(record["note"])
     typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, study.db")
@@ -344,11 +387,16 @@ def rerun(
     folder: Annotated[Path, typer.Argument(help="The --out folder of a qtrade forecast or backtest.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="A new folder for the rerun.")],
 ) -> None:
-    """Run again the command recorded in FOLDER/manifest.json and compare data and outputs."""
+    """Run again the command recorded in FOLDER/manifest.json and compare data, inputs and outputs; exit 1 on a
+    difference."""
     from qtrade.rerun import rerun as run_again
 
-    for line in run_again(folder, out):
+    result = run_again(folder, out)
+    for line in result.lines:
         typer.echo(line)
+    if not result.same:
+        typer.echo("error: the rerun differs from the recorded run (see DIFFERENT above)", err=True)
+        raise typer.Exit(1)
 
 
 def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
@@ -371,11 +419,30 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     dm = test["diebold_mariano"]
     labels = metrics["models"]
     console.print(
-        f"Diebold-Mariano, {labels[dm['model']]} vs {labels[dm['against']]} (best baseline by NLL): "
-        f"NLL stat {dm['nll']['statistic']:+.2f} (p={dm['nll']['p_value']:.3f}), "
-        f"squared error stat {dm['squared_error']['statistic']:+.2f} (p={dm['squared_error']['p_value']:.3f}); "
-        "negative favours the LSTM", soft_wrap=True,
+        f"Diebold-Mariano (HLN), {labels[dm['model']]} vs {labels[dm['against']]} (best baseline by NLL on the "
+        f"{'validation' if dm.get('chosen_on') == 'val' else 'test'} block): NLL stat {dm['nll']['statistic']:+.2f} "
+        f"({_p(dm['nll']['p_value'])}), squared error stat {dm['squared_error']['statistic']:+.2f} "
+        f"({_p(dm['squared_error']['p_value'])}); negative favours the LSTM; every baseline's test in metrics.json",
+        soft_wrap=True,
     )
+    if "ensemble" in test:
+        e = test["ensemble"]
+        console.print(f"Ensemble of {e['members']}: NLL {e['ensemble_nll']:.4f} against {e['mean_member_nll']:.4f} for "
+                      f"its average member (best member {e['best_member_nll']:.4f})", soft_wrap=True)
+    cs = test.get("cross_section", {})
+    if cs.get("absent"):
+        console.print(f"Cross-section: none ({cs['absent']})", soft_wrap=True)
+    elif cs:
+        def fig(x: float | None, spec: str) -> str:
+            return "-" if x is None else format(x, spec)
+
+        console.print(
+            f"Cross-section of the LSTM mean over {cs['n_dates']} dates: IC {fig(cs['ic']['mean'], '+.4f')} "
+            f"(ICIR {fig(cs['ic']['icir'], '+.3f')}, t {fig(cs['ic']['t_stat'], '+.2f')}), rank IC "
+            f"{fig(cs['rank_ic']['mean'], '+.4f')} (t {fig(cs['rank_ic']['t_stat'], '+.2f')}), top-minus-bottom "
+            f"quintile {fig(None if cs['spread']['mean'] is None else cs['spread']['mean'] * 1e4, '+.2f')} bp a day "
+            f"(t {fig(cs['spread']['t_stat'], '+.2f')})", soft_wrap=True,
+        )
     price = test["price_level_mse"]
     console.print(
         f"Price-level MSE (flatters any model): LSTM {price['lstm']:.4f} vs persistence {price['persistence']:.4f}",
@@ -385,6 +452,11 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
 
 
+def _p(p: float) -> str:
+    """A p-value as people read it: p<0.001 rather than p=0.000."""
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
 def _print_summary(summary: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -392,21 +464,34 @@ def _print_summary(summary: Any) -> None:
     console = Console()
     s = summary
     console.print(f"[bold]{s.source}[/bold]", soft_wrap=True)
+    days = f"{s.calendar} sessions" if s.calendar else "days with a price"
     console.print(
-        f"{s.n_tickers} tickers, {s.first_date:%Y-%m-%d} to {s.last_date:%Y-%m-%d}, {s.n_dates} trading days, "
-        f"{s.rows} rows", soft_wrap=True,
+        f"{s.n_tickers} tickers, {s.first_date:%Y-%m-%d} to {s.last_date:%Y-%m-%d}, {s.n_dates:,} trading days "
+        f"({days}), {s.rows:,} rows in the data", soft_wrap=True,
     )
     console.print(
-        f"{s.repaired} values repaired by interpolation, {s.unbridged} left missing (gaps too long), "
+        f"{s.ticker_days:,} ticker-days from each ticker's first to last price, {s.filled_rows:,} of them filled "
+        f"by interpolation", soft_wrap=True,
+    )
+    console.print(
+        f"{s.repaired:,} values repaired by interpolation, {s.unbridged:,} values left missing (gaps too long), "
         f"{s.closed_dates} market-wide empty days dropped", soft_wrap=True,
     )
-    table = Table("ticker", "first", "last", "rows", "repaired", "missing close")
+    if s.calendar:
+        gone = s.missing_sessions
+        listed = ", ".join(f"{d:%Y-%m-%d}" for d in gone[:5]) + (" ..." if len(gone) > 5 else "")
+        console.print(
+            f"{s.calendar}: {len(gone)} session(s) with no price in the data" + (f" ({listed}), gaps like any "
+                                                                                 "other" if len(gone) else ""),
+            soft_wrap=True,
+        )
+    table = Table("ticker", "first", "last", "rows", "days", "filled days", "missing closes")
     per = s.per_ticker
     shown = per if len(per) <= 20 else per.head(20)
     for ticker, row in shown.iterrows():
         table.add_row(
-            str(ticker), f"{row['first']:%Y-%m-%d}", f"{row['last']:%Y-%m-%d}",
-            str(row["rows"]), str(row["repaired"]), str(row["missing"]),
+            str(ticker), f"{row['first']:%Y-%m-%d}", f"{row['last']:%Y-%m-%d}", str(row["rows"]), str(row["days"]),
+            str(row["filled"]), str(row["missing_close"]),
         )
     console.print(table)
     if len(per) > 20:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from forecasting.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation import evaluate
-from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig, predict_with_model, run_forecast
+from forecasting.pipeline import FORECAST_COLUMNS, MODELS, ForecastConfig, predict_with_model, run_forecast
 from forecasting.synthetic import synthetic_panel
 from qtrade.cli import app
 
@@ -55,9 +55,11 @@ def test_outputs_are_complete(small_run) -> None:  # type: ignore[no-untyped-def
     assert metrics["target"] == "log return from the close of t+1 to the close of t+2"
     for split in ("train", "val", "test"):
         block = metrics[split]
-        assert set(block["overall"]) == {"lstm", "zero_ewma", "historical", "garch"}
+        assert set(block["overall"]) == {"lstm", "zero_ewma", "historical", "garch", "gjr_garch_t", "har"}
         assert set(block["per_ticker"]) == {"T0000", "T0001", "T0002"}
-        assert block["diebold_mariano"]["against"] in {"zero_ewma", "historical", "garch"}
+        assert block["diebold_mariano"]["against"] in {"zero_ewma", "historical", "garch", "gjr_garch_t", "har"}
+        assert block["diebold_mariano"]["chosen_on"] == "val"
+        assert set(block["diebold_mariano_all"]) == {"zero_ewma", "historical", "garch", "gjr_garch_t", "har"}
         assert block["price_level_mse"]["persistence"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0 and len(manifest["data"]["sha256"]) == 64 and manifest["versions"]["torch"]
@@ -125,15 +127,15 @@ def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, 
     again = predict_with_model(small_panel, out / "model.pt", tmp_path / "again")
     saved = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert saved["test"]["n"] > 0 and (tmp_path / "again" / "pit.png").stat().st_size > 0
-    # the training run left out the embargo days between its blocks; on the rows both scored, every model's
-    # forecasts, baselines included, are the training run's
+    # the saved model's split is the training run's, embargo days left out: the same rows, and on them every
+    # model's forecasts, baselines included, are the training run's
     keys = ["date", "ticker"]
     same = again.scored.merge(run.scored[keys], on=keys)
-    assert len(same) == len(run.scored) and len(again.scored) > len(same)
-    rescored = evaluate(same, ["lstm", "zero_ewma", "historical", "garch"])
+    assert len(same) == len(run.scored) == len(again.scored)
+    rescored = evaluate(same, MODELS)
     for split in ("train", "val", "test"):
         assert rescored[split]["n"] == run.metrics[split]["n"]
-        for model in ("lstm", "zero_ewma", "historical", "garch"):
+        for model in MODELS:
             for key in ("nll", "mse", "coverage_90"):
                 assert np.isclose(rescored[split]["overall"][model][key], run.metrics[split]["overall"][model][key],
                                   rtol=1e-4), (split, model, key)

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import integrate, stats
 
+from forecasting.distributions import Predictive
 from forecasting.evaluation import common_rows, evaluate
 from forecasting.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
 
@@ -51,6 +53,7 @@ def test_qlike_is_minimised_by_the_true_variance() -> None:
 
 
 def test_diebold_mariano_by_hand() -> None:
+    """Uncorrected: Newey-West with Bartlett weights, as before; then the HLN factor and a t(n - 1) p-value."""
     rng = np.random.default_rng(2)
     a, b = rng.normal(1.0, 1.0, 300), rng.normal(1.1, 1.0, 300)
     d = a - b
@@ -59,8 +62,86 @@ def test_diebold_mariano_by_hand() -> None:
     lrv = dc @ dc / n + sum(2 * (1 - k / (lags + 1)) * (dc[k:] @ dc[:-k]) / n for k in range(1, lags + 1))
     stat = d.mean() / np.sqrt(lrv / n)
     out = diebold_mariano(a, b)
-    assert np.isclose(out["statistic"], stat) and np.isclose(out["p_value"], 2 * stats.norm.sf(abs(stat)))
-    assert diebold_mariano(a, a + 0.0)["statistic"] == 0.0
+    assert np.isclose(out["statistic_uncorrected"], stat)
+    assert np.isclose(out["p_value_uncorrected"], 2 * stats.norm.sf(abs(stat)))
+    hln = stat * np.sqrt((n + 1 - 2) / n)
+    assert np.isclose(out["statistic"], hln) and np.isclose(out["p_value"], 2 * stats.t.sf(abs(hln), n - 1))
+    assert diebold_mariano(a, a + 0.0)["statistic"] == 0.0 and diebold_mariano(a, a + 0.0)["p_value"] == 1.0
+
+
+def test_diebold_mariano_hln_on_a_small_array_computed_by_hand() -> None:
+    base = np.array([0.5, 1.0, 2.0, 0.25, 1.5, 0.75])
+    d = np.array([1.0, -1.0, 2.0, 0.0, 1.0, 3.0])  # mean 1; deviations 0, -2, 1, -1, 0, 2
+    # gamma_0 = (0 + 4 + 1 + 1 + 0 + 4) / 6 = 10/6; gamma_1 = (0 - 2 - 1 + 0 + 0) / 6 = -1/2; lags = floor(6^(1/3)) = 1
+    # long-run variance 10/6 + 2 (1 - 1/2) (-1/2) = 7/6; statistic 1 / sqrt(7/6 / 6) = 6 / sqrt(7)
+    out = diebold_mariano(base + d, base)
+    assert out["lags"] == 1 and out["n"] == 6 and out["mean_difference"] == 1.0
+    assert np.isclose(out["statistic_uncorrected"], 6 / np.sqrt(7))
+    # HLN, horizon 1: times sqrt((6 + 1 - 2) / 6) = sqrt(5/6), so sqrt(30/7); p from t with 5 dof
+    assert np.isclose(out["statistic"], np.sqrt(30 / 7))
+    assert np.isclose(out["p_value"], 2 * stats.t.sf(np.sqrt(30 / 7), 5))
+    assert np.isclose(out["p_value"], 0.0931, atol=5e-4)  # a t(5) table: P(|T| > 2.070) = 0.093
+    # horizon 2: times sqrt((6 + 1 - 4 + 2 * 1 / 6) / 6) = sqrt(5/9), so sqrt(20/7)
+    two = diebold_mariano(base + d, base, horizon=2)
+    assert np.isclose(two["statistic"], np.sqrt(20 / 7)) and two["horizon"] == 2
+    assert np.isclose(diebold_mariano(base, base + d)["statistic"], -np.sqrt(30 / 7))  # negative favours a
+
+
+def test_student_t_scores_match_scipy_and_beat_the_normal_on_fat_tailed_data() -> None:
+    rng = np.random.default_rng(4)
+    n = 40_000
+    mean, var, dof = rng.normal(0, 0.01, n), rng.uniform(1e-4, 4e-4, n), rng.uniform(3.0, 8.0, n)
+    scale = np.sqrt(var * (dof - 2) / dof)
+    y = mean + scale * rng.standard_t(dof)
+    np.testing.assert_allclose(nll(y, mean, var, dof=dof), -stats.t.logpdf(y, dof, mean, scale), rtol=1e-10)
+    pit = stats.t.cdf(y, dof, mean, scale)
+    assert pit_histogram(y, mean, var, dof=dof) == np.histogram(pit, bins=10, range=(0, 1))[0].tolist()
+    i = 7
+    knots = [mean[i] - scale[i], mean[i], y[i], mean[i] + scale[i]]
+    f = lambda x: stats.t.cdf(x, dof[i], mean[i], scale[i])  # noqa: E731
+    by_definition = (integrate.quad(lambda x: f(x) ** 2, -np.inf, min(knots))[0]
+                     + integrate.quad(lambda x: (f(x) - (x >= y[i])) ** 2, min(knots), max(knots), points=knots)[0]
+                     + integrate.quad(lambda x: (1 - f(x)) ** 2, max(knots), np.inf)[0])
+    assert np.isclose(crps(y[i : i + 1], mean[i : i + 1], var[i : i + 1], dof=dof[i : i + 1])[0], by_definition,
+                      rtol=1e-8)
+    t = score(y, mean, var, hist_mean=np.zeros(n), parkinson=var, dof=dof)
+    normal = score(y, mean, var, hist_mean=np.zeros(n), parkinson=var)
+    for level in (0.5, 0.9, 0.95):
+        assert abs(t[f"coverage_{int(level * 100)}"] - level) < 0.01
+    assert normal["coverage_50"] > 0.53  # the normal reads fat tails as too wide a middle
+    assert t["nll"] < normal["nll"] and t["crps"] <= normal["crps"] * 1.001
+    assert t["mse"] == normal["mse"] and t["qlike_sq_return"] == normal["qlike_sq_return"]
+    counts = np.array(t["pit_histogram"])
+    assert counts.min() > 0.9 * counts.mean()
+
+
+def test_score_of_an_ensemble_uses_its_mixture() -> None:
+    rng = np.random.default_rng(6)
+    n = 2000
+    members = [Predictive.single(rng.normal(0, 0.01, n), rng.uniform(1e-4, 4e-4, n), rng.uniform(3, 8, n))
+               for _ in range(3)]
+    ens = Predictive.mixture(members)
+    y = ens.sample(seed=7)
+    s = score(y, ens.mean, ens.var, hist_mean=np.zeros(n), parkinson=ens.var, predictive=ens)
+    assert np.isclose(s["nll"], -np.mean(ens.logpdf(y))) and np.isclose(s["crps"], np.mean(ens.crps(y)))
+    assert s["coverage_90"] == ens.coverage(y, 0.9)
+    assert sum(s["pit_histogram"]) == n
+    single = score(y, ens.mean, ens.var, hist_mean=np.zeros(n), parkinson=ens.var)
+    assert s["mse"] == single["mse"] and s["nll"] < single["nll"]
+    with pytest.raises(ValueError, match="not both"):
+        score(y, ens.mean, ens.var, hist_mean=np.zeros(n), parkinson=ens.var, dof=np.full(n, 5.0), predictive=ens)
+
+
+def test_normal_scores_are_unchanged_by_the_density_argument() -> None:
+    rng = np.random.default_rng(8)
+    y, m, v = rng.normal(0, 0.02, 500), rng.normal(0, 0.005, 500), rng.uniform(1e-4, 9e-4, 500)
+    np.testing.assert_array_equal(nll(y, m, v), 0.5 * (np.log(2 * np.pi * v) + (y - m) ** 2 / v))
+    z = (y - m) / np.sqrt(v)
+    np.testing.assert_array_equal(
+        crps(y, m, v), np.sqrt(v) * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)))
+    s = score(y, m, v, hist_mean=np.zeros(500), parkinson=v)
+    assert s["coverage_90"] == float(np.mean(np.abs(z) <= stats.norm.ppf(0.95)))
+    assert s["pit_histogram"] == np.histogram(stats.norm.cdf(z), bins=10, range=(0, 1))[0].tolist()
 
 
 def _scoring_frame(n_dates: int = 40, n_tickers: int = 3) -> pd.DataFrame:

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import torch
+import json
+from pathlib import Path
 
-from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from forecasting.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.errors import CheckpointError, ConfigError
+from forecasting.metrics import nll
+from forecasting.model import DOF_MIN, LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
 
 def test_shapes_and_positive_floored_variance() -> None:
@@ -13,8 +21,8 @@ def test_shapes_and_positive_floored_variance() -> None:
     net = LSTMMLE(cfg)
     with torch.no_grad():
         net.head.bias[1] = -50.0  # drive softplus to ~0: the floor must hold
-    mean, var = net(torch.randn(7, 20, 6))
-    assert mean.shape == (7,) and var.shape == (7,)
+    mean, var, dof = net(torch.randn(7, 20, 6))
+    assert mean.shape == (7,) and var.shape == (7,) and dof is None
     assert torch.all(var >= 1e-3) and torch.all(var < 1.1e-3)
 
 
@@ -50,7 +58,8 @@ def test_training_on_nll_learns_the_variance_of_the_data() -> None:
     va = WindowDataset(xt, samples[~split], target[samples[~split, 0], samples[~split, 1]], w)
     res = train_model(tr, va, ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0),
                       TrainConfig(epochs=15, batch_size=128, lr=1e-2, patience=15, device="cpu"))
-    _, var = predict(res.model, va, device=torch.device("cpu"))
+    _, var, dof = predict(res.model, va, device=torch.device("cpu"))
+    assert dof is None
     v = vol[samples[~split, 0], samples[~split, 1]]
     assert np.median(var[v == 2.0]) > 2.0 and np.median(var[v == 0.5]) < 0.6
     assert res.best_epoch >= 1 and len(res.history) >= res.best_epoch
@@ -87,3 +96,116 @@ def test_batches_gathered_in_place_draw_what_a_dataloader_draws() -> None:
     assert torch.equal(state_a, state_b)
     moved = ds.to(torch.device("meta"))
     assert moved.flat.device.type == "meta" and ds.flat.device.type == "cpu"
+
+
+def test_studentt_nll_matches_scipy_with_the_variance_parameterisation() -> None:
+    y = torch.tensor([0.3, -1.2, 2.0, 0.0, 8.0], dtype=torch.float64)
+    m = torch.tensor([0.1, -1.0, 1.0, 0.0, 0.0], dtype=torch.float64)
+    v = torch.tensor([0.5, 2.0, 1.5, 1.0, 1.0], dtype=torch.float64)
+    d = torch.tensor([2.2, 3.0, 5.0, 5.0, 40.0], dtype=torch.float64)
+    scale = np.sqrt(v.numpy() * (d.numpy() - 2) / d.numpy())
+    ref = -stats.t.logpdf(y.numpy(), d.numpy(), m.numpy(), scale)
+    assert np.isclose(studentt_nll(m, v, d, y).item(), ref.mean(), rtol=1e-12)
+    assert np.isclose(studentt_nll(m[3:4], v[3:4], d[3:4], y[3:4]).item(), 0.713207, atol=1e-6)
+    # many degrees of freedom: the Gaussian NLL
+    big = torch.full_like(d, 1e7)
+    assert np.isclose(studentt_nll(m, v, big, y).item(), gaussian_nll(m, v, y).item(), rtol=1e-5)
+    # the numpy NLL of the scores agrees
+    assert np.allclose(nll(y.numpy(), m.numpy(), v.numpy(), dof=d.numpy()), ref, rtol=1e-12)
+
+
+def test_studentt_head_keeps_dof_above_two_with_finite_gradients_at_extremes() -> None:
+    net = LSTMMLE(ModelConfig(n_features=3, hidden=8, layers=1, dropout=0.0, dist="studentt"))
+    assert net.head.out_features == 3
+    x = torch.randn(16, 10, 3)
+    _, _, dof = net(x)
+    assert torch.all((dof > 5.5) & (dof < 8.5))  # starts near 7
+    y = torch.randn(16) * 3
+    for raw in (-1e4, -50.0, 50.0, 1e4):
+        with torch.no_grad():
+            net.head.weight[2].zero_()
+            net.head.bias[2] = raw
+        net.zero_grad()
+        mean, var, dof = net(x)
+        assert dof.dtype == torch.float32 and torch.all(dof > 2) and torch.all(dof >= DOF_MIN - 1e-6)
+        loss = studentt_nll(mean, var, dof, y)
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+    # under low-precision autocast the heads still come out in float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mean, var, dof = net(x)
+    assert mean.dtype == var.dtype == dof.dtype == torch.float32
+    assert torch.isfinite(studentt_nll(mean, var, dof, y))
+
+
+def test_unknown_distribution_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--dist 'laplace'"):
+        ModelConfig(dist="laplace")
+
+
+def test_checkpoints_keep_the_distribution_and_old_ones_load_as_normal(tmp_path: Path) -> None:
+    x = torch.randn(4, 10, 3)
+    t_net = LSTMMLE(ModelConfig(n_features=3, hidden=8, layers=1, dist="studentt")).eval()
+    save_checkpoint(tmp_path / "t.pt", t_net, {"window": 10})
+    loaded = load_checkpoint(tmp_path / "t.pt").model
+    assert loaded.config.dist == "studentt"
+    for a, b in zip(t_net(x), loaded(x)):
+        assert torch.equal(a, b)
+    # a checkpoint written before the Student-t: its model_config has no "dist"
+    n_net = LSTMMLE(ModelConfig(n_features=3, hidden=8, layers=1)).eval()
+    save_checkpoint(tmp_path / "old.pt", n_net, {"window": 10})
+    payload = torch.load(tmp_path / "old.pt", weights_only=True)
+    config = json.loads(payload["model_config"])
+    del config["dist"]
+    payload["model_config"] = json.dumps(config)
+    torch.save(payload, tmp_path / "old.pt")
+    old = load_checkpoint(tmp_path / "old.pt").model
+    assert old.config.dist == "normal" and old(x)[2] is None and torch.equal(old(x)[1], n_net(x)[1])
+    config["dist"] = "laplace"
+    payload["model_config"] = json.dumps(config)
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="distribution"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def _fat_tailed_data(dof: float = 4.0) -> tuple[object, object, np.ndarray]:
+    """Heteroscedastic t(dof) targets with unit-variance shocks; the volatility is the feature."""
+    from forecasting.training import WindowDataset
+
+    rng = np.random.default_rng(0)
+    n, t, w = 6, 600, 5
+    vol = np.where(rng.random((n, t)) < 0.5, 0.5, 2.0)
+    x = torch.from_numpy(vol[:, :, None].astype(np.float32))
+    target = rng.standard_t(dof, (n, t)) * np.sqrt((dof - 2) / dof) * vol
+    samples = np.argwhere(np.ones((n, t), dtype=bool))
+    samples = samples[samples[:, 1] >= w - 1]
+    split = samples[:, 1] < 400
+    tr = WindowDataset(x, samples[split], target[samples[split, 0], samples[split, 1]], w)
+    va = WindowDataset(x, samples[~split], target[samples[~split, 0], samples[~split, 1]], w)
+    return tr, va, va.y.double().numpy()
+
+
+def test_studentt_training_learns_fat_tails_and_beats_the_normal_nll() -> None:
+    from forecasting.training import TrainConfig, predict, train_model
+
+    tr, va, y = _fat_tailed_data(4.0)
+    fits = {}
+    for dist in ("normal", "studentt"):
+        res = train_model(tr, va, ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0, dist=dist),
+                          TrainConfig(epochs=12, batch_size=128, lr=1e-2, patience=12, device="cpu"))
+        mean, var, dof = predict(res.model, va, device=torch.device("cpu"))
+        fits[dist] = (float(np.mean(nll(y, mean, var, dof=dof))), dof, res)
+    t_nll, dof, res = fits["studentt"]
+    assert 2.5 < np.median(dof) < 8.0
+    assert t_nll < fits["normal"][0] - 0.03
+    best = res.history[res.best_epoch - 1]
+    assert np.isclose(best["val_loss"], best["val_nll"]) and np.isclose(best["val_nll"], t_nll, rtol=1e-6)
+
+
+def test_mse_loss_with_a_studentt_model_is_refused() -> None:
+    from forecasting.training import TrainConfig, train_model
+
+    tr, va, _ = _fat_tailed_data()
+    with pytest.raises(ConfigError, match="--loss nll or --dist normal"):
+        train_model(tr, va, ModelConfig(n_features=1, hidden=8, layers=1, dist="studentt"), TrainConfig(loss="mse"))

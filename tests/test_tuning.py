@@ -61,11 +61,15 @@ def test_a_small_study_runs_and_its_best_params_feed_forecast(tmp_path: Path, sp
     assert record["default_value"] is not None  # trial 0 ran the starting settings
     assert record["value"] <= record["default_value"]
     best = json.loads((out / "best_params.json").read_text())
-    assert set(best["params"]) == set(SPACE)
-    config = TINY.with_params(out / "best_params.json")
+    assert set(SPACE) <= set(best["params"]) and set(best["tuned"]) <= set(SPACE)
+    assert best["params"]["epochs"] == TINY.epochs and best["params"]["patience"] == TINY.patience
+    # the whole configuration is recorded: forecast --params, from the defaults, trains what the best trial trained
+    config = ForecastConfig(seed=best["seed"]).with_params(out / "best_params.json")
     assert config.window == best["params"]["window"] and config.lr == best["params"]["lr"]
+    assert config.epochs == TINY.epochs and config.hidden == TINY.hidden
     run = run_forecast(panel, config, None, progress=False)
     assert np.isfinite(run.forecasts["mean"]).all()
+    assert run.metrics["val"]["overall"]["lstm"]["nll"] == pytest.approx(record["value"], rel=1e-9)
 
 
 def test_tuning_never_sees_the_test_period(tmp_path: Path) -> None:
