@@ -7,6 +7,10 @@ price its first price is used and the days are untradable too (no position can e
 Forecasts say which execution they were made for (their ``execution`` column, :mod:`forecasting.execution`):
 each targets the return that execution holds. A backtest refuses forecasts made for another execution; a file
 without the column is read as made for the execution chosen, with one warning.
+
+A forecast is a predictive density of that return: normal, or Student-t with the variance forecast and the
+degrees of freedom in the optional ``dof`` column (above 2; empty, NaN or inf for a normal forecast, and in files
+written before the column existed).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from strategies.sizing import usable
 __all__ = ["SPLITS", "BacktestData", "align", "load_forecasts"]
 
 FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split"]
+OPTIONAL_COLUMNS = ["dof"]
 MARKER = "execution"
 SPLITS = ("test", "val", "all")
 
@@ -38,7 +43,9 @@ class BacktestData:
     ``start`` is the index of the first forecast origin of the period and ``stop`` one past the last bar (the
     bar where the last origin's held return ends); bars before ``start`` are history for rules that need it.
     ``train_mean`` and ``train_variance`` hold the training split's forecasts (NaN where none), for rules that
-    set a constant on the training period; ``spread`` the data's bid-ask spread column, when it has one.
+    set a constant on the training period; ``spread`` the data's bid-ask spread column, when it has one;
+    ``dof`` the Student-t degrees of freedom of each forecast (NaN for a normal one), None when no forecast has
+    them.
     """
 
     dates: pd.DatetimeIndex
@@ -56,6 +63,7 @@ class BacktestData:
     train_mean: np.ndarray | None = None
     train_variance: np.ndarray | None = None
     spread: np.ndarray | None = None
+    dof: np.ndarray | None = None
 
     def ticker_frame(self, j: int, first: int) -> pd.DataFrame:
         """The feed frame of ticker ``j`` from bar ``first`` to ``stop``."""
@@ -71,7 +79,8 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     """Forecasts from ``forecasts.parquet``/``.csv`` or a run folder holding one; checked and sorted.
 
     The forecasts must be made for ``execution``: a file whose ``execution`` column names another is refused; a
-    file without the column is taken as made for ``execution``, with a warning.
+    file without the column is taken as made for ``execution``, with a warning. The ``dof`` column (Student-t
+    degrees of freedom) is optional: without it, or where it is empty, a forecast is normal.
     """
     mode = execution_mode(execution)
     p = Path(path)
@@ -100,7 +109,9 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     else:
         warnings.warn(f"{p} does not say which execution its forecasts were made for (no execution column); "
                       f"read as forecasts of the return {mode.name} holds ({mode.describe()})", stacklevel=2)
-    frame = frame[FORECAST_COLUMNS].copy()
+    frame = frame[FORECAST_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in frame.columns]].copy()
+    if "dof" not in frame.columns:
+        frame["dof"] = np.nan
     dates = pd.to_datetime(frame["date"], errors="coerce", format="ISO8601")  # as qtrade writes them; no guessing
     if dates.isna().any():
         bad = frame.loc[dates.isna(), "date"].iloc[0]
@@ -108,8 +119,15 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     frame["date"] = dates.dt.tz_localize(None) if dates.dt.tz is not None else dates
     frame["ticker"] = frame["ticker"].astype(str)
     frame["split"] = frame["split"].astype(str)
-    for col in ("mean", "variance", "target"):
+    for col in ("mean", "variance", "target", "dof"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    bad_dof = frame["dof"].notna() & ~(frame["dof"] > 2)
+    if bad_dof.any():
+        row = frame[bad_dof].iloc[0]
+        raise DataError(f"{p}: Student-t degrees of freedom {row['dof']:g} for {row['ticker']} on "
+                        f"{row['date']:%Y-%m-%d}; the dof column must exceed 2 (the variance must exist), or be "
+                        "empty for a normal forecast")
+    frame.loc[np.isinf(frame["dof"].to_numpy()), "dof"] = np.nan  # inf is the normal, as an empty cell
     dup = frame.duplicated(["date", "ticker"])
     if dup.any():
         row = frame[dup].iloc[0]
@@ -121,7 +139,8 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
           source: str = "data", execution: str = DEFAULT_EXECUTION, calendar: str = "auto") -> BacktestData:
     """Put forecasts on the price calendar and choose the period to trade: the dates whose split is ``split``.
 
-    ``split="all"`` trades every forecast, including those made on the training period (in-sample). The
+    ``split="all"`` trades every forecast, including those made on the training period (in-sample). A ``dof``
+    column, when there is one, gives each forecast's Student-t degrees of freedom (NaN: normal). The
     forecasts' targets must be the returns ``execution`` holds on these prices, on the trading days of
     ``calendar`` (as the forecasts were made; see :func:`forecasting.cleaning.clean_panel`).
     """
@@ -150,6 +169,11 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     mean[row, col] = period["mean"].to_numpy()
     var[row, col] = period["variance"].to_numpy()
     target[row, col] = period["target"].to_numpy()
+    dof = None
+    if "dof" in period.columns and period["dof"].notna().any():
+        dof = np.full(shape, np.nan)
+        given = pd.to_numeric(period["dof"], errors="coerce").to_numpy(dtype=float)
+        dof[row, col] = np.where(np.isinf(given), np.nan, given)
 
     prices, tradable = _real_prices(clean.values, clean.filled)
     _check_targets(prices[mode.price], tradable, target, mode.lag, source, mode.describe())
@@ -168,7 +192,7 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
         wide = panel["spread"].unstack("ticker").reindex(index=dates, columns=tickers)
         spread = np.where(tradable, wide.to_numpy(dtype=float), np.nan)
     return BacktestData(dates, tickers, prices, tradable, mean, var, target, start, stop, split, mode.name, unusable,
-                        train_mean, train_var, spread)
+                        train_mean, train_var, spread, dof)
 
 
 def _real_prices(values: dict[str, np.ndarray], filled: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -8,7 +8,10 @@ Outputs in the run folder (each file written whole or not at all):
   price, value, and its costs in cash: commission, spread, impact, delisting;
 - ``holdings.csv``: the weights held after each decision, by forecast origin; ``deciles.csv``: profit by decile
   of forecast confidence;
-- ``stats.json``: trading and forecast figures; ``manifest.json``: versions, settings and data hash;
+- ``cross_section.csv``: per origin date, the forecast's IC and rank IC across tickers and its top-minus-bottom
+  quintile spread of held returns (panels of 5 tickers or more; ``stats.json``'s ``cross_section`` summarises it);
+- ``stats.json``: trading and forecast figures (``jpx``: the JPX competition score, for ``longshort``);
+  ``manifest.json``: versions, settings and data hash;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
 """
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +29,13 @@ import pandas as pd
 
 from backtests.engine import BacktestResult, Execution, run_backtest
 from backtests.inputs import align, load_forecasts
-from backtests.stats import backtest_stats, confidence_deciles
+from backtests.stats import backtest_stats, confidence_deciles, cross_section_daily, traded_cross_section
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
+from forecasting.calendars import resolve_calendar
 from forecasting.errors import DataError
 from forecasting.manifest import run_manifest
+from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
 
 __all__ = ["BacktestRun", "rebuild_report", "run_backtest_job"]
@@ -66,7 +70,7 @@ def run_backtest_job(
     spec = get(strategy)
     settings = parse_params(spec, params)
     execution = execution or Execution()
-    out = Path(out)
+    out = check_out(out)
     if forecasts is None:
         from dataclasses import replace
 
@@ -80,42 +84,67 @@ def run_backtest_job(
     else:
         made_here = False
         max_gap = _forecast_max_gap(Path(forecasts))
+    calendar = getattr(forecast_config, "calendar", "auto")  # the trading days the forecasts were made on
+    if not made_here and calendar == "auto":
+        calendar = _forecast_calendar(Path(forecasts))
     fc_path = Path(forecasts)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = load_forecasts(fc_path, execution=execution.mode)
-        data = align(panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode)
+        data = align(panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode,
+                     calendar=calendar)
         result = run_backtest(data, spec, settings, execution)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    stats = backtest_stats(result)
+    section = traded_cross_section(result.data)
+    stats = backtest_stats(result, section=section)
     stats["warnings"] = messages
     deciles = confidence_deciles(result)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_tables(result, deciles, out)
     source_dir = _forecast_dir(fc_path)
     metrics = _read_json(source_dir / "metrics.json")
-    if metrics is not None:
-        write_text(out / "forecast_metrics.json", json.dumps(metrics, indent=2))
     curve = source_dir / "training_curve.png"
-    if curve.is_file() and curve.resolve() != (out / "training_curve.png").resolve():
-        with atomic_path(out / "training_curve.png") as tmp:
-            shutil.copyfile(curve, tmp)
-    write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
-    rebuild_report(out)
+    curve_png = curve.read_bytes() if curve.is_file() else None
     seed = int(getattr(forecast_config, "seed", 0)) if made_here else int(
         ((_read_json(source_dir / "manifest.json") or {}).get("seed", 0)))
+    # an earlier run's outputs go, but not the forecasts this backtest made or reads from this folder
+    inside = [p.name for p in out.iterdir() if _holds(p, fc_path)] if out.is_dir() else []
+    clear_previous(out, keep=inside)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_tables(result, deciles, out)
+    if section.absent is None:
+        with atomic_path(out / "cross_section.csv") as tmp:
+            cross_section_daily(section).to_csv(tmp, date_format="%Y-%m-%d", float_format="%.10g")
+    if metrics is not None:
+        write_text(out / "forecast_metrics.json", json.dumps(metrics, indent=2))
+    if curve_png is not None:
+        with atomic_path(out / "training_curve.png") as tmp:
+            tmp.write_bytes(curve_png)
+    write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
+    rebuild_report(out)
     manifest = run_manifest(command=f"backtest --strategy {strategy}", seed=seed, panel=panel, source=source,
                             config={"strategy": strategy, "params": settings, "execution": asdict(execution),
-                                    "split": split, "forecasts": str(fc_path)},
-                            extra={"outputs": sorted(p.name for p in out.iterdir() if not p.name.startswith("."))})
+                                    "split": split, "forecasts": str(fc_path),
+                                    "calendar": resolve_calendar(calendar, panel) or "none"},
+                            extra={"outputs": written(out)})
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return BacktestRun(result, stats, out, messages)
+
+
+def _holds(entry: Path, path: Path) -> bool:
+    """Whether ``path`` is ``entry`` or lies inside it."""
+    entry, path = entry.resolve(), path.resolve()
+    return path == entry or entry in path.parents
 
 
 def _forecast_max_gap(path: Path) -> int:
     manifest = _read_json(_forecast_dir(path) / "manifest.json") or {}
     config = manifest.get("config", {})
     return int(config.get("max_gap", 5)) if isinstance(config, dict) else 5
+
+
+def _forecast_calendar(path: Path) -> str:
+    """The calendar a forecast run resolved (``metrics.json``'s ``run.calendar``); ``auto`` when it records none."""
+    run = (_read_json(_forecast_dir(path) / "metrics.json") or {}).get("run", {})
+    return str(run.get("calendar", "auto")) if isinstance(run, dict) else "auto"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -156,8 +185,11 @@ def rebuild_report(folder: str | os.PathLike[str]) -> Path:
     if stats is None or "forecast" not in stats:
         raise DataError(f"{out / 'stats.json'}: unreadable; run qtrade backtest again into this folder")
     curve = out / "training_curve.png"
+    daily = out / "cross_section.csv"
     inputs = ReportInputs(returns, stats, pd.read_csv(out / "deciles.csv"), _read_json(out / "forecast_metrics.json"),
-                          curve.read_bytes() if curve.is_file() else None)
+                          curve.read_bytes() if curve.is_file() else None,
+                          cross_section=pd.read_csv(daily, index_col="date", parse_dates=["date"])
+                          if daily.is_file() and "absent" not in stats.get("cross_section", {"absent": ""}) else None)
     n = len(stats["period"]["tickers"])
     title = f"qtrade {stats['strategy']}: {n} ticker{'s' if n != 1 else ''}, {stats['split']} period"
     ex = stats.get("execution", {})

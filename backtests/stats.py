@@ -1,7 +1,10 @@
 """The numbers of a backtest: trading performance beside the benchmark, and the forecast's accuracy beside zero.
 
 Trading figures come from QuantStats' own functions, so ``stats.json`` and the tearsheet agree. Forecast figures
-are computed on the traded period's (ticker, day) pairs whose target is known.
+are computed on the traded period's (ticker, day) pairs with a usable forecast and a known target: the density
+scores (NLL, coverage, PIT) with each forecast's own density, Student-t where it has degrees of freedom, else
+normal; the cross-sectional figures (:func:`traded_cross_section`) from its mean, ranked across tickers on each
+day, against the return it holds; and, for ``longshort``, the JPX competition's score (:func:`jpx_figures`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from scipy import stats as sps
 from backtests.engine import BacktestResult, closing_decisions
 from backtests.inputs import BacktestData
 from backtests.vectorized import replay
+from forecasting.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
+from forecasting.distributions import Predictive
 from forecasting.metrics import nll, pit_histogram
 from strategies.sizing import usable
 
-__all__ = ["backtest_stats", "confidence_deciles", "deflated_sharpe_ratio", "drawdowns", "forecast_scores",
-           "performance"]
+__all__ = ["JPX_WINNER", "backtest_stats", "confidence_deciles", "cross_section_daily", "deflated_sharpe_ratio",
+           "drawdowns", "forecast_scores", "jpx_figures", "performance", "traded_cross_section"]
 
 EULER_GAMMA = 0.5772156649015329
+JPX_WINNER = 0.381  # the JPX Tokyo Stock Exchange Prediction competition's winning score, on its private period
 
 
 def performance(returns: pd.Series) -> dict[str, float | int | None]:
@@ -89,23 +95,46 @@ def drawdowns(returns: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start", "valley", "end", "depth", "days", "recovered"])
 
 
-def _pairs(data: BacktestData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols) of forecasts in the traded period with a usable forecast and a known target."""
+def _pairs(data: BacktestData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Mean, variance, target and degrees of freedom (inf for a normal forecast; None when all are normal) of the
+    traded period's forecasts with a usable forecast and a known target, and their (row from ``start``, ticker)."""
     sl = slice(data.start, data.stop)
     m, v, y = data.mean[sl], data.variance[sl], data.target[sl]
     ok = usable(m, v) & np.isfinite(y)
-    return m[ok], v[ok], y[ok], np.argwhere(ok)
+    dof = None
+    if data.dof is not None:
+        d = data.dof[sl][ok]
+        dof = np.where(np.isfinite(d) & (d > 2), d, np.inf) if np.isfinite(d).any() else None
+    return m[ok], v[ok], y[ok], dof, np.argwhere(ok)
+
+
+def _density_words(dof: np.ndarray | None) -> str:
+    """Which density scored the forecasts: normal, Student-t (its degrees of freedom), or both."""
+    if dof is None:
+        return "normal"
+    t = np.isfinite(dof)
+    words = f"Student-t, {float(np.min(dof[t])):.3g} to {float(np.max(dof[t])):.3g} degrees of freedom " \
+            f"(median {float(np.median(dof[t])):.3g})"
+    if t.all():
+        return words
+    return f"{words} for {int(t.sum())} forecasts, normal for the {int((~t).sum())} without degrees of freedom"
 
 
 def forecast_scores(data: BacktestData) -> dict[str, Any]:
-    """The forecast's accuracy on the traded period, the zero forecast beside it."""
-    m, v, y, at = _pairs(data)
+    """The forecast's accuracy on the traded period, the zero forecast beside it.
+
+    NLL, coverages and the PIT histogram use each forecast's own density: Student-t with the forecast variance
+    where the forecasts give degrees of freedom (``data.dof``), normal elsewhere. ``density`` is ``"normal"``,
+    ``"student-t"`` or ``"mixed"`` (some of each), and ``density_words`` says which degrees of freedom.
+    """
+    m, v, y, dof, at = _pairs(data)
     if len(y) == 0:
         return {"n": 0}
     origins = data.dates[data.start + at[:, 0]]
     mse, mse_zero = float(np.mean((y - m) ** 2)), float(np.mean(y**2))
-    z = np.abs(y - m) / np.sqrt(v)
+    density = Predictive.single(m, v, dof)
     moves = (m != 0) & (y != 0)
+    kind = "normal" if dof is None else "student-t" if np.isfinite(dof).all() else "mixed"
     return {
         "n": int(len(y)),
         "first_origin": f"{origins.min():%Y-%m-%d}",
@@ -113,11 +142,75 @@ def forecast_scores(data: BacktestData) -> dict[str, Any]:
         "mse": mse,
         "mse_zero": mse_zero,
         "r2_vs_zero": 1.0 - mse / mse_zero if mse_zero > 0 else None,
-        "nll": float(np.mean(nll(y, m, v))),
-        "coverage_90": float(np.mean(z <= sps.norm.ppf(0.95))),
-        "coverage_95": float(np.mean(z <= sps.norm.ppf(0.975))),
+        "density": kind,
+        "density_words": _density_words(dof),
+        "nll": float(np.mean(nll(y, m, v, dof=dof))),
+        "coverage_90": density.coverage(y, 0.9),
+        "coverage_95": density.coverage(y, 0.95),
         "directional_accuracy": float(np.mean(np.sign(m[moves]) == np.sign(y[moves]))) if moves.any() else None,
-        "pit_histogram": pit_histogram(y, m, v),
+        "pit_histogram": pit_histogram(y, m, v, dof=dof),
+    }
+
+
+def _pair_frame(data: BacktestData) -> pd.DataFrame:
+    """The traded period's usable (origin, ticker) pairs: date, ticker, mean and the held log return (target)."""
+    m, _, y, _, at = _pairs(data)
+    return pd.DataFrame({"date": data.dates[data.start + at[:, 0]],
+                         "ticker": np.asarray(data.tickers, dtype=object)[at[:, 1]], "mean": m, "target": y})
+
+
+def traded_cross_section(data: BacktestData) -> CrossSection:
+    """:func:`forecasting.crosssection.cross_section` on the traded period, recomputed from the backtest's inputs.
+
+    The signal is each forecast's mean, the target the log return it holds, over the same (ticker, origin) pairs
+    as :func:`forecast_scores`; quintiles and ICs are per origin date. Absent (with the reason) when fewer than
+    5 tickers have both on most dates.
+    """
+    section = cross_section(_pair_frame(data), signal="mean", target="target")
+    summary = {**section.summary, "scope": (
+        "recomputed on the traded period: the backtest's forecasts (signal: the forecast mean) against the log "
+        "return each holds, on the (ticker, origin) pairs with a usable forecast and a realised return")}
+    return CrossSection(summary, ic=section.ic, rank_ic=section.rank_ic, spread=section.spread)
+
+
+def cross_section_daily(section: CrossSection) -> pd.DataFrame:
+    """The daily series of a cross-section, one row per origin date: ic, rank_ic, spread (for charts)."""
+    frame = pd.DataFrame({"ic": section.ic, "rank_ic": section.rank_ic, "spread": section.spread})
+    frame.index.name = "date"
+    return frame
+
+
+def jpx_figures(data: BacktestData, returns: pd.Series) -> dict[str, Any]:
+    """The JPX Tokyo Stock Exchange Prediction competition's score of the forecasts on the traded period.
+
+    Each origin date, the tickers with a usable forecast and a realised return are ranked by the forecast mean;
+    the top and bottom ``min(200, n // 2)`` form a long and a short book weighted linearly from 2 (the most
+    extreme) to 1, each book's return is sum(weight x simple held return) / mean(weight), and the day's spread
+    return is the long book's minus the short book's
+    (:func:`forecasting.crosssection.jpx_spread_returns`). The score is the mean of the daily spread returns
+    over their standard deviation (ddof 1), not annualised; the competition's winner scored 0.381.
+    ``strategy_net_mean_over_std`` is the same ratio of the strategy's own daily net return (its daily Sharpe
+    ratio), which pays costs and holds the strategy's own books.
+    """
+    frame = _pair_frame(data)
+    frame["target"] = np.expm1(frame["target"])  # the competition's target is a simple return
+    daily = jpx_spread_returns(frame, signal="mean", target="target")
+    score = jpx_score(daily)
+    counts = frame.groupby("date").size()
+    counts = counts[counts >= 2]
+    r = returns.dropna().to_numpy(dtype=float)
+    own = float(r.mean() / r.std(ddof=1)) if len(r) > 1 and r.std(ddof=1) > 0 else None
+    return {
+        "score": float(score) if np.isfinite(score) else None,
+        "n_dates": int(daily.notna().sum()),
+        "portfolio_size": [int(min(200, counts.min() // 2)), int(min(200, counts.max() // 2))] if len(counts)
+        else [0, 0],
+        "winner_score": JPX_WINNER,
+        "strategy_net_mean_over_std": own,
+        "definition": ("mean / standard deviation (ddof 1) of the daily spread return: on each origin date, the "
+                       "top and bottom min(200, half the tickers) by forecast mean, weighted linearly 2 down to "
+                       "1, long book minus short book of the simple held returns; not annualised. The JPX "
+                       "competition's winner scored 0.381 (about 2000 stocks, 200 a side)"),
     }
 
 
@@ -152,8 +245,13 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
     })
 
 
-def backtest_stats(result: BacktestResult) -> dict[str, Any]:
-    """Everything ``stats.json`` holds: strategy (net and gross), benchmark, costs, turnover, forecast, checks."""
+def backtest_stats(result: BacktestResult, *, section: CrossSection | None = None) -> dict[str, Any]:
+    """Everything ``stats.json`` holds: strategy (net and gross), benchmark, costs, turnover, forecast, checks.
+
+    ``section`` is :func:`traded_cross_section` of ``result.data`` when the caller has it already (computed here
+    otherwise); ``jpx`` (:func:`jpx_figures`) is there for the ``longshort`` strategy only.
+    """
+    section = section if section is not None else traded_cross_section(result.data)
     data = result.data
     turnover = result.turnover
     ex = result.execution
@@ -191,6 +289,8 @@ def backtest_stats(result: BacktestResult) -> dict[str, Any]:
         "rejected_orders": int((result.fills["side"] == "rejected").sum()),
         "unusable_forecasts": result.unusable_forecasts,
         "forecast": forecast_scores(data),
+        "cross_section": section.summary,
+        **({"jpx": jpx_figures(data, result.returns)} if result.strategy == "longshort" else {}),
         "vectorised_check_bp_per_day": gap,
         "vectorised_check_note": "largest daily gap (bp) between backtrader's net returns and the numpy replay",
     }

@@ -11,6 +11,12 @@ and gives the "Worst 10 Drawdowns" table that ``drawdown_section`` puts in place
 a recovery for a drawdown still under water. The header and the forecast section state the period in the same
 words (``period_words``): the days of the returns, each dated by the close it ends at. A strategy that never
 traded gets ``no_trades_page``: QuantStats raises on a return series that never moves.
+
+The forecast section (``forecast_section``) shows the LSTM's accuracy on the traded period with its own density
+(Student-t where the forecasts carry degrees of freedom), every baseline of the forecast run beside it with the
+headline Diebold-Mariano test against the baseline chosen on the validation block, calibration, and the
+cross-section (``cross_section_section``): IC, rank IC, quintile returns and the JPX competition score, recomputed
+on the traded period, beside the forecast run's test block.
 """
 
 from __future__ import annotations
@@ -31,24 +37,31 @@ import pandas as pd
 from forecasting.atomic import atomic_path
 from forecasting.errors import QtradeError
 
-__all__ = ["ReportInputs", "calendar_note", "drawdown_section", "forecast_section", "no_trades_page", "offline_page",
-           "p_value", "period_words", "write_tearsheet"]
+__all__ = ["ReportInputs", "calendar_note", "cross_section_section", "drawdown_section", "forecast_section",
+           "no_trades_page", "offline_page", "p_value", "period_words", "write_tearsheet"]
 
 RIGHT_ANCHOR = '<div id="eoy">'
 END_ANCHOR = "<style>*{white-space:auto !important;}</style>"
 SECTION_MARK = "<!-- qtrade forecast section -->"
+ROLLING_IC_DAYS = 21
 
 
 class ReportInputs:
-    """What a tearsheet is built from; all of it lies in a backtest folder, so ``qtrade report`` can rebuild it."""
+    """What a tearsheet is built from; all of it lies in a backtest folder, so ``qtrade report`` can rebuild it.
+
+    ``cross_section`` holds the daily cross-sectional series of the traded period (``cross_section.csv``:
+    ic, rank_ic, spread by origin date), None when the panel has too few tickers for them.
+    """
 
     def __init__(self, returns: pd.DataFrame, stats: dict[str, Any], deciles: pd.DataFrame,
-                 forecast_metrics: dict[str, Any] | None, training_curve: bytes | None) -> None:
+                 forecast_metrics: dict[str, Any] | None, training_curve: bytes | None, *,
+                 cross_section: pd.DataFrame | None = None) -> None:
         self.returns = returns
         self.stats = stats
         self.deciles = deciles
         self.forecast_metrics = forecast_metrics
         self.training_curve = training_curve
+        self.cross_section = cross_section
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
@@ -95,7 +108,7 @@ def summary_table(inputs: ReportInputs) -> str:
     rows = [
         ["Forecast MSE (x1e4)", _num(f.get("mse") and f["mse"] * 1e4), _num(f.get("mse_zero") and f["mse_zero"] * 1e4)],
         ["Out-of-sample R2", _pct(f.get("r2_vs_zero")), "0.00%"],
-        ["Gaussian NLL", _num(f.get("nll")), "-"],
+        [f"NLL ({_density_name(f)})", _num(f.get("nll")), "-"],
         ["90% interval coverage", _pct(f.get("coverage_90"), 1), "-"],
         ["Sharpe, gross of costs", _num(s["gross"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
         ["Sharpe, net of costs", _num(s["net"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
@@ -103,6 +116,10 @@ def summary_table(inputs: ReportInputs) -> str:
         ["Turnover, one-way (a year)", f"{s['turnover_annual']:.1f}x", "-"],
         ["Costs paid (sum of daily shares)", _pct(s["costs_total"]), "0.00%"],
     ]
+    jpx = s.get("jpx")
+    if jpx:
+        rows.append(["JPX score (daily spread mean / sd)", _num(jpx.get("score"), ".3f"),
+                     f"{jpx.get('winner_score', 0.381):.3f} (winner)"])
     head = ["Forecast and costs", "Strategy", "Zero / benchmark"]
     return f"<h3>Execution and costs</h3><p>{html.escape(execution_words(s))}</p><h3>Forecast and costs</h3>" \
         f"{_table(head, rows)}"
@@ -182,14 +199,80 @@ def period_words(inputs: ReportInputs) -> str:
     return words
 
 
+def _density_name(f: dict[str, Any]) -> str:
+    """The density that scored the traded period's forecasts, in a few words (older stats.json: normal)."""
+    return {"student-t": "Student-t", "mixed": "Student-t and normal"}.get(str(f.get("density")), "normal")
+
+
+def _lstm_label(inputs: ReportInputs) -> str:
+    """The LSTM's name as the forecast run gives it (``metrics["models"]["lstm"]``: its density, its seeds)."""
+    label = ((inputs.forecast_metrics or {}).get("models") or {}).get("lstm")
+    if label:
+        return str(label)
+    kind = inputs.stats["forecast"].get("density")
+    return "LSTM-MLE (Student-t)" if kind == "student-t" else "LSTM-MLE"
+
+
+def _ensemble_members(metrics: dict[str, Any] | None) -> int:
+    """The number of seeds of the forecast run's ensemble (its blocks' ``ensemble``), 0 for a single network."""
+    blocks = [b for b in (metrics or {}).values() if isinstance(b, dict) and isinstance(b.get("ensemble"), dict)]
+    return int(blocks[0]["ensemble"].get("members", 0)) if blocks else 0
+
+
+def _dm_words(dm: dict[str, Any], labels: dict[str, str], split: str) -> str:
+    """The headline Diebold-Mariano line: the comparator, where it was chosen, both losses."""
+    n = dm["nll"].get("n")
+    chosen = dm.get("chosen_on")
+    if chosen == "val":
+        why = ("the baseline with the lowest NLL on the validation block (chosen there, so that the "
+               f"{split} block does not pick its own opponent)")
+    elif chosen:
+        why = f"the baseline with the lowest NLL on the {chosen} block itself (the run has no validation block)"
+    else:
+        why = "the best baseline by NLL"
+    se = dm.get("squared_error")
+    se_words = (f", squared error statistic {se['statistic']:+.2f} ({p_value(se['p_value'])})" if se else "")
+    days = f", n = {n} days of cross-sectional mean losses" if n else ""
+    return (f"<p>Diebold-Mariano (Harvey-Leybourne-Newbold corrected, p from t(n-1){days}), "
+            f"{html.escape(labels.get(dm['model'], dm['model']))} against "
+            f"{html.escape(labels.get(dm['against'], dm['against']))}, {why}: NLL statistic "
+            f"{dm['nll']['statistic']:+.2f} ({p_value(dm['nll']['p_value'])}){se_words}; negative favours the "
+            "LSTM.</p>")
+
+
+def _dm_table(block: dict[str, Any], labels: dict[str, str]) -> str:
+    """The Diebold-Mariano test against every baseline, the headline one marked."""
+    tests = block.get("diebold_mariano_all") or {}
+    headline = (block.get("diebold_mariano") or {}).get("against")
+    rows = []
+    for m, t in tests.items():
+        se = t.get("squared_error") or {}
+        rows.append([labels.get(m, m) + (" (headline)" if m == headline else ""),
+                     f"{t['nll']['statistic']:+.2f}", p_value(t["nll"]["p_value"]),
+                     _num(se.get("statistic"), "+.2f"), p_value(se["p_value"]) if "p_value" in se else "-"])
+    if not rows:
+        return ""
+    return ("<h3>Diebold-Mariano against every baseline</h3>"
+            + _table(["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"], rows)
+            + "<p>Negative favours the LSTM. Only the headline test's opponent was chosen before looking at this "
+              "block; the others are shown for completeness, with no correction for testing several.</p>")
+
+
 def forecast_section(inputs: ReportInputs) -> str:
-    """The full-width forecast section: accuracy beside baselines, calibration, convergence, profit by confidence."""
+    """The full-width forecast section: accuracy beside baselines, calibration, convergence, cross-section, profit
+    by confidence."""
     from forecasting.evaluation import comparison_rows
     from forecasting.plots import pit_figure
 
     s, f = inputs.stats, inputs.stats["forecast"]
     made = (f"at the closes from {_day(f['first_origin'])} to {_day(f['last_origin'])}" if f.get("first_origin")
             else "in it")
+    density = f.get("density_words", "normal")
+    members = _ensemble_members(inputs.forecast_metrics)
+    if members and f.get("density", "normal") == "normal":
+        density += (f", with the mean and variance of the {members}-seed ensemble's mixture (the forecasts file "
+                    "holds the mixture's moments, not its members; the forecast run's table below scores the "
+                    "mixture itself)")
     parts = [SECTION_MARK, '<div style="clear:both"></div><hr>',
              "<h1>The forecast behind the trades</h1>",
              f"<h4>The {html.escape(s['split'])} period, as in the header: {html.escape(period_words(inputs))}. "
@@ -197,25 +280,36 @@ def forecast_section(inputs: ReportInputs) -> str:
              f"the {html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
              f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
              "fills).</h4><br>"]
-    rows = [["LSTM-MLE", _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
+    lstm = _lstm_label(inputs)
+    rows = [[lstm, _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
              _pct(f.get("coverage_90"), 1), _pct(f.get("coverage_95"), 1), _pct(f.get("directional_accuracy"), 1)],
             ["Zero forecast", _num(f.get("mse_zero") and f["mse_zero"] * 1e4), "0.00%", "-", "-", "-", "-"]]
     parts.append("<h3>Accuracy on the traded period</h3>")
     parts.append(_table(["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover", "direction"], rows))
+    parts.append(f"<p>NLL, interval coverage and the PIT are those of each forecast's own predictive density: "
+                 f"{html.escape(density)}.</p>")
     block = _same_dates(s, inputs.forecast_metrics)
-    hists = {"LSTM-MLE": f["pit_histogram"]} if f.get("pit_histogram") else {}
+    hists = {lstm: f["pit_histogram"]} if f.get("pit_histogram") else {}
     if block is not None:
         metrics = inputs.forecast_metrics or {}
+        labels = {k: str(v) for k, v in metrics.get("models", {}).items()}
         parts.append("<h3>Beside the baselines, same dates (from the forecast run)</h3>")
         parts.append(_table(["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"],
                             comparison_rows(metrics, s["split"])))
+        parts.append("<p>Each model is scored with its own predictive density (the Student-t baselines with theirs, "
+                     "an ensemble with the equal mixture of its members), on the (ticker, day) pairs where every "
+                     "model has a forecast.</p>")
         dm = block.get("diebold_mariano")
         if dm:
-            labels = metrics["models"]
-            parts.append(f"<p>Diebold-Mariano, {labels[dm['model']]} against {labels[dm['against']]} (the best "
-                         f"baseline by NLL): NLL statistic {dm['nll']['statistic']:+.2f} "
-                         f"({p_value(dm['nll']['p_value'])}); negative favours the LSTM.</p>")
-        hists = {metrics["models"][m]: sc["pit_histogram"] for m, sc in block["overall"].items()}
+            parts.append(_dm_words(dm, labels, s["split"]))
+        ens = block.get("ensemble")
+        if ens:
+            parts.append(f"<p>Ensemble of {ens['members']} seeds: the mixture's NLL {ens['ensemble_nll']:.4f} "
+                         f"against {ens['mean_member_nll']:.4f} for the average member alone (best member "
+                         f"{ens['best_member_nll']:.4f}), a gain of {ens['gain_over_mean_member']:+.4f} nats a "
+                         "forecast.</p>")
+        parts.append(_dm_table(block, labels))
+        hists = {labels.get(m, m): sc["pit_histogram"] for m, sc in block["overall"].items()}
     else:
         parts.append("<p>Baselines: the forecast run's metrics.json for these dates was not found, so only the zero "
                      "forecast stands beside the model here.</p>")
@@ -226,6 +320,7 @@ def forecast_section(inputs: ReportInputs) -> str:
         data = base64.b64encode(inputs.training_curve).decode("ascii")
         parts.append("<h3>Training convergence</h3>")
         parts.append(f'<img alt="training curve" src="data:image/png;base64,{data}">')
+    parts.append(cross_section_section(inputs))
     if len(inputs.deciles):
         parts.append("<h3>Profit by decile of forecast confidence |mean| / sd</h3>")
         parts.append(_svg(_deciles_figure(inputs.deciles)))
@@ -243,6 +338,174 @@ def forecast_section(inputs: ReportInputs) -> str:
                  "unusable (no trade on those); an independent numpy replay of the decisions, with every cost, "
                  f"differs from backtrader by at most {_num(check, '.2g')} bp on any day.</p>")
     return "\n".join(parts)
+
+
+_CROSS_ROWS = [
+    ("IC (Pearson), mean across dates", ("ic", "mean"), ".4f"),
+    ("IC, standard deviation across dates", ("ic", "std"), ".4f"),
+    ("ICIR (mean / sd)", ("ic", "icir"), ".3f"),
+    ("IC t-statistic (ICIR x sqrt(dates))", ("ic", "t_stat"), ".2f"),
+    ("Rank IC (Spearman), mean across dates", ("rank_ic", "mean"), ".4f"),
+    ("Rank IC, standard deviation across dates", ("rank_ic", "std"), ".4f"),
+    ("Rank ICIR (mean / sd)", ("rank_ic", "icir"), ".3f"),
+    ("Rank IC t-statistic (ICIR x sqrt(dates))", ("rank_ic", "t_stat"), ".2f"),
+    ("Top-minus-bottom quintile spread, mean (bp a day)", ("spread", "mean"), "bp"),
+    ("Spread t-statistic (mean / sd x sqrt(dates))", ("spread", "t_stat"), ".2f"),
+    ("Rank autocorrelation of the forecast, day to day", ("rank_autocorrelation", "mean"), ".3f"),
+    ("JPX score of the forecast (daily spread mean / sd)", ("jpx", "score"), ".3f"),
+]
+
+
+def _cross_cell(summary: dict[str, Any], key: tuple[str, str], fmt: str) -> str:
+    value = (summary.get(key[0]) or {}).get(key[1])
+    if value is None:
+        return "-"
+    return f"{value * 1e4:+.2f}" if fmt == "bp" else format(value, fmt)
+
+
+def _cross_dates(summary: dict[str, Any]) -> str:
+    return f"{summary.get('n_dates', 0)} (median {summary.get('median_tickers', 0):g} tickers)"
+
+
+def cross_section_section(inputs: ReportInputs) -> str:
+    """Does the forecast rank the tickers of each day? IC, rank IC, quintile returns, rank autocorrelation, and the
+    JPX competition score of ``longshort``; for a panel under 5 tickers, why there are none.
+
+    The figures are recomputed on the traded period (``stats["cross_section"]``, from the backtest's forecasts
+    and the returns they hold; the daily series from ``cross_section.csv``), beside the forecast run's own
+    figures for its block of the same split (``metrics.json``) when that block starts on the same date.
+    """
+    s = inputs.stats
+    summary = s.get("cross_section")
+    parts = ['<div id="qtrade-cross-section">', "<h3>Ranking across tickers (cross-section)</h3>"]
+    n_tickers = len(s.get("period", {}).get("tickers", []))
+    if summary is None:
+        parts.append("<p>Cross-sectional figures were not recorded (a backtest of an older qtrade); run qtrade "
+                     "backtest again for them.</p>")
+    elif summary.get("absent") is not None:
+        need = summary.get("min_tickers", 5)
+        parts.append(f'<p id="qtrade-cross-section-absent">No cross-sectional figures (IC, rank IC, quintile '
+                     f"returns): the backtest traded {n_tickers} ticker{'s' if n_tickers != 1 else ''}, and they "
+                     f"need at least {need} with a forecast and a realised return on most days, one for each "
+                     f"quintile (here: {html.escape(str(summary['absent']))}).</p>"
+                     if str(summary["absent"]).startswith("fewer than") else
+                     f'<p id="qtrade-cross-section-absent">No cross-sectional figures: '
+                     f"{html.escape(str(summary['absent']))}.</p>")
+    else:
+        parts.extend(_cross_section_body(inputs, summary))
+    jpx = s.get("jpx")
+    if jpx:
+        size = jpx.get("portfolio_size") or [0, 0]
+        books = f"{size[0]}" if size[0] == size[1] else f"{size[0]} to {size[1]}"
+        own = jpx.get("strategy_net_mean_over_std")
+        parts.append(
+            f'<p id="qtrade-jpx"><b>JPX competition score: {_num(jpx.get("score"), ".3f")}</b>, the mean over the '
+            f"standard deviation (ddof 1) of {jpx.get('n_dates', 0)} daily spread returns: on each origin date, "
+            f"the top and bottom {books} tickers by forecast mean, weighted linearly from 2 (the most extreme) down "
+            "to 1, the long book's simple held return minus the short book's; not annualised, no costs. The "
+            f"competition's winner scored {jpx.get('winner_score', 0.381):.3f} (about 2000 stocks, 200 a side, on "
+            "its private period). The same ratio of this strategy's own daily net return (its books, costs paid) "
+            f"is {_num(own, '.3f')}.</p>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _cross_section_body(inputs: ReportInputs, summary: dict[str, Any]) -> list[str]:
+    s = inputs.stats
+    block = _same_dates(s, inputs.forecast_metrics)
+    run = (block or {}).get("cross_section")
+    run = run if isinstance(run, dict) and run.get("absent") is None and "ic" in run else None
+    split = html.escape(s["split"])
+    parts = [f"<p>Each origin date, the forecast means are compared across tickers with the log returns they hold: "
+             "the IC is their Pearson correlation, the rank IC their Spearman correlation; the table gives the "
+             "mean, standard deviation, ratio (ICIR) and t-statistic of each over the dates. Quintiles are "
+             "assigned each date by the forecast. <b>Traded period</b>: recomputed here from the backtest's "
+             "forecasts and held returns, on the (ticker, day) pairs of the accuracy table"
+             + (f"; <b>forecast run</b>: the forecast run's own {split} block (metrics.json), on the pairs where "
+                "every baseline has a forecast too." if run else
+                ". The forecast run's figures for these dates were not found.") + "</p>"]
+    head = ["figure", "traded period (recomputed)"] + ([f"forecast run, {s['split']} block"] if run else [])
+    rows = [["Dates (median tickers a date)", _cross_dates(summary)] + ([_cross_dates(run)] if run else [])]
+    for label, key, fmt in _CROSS_ROWS:
+        rows.append([label, _cross_cell(summary, key, fmt)] + ([_cross_cell(run, key, fmt)] if run else []))
+    parts.append(_table(head, rows))
+    quint = summary.get("quantile_mean_target") or []
+    if quint and all(v is not None for v in quint):
+        k = len(quint)
+        spread = (summary.get("spread") or {})
+        parts.append("<h3>Mean held return by forecast quintile, traded period</h3>")
+        parts.append(_svg(_quintile_figure(quint, spread)))
+        parts.append(_table(["forecast quintile"] + [f"{q}{' (lowest)' if q == 1 else ' (highest)' if q == k else ''}"
+                                                      for q in range(1, k + 1)] + [f"{k} minus 1"],
+                            [["mean held return (bp)"] + [f"{v * 1e4:+.2f}" for v in quint]
+                             + [_cross_cell(summary, ("spread", "mean"), "bp")]]))
+        parts.append(f"<p>Each quintile's mean log held return on a date, averaged over the {summary['n_dates']} "
+                     f"dates; {k} minus 1 is the mean of the daily top-minus-bottom difference (t = "
+                     f"{_num(spread.get('t_stat'), '.2f')}), the return of a daily long-short book of the quintiles "
+                     "before costs.</p>")
+    daily = inputs.cross_section
+    if daily is not None and len(daily) and "rank_ic" in daily:
+        parts.append("<h3>Daily IC of the forecast, traded period</h3>")
+        parts.append(_svg(_ic_figure(daily)))
+        parts.append(f"<p>The rolling means take the last {ROLLING_IC_DAYS} origin dates and start once they have "
+                     "all of them; the dotted line is the rank IC's mean over the period.</p>")
+    return parts
+
+
+def _quintile_figure(quint: list[float], spread: dict[str, Any]) -> Any:
+    import matplotlib.pyplot as plt
+
+    k = len(quint)
+    bp = [v * 1e4 for v in quint]
+    top_minus_bottom = spread.get("mean")
+    fig, ax = plt.subplots(figsize=(8, 3.9), dpi=110)
+    colors = ["#2a9d8f" if v >= 0 else "#e76f51" for v in bp]
+    bars = ax.bar(range(1, k + 1), bp, color=colors, label="mean held return of the quintile (green gain, red loss)")
+    for q, bar in enumerate(bars.patches, start=1):
+        bar.set_gid(f"quintile-{q}")
+    if top_minus_bottom is not None:
+        extra = ax.bar([k + 1.5], [top_minus_bottom * 1e4], color="#264653", hatch="//",
+                       label=f"{k} minus 1 (top minus bottom)")
+        extra.patches[0].set_gid("quintile-spread")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks([*range(1, k + 1), k + 1.5])
+    ax.set_xticklabels([f"{q}" for q in range(1, k + 1)] + [f"{k} - 1"])
+    ax.set_xlabel("forecast quintile on each date (1 = lowest forecast mean)")
+    ax.set_ylabel("mean log held return, bp")
+    t = spread.get("t_stat")
+    ax.set_title("Mean held return by forecast quintile" + (
+        f": top minus bottom {top_minus_bottom * 1e4:+.2f} bp a day"
+        + (f" (t = {t:.2f})" if t is not None else "") if top_minus_bottom is not None else ""), fontsize=10)
+    top = max(abs(v) for v in [*bp, (top_minus_bottom or 0) * 1e4]) * 1.2 or 1.0
+    ax.set_ylim(-top, top)
+    fig.legend(fontsize=8, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def _ic_figure(daily: pd.DataFrame) -> Any:
+    import matplotlib.pyplot as plt
+
+    d = daily.sort_index()
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    ax.plot(d.index, d["rank_ic"], color="#9aa5b1", lw=0.7, label="daily rank IC", gid="rank-ic-daily")
+    roll = d.rolling(ROLLING_IC_DAYS, min_periods=ROLLING_IC_DAYS).mean()
+    ax.plot(d.index, roll["rank_ic"], color="#264653", lw=1.8,
+            label=f"rank IC, {ROLLING_IC_DAYS}-date rolling mean", gid="rank-ic-rolling")
+    if "ic" in d:
+        ax.plot(d.index, roll["ic"], color="#e76f51", lw=1.2, ls="--",
+                label=f"IC (Pearson), {ROLLING_IC_DAYS}-date rolling mean", gid="ic-rolling")
+    mean = float(d["rank_ic"].mean())
+    ax.axhline(mean, color="#264653", lw=1, ls=":", label=f"rank IC mean {mean:+.4f}", gid="rank-ic-mean")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("forecast origin")
+    ax.set_ylabel("correlation across tickers")
+    ax.set_title("Daily rank IC of the forecast across tickers, and rolling means", fontsize=10)
+    fig.autofmt_xdate()
+    fig.legend(fontsize=8, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
 
 
 def _deciles_figure(d: pd.DataFrame) -> Any:

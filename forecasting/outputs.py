@@ -26,7 +26,7 @@ OUTPUT_NAMES = frozenset({
     "manifest.json",
     # qtrade backtest
     "tearsheet.html", "returns.csv", "trades.csv", "holdings.csv", "deciles.csv", "stats.json",
-    "forecast_metrics.json", "forecast",
+    "forecast_metrics.json", "forecast", "cross_section.csv",
     # qtrade tune (study.db is kept: a study resumes from it)
     "best_params.json", "trials.csv", "tuning_report.html", "history.png", "intermediate.png", "importances.png",
 })

@@ -313,8 +313,8 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
     console.print(f"Turnover {stats['turnover_annual']:.1f}x a year (one-way), costs {stats['costs_total'] * 100:.2f}% "
                   f"in all, {stats['fills']} fills ({stats['partial_fills']} in part); numpy replay differs by at "
                   f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day", soft_wrap=True)
-    console.print(f"Written to {out}: tearsheet.html, returns.csv, trades.csv, holdings.csv, deciles.csv, "
-                  "stats.json, manifest.json", soft_wrap=True)
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
 
 
 @app.command()

@@ -542,6 +542,8 @@ def test_cli_backtest_report_and_strategies(tmp_path: Path, market) -> None:
                               "--data", str(data), "--commission-bps", "2", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "longshort on 3 tickers" in res.output and (out / "tearsheet.html").is_file()
+    jpx = json.loads((out / "stats.json").read_text())["jpx"]["score"]
+    assert f"JPX score {jpx:.3f} (daily spread mean / sd; the competition winner: 0.381)" in res.output
     res = runner.invoke(app, ["report", str(out)])
     assert res.exit_code == 0 and "tearsheet.html" in res.output
     res = runner.invoke(app, ["strategies"])
