@@ -1,6 +1,6 @@
 """Run one strategy on aligned prices and forecasts in a single backtrader Cerebro, all tickers sharing cash.
 
-Execution (:mod:`forecasting.execution`): ``next-close`` (default) fills a forecast made at the close of t at the
+Execution (:mod:`forecasting.preparation.execution`): ``next-close`` (default) fills a forecast made at the close of t at the
 close of t+1, ``next-open`` at the open of t+1, ``same-close`` at the close of t itself (optimistic: no real order
 can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill, a cap on the
 share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are fractional, so
@@ -21,7 +21,7 @@ from backtests.broker import QtradeBroker, TickerCosts
 from backtests.costs import CostModel, MarketStats, market_stats
 from backtests.inputs import BacktestData
 from forecasting.errors import ConfigError
-from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
+from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from strategies.backtrader_compat import bt
 from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec

@@ -4,7 +4,7 @@ Prices are the cleaned panel's, with one change: a value that cleaning interpola
 the backtest carries the last real price forward instead and marks the day untradable. Before a ticker's first
 price its first price is used and the days are untradable too (no position can exist then).
 
-Forecasts say which execution they were made for (their ``execution`` column, :mod:`forecasting.execution`):
+Forecasts say which execution they were made for (their ``execution`` column, :mod:`forecasting.preparation.execution`):
 each targets the return that execution holds. A backtest refuses forecasts made for another execution; a file
 without the column is read as made for the execution chosen, with one warning.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning import clean_panel
+from forecasting.market.cleaning import clean_panel
 from forecasting.errors import ConfigError, DataError
-from forecasting.execution import DEFAULT_EXECUTION, execution_mode
+from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
 from strategies.sizing import usable
 
 __all__ = ["SPLITS", "BacktestData", "align", "load_forecasts"]
@@ -142,7 +142,7 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     ``split="all"`` trades every forecast, including those made on the training period (in-sample). A ``dof``
     column, when there is one, gives each forecast's Student-t degrees of freedom (NaN: normal). The
     forecasts' targets must be the returns ``execution`` holds on these prices, on the trading days of
-    ``calendar`` (as the forecasts were made; see :func:`forecasting.cleaning.clean_panel`).
+    ``calendar`` (as the forecasts were made; see :func:`forecasting.market.cleaning.clean_panel`).
     """
     mode = execution_mode(execution)
     if split not in SPLITS:

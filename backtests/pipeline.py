@@ -32,8 +32,8 @@ from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, confidence_deciles, cross_section_daily, traded_cross_section
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
-from forecasting.calendars import resolve_calendar
-from forecasting.errors import DataError
+from forecasting.market.calendars import resolve_calendar
+from forecasting.errors import ConfigError, DataError
 from forecasting.manifest import run_manifest
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
@@ -71,6 +71,9 @@ def run_backtest_job(
     settings = parse_params(spec, params)
     execution = execution or Execution()
     out = check_out(out)
+    if forecasts is not None and out.resolve() == _forecast_dir(Path(forecasts)).resolve():
+        raise ConfigError(f"--out {out} is the folder of the forecasts this backtest reads; give another folder, "
+                          "so that the forecast run's files are kept")
     if forecasts is None:
         from dataclasses import replace
 
@@ -106,8 +109,7 @@ def run_backtest_job(
     seed = int(getattr(forecast_config, "seed", 0)) if made_here else int(
         ((_read_json(source_dir / "manifest.json") or {}).get("seed", 0)))
     # an earlier run's outputs go, but not the forecasts this backtest made or reads from this folder
-    inside = [p.name for p in out.iterdir() if _holds(p, fc_path)] if out.is_dir() else []
-    clear_previous(out, keep=inside)
+    clear_previous(out, keep=[fc_path])
     out.mkdir(parents=True, exist_ok=True)
     _write_tables(result, deciles, out)
     if section.absent is None:
@@ -129,12 +131,6 @@ def run_backtest_job(
     return BacktestRun(result, stats, out, messages)
 
 
-def _holds(entry: Path, path: Path) -> bool:
-    """Whether ``path`` is ``entry`` or lies inside it."""
-    entry, path = entry.resolve(), path.resolve()
-    return path == entry or entry in path.parents
-
-
 def _forecast_max_gap(path: Path) -> int:
     manifest = _read_json(_forecast_dir(path) / "manifest.json") or {}
     config = manifest.get("config", {})
@@ -142,8 +138,13 @@ def _forecast_max_gap(path: Path) -> int:
 
 
 def _forecast_calendar(path: Path) -> str:
-    """The calendar a forecast run resolved (``metrics.json``'s ``run.calendar``); ``auto`` when it records none."""
-    run = (_read_json(_forecast_dir(path) / "metrics.json") or {}).get("run", {})
+    """The calendar a forecast run resolved (its manifest's ``calendar``, or ``metrics.json``'s
+    ``run.calendar`` from before manifests recorded it); ``auto`` when neither records one."""
+    folder = _forecast_dir(path)
+    recorded = (_read_json(folder / "manifest.json") or {}).get("calendar")
+    if recorded:
+        return str(recorded)
+    run = (_read_json(folder / "metrics.json") or {}).get("run", {})
     return str(run.get("calendar", "auto")) if isinstance(run, dict) else "auto"
 
 

@@ -20,9 +20,9 @@ from scipy import stats as sps
 from backtests.engine import BacktestResult, closing_decisions
 from backtests.inputs import BacktestData
 from backtests.vectorized import replay
-from forecasting.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
-from forecasting.distributions import Predictive
-from forecasting.metrics import nll, pit_histogram
+from forecasting.evaluation.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
+from forecasting.model.distributions import Predictive
+from forecasting.evaluation.metrics import nll, pit_histogram
 from strategies.sizing import usable
 
 __all__ = ["JPX_WINNER", "backtest_stats", "confidence_deciles", "cross_section_daily", "deflated_sharpe_ratio",
@@ -160,7 +160,7 @@ def _pair_frame(data: BacktestData) -> pd.DataFrame:
 
 
 def traded_cross_section(data: BacktestData) -> CrossSection:
-    """:func:`forecasting.crosssection.cross_section` on the traded period, recomputed from the backtest's inputs.
+    """:func:`forecasting.evaluation.crosssection.cross_section` on the traded period, recomputed from the backtest's inputs.
 
     The signal is each forecast's mean, the target the log return it holds, over the same (ticker, origin) pairs
     as :func:`forecast_scores`; quintiles and ICs are per origin date. Absent (with the reason) when fewer than
@@ -187,7 +187,7 @@ def jpx_figures(data: BacktestData, returns: pd.Series) -> dict[str, Any]:
     the top and bottom ``min(200, n // 2)`` form a long and a short book weighted linearly from 2 (the most
     extreme) to 1, each book's return is sum(weight x simple held return) / mean(weight), and the day's spread
     return is the long book's minus the short book's
-    (:func:`forecasting.crosssection.jpx_spread_returns`). The score is the mean of the daily spread returns
+    (:func:`forecasting.evaluation.crosssection.jpx_spread_returns`). The score is the mean of the daily spread returns
     over their standard deviation (ddof 1), not annualised; the competition's winner scored 0.381.
     ``strategy_net_mean_over_std`` is the same ratio of the strategy's own daily net return (its daily Sharpe
     ratio), which pays costs and holds the strategy's own books.

@@ -261,8 +261,8 @@ def _dm_table(block: dict[str, Any], labels: dict[str, str]) -> str:
 def forecast_section(inputs: ReportInputs) -> str:
     """The full-width forecast section: accuracy beside baselines, calibration, convergence, cross-section, profit
     by confidence."""
-    from forecasting.evaluation import comparison_rows
-    from forecasting.plots import pit_figure
+    from forecasting.evaluation.scoring import comparison_rows
+    from forecasting.evaluation.plots import pit_figure
 
     s, f = inputs.stats, inputs.stats["forecast"]
     made = (f"at the closes from {_day(f['first_origin'])} to {_day(f['last_origin'])}" if f.get("first_origin")

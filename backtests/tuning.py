@@ -19,11 +19,11 @@ from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
-from forecasting.distributions import Predictive
+from forecasting.model.distributions import Predictive
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
-from forecasting.splits import SPLIT_NAMES, TRAIN, VAL
-from forecasting.training import predict, resolve_device
-from forecasting.tuning import fit_trial, load_space, suggest, tuning_data
+from forecasting.preparation.splits import SPLIT_NAMES, TRAIN, VAL
+from forecasting.model.training import predict, resolve_device
+from forecasting.tuning.search import fit_trial, load_space, suggest, tuning_data
 from strategies.registry import get, parse_params
 
 __all__ = ["STRATEGY_SPACES", "tune_strategy", "validation_forecasts"]
@@ -90,7 +90,7 @@ def tune_strategy(
     import optuna
 
     from forecasting.outputs import check_out
-    from forecasting.study import finished_trials, open_study, run_study, write_study_outputs
+    from forecasting.tuning.study import finished_trials, open_study, run_study, write_study_outputs
 
     out = check_out(out)
     spec = get(strategy)

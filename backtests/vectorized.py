@@ -1,7 +1,7 @@
 """An independent recomputation of a backtest in numpy, from the rule's decisions, sharing nothing with backtrader.
 
 It keeps shares and cash itself and applies the execution mode and every cost from their definitions
-(:mod:`forecasting.execution`, :mod:`backtests.costs`): a decision made at origin t is sent at the close of t
+(:mod:`forecasting.preparation.execution`, :mod:`backtests.costs`): a decision made at origin t is sent at the close of t
 (``same-close``, ``next-open``) or of t+1 (``next-close``), sized as ``|target - current| * equity / close`` and
 skipped below the band; it fills at the close it was sent at, or at the next open when that is a real price; it
 takes at most ``participation`` of the fill bar's volume; each fill pays commission, half-spread and impact; each
@@ -19,7 +19,7 @@ import pandas as pd
 
 from backtests.costs import CostModel, MarketStats
 from backtests.inputs import BacktestData
-from forecasting.execution import ExecutionMode, execution_mode
+from forecasting.preparation.execution import ExecutionMode, execution_mode
 
 __all__ = ["replay"]
 

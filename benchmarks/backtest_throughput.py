@@ -24,8 +24,8 @@ import pandas as pd
 from backtests.engine import Execution, closing_decisions, run_backtest
 from backtests.inputs import align, held_returns
 from backtests.vectorized import replay
-from forecasting.cleaning import clean_panel
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
 from strategies import get, parse_params
 from strategies.backtrader_compat import bt
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from forecasting.threads import cores
+from forecasting.model.threads import cores
 
 
 def wave(n: int, epochs: int, threads: int | None, root: Path) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def generate(path: Path, tickers: int, days: int) -> None:
-    from forecasting.synthetic import synthetic_panel, to_jpx_frame
+    from forecasting.market.synthetic import synthetic_panel, to_jpx_frame
 
     panel = synthetic_panel(tickers, days, seed=0, missing=0.002)
     dates = panel.index.get_level_values("date").unique()
@@ -31,12 +31,12 @@ def generate(path: Path, tickers: int, days: int) -> None:
 def measure(path: str, window: int) -> dict[str, float]:
     import numpy as np
 
-    from forecasting.cleaning import clean_panel
-    from forecasting.dataset import prepare
-    from forecasting.features import build_features
-    from forecasting.loaders import read_jpx
-    from forecasting.splits import TRAIN, chronological_split
-    from forecasting.windows import window_view
+    from forecasting.market.cleaning import clean_panel
+    from forecasting.preparation.dataset import prepare
+    from forecasting.preparation.features import build_features
+    from forecasting.market.loaders import read_jpx
+    from forecasting.preparation.splits import TRAIN, chronological_split
+    from forecasting.preparation.windows import window_view
 
     times: dict[str, float] = {}
     t = time.perf_counter()

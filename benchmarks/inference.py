@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

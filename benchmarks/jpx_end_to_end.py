@@ -18,7 +18,7 @@ from pathlib import Path
 from backtests.engine import Execution
 from backtests.pipeline import run_backtest_job
 from forecasting.pipeline import ForecastConfig, run_forecast
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 
 
 def peak_gb() -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.execution import execution_mode
+from forecasting.preparation.execution import execution_mode
 from forecasting.pipeline import ForecastConfig, run_forecast
 
 BASELINES = ("zero_ewma", "historical", "garch", "gjr_garch_t", "har")
@@ -62,7 +62,7 @@ def main() -> None:
     if args.panel == "sp500":
         panel = sp500_panel()
     else:
-        from forecasting.loaders import load_default
+        from forecasting.market.loaders import load_default
 
         panel = load_default()
     print(f"{args.panel}, target: {execution_mode(args.execution).describe()} ({args.execution}), "

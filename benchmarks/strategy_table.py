@@ -3,7 +3,7 @@
 ``python benchmarks/strategy_table.py --forecasts runs/demo/forecast`` backtests every built-in strategy on those
 forecasts (the embedded panel, their own execution, default costs) and prints the README's table rows.
 ``python benchmarks/strategy_table.py --bounce`` prints, for each execution mode, the net Sharpe ratio of every
-forecast-driven strategy on the bid-ask bounce market (``forecasting.synthetic.bounce_panel``: nothing is
+forecast-driven strategy on the bid-ask bounce market (``forecasting.market.synthetic.bounce_panel``: nothing is
 predictable) with the reversal forecast ``-0.5 r_t``.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, performance
-from forecasting.execution import EXECUTIONS
-from forecasting.loaders import load_default
-from forecasting.synthetic import bounce_panel
+from forecasting.preparation.execution import EXECUTIONS
+from forecasting.market.loaders import load_default
+from forecasting.market.synthetic import bounce_panel
 from strategies import available, parse_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

@@ -1,4 +1,6 @@
-"""qtrade's forecasting layer: market data, features, windows and the LSTM-MLE forecaster.
+"""qtrade's forecasting layer, in subpackages named for what they own: ``market`` (data), ``preparation``
+(execution targets, features, windows, splits), ``model`` (network, distributions, training, checkpoints),
+``evaluation`` (scores and baselines), ``tuning``; ``pipeline`` runs ``qtrade forecast``.
 
 The loaders are imported on first use, so that importing the exceptions (as every command does) stays cheap.
 """
@@ -12,7 +14,7 @@ __all__ = ["CheckpointError", "ConfigError", "DataError", "QtradeError", "load_d
 
 def __getattr__(name: str) -> Any:
     if name in ("load_default", "load_market_data"):
-        from forecasting import loaders
+        from forecasting.market import loaders
 
         return getattr(loaders, name)
     raise AttributeError(f"module 'forecasting' has no attribute {name!r}")

@@ -43,7 +43,7 @@ def data_hash(panel: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> from forecasting.synthetic import synthetic_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
     >>> data_hash(synthetic_panel(1, 10)) == data_hash(synthetic_panel(1, 10))
     True
     """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -62,17 +63,21 @@ def check_out(out: str | os.PathLike[str], option: str = "--out") -> Path:
     return path
 
 
-def clear_previous(out: Path, *, keep: Iterable[str] = ()) -> list[str]:
-    """Remove an earlier run's outputs (every name in :data:`OUTPUT_NAMES` but ``keep``) from ``out``; return them.
+def clear_previous(out: Path, *, keep: Iterable[str | os.PathLike[str]] = ()) -> list[str]:
+    """Remove an earlier run's outputs (every name in :data:`OUTPUT_NAMES`) from ``out``; return the names removed.
 
-    The manifest goes first, so that a folder is never described by a stale one. Other files stay.
+    Never removed: an entry that is, or holds, a path in ``keep`` or a file or folder the command line names as
+    an input (``--data``, ``--params``, ``--model``, ``--forecasts``, ...: the ``best_params.json`` a forecast
+    reads from its own folder stays). The manifest goes first, so that a folder is never described by a stale
+    one. Other files stay.
     """
     if not out.is_dir():
         return []
+    inputs = [Path(p).resolve() for p in keep] + _command_line_inputs()
     removed = []
     for name in ["manifest.json", *sorted(OUTPUT_NAMES - {"manifest.json"})]:
         target = out / name
-        if name in keep or not (target.exists() or target.is_symlink()):
+        if not (target.exists() or target.is_symlink()) or _holds_any(target.resolve(), inputs):
             continue
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
@@ -80,6 +85,23 @@ def clear_previous(out: Path, *, keep: Iterable[str] = ()) -> list[str]:
             target.unlink()
         removed.append(name)
     return removed
+
+
+def _holds_any(entry: Path, paths: list[Path]) -> bool:
+    return any(p == entry or entry in p.parents for p in paths)
+
+
+def _command_line_inputs() -> list[Path]:
+    from forecasting.manifest import INPUT_OPTIONS
+
+    argv, found = sys.argv, []
+    for k, arg in enumerate(argv):
+        option, _, value = arg.partition("=")
+        if option in INPUT_OPTIONS:
+            value = value or (argv[k + 1] if k + 1 < len(argv) else "")
+            if value:
+                found.append(Path(value).resolve())
+    return found
 
 
 def written(out: Path) -> list[str]:

@@ -5,7 +5,7 @@ Outputs in the run folder:
 - ``forecasts.csv`` and ``forecasts.parquet``: date (the forecast origin t), ticker, mean, variance (of the
   return the execution mode holds, log(P_{t+lag+1} / P_{t+lag}): by default from the close of t+1 to the
   close of t+2), target (that return; empty where it is not realised yet), split, execution (the mode's
-  name, see :mod:`forecasting.execution`);
+  name, see :mod:`forecasting.preparation.execution`);
 - ``metrics.json``: every score of the LSTM and the baselines per split, overall and per ticker, with the
   execution and its target in words;
 - ``model.pt``: the checkpoint (it records the execution); ``training_curve.png``, ``pit.png``; ``manifest.json``.
@@ -26,26 +26,26 @@ import pandas as pd
 import torch
 
 from forecasting.atomic import atomic_path, write_text
-from forecasting.baselines import ewma, garch11, gjr_garch_t, har_range, historical, log_returns, min_training_dates
-from forecasting.calendars import calendar_name
-from forecasting.checkpoint import load_checkpoint, save_checkpoint
-from forecasting.cleaning import clean_panel
-from forecasting.dataset import Prepared, prepare
-from forecasting.distributions import Predictive
+from forecasting.evaluation.baselines import ewma, garch11, gjr_garch_t, har_range, historical, log_returns, min_training_dates
+from forecasting.market.calendars import calendar_name
+from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.market.cleaning import clean_panel
+from forecasting.preparation.dataset import Prepared, prepare
+from forecasting.model.distributions import Predictive
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.evaluation import evaluate
-from forecasting.execution import DEFAULT_EXECUTION, execution_mode
-from forecasting.features import FEATURES, FeatureCube, build_features
+from forecasting.evaluation.scoring import evaluate
+from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
+from forecasting.preparation.features import FEATURES, FeatureCube, build_features
 from forecasting.manifest import qtrade_version, run_manifest
-from forecasting.model import DISTRIBUTIONS, ModelConfig
+from forecasting.model.network import DISTRIBUTIONS, ModelConfig
 from forecasting.outputs import check_out, clear_previous, written
-from forecasting.plots import plot_pit, plot_training_curve
-from forecasting.scaling import ZScoreScaler
-from forecasting.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split, minimum_dates,
+from forecasting.evaluation.plots import plot_pit, plot_training_curve
+from forecasting.preparation.scaling import ZScoreScaler
+from forecasting.preparation.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split, minimum_dates,
                                walk_forward_folds)
-from forecasting.summary import check_window
-from forecasting.threads import shared_threads, use_threads
-from forecasting.training import Prediction, TrainConfig, WindowDataset, predict, resolve_device, train_model
+from forecasting.market.summary import check_window
+from forecasting.model.threads import shared_threads, use_threads
+from forecasting.model.training import Prediction, TrainConfig, WindowDataset, predict, resolve_device, train_model
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 
@@ -57,10 +57,10 @@ MODELS = ["lstm", "zero_ewma", "historical", "garch", "gjr_garch_t", "har"]
 class ForecastConfig:
     """Every setting of a forecasting run; ``qtrade forecast`` options map one to one onto these fields.
 
-    ``execution`` (:mod:`forecasting.execution`) chooses the target: the return a position entered at the
+    ``execution`` (:mod:`forecasting.preparation.execution`) chooses the target: the return a position entered at the
     mode's fill holds. ``embargo`` dates are left out before the validation and test blocks; ``None`` means
     the target's horizon (``lag + 1``), the least that keeps every training target realised before the block
-    that judges it. ``calendar`` (``auto``, ``none`` or an exchange code, :mod:`forecasting.calendars`) gives the
+    that judges it. ``calendar`` (``auto``, ``none`` or an exchange code, :mod:`forecasting.market.calendars`) gives the
     trading days cleaning puts the data on.
     """
 
@@ -194,7 +194,7 @@ def lstm_label(dist: str, ensemble: int) -> str:
 def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
     """Refuse, before any training, a split that cannot be scored: a training, validation or test block without
     a forecast whose target is realised, or a training block too short for the baselines' fits (about 100
-    returns, :func:`forecasting.baselines.min_training_dates`); the message names the fewest trading days the
+    returns, :func:`forecasting.evaluation.baselines.min_training_dates`); the message names the fewest trading days the
     settings need."""
     cube = prep.cube
     empty = [SPLIT_NAMES[label] for label in (TRAIN, VAL, TEST) if not len(prep.samples(label))]
@@ -235,7 +235,7 @@ def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.Dat
 
 def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[str, np.ndarray]:
     """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
-    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see :mod:`forecasting.baselines`);
+    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see :mod:`forecasting.evaluation.baselines`);
     ``{name}_dof`` for those with a Student-t density."""
     returns = log_returns(cube.price)
     real_return = cube.real.copy()  # a return that touches an interpolated price stays out of the fits
@@ -269,7 +269,7 @@ def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: lis
     ``members`` holds each network's prediction and, with the MSE loss, its validation residual variance (the
     variance of every forecast). One network gives ``lstm_mean``, ``lstm_var`` and, for a Student-t,
     ``lstm_dof``; an ensemble gives each member's as ``lstm#k_mean`` ... and, as ``lstm_mean`` and ``lstm_var``,
-    the moments of their equal mixture (:class:`forecasting.distributions.Predictive`).
+    the moments of their equal mixture (:class:`forecasting.model.distributions.Predictive`).
     """
     s = prep.scaler.target_scale
     frame = _frame(cube, samples, prep.labels)
@@ -322,7 +322,7 @@ def run_forecast(
 
     Examples
     --------
-    >>> from forecasting.synthetic import synthetic_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
     >>> run = run_forecast(synthetic_panel(2, 300), ForecastConfig(window=10, hidden=8, epochs=2), None,
     ...                    progress=False)
     >>> list(run.forecasts.columns)
@@ -473,7 +473,7 @@ def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig
                         dist=config.distribution)
     _write_metrics(run.metrics, out)
     manifest = run_manifest(command="forecast", seed=config.seed, panel=panel, source=source, config=asdict(config),
-                            extra={"outputs": written(out)})
+                            extra={"calendar": meta["calendar"], "outputs": written(out)})
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
 
 
@@ -511,7 +511,8 @@ def predict_with_model(
 
     The split column follows the split the model was trained with: its training, validation and test blocks,
     with the embargo dates between them left out, so that the test rows are the training run's (and later
-    dates, on data that runs on, are test dates too). With ``score``, the forecasts are scored beside
+    dates, on data that runs on, are test dates too). A walk-forward run's checkpoint is its last fold's model,
+    so its split is that fold's: its test rows are the last fold's test block. With ``score``, the forecasts are scored beside
     the baselines on the same dates, as ``qtrade forecast`` scores them, when ``panel`` covers the model's
     training period (on which the historical and GARCH baselines are fitted); otherwise ``metrics`` holds only
     a ``note`` that says why there are no scores.
@@ -534,6 +535,10 @@ def predict_with_model(
     started = time.perf_counter()
     if out is not None:
         check_out(out)
+        model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+        if Path(out).resolve() == model_dir.resolve():
+            raise ConfigError(f"--out {out} is the folder of the model read; give another folder, so that the "
+                              "training run's files are kept")
     window = int(meta["window"])
     if calendar == "auto" and meta.get("calendar"):
         calendar = str(meta["calendar"])
@@ -570,16 +575,14 @@ def predict_with_model(
     run = ForecastRun(forecasts, scored, metrics, [], [])
     if out is not None:
         run.out = o = Path(out)
-        # no scores or chart of another run may stand beside these forecasts; the model read stays
-        clear_previous(o, keep=[p.name for p in o.iterdir() if p.resolve() == Path(model_path).resolve()]
-                       if o.is_dir() else [])
+        clear_previous(o)  # no scores or chart of another run may stand beside these forecasts
         o.mkdir(parents=True, exist_ok=True)
         _write_forecasts(forecasts, o)
         if "models" in metrics:
             _write_metrics(metrics, o)
         manifest = run_manifest(command="forecast --model", seed=int(meta["config"]["seed"]), panel=panel,
                                 source=source, config=meta["config"],
-                                extra={"model": str(model_path),
+                                extra={"model": str(model_path), "calendar": clean.calendar or "none",
                                        "outputs": written(o)})
         write_text(o / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
     return run

@@ -101,10 +101,10 @@ def data(
     """Validate and summarise a data set: tickers, date range, rows, repaired values."""
     import warnings
 
-    from forecasting.calendars import calendar_name
-    from forecasting.cleaning import clean_panel
-    from forecasting.loaders import load_market_data
-    from forecasting.summary import check_window, summarize
+    from forecasting.market.calendars import calendar_name
+    from forecasting.market.cleaning import clean_panel
+    from forecasting.market.loaders import load_market_data
+    from forecasting.market.summary import check_window, summarize
 
     calendar = calendar_name(calendar)  # an unknown name fails before the data is read
     source = str(path) if path else "embedded US tech panel (AAPL, GOOG, IBM, MSFT)"
@@ -122,6 +122,7 @@ def data(
 @app.command()
 @_fail_cleanly
 def forecast(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for forecasts, metrics, model and charts.")],
     data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
     tickers: TickersOpt = None,
@@ -152,8 +153,8 @@ def forecast(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
-    from forecasting.execution import DEFAULT_EXECUTION, execution_mode
-    from forecasting.loaders import load_market_data
+    from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
+    from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 
     if execution is not None:
@@ -178,7 +179,7 @@ def forecast(
         calendar=calendar,
     )
     if params is not None:
-        config = config.with_params(params)
+        config = _with_params(ctx, config, params)
     run = run_forecast(panel, config, out, source=source, progress=not quiet)
     if "test" in run.metrics:
         _print_comparison(run.metrics, out)
@@ -211,6 +212,7 @@ def strategies() -> None:
 @app.command()
 @_fail_cleanly
 def backtest(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tearsheet, returns, trades and stats.")],
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="A name from qtrade strategies.")] = "kelly",
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy setting key=value (repeat).")] = None,
@@ -249,7 +251,7 @@ def backtest(
     from backtests.costs import CostModel
     from backtests.engine import Execution
     from backtests.pipeline import run_backtest_job
-    from forecasting.loaders import load_market_data
+    from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
     costs = CostModel(commission_bps=commission_bps, half_spread_bps=half_spread_bps, impact=impact,
@@ -258,7 +260,7 @@ def backtest(
                       delisting_return=delisting_return)
     config = ForecastConfig(seed=seed, threads=threads, calendar=calendar, dist=dist, ensemble=ensemble)
     if forecast_params is not None:
-        config = config.with_params(forecast_params)
+        config = _with_params(ctx, config, forecast_params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=setup,
@@ -320,6 +322,7 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
 @app.command()
 @_fail_cleanly
 def tune(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study, best_params.json and the report.")],
     data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
     tickers: TickersOpt = None,
@@ -347,14 +350,14 @@ def tune(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
-    from forecasting.execution import DEFAULT_EXECUTION
-    from forecasting.loaders import load_market_data
+    from forecasting.preparation.execution import DEFAULT_EXECUTION
+    from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
     base = ForecastConfig(seed=seed, epochs=epochs, patience=patience, execution=execution or DEFAULT_EXECUTION,
                           threads=threads, dist=dist, ensemble=ensemble, calendar=calendar)
     if params is not None:
-        base = base.with_params(params)
+        base = _with_params(ctx, base, params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     common = dict(n_trials=n_trials, timeout=timeout, storage=storage, space_file=space, seed=seed, source=source,
@@ -365,7 +368,7 @@ def tune(
         record = tune_strategy(panel, out, strategy=strategy, base=base, study_name=study or f"qtrade-{strategy}",
                                **common)  # type: ignore[arg-type]
     else:
-        from forecasting.tuning import tune_forecaster
+        from forecasting.tuning.search import tune_forecaster
 
         record = tune_forecaster(panel, out, base=base, objective=objective, study_name=study or "qtrade",
                                  pruner=pruner, **common)  # type: ignore[arg-type]
@@ -399,11 +402,23 @@ def rerun(
         raise typer.Exit(1)
 
 
+def _with_params(ctx: typer.Context, config: Any, path: Path) -> Any:
+    """``config`` with the settings of a parameters file (best_params.json records a whole configuration), where
+    options given on the command line win."""
+    from dataclasses import fields, replace
+
+    def typed(name: str) -> bool:  # click's ParameterSource, by name: typer vendors click privately
+        return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+
+    given = {f.name: getattr(config, f.name) for f in fields(config) if f.name in ctx.params and typed(f.name)}
+    return replace(config.with_params(path), **given)
+
+
 def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from forecasting.evaluation import comparison_rows
+    from forecasting.evaluation.scoring import comparison_rows
 
     console = Console()
     console.width = max(console.width, 120)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from backtests.engine import Execution, closing_decisions, run_backtest
 from backtests.inputs import align, held_returns, load_forecasts
 from backtests.pipeline import rebuild_report, run_backtest_job
 from backtests.vectorized import replay
-from forecasting.cleaning import clean_panel
-from forecasting.execution import EXECUTIONS, execution_mode
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.cleaning import clean_panel
+from forecasting.preparation.execution import EXECUTIONS, execution_mode
+from forecasting.market.synthetic import synthetic_panel
 from qtrade.cli import app
 from strategies import Bar, available, get, parse_params, register
 
@@ -240,7 +240,7 @@ def test_spread_commission_and_impact_on_a_known_trade() -> None:
 
 
 def test_a_spread_column_in_the_data_sets_the_half_spread(tmp_path: Path) -> None:
-    from forecasting.loaders import read_panel
+    from forecasting.market.loaders import read_panel
 
     panel = one_ticker(volume=1e9)
     frame = panel.reset_index()

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 from arch import arch_model
 
-from forecasting.baselines import _fixed_garch, ewma, garch11, gjr_garch_t, har_range, historical
-from forecasting.cleaning import clean_panel
-from forecasting.dataset import prepare
-from forecasting.execution import EXECUTIONS, execution_mode
-from forecasting.features import build_features
-from forecasting.metrics import qlike
+from forecasting.evaluation.baselines import _fixed_garch, ewma, garch11, gjr_garch_t, har_range, historical
+from forecasting.market.cleaning import clean_panel
+from forecasting.preparation.dataset import prepare
+from forecasting.preparation.execution import EXECUTIONS, execution_mode
+from forecasting.preparation.features import build_features
+from forecasting.evaluation.metrics import qlike
 from forecasting.pipeline import _baselines
-from forecasting.splits import chronological_split
-from forecasting.synthetic import synthetic_panel
+from forecasting.preparation.splits import chronological_split
+from forecasting.market.synthetic import synthetic_panel
 
 
 def _returns(n_days: int = 700, seed: int = 3) -> np.ndarray:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning import clean_panel
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
 
 
 def _blank(panel: pd.DataFrame, ticker: str, days: list[int], cols=("open", "high", "low", "close")) -> pd.DataFrame:  # type: ignore[no-untyped-def]

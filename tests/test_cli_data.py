@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecasting.synthetic import synthetic_panel, to_jpx_frame
+from forecasting.market.synthetic import synthetic_panel, to_jpx_frame
 from qtrade.cli import app
 from tests.conftest import write_yahoo_multiheader
 
@@ -117,8 +117,8 @@ def _flat_then_jump(log_move: float) -> pd.DataFrame:
     (-np.log(2) - 0.051, None), (np.log(5) + 0.051, None), (-0.3, None),
 ])
 def test_suspects_are_moves_within_005_of_a_split_ratio(log_move: float, split: str | None) -> None:
-    from forecasting.cleaning import clean_panel
-    from forecasting.summary import suspect_splits
+    from forecasting.market.cleaning import clean_panel
+    from forecasting.market.summary import suspect_splits
 
     found = suspect_splits(clean_panel(_flat_then_jump(log_move)))
     if split is None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.crosssection import cross_section, jpx_score, jpx_spread_returns
+from forecasting.evaluation.crosssection import cross_section, jpx_score, jpx_spread_returns
 
 DATES = pd.to_datetime(["2024-01-04", "2024-01-05", "2024-01-08"])
 #            A     B     C     D     E

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecasting.errors import DataError
-from forecasting.loaders import load_market_data
+from forecasting.market.loaders import load_market_data
 from qtrade.cli import app
 
 runner = CliRunner()

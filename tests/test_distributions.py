@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from forecasting.distributions import Predictive
+from forecasting.model.distributions import Predictive
 
 
 def _t(mean: np.ndarray, var: np.ndarray, dof: np.ndarray) -> Any:

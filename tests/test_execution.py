@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, held_returns
 from backtests.stats import performance
-from forecasting.cleaning import clean_panel
-from forecasting.execution import EXECUTIONS, execution_mode
-from forecasting.synthetic import bounce_panel
+from forecasting.market.cleaning import clean_panel
+from forecasting.preparation.execution import EXECUTIONS, execution_mode
+from forecasting.market.synthetic import bounce_panel
 from qtrade.cli import app
 from strategies import available, parse_params
 

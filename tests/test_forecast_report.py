@@ -26,7 +26,7 @@ from backtests.pipeline import run_backtest_job  # noqa: E402
 from backtests.stats import forecast_scores  # noqa: E402
 from backtests.tearsheet import ReportInputs, forecast_section  # noqa: E402
 from forecasting.errors import DataError  # noqa: E402
-from forecasting.synthetic import synthetic_panel  # noqa: E402
+from forecasting.market.synthetic import synthetic_panel  # noqa: E402
 
 
 def _held(panel: pd.DataFrame) -> pd.DataFrame:

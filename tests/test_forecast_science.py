@@ -13,9 +13,9 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from forecasting.errors import ConfigError
-from forecasting.evaluation import evaluate
+from forecasting.evaluation.scoring import evaluate
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 from qtrade.cli import app
 
 TINY = ForecastConfig(window=10, hidden=8, epochs=2, patience=2)
@@ -134,7 +134,7 @@ def test_bad_distribution_settings_are_one_line(tmp_path: Path, args: list[str],
 
 
 def test_the_distribution_and_the_ensemble_can_be_tuned(tmp_path: Path) -> None:
-    from forecasting.tuning import tune_forecaster
+    from forecasting.tuning.search import tune_forecaster
 
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"dist": {"type": "categorical", "choices": ["normal", "studentt"]},
@@ -146,3 +146,37 @@ def test_the_distribution_and_the_ensemble_can_be_tuned(tmp_path: Path) -> None:
     assert {"params_dist", "params_ensemble"} <= set(trials.columns)
     config = TINY.with_params(tmp_path / "tune" / "best_params.json")
     assert (config.dist, config.ensemble) == (record["params"]["dist"], record["params"]["ensemble"])
+
+
+def test_a_rolling_walk_forward_scores_every_fold() -> None:
+    config = ForecastConfig(window=10, hidden=8, epochs=1, walk_forward=3, walk_mode="rolling")
+    run = run_forecast(synthetic_panel(2, 700, seed=6), config, None, progress=False)
+    test = run.scored[(run.scored["split"] == "test") & run.scored["target"].notna()]
+    assert run.metrics["test"]["n"] == len(test)  # every baseline forecasts every fold's block
+
+
+def test_command_line_options_win_over_a_parameters_file(tmp_path: Path) -> None:
+    params = tmp_path / "best_params.json"
+    params.write_text(json.dumps({"params": {"window": 12, "hidden": 8, "epochs": 1, "patience": 1,
+                                             "dist": "normal", "max_gap": 5}}))
+    res = CliRunner().invoke(app, ["forecast", "--params", str(params), "--window", "10", "--max-gap", "2",
+                                   "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((tmp_path / "run" / "manifest.json").read_text())["config"]
+    assert (config["window"], config["max_gap"], config["hidden"], config["dist"]) == (10, 2, 8, "normal")
+
+
+def test_fixed_search_settings_are_recorded_and_split_settings_cannot_be_tuned(tmp_path: Path) -> None:
+    from forecasting.tuning import tune_forecaster
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"dist": {"type": "fixed", "value": "normal"},
+                                 "ensemble": {"type": "fixed", "value": 2},
+                                 "lr": {"type": "float", "low": 1e-3, "high": 1e-2}}))
+    record = tune_forecaster(synthetic_panel(2, 300, seed=5), tmp_path / "t", base=TINY, n_trials=2,
+                             space_file=space, progress=False)
+    assert (record["params"]["dist"], record["params"]["ensemble"]) == ("normal", 2)
+    for name in ("embargo", "test", "walk_forward"):
+        space.write_text(json.dumps({name: {"type": "int", "low": 1, "high": 3}}))
+        res = CliRunner().invoke(app, ["tune", "--out", str(tmp_path / name), "--space", str(space), "-q"])
+        assert res.exit_code == 1 and f"{name!r} is not a setting that can be tuned" in res.output

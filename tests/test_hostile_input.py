@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from forecasting.errors import QtradeError
-from forecasting.loaders import COLUMNS, load_market_data
+from forecasting.market.loaders import COLUMNS, load_market_data
 from qtrade.cli import app
 
 HEADERS = ["date", "ticker", "open", "high", "low", "close", "volume", "adj close", "extra"]

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from forecasting.errors import DataError
-from forecasting.loaders import load_market_data
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.loaders import load_market_data
+from forecasting.market.synthetic import synthetic_panel
 from tests.conftest import assert_close_panels
 
 # ticker -> [(index of the split day in the ticker's dates, factor)]

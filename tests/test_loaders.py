@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.loaders import load_default, load_market_data
-from forecasting.synthetic import synthetic_panel, to_jpx_frame
+from forecasting.market.loaders import load_default, load_market_data
+from forecasting.market.synthetic import synthetic_panel, to_jpx_frame
 from tests.conftest import assert_close_panels, write_yahoo_multiheader
 
 

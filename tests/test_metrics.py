@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from forecasting.distributions import Predictive
-from forecasting.evaluation import common_rows, evaluate
-from forecasting.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
+from forecasting.model.distributions import Predictive
+from forecasting.evaluation.scoring import common_rows, evaluate
+from forecasting.evaluation.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
 
 
 def test_crps_equals_the_integral_definition() -> None:

@@ -10,10 +10,10 @@ import pytest
 import torch
 from scipy import stats
 
-from forecasting.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.metrics import nll
-from forecasting.model import DOF_MIN, LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
+from forecasting.evaluation.metrics import nll
+from forecasting.model.network import DOF_MIN, LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
 
 def test_shapes_and_positive_floored_variance() -> None:
@@ -42,7 +42,7 @@ def test_nll_matches_the_gaussian_formula_and_is_minimised_at_the_truth() -> Non
 
 def test_training_on_nll_learns_the_variance_of_the_data() -> None:
     """Heteroscedastic toy data: the variance head must track the volatility signal in the window."""
-    from forecasting.training import TrainConfig, WindowDataset, predict, train_model
+    from forecasting.model.training import TrainConfig, WindowDataset, predict, train_model
 
     rng = np.random.default_rng(0)
     n, t, w = 4, 600, 5
@@ -70,7 +70,7 @@ def test_batches_gathered_in_place_draw_what_a_dataloader_draws() -> None:
     """Training gathers batches where the model runs instead of through a DataLoader; each epoch must give the same
     batches and leave the global generator (which drives dropout) where the DataLoader left it, so that a seed
     trains the same weights as before."""
-    from forecasting.training import WindowDataset, _batches, _loader
+    from forecasting.model.training import WindowDataset, _batches, _loader
 
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.standard_normal((3, 120, 2)).astype(np.float32))
@@ -171,7 +171,7 @@ def test_checkpoints_keep_the_distribution_and_old_ones_load_as_normal(tmp_path:
 
 def _fat_tailed_data(dof: float = 4.0) -> tuple[object, object, np.ndarray]:
     """Heteroscedastic t(dof) targets with unit-variance shocks; the volatility is the feature."""
-    from forecasting.training import WindowDataset
+    from forecasting.model.training import WindowDataset
 
     rng = np.random.default_rng(0)
     n, t, w = 6, 600, 5
@@ -187,7 +187,7 @@ def _fat_tailed_data(dof: float = 4.0) -> tuple[object, object, np.ndarray]:
 
 
 def test_studentt_training_learns_fat_tails_and_beats_the_normal_nll() -> None:
-    from forecasting.training import TrainConfig, predict, train_model
+    from forecasting.model.training import TrainConfig, predict, train_model
 
     tr, va, y = _fat_tailed_data(4.0)
     fits = {}
@@ -204,7 +204,7 @@ def test_studentt_training_learns_fat_tails_and_beats_the_normal_nll() -> None:
 
 
 def test_mse_loss_with_a_studentt_model_is_refused() -> None:
-    from forecasting.training import TrainConfig, train_model
+    from forecasting.model.training import TrainConfig, train_model
 
     tr, va, _ = _fat_tailed_data()
     with pytest.raises(ConfigError, match="--loss nll or --dist normal"):

@@ -21,7 +21,7 @@ from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.pipeline import run_backtest_job
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 from qtrade.cli import app
 from strategies import get, parse_params
 
@@ -35,7 +35,7 @@ FLAT_10BP = CostModel(commission_bps=5, half_spread_bps=5, impact=0, participati
 def random_forecasts(panel: pd.DataFrame, seed: int, *, scale: float = 0.01) -> pd.DataFrame:
     """Forecasts drawn at random, unrelated to the prices; the target is the real held return (next-close)."""
     from backtests.inputs import held_returns
-    from forecasting.cleaning import clean_panel
+    from forecasting.market.cleaning import clean_panel
 
     clean = clean_panel(panel)
     close = clean.values["close"]
@@ -182,11 +182,11 @@ def test_a_run_killed_at_any_moment_leaves_only_whole_files(tmp_path: Path) -> N
 
 
 def test_non_finite_inputs_never_reach_the_loss() -> None:
-    from forecasting.cleaning import clean_panel
-    from forecasting.dataset import prepare
+    from forecasting.market.cleaning import clean_panel
+    from forecasting.preparation.dataset import prepare
     from forecasting.errors import DataError
-    from forecasting.features import build_features
-    from forecasting.splits import TRAIN, chronological_split
+    from forecasting.preparation.features import build_features
+    from forecasting.preparation.splits import TRAIN, chronological_split
 
     cube = build_features(clean_panel(synthetic_panel(2, 200, seed=1)))
     prep = prepare(cube, chronological_split(cube.dates), 10)
@@ -200,8 +200,8 @@ def test_a_diverging_loss_stops_the_run_with_a_message() -> None:
     import torch
 
     from forecasting.errors import ConfigError
-    from forecasting.model import ModelConfig
-    from forecasting.training import TrainConfig, WindowDataset, train_model
+    from forecasting.model.network import ModelConfig
+    from forecasting.model.training import TrainConfig, WindowDataset, train_model
 
     x = torch.randn(2, 80, 6)
     samples = np.array([(i, t) for i in range(2) for t in range(9, 80)])

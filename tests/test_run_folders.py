@@ -20,9 +20,9 @@ from forecasting.errors import ConfigError
 from forecasting.manifest import file_hash, input_hashes
 from forecasting.outputs import check_out, clear_previous
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
-from forecasting.splits import chronological_split, minimum_dates
-from forecasting.synthetic import synthetic_panel
-from forecasting.threads import cores, share, shared_threads, use_threads
+from forecasting.preparation.splits import chronological_split, minimum_dates
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.model.threads import cores, share, shared_threads, use_threads
 from qtrade.cli import app
 from qtrade.rerun import rerun
 
@@ -83,19 +83,21 @@ def test_a_file_too_short_to_split_is_refused_before_training_naming_the_minimum
 
 
 def test_minimum_dates_matches_the_split_it_describes() -> None:
+    def scorable(n: int, first_origin: int, horizon: int, embargo: int) -> bool:
+        dates = pd.bdate_range("2020-01-01", periods=n)
+        try:
+            fold = chronological_split(dates, embargo=embargo)
+        except ConfigError:
+            return False
+        origins = np.arange(n)
+        usable = (origins >= first_origin) & (origins + horizon <= n - 1)
+        return all(bool((usable & (fold.labels == k)).any()) for k in (0, 1, 2))
+
     for first_origin, horizon, embargo in ((9, 2, 2), (29, 1, 1), (5, 3, 4)):
         need = minimum_dates(first_origin, horizon=horizon, embargo=embargo)
-        for n, ok in ((need, True), (need - 1, False)):
-            dates = pd.bdate_range("2020-01-01", periods=n)
-            try:
-                fold = chronological_split(dates, embargo=embargo)
-            except ConfigError:
-                assert not ok
-                continue
-            origins = np.arange(n)
-            usable = (origins >= first_origin) & (origins + horizon <= n - 1)
-            has = [bool((usable & (fold.labels == k)).any()) for k in (0, 1, 2)]
-            assert all(has) == ok, (first_origin, horizon, embargo, n, has)
+        # every data set of that many days or more can be split; one day fewer cannot, or a longer one fails
+        assert all(scorable(n, first_origin, horizon, embargo) for n in range(need, need + 40))
+        assert not all(scorable(n, first_origin, horizon, embargo) for n in range(need - 1, need + 40))
 
 
 # --- item 13: reusing --out leaves nothing of the earlier run ---------------------------------------------
@@ -124,14 +126,23 @@ def test_a_failed_run_leaves_the_earlier_outputs_as_they_were(tmp_path: Path) ->
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
-def test_forecasting_with_a_saved_model_into_its_folder_keeps_the_model(tmp_path: Path) -> None:
+def test_outputs_never_replace_the_inputs_they_were_made_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
     panel = synthetic_panel(1, 200, seed=1)
     run_forecast(panel, TINY, out, progress=False)
     model = (out / "model.pt").read_bytes()
-    predict_with_model(panel, out / "model.pt", out)
-    assert (out / "model.pt").read_bytes() == model
-    assert not (out / "training_curve.png").exists(), "a chart of the training run must not describe these forecasts"
+    for model_path in (out / "model.pt", out):
+        with pytest.raises(ConfigError, match="is the folder of the model read"):
+            predict_with_model(panel, model_path, out)
+    with pytest.raises(ConfigError, match="is the folder of the forecasts this backtest reads"):
+        run_backtest_job(panel, out, strategy="buyhold", forecasts=out / "forecasts.csv", progress=False)
+    assert (out / "model.pt").read_bytes() == model and (out / "forecasts.csv").is_file()
+    # a parameters file read from the folder being written stays (best_params.json is also an output name)
+    (out / "best_params.json").write_text(json.dumps({"params": {"window": 10, "hidden": 8, "epochs": 1}}))
+    monkeypatch.setattr(sys, "argv", ["qtrade", "forecast", "--params", str(out / "best_params.json"), "--out",
+                                      str(out)])
+    run_forecast(panel, TINY.with_params(out / "best_params.json"), out, progress=False)
+    assert (out / "best_params.json").is_file()
 
 
 def test_clear_previous_removes_only_qtrade_outputs(tmp_path: Path) -> None:
@@ -139,7 +150,7 @@ def test_clear_previous_removes_only_qtrade_outputs(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x")
     (tmp_path / "forecast").mkdir()
     (tmp_path / "forecast" / "forecasts.csv").write_text("x")
-    assert sorted(clear_previous(tmp_path, keep=["model.pt"])) == ["forecast", "metrics.json"]
+    assert sorted(clear_previous(tmp_path, keep=[tmp_path / "model.pt"])) == ["forecast", "metrics.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv", "model.pt", "study.db"]
 
 

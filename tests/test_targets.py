@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecasting.cleaning import clean_panel
+from forecasting.market.cleaning import clean_panel
 from forecasting.errors import ConfigError
-from forecasting.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
-from forecasting.features import build_features
+from forecasting.preparation.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
+from forecasting.preparation.features import build_features
 from forecasting.pipeline import ForecastConfig, _folds
-from forecasting.splits import TEST, TRAIN, UNUSED, VAL
-from forecasting.synthetic import synthetic_panel
-from forecasting.tuning import tuning_data
+from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.tuning.search import tuning_data
 from qtrade.cli import app
 
 CLOSE = [100.0, 102.0, 99.0, 105.0, 104.0, 108.0]

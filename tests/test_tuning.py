@@ -21,8 +21,8 @@ import pytest
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
 from forecasting.pipeline import ForecastConfig, run_forecast
-from forecasting.synthetic import synthetic_panel
-from forecasting.tuning import tune_forecaster, tuning_data
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.tuning.search import tune_forecaster, tuning_data
 
 TINY = ForecastConfig(window=10, hidden=8, epochs=3, patience=2)
 SPACE = {"window": {"type": "int", "low": 5, "high": 15, "step": 5},
@@ -234,7 +234,7 @@ def test_workers_that_start_together_all_open_a_fresh_postgresql_study(tmp_path:
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from forecasting.study import open_study
+    from forecasting.tuning.study import open_study
 
     gate = Barrier(6)
 

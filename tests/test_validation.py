@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qtrade.cli import app
-from forecasting.synthetic import synthetic_panel
+from forecasting.market.synthetic import synthetic_panel
 
 runner = CliRunner()
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecasting.splits import TEST, TRAIN, UNUSED, VAL, chronological_split, walk_forward_folds
-from forecasting.windows import valid_ends, window_view
+from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, chronological_split, walk_forward_folds
+from forecasting.preparation.windows import valid_ends, window_view
 import pandas as pd
 
 

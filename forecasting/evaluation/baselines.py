@@ -2,7 +2,7 @@
 
 Each baseline returns ``(mean, variance)`` arrays of shape (n_tickers, n_dates): the forecast made at the
 close of each date t, using data up to that date only. The target is a return of the execution's price
-series (:mod:`forecasting.execution`), r_s = log(P_s / P_{s-1}) with P the close or the open, ``horizon``
+series (:mod:`forecasting.preparation.execution`), r_s = log(P_s / P_{s-1}) with P the close or the open, ``horizon``
 steps after the origin: r_{t+lag+1}, so ``horizon = lag + 1`` (1 for ``same-close``, 2 for the ``next-``
 modes). The series is known up to r_t at origin t (the open of t is printed before the close of t).
 Parameters are fitted on the training block of the fold.
@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
+from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 
 __all__ = [
     "BASELINES",
@@ -143,10 +143,11 @@ def gjr_garch_t(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_
 
     sigma2_s = omega + (alpha + gamma 1[e_{s-1} < 0]) e_{s-1}^2 + beta sigma2_{s-1} (Glosten, Jagannathan and
     Runkle, 1993): a fall raises the next variance more than a rise of the same size. The errors are Student-t
-    with nu degrees of freedom, scaled to unit variance, so the predictive density of r_{t+horizon} is a
-    Student-t with ``dof`` nu, mean ``mean`` and variance ``var``. For ``horizon=2`` the variance is arch's
-    analytic forecast, omega + (alpha + gamma / 2 + beta) sigma2_{t+1|t}: exact, since the t errors are
-    symmetric and so a negative one has probability 1/2 (no simulation needed).
+    with nu degrees of freedom, scaled to unit variance, so the one-step predictive density is a Student-t with
+    ``dof`` nu, mean ``mean`` and variance ``var``. For ``horizon=2`` the variance is arch's analytic forecast,
+    omega + (alpha + gamma / 2 + beta) sigma2_{t+1|t}: exact, since the t errors are symmetric and so a negative
+    one has probability 1/2; the density is then taken as a Student-t with that variance and nu, an
+    approximation (the true two-step density is a variance mixture, with heavier tails).
 
     Parameters
     ----------
@@ -212,11 +213,14 @@ def _fixed_garch(returns: np.ndarray, train_end: int, *, horizon: int, train_sta
                                     dist=dist, rescale=False).fit(disp="off", show_warning=False)
                 model = arch_model(r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist, rescale=False)
                 fixed = model.fix(fitted.params, first_obs=first, last_obs=n_train)
-                fc = fixed.forecast(horizon=horizon, start=0, reindex=False)
+                # arch forecasts from first_obs - 1 on (a rolling fold's training block starts later): the
+                # origins before it are no fold's, and stay NaN
+                start = max(first - 1, 0)
+                fc = fixed.forecast(horizon=horizon, start=start, reindex=False)
             except (ValueError, np.linalg.LinAlgError):
                 continue
-        mean[i, ok] = fc.mean.to_numpy()[:, horizon - 1] / 100.0
-        var[i, ok] = fc.variance.to_numpy()[:, horizon - 1] / 1e4
+        mean[i, ok[start:]] = fc.mean.to_numpy()[:, horizon - 1] / 100.0
+        var[i, ok[start:]] = fc.variance.to_numpy()[:, horizon - 1] / 1e4
         params[i] = fitted.params
     return mean, var, params
 
@@ -283,7 +287,7 @@ def har_range(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nd
     train_end, train_start
         The last and first dates (column indices, both included) of the training block.
     execution
-        The execution mode (:func:`~forecasting.execution.execution_mode`) whose target is forecast.
+        The execution mode (:func:`~forecasting.preparation.execution.execution_mode`) whose target is forecast.
     fit_ok
         bool (n_tickers, n_dates): days whose prices the fit may use, such as ``FeatureCube.real``. A fit row
         is used only when days t-1, t, t+lag and t+lag+1 are all ok (its daily regressor, its response and its
@@ -297,7 +301,7 @@ def har_range(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nd
 
     Examples
     --------
-    >>> from forecasting.synthetic import synthetic_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
     >>> p = synthetic_panel(1, 400, seed=1)
     >>> o, h, lo, c = (p[k].to_numpy()[None, :] for k in ("open", "high", "low", "close"))
     >>> mean, var, dof = har_range(o, h, lo, c, 299, execution="next-open")

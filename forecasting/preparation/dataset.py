@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from forecasting.errors import DataError
-from forecasting.features import FeatureCube
-from forecasting.scaling import ZScoreScaler
-from forecasting.splits import TRAIN, Fold
-from forecasting.windows import valid_ends, window_view
+from forecasting.preparation.features import FeatureCube
+from forecasting.preparation.scaling import ZScoreScaler
+from forecasting.preparation.splits import TRAIN, Fold
+from forecasting.preparation.windows import valid_ends, window_view
 
 __all__ = ["Prepared", "prepare"]
 
@@ -27,7 +27,7 @@ class Prepared:
     ends
         bool (n_tickers, n_dates): a valid window of length ``window`` ends here (a forecast origin).
     labels
-        int8 (n_dates,) split label of each date as origin (see :mod:`forecasting.splits`).
+        int8 (n_dates,) split label of each date as origin (see :mod:`forecasting.preparation.splits`).
     """
 
     cube: FeatureCube
@@ -50,10 +50,10 @@ class Prepared:
         return np.stack([d_idx, t_idx], axis=1).astype(np.int64)
 
     def dataset(self, samples: np.ndarray, *, with_target: bool) -> Any:
-        """A :class:`forecasting.training.WindowDataset` of ``samples``; targets divided by the target scale."""
+        """A :class:`forecasting.model.training.WindowDataset` of ``samples``; targets divided by the target scale."""
         import torch
 
-        from forecasting.training import WindowDataset
+        from forecasting.model.training import WindowDataset
 
         self.check_finite(samples, with_target=with_target)
         y = self.cube.target[samples[:, 0], samples[:, 1]] / self.scaler.target_scale if with_target else None

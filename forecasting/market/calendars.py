@@ -4,7 +4,7 @@ The ``--calendar`` option takes a name:
 
 - ``auto``: the calendar of the exchange the data says it comes from, else none. A loader that knows the
   exchange writes its code into ``panel.attrs["calendar"]``; today only a JPX competition folder does
-  (``XTKS``, see :func:`forecasting.loaders.read_jpx`).
+  (``XTKS``, see :func:`forecasting.market.loaders.read_jpx`).
 - ``none``: no calendar; the trading days are the days of the data (a day on which any ticker has a price).
 - any exchange-calendars code, such as ``XNYS`` (New York), ``XTKS`` (Tokyo) or ``XLON`` (London), or one of its
   aliases (``NYSE``, ``JPX``); case does not matter.

@@ -6,7 +6,7 @@ information coefficient are better higher; a coverage is best when it equals its
 
 The density scores (NLL, CRPS, PIT, coverage) use the forecast's own predictive distribution: normal by
 default, Student-t with the variance ``var`` when ``dof`` is given, or any
-:class:`~forecasting.distributions.Predictive` (an ensemble's mixture) passed to :func:`score`.
+:class:`~forecasting.model.distributions.Predictive` (an ensemble's mixture) passed to :func:`score`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from forecasting.distributions import Predictive
+from forecasting.model.distributions import Predictive
 
 __all__ = [
     "COVERAGE_LEVELS",

@@ -1,6 +1,6 @@
 """The LSTM beside its baselines, on the same (ticker, date) pairs, per split, overall and per ticker.
 
-Every model is scored with its own predictive density (:class:`forecasting.distributions.Predictive`): a
+Every model is scored with its own predictive density (:class:`forecasting.model.distributions.Predictive`): a
 normal, a Student-t (``{model}_dof``), or, for an ensemble, the equal mixture of its members
 (``{model}#k_mean`` ...). The Diebold-Mariano test (Harvey-Leybourne-Newbold corrected, t reference) compares
 the first model with every other on NLL and on squared error; the headline comparison is with the baseline
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.crosssection import cross_section
-from forecasting.distributions import Predictive
-from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
-from forecasting.metrics import diebold_mariano, information_coefficient, score
+from forecasting.evaluation.crosssection import cross_section
+from forecasting.model.distributions import Predictive
+from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
+from forecasting.evaluation.metrics import diebold_mariano, information_coefficient, score
 
 __all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "predictive"]
 

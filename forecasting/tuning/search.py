@@ -5,7 +5,7 @@ Before any trial the panel is truncated at the first date of the test block (the
 feature scaling; the embargo, at least the target's horizon, keeps every validation target realised before the
 cut. Each trial trains on the training block, reports its validation loss every epoch (so the pruner can stop
 it), and is scored by the validation NLL (or MSE) of the configured execution's target (see
-:mod:`forecasting.execution`) in its own units.
+:mod:`forecasting.preparation.execution`) in its own units.
 
 The study lives in an Optuna storage: by default ``sqlite:///OUT/study.db``, so a killed run started again with
 the same arguments keeps its finished trials and goes on; with a database URL (PostgreSQL, MySQL) several
@@ -25,23 +25,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning import clean_panel
-from forecasting.dataset import Prepared, prepare
-from forecasting.distributions import Predictive
+from forecasting.market.cleaning import clean_panel
+from forecasting.preparation.dataset import Prepared, prepare
+from forecasting.model.distributions import Predictive
 from forecasting.errors import ConfigError
-from forecasting.execution import execution_mode
-from forecasting.features import build_features
+from forecasting.preparation.execution import execution_mode
+from forecasting.preparation.features import build_features
 from forecasting.pipeline import ForecastConfig
-from forecasting.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
-from forecasting.summary import check_window
-from forecasting.training import TrainResult, predict, resolve_device, train_model
+from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
+from forecasting.market.summary import check_window
+from forecasting.model.training import TrainResult, predict, resolve_device, train_model
 
 __all__ = [
     "DEFAULT_SPACE",
     "TuningData",
+    "config_with",
     "fit_trial",
     "load_space",
+    "params_record",
     "suggest",
+    "tune_forecaster",
     "tuning_data",
 ]
 
@@ -202,6 +205,11 @@ def _check_study_execution(study: Any, execution: str) -> None:
                           f"{recorded} to resume it, or another --study name or --out for {execution}")
 
 
+UNTUNABLE = frozenset({"seed", "device", "workers", "threads", "execution", "calendar", "max_gap", "val", "test",
+                       "embargo", "walk_forward", "walk_mode"})
+"""Settings a search may not change: the machine's, and those that shape the data and its split (the trials all
+use one split of the panel cut before the test block, so a "tuned" split would only move test data into training)."""
+
 NOT_IN_PARAMS = ("device", "workers", "threads", "seed", "execution")
 """Left out of ``best_params.json``'s ``params``: the machine's settings (so that it runs anywhere), and the seed
 and execution, which the file records beside them and the command line gives."""
@@ -237,15 +245,14 @@ def tune_forecaster(
     import optuna
 
     from forecasting.outputs import check_out
-    from forecasting.study import TrialProgress, finished_trials, open_study, run_study, write_study_outputs
-    from forecasting.threads import shared_threads, use_threads
+    from forecasting.tuning.study import TrialProgress, finished_trials, open_study, run_study, write_study_outputs
+    from forecasting.model.threads import shared_threads, use_threads
 
     if objective not in ("nll", "mse"):
         raise ConfigError(f"--objective {objective!r} is not known for the forecaster; use nll, mse or sharpe")
     out = check_out(out)
     base = base or ForecastConfig(seed=seed)
-    untunable = {"seed", "device", "execution", "threads", "calendar"}
-    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - untunable)
+    space = load_space(space_file, allowed={f.name for f in fields(ForecastConfig)} - UNTUNABLE)
     data = tuning_data(panel, base, source=source)
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="minimize", pruner=pruner)
     _check_study_execution(study, base.execution)
@@ -286,7 +293,8 @@ def tune_forecaster(
         raise ConfigError("no trial finished; raise --n-trials or --timeout, or widen the search space")
     best = min(complete, key=lambda t: t.value)
     first = min(complete, key=lambda t: t.number)
-    best_config = config_with(base, {k: v for k, v in best.params.items()})
+    fixed = {k: d["value"] for k, d in space.items() if d["type"] == "fixed"}  # Optuna records only drawn values
+    best_config = config_with(base, {**fixed, **best.params})
     record = {
         "objective": f"validation {objective}",
         "value": best.value,

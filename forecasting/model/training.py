@@ -24,8 +24,8 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from forecasting.errors import ConfigError
-from forecasting.metrics import nll
-from forecasting.model import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
+from forecasting.model.distributions import Predictive
+from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
 __all__ = ["Prediction", "TrainConfig", "TrainResult", "WindowDataset", "predict", "resolve_device", "train_model"]
 
@@ -273,5 +273,5 @@ def _validate(model: LSTMMLE, val: WindowDataset, device: torch.device, config: 
     mse = float(np.mean((y - mean) ** 2))
     if config.loss == "mse":
         var = np.full_like(mean, mse)
-    val_nll = float(np.mean(nll(y, mean, var, dof=dof)))
+    val_nll = float(np.mean(-Predictive.single(mean, var, dof).logpdf(y)))
     return {"val_loss": val_nll if config.loss == "nll" else mse, "val_nll": val_nll, "val_mse": mse}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning import CleanPanel
+from forecasting.market.cleaning import CleanPanel
 from forecasting.errors import DataError
 
 __all__ = ["SPLIT_RATIOS", "DataSummary", "check_window", "summarize", "suspect_splits"]
@@ -70,8 +70,8 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
 
     Examples
     --------
-    >>> from forecasting.cleaning import clean_panel
-    >>> from forecasting.loaders import load_default
+    >>> from forecasting.market.cleaning import clean_panel
+    >>> from forecasting.market.loaders import load_default
     >>> s = summarize(clean_panel(load_default()), "embedded")
     >>> s.n_tickers, s.rows
     (4, 11958)
@@ -126,8 +126,8 @@ def suspect_splits(clean: CleanPanel, *, tolerance: float = 0.05) -> pd.DataFram
 
     Examples
     --------
-    >>> from forecasting.cleaning import clean_panel
-    >>> from forecasting.synthetic import synthetic_panel
+    >>> from forecasting.market.cleaning import clean_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
     >>> p = synthetic_panel(2, 30, seed=1)
     >>> p.loc[p.index.get_level_values("date") >= "2017-01-20", ["open", "high", "low", "close"]] /= 2
     >>> found = suspect_splits(clean_panel(p))

@@ -3,13 +3,14 @@
 A split is an int8 label per date: :data:`TRAIN`, :data:`VAL`, :data:`TEST` or :data:`UNUSED`. Labels are
 given to forecast *origins*; ``embargo`` dates are left unused before each validation and test block so that
 no training target is realised inside the block that judges it. A target that ends ``horizon`` dates after its
-origin (:mod:`forecasting.execution`: 2 for the default ``next-close``, 1 for ``same-close``) needs an
+origin (:mod:`forecasting.preparation.execution`: 2 for the default ``next-close``, 1 for ``same-close``) needs an
 embargo of at least ``horizon``; :class:`forecasting.pipeline.ForecastConfig` passes exactly that unless told
 otherwise.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,19 +128,25 @@ def minimum_dates(first_origin: int, *, horizon: int, val: float = 0.15, test: f
     >>> minimum_dates(9, horizon=2, embargo=2)  # a 10-day window from the first date, the next-close target
     18
     >>> minimum_dates(9, horizon=2, embargo=2, train_dates=113)  # and a training block the baselines fit on
-    163
+    165
     """
     _check_fractions(val, test, embargo)
-    n = first_origin + 1
-    while True:
+
+    def holds(n: int) -> bool:
         test_start = n - int(round(n * test))
         val_start = test_start - int(round(n * val))
         train_ok = val_start - embargo > first_origin and val_start - embargo >= train_dates
         val_ok = test_start - embargo > max(val_start, first_origin)
         test_ok = n - 1 - horizon >= max(test_start, first_origin)
-        if train_ok and val_ok and test_ok:
-            return n
+        return train_ok and val_ok and test_ok
+
+    # rounding the shares can make n work and n + 1 fail: the answer is the n from which every longer data set
+    # works (checked over more than one rounding period)
+    span = int(math.ceil(1 / min(val, test))) + 2
+    n = first_origin + 1
+    while not all(holds(m) for m in range(n, n + span)):
         n += 1
+    return n
 
 
 def _labels(n: int, train_start: int, val_start: int, test_start: int, test_end: int, embargo: int) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Cleaning: one trading calendar for every ticker and linear interpolation of short gaps, per ticker.
 
 The trading days are the data's own (a day on which any ticker has a price) or, with ``calendar``, the
-sessions of an exchange calendar (:mod:`forecasting.calendars`). An interpolated value borrows the next real
+sessions of an exchange calendar (:mod:`forecasting.market.calendars`). An interpolated value borrows the next real
 price, so it is only known once that price is. qtrade keeps a ``filled`` flag per (date, ticker);
-:mod:`forecasting.features` never lets a filled day be a forecast origin or the end of a target, which is enough
+:mod:`forecasting.preparation.features` never lets a filled day be a forecast origin or the end of a target, which is enough
 to keep the borrowed price out of any forecast made before it.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.calendars import AUTO, resolve_calendar, sessions
-from forecasting.loaders import COLUMNS
+from forecasting.market.calendars import AUTO, resolve_calendar, sessions
+from forecasting.market.loaders import COLUMNS
 
 __all__ = ["CleanPanel", "clean_panel"]
 
@@ -85,7 +85,7 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5, calendar: str | None =
     ``max_gap``, and values before a ticker's first or after its last price, are left missing.
 
     The trading days depend on ``calendar`` (``"auto"``, ``"none"`` or an exchange code, see
-    :mod:`forecasting.calendars`):
+    :mod:`forecasting.market.calendars`):
 
     - none (``"none"``, or ``"auto"`` on data whose exchange is not known): the days on which at least one
       ticker has a price; a day on which none has is dropped (``closed_dates``).
@@ -101,11 +101,11 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5, calendar: str | None =
 
     Examples
     --------
-    >>> from forecasting.loaders import load_default
+    >>> from forecasting.market.loaders import load_default
     >>> clean = clean_panel(load_default())
     >>> clean.values["close"].shape == (len(clean.dates), len(clean.tickers))
     True
-    >>> from forecasting.synthetic import synthetic_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
     >>> week = synthetic_panel(1, 5, start="2020-06-29")  # Mon 29 June to Fri 3 July 2020
     >>> nyse = clean_panel(week, calendar="XNYS")  # 3 July: Independence Day observed
     >>> len(nyse.dates), nyse.off_calendar_rows, f"{nyse.off_calendar[0]:%Y-%m-%d}"

@@ -18,7 +18,7 @@ feature         formula (row t, previous row t-1)           what it carries
 Every feature is a ratio of prices of one ticker, so it does not change when a split adjustment rescales a
 ticker's whole past, and a row uses nothing dated after it.
 
-The target of origin t is the return that the execution mode (:mod:`forecasting.execution`) holds,
+The target of origin t is the return that the execution mode (:mod:`forecasting.preparation.execution`) holds,
 log(P_{t+lag+1} / P_{t+lag}) with P its price (close or open): log(Close_{t+2} / Close_{t+1}) for the default
 ``next-close``, log(Open_{t+2} / Open_{t+1}) for ``next-open`` and log(Close_{t+1} / Close_t) for
 ``same-close``. It is missing unless both prices are real (neither day was filled by interpolation) and
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.cleaning import CleanPanel
-from forecasting.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
+from forecasting.market.cleaning import CleanPanel
+from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 
 __all__ = ["FEATURES", "FeatureCube", "build_features"]
 
@@ -91,7 +91,7 @@ class FeatureCube:
 
     @property
     def mode(self) -> ExecutionMode:
-        """The :class:`~forecasting.execution.ExecutionMode` of ``execution``."""
+        """The :class:`~forecasting.preparation.execution.ExecutionMode` of ``execution``."""
         return execution_mode(self.execution)
 
     @property
@@ -111,12 +111,12 @@ def build_features(clean: CleanPanel, *, execution: str | ExecutionMode = DEFAUL
     clean
         The cleaned panel.
     execution
-        The execution mode (:func:`~forecasting.execution.execution_mode`) whose return is the target.
+        The execution mode (:func:`~forecasting.preparation.execution.execution_mode`) whose return is the target.
 
     Examples
     --------
-    >>> from forecasting.cleaning import clean_panel
-    >>> from forecasting.loaders import load_default
+    >>> from forecasting.market.cleaning import clean_panel
+    >>> from forecasting.market.loaders import load_default
     >>> clean = clean_panel(load_default())
     >>> cube = build_features(clean)
     >>> cube.x.shape[2], cube.execution

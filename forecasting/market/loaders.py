@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.calendars import CALENDAR_ATTR
+from forecasting.market.calendars import CALENDAR_ATTR
 from forecasting.errors import DataError
 
 __all__ = [
@@ -57,7 +57,7 @@ def load_default() -> pd.DataFrame:
     >>> sorted(panel.index.get_level_values("ticker").unique())
     ['AAPL', 'GOOG', 'IBM', 'MSFT']
     """
-    ref = resources.files("forecasting.datasets").joinpath(DEFAULT_DATASET)
+    ref = resources.files("forecasting.market.datasets").joinpath(DEFAULT_DATASET)
     with resources.as_file(ref) as path:
         return read_panel(path, source=f"embedded {DEFAULT_DATASET}")
 
@@ -535,7 +535,7 @@ def _finish(
 def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame:
     """Check the canonical panel; return it, or raise a one-line :class:`DataError` naming the fix.
 
-    Missing values (NaN) are allowed: they are gaps for :func:`forecasting.cleaning.clean_panel`.
+    Missing values (NaN) are allowed: they are gaps for :func:`forecasting.market.cleaning.clean_panel`.
     """
     if panel.empty:
         raise DataError(f"{source}: no rows; give at least one row of prices")

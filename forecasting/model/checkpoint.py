@@ -15,7 +15,7 @@ import torch
 
 from forecasting.atomic import atomic_path
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.model import LSTMMLE, ModelConfig
+from forecasting.model.network import LSTMMLE, ModelConfig
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]
 
