@@ -2,7 +2,7 @@
 mode says.
 
 At each close t the rule gets the forecasts whose origin is t and the closes up to t (nothing later) and returns
-target weights. The mode decides when they trade (:mod:`forecasting.execution`):
+target weights. The mode decides when they trade (:mod:`forecasting.preparation.execution`):
 
 - ``same-close``: orders go out at the close of t and fill at that close (cheat-on-close; optimistic);
 - ``next-close``: the targets wait one bar; orders go out at the close of t+1 and fill at that close;
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.execution import ExecutionMode
+from forecasting.preparation.execution import ExecutionMode
 from strategies.backtrader_compat import bt
 from strategies.registry import Bar, StrategySpec
 
@@ -62,7 +62,7 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
     columns
         A :class:`Columns` with the datas' closes and forecasts, in the order of ``self.datas``.
     mode
-        The :class:`~forecasting.execution.ExecutionMode`.
+        The :class:`~forecasting.preparation.execution.ExecutionMode`.
     warmup
         Bars at the start that only feed the rule's price history; decisions start after them.
     band
