@@ -21,7 +21,7 @@ from forecasting.preparation.features import build_features
 from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 from forecasting.preparation.splits import TRAIN, chronological_split
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.model.training import TrainConfig, WindowDataset, resolve_device, train_model
+from forecasting.model.training import TrainConfig, WindowDataset, amp_dtype, resolve_device, train_model
 
 
 def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, device: torch.device,
@@ -36,7 +36,7 @@ def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, de
     start = time.perf_counter()
     for i in range(0, len(x), batch):
         idx = perm[i : i + batch]
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp):
             mean, var, dof = model(x[idx])
         loss = gaussian_nll(mean, var, y[idx]) if dof is None else studentt_nll(mean, var, dof, y[idx])
         opt.zero_grad(set_to_none=True)
@@ -58,7 +58,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dist", choices=["normal", "studentt"], default="normal")
     ap.add_argument("--amp", choices=["auto", "on", "off", "both"], default="auto",
-                    help="fp16 autocast on CUDA (auto: on); both measures each; always off on the CPU")
+                    help="half-precision autocast on CUDA (bfloat16 where supported; auto: on); both measures each; "
+                         "always off on the CPU")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -75,7 +76,8 @@ def main() -> None:
     amps = {"auto": [cuda], "on": [True], "off": [False], "both": [True, False]}[args.amp] if cuda else [False]
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     print(f"device {device} ({name}), torch {torch.__version__}, {len(samples)} training windows of "
-          f"{args.window} x 6, model hidden 64 x 2 layers, {args.dist} head")
+          f"{args.window} x 6, model hidden 64 x 2 layers, {args.dist} head; autocast in "
+          f"{str(amp_dtype(device)).removeprefix('torch.') if cuda else 'none (CPU)'}")
     for amp, batch in ((a, b) for a in amps for b in args.batch):
         bare, ours = [], []
         for _ in range(args.rounds):

@@ -87,6 +87,7 @@ class ForecastConfig:
     threads: int | None = None
     dist: str | None = None
     ensemble: int = 1
+    amp: bool = False
 
     def __post_init__(self) -> None:
         mode = execution_mode(self.execution)  # an unknown mode: one line that lists the known ones
@@ -161,6 +162,7 @@ class ForecastConfig:
         return TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
             loss=self.loss, seed=self.seed + member, device=self.device, workers=self.workers,  # type: ignore[arg-type]
+            amp=self.amp,
         )
 
 

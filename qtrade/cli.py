@@ -138,6 +138,8 @@ def forecast(
     patience: Annotated[int, typer.Option(help="Epochs without validation gain before stopping.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the run (weights, dropout, shuffling).")] = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when there is one), cpu or cuda.")] = "auto",
+    amp: Annotated[bool, typer.Option("--amp", help=(
+        "Half-precision autocast on CUDA (bfloat16): about 1.8x faster from batch 16,384, slightly worse NLL."))] = False,
     loss: Annotated[str, typer.Option(help="nll (MLE of --dist) or mse (variance from validation residuals).")] = "nll",
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
@@ -173,7 +175,7 @@ def forecast(
         return
     config = ForecastConfig(
         window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
-        patience=patience, seed=seed, device=device, loss=loss, workers=workers, max_gap=max_gap,
+        patience=patience, seed=seed, device=device, amp=amp, loss=loss, workers=workers, max_gap=max_gap,
         walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION, threads=threads,
         dist=dist, ensemble=ensemble,
         calendar=calendar,

@@ -27,13 +27,8 @@ from forecasting.errors import ConfigError
 from forecasting.model.distributions import Predictive
 from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
-__all__ = ["Prediction", "TrainConfig", "TrainResult", "WindowDataset", "predict", "resolve_device", "train_model"]
-
-
-AMP_MIN_BATCH = 16_384
-"""fp16 autocast pays on CUDA only from this batch size for qtrade's small LSTM: measured on an H200
-(benchmarks/README.md), fp32 was faster at batch 256 (72k against 57k windows/s) and 4,096, fp16 faster from
-16,384 (1.5M against 1.2M)."""
+__all__ = ["Prediction", "TrainConfig", "TrainResult", "WindowDataset", "amp_dtype", "predict", "resolve_device",
+           "train_model"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
-    amp: bool | None = None  # None: on with CUDA for batches of AMP_MIN_BATCH or more, else off
+    amp: bool = False  # half-precision autocast on CUDA (bfloat16 where the GPU has it); never on the CPU
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -101,6 +96,14 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         for name in ("flat", "starts", "offsets", "y"):
             setattr(moved, name, getattr(self, name).to(device))
         return moved
+
+
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """The half precision of autocast on ``device``: bfloat16 where the GPU has it (Ampere and later), else
+    float16 (with loss scaling)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
 
 
 def resolve_device(name: str) -> torch.device:
@@ -203,13 +206,15 @@ def train_model(
         raise ConfigError(f"--loss mse trains no {model_config.dist} distribution; use --loss nll or --dist normal")
     device = resolve_device(config.device)
     cuda = device.type == "cuda"
-    amp = (cuda and config.batch_size >= AMP_MIN_BATCH) if config.amp is None else config.amp and cuda
+    amp = config.amp and cuda
     devices = [device.index or 0] if cuda else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
         model = LSTMMLE(model_config).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        scaler = torch.amp.GradScaler("cuda", enabled=amp)
+        half = amp_dtype(device)
+        # bfloat16 has float32's range, so it needs no loss scaling, whose step waits for the device every batch
+        scaler = torch.amp.GradScaler("cuda", enabled=amp and half == torch.float16)
         epoch_batches = _batch_source(train, config, device)
         result = TrainResult(model=model, device=str(device))
         best, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
@@ -221,7 +226,7 @@ def train_model(
             for xb, yb in epoch_batches():
                 xb = xb.to(device, non_blocking=True)
                 yb = yb.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                with torch.autocast(device.type, dtype=half, enabled=amp):
                     mean, var, dof = model(xb)  # float32: the heads leave autocast
                 loss = _loss(mean, var, dof, yb, config.loss)
                 opt.zero_grad(set_to_none=True)

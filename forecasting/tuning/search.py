@@ -205,12 +205,12 @@ def _check_study_execution(study: Any, execution: str) -> None:
                           f"{recorded} to resume it, or another --study name or --out for {execution}")
 
 
-UNTUNABLE = frozenset({"seed", "device", "workers", "threads", "execution", "calendar", "max_gap", "val", "test",
+UNTUNABLE = frozenset({"seed", "device", "workers", "threads", "amp", "execution", "calendar", "max_gap", "val", "test",
                        "embargo", "walk_forward", "walk_mode"})
 """Settings a search may not change: the machine's, and those that shape the data and its split (the trials all
 use one split of the panel cut before the test block, so a "tuned" split would only move test data into training)."""
 
-NOT_IN_PARAMS = ("device", "workers", "threads", "seed", "execution")
+NOT_IN_PARAMS = ("device", "workers", "threads", "amp", "seed", "execution")
 """Left out of ``best_params.json``'s ``params``: the machine's settings (so that it runs anywhere), and the seed
 and execution, which the file records beside them and the command line gives."""
 
