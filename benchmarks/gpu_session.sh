@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The figures measured on a GPU machine (see benchmarks/README.md): forecast quality of the LSTM settings beside
 # the econometric baselines on the S&P 500 and the embedded panel, under two targets, four jobs at once; then
-# training throughput (fp32 and fp16 autocast, normal and Student-t heads). Needs the repository as the working
+# training throughput (fp32 and half-precision autocast, normal and Student-t heads). Needs the repository as the working
 # directory, python3 with torch, and arch (carried as a wheel in .whl/ where it is not installed). Writes logs and
 # JSON to $OUT (default: runs/gpu).
 set -u
