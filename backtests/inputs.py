@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.market.cleaning import clean_panel
 from forecasting.errors import ConfigError, DataError
+from forecasting.market.cleaning import clean_panel
 from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
 from strategies.sizing import usable
 

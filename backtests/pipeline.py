@@ -32,9 +32,9 @@ from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, confidence_deciles, cross_section_daily, traded_cross_section
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
-from forecasting.market.calendars import resolve_calendar
 from forecasting.errors import ConfigError, DataError
 from forecasting.manifest import run_manifest
+from forecasting.market.calendars import resolve_calendar
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
 

@@ -21,8 +21,8 @@ from backtests.engine import BacktestResult, closing_decisions
 from backtests.inputs import BacktestData
 from backtests.vectorized import replay
 from forecasting.evaluation.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
+from forecasting.evaluation.metrics import pit_histogram
 from forecasting.model.distributions import Predictive
-from forecasting.evaluation.metrics import nll, pit_histogram
 from strategies.sizing import usable
 
 __all__ = ["JPX_WINNER", "backtest_stats", "confidence_deciles", "cross_section_daily", "deflated_sharpe_ratio",
@@ -144,7 +144,7 @@ def forecast_scores(data: BacktestData) -> dict[str, Any]:
         "r2_vs_zero": 1.0 - mse / mse_zero if mse_zero > 0 else None,
         "density": kind,
         "density_words": _density_words(dof),
-        "nll": float(np.mean(nll(y, m, v, dof=dof))),
+        "nll": float(np.mean(-density.logpdf(y))),
         "coverage_90": density.coverage(y, 0.9),
         "coverage_95": density.coverage(y, 0.95),
         "directional_accuracy": float(np.mean(np.sign(m[moves]) == np.sign(y[moves]))) if moves.any() else None,

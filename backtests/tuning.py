@@ -20,9 +20,9 @@ from backtests.inputs import align
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
 from forecasting.model.distributions import Predictive
+from forecasting.model.training import predict, resolve_device
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
 from forecasting.preparation.splits import SPLIT_NAMES, TRAIN, VAL
-from forecasting.model.training import predict, resolve_device
 from forecasting.tuning.search import fit_trial, load_space, suggest, tuning_data
 from strategies.registry import get, parse_params
 

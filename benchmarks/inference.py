@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

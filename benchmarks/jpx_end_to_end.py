@@ -17,8 +17,8 @@ from pathlib import Path
 
 from backtests.engine import Execution
 from backtests.pipeline import run_backtest_job
-from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, run_forecast
 
 
 def peak_gb() -> float:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.preparation.execution import execution_mode
 from forecasting.pipeline import ForecastConfig, run_forecast
+from forecasting.preparation.execution import execution_mode
 
 BASELINES = ("zero_ewma", "historical", "garch", "gjr_garch_t", "har")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, performance
-from forecasting.preparation.execution import EXECUTIONS
 from forecasting.market.loaders import load_default
 from forecasting.market.synthetic import bounce_panel
+from forecasting.preparation.execution import EXECUTIONS
 from strategies import available, parse_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

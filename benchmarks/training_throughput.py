@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
+from forecasting.model.training import TrainConfig, WindowDataset, amp_dtype, resolve_device, train_model
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.features import build_features
-from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 from forecasting.preparation.splits import TRAIN, chronological_split
-from forecasting.market.synthetic import synthetic_panel
-from forecasting.model.training import TrainConfig, WindowDataset, amp_dtype, resolve_device, train_model
 
 
 def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, device: torch.device,

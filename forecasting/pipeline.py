@@ -26,26 +26,27 @@ import pandas as pd
 import torch
 
 from forecasting.atomic import atomic_path, write_text
-from forecasting.evaluation.baselines import ewma, garch11, gjr_garch_t, har_range, historical, log_returns, min_training_dates
-from forecasting.market.calendars import calendar_name
-from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
-from forecasting.market.cleaning import clean_panel
-from forecasting.preparation.dataset import Prepared, prepare
-from forecasting.model.distributions import Predictive
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.evaluation.scoring import evaluate
-from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
-from forecasting.preparation.features import FEATURES, FeatureCube, build_features
-from forecasting.manifest import qtrade_version, run_manifest
-from forecasting.model.network import DISTRIBUTIONS, ModelConfig
-from forecasting.outputs import check_out, clear_previous, written
+from forecasting.evaluation.baselines import (ewma, garch11, gjr_garch_t, har_range, historical, log_returns,
+                                              min_training_dates)
 from forecasting.evaluation.plots import plot_pit, plot_training_curve
-from forecasting.preparation.scaling import ZScoreScaler
-from forecasting.preparation.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split, minimum_dates,
-                               walk_forward_folds)
+from forecasting.evaluation.scoring import evaluate
+from forecasting.manifest import qtrade_version, run_manifest
+from forecasting.market.calendars import calendar_name
+from forecasting.market.cleaning import clean_panel
 from forecasting.market.summary import check_window
+from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.model.distributions import Predictive
+from forecasting.model.network import DISTRIBUTIONS, ModelConfig
 from forecasting.model.threads import shared_threads, use_threads
 from forecasting.model.training import Prediction, TrainConfig, WindowDataset, predict, resolve_device, train_model
+from forecasting.outputs import check_out, clear_previous, written
+from forecasting.preparation.dataset import Prepared, prepare
+from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
+from forecasting.preparation.features import FEATURES, FeatureCube, build_features
+from forecasting.preparation.scaling import ZScoreScaler
+from forecasting.preparation.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split,
+                                            minimum_dates, walk_forward_folds)
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 

@@ -1,8 +1,10 @@
-"""Shared fixtures: data the tests generate, written in each supported layout."""
+"""Shared fixtures and helpers: data the tests generate, written in each supported layout; the tables of an HTML
+page."""
 
 from __future__ import annotations
 
 import os
+from html.parser import HTMLParser
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -60,3 +62,48 @@ def assert_close_panels(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert a.index.names == ["date", "ticker"]
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-9)
     assert (a.index == b.index).all()
+
+
+class _Tables(HTMLParser):
+    """Every table of a page: rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._row: list[str] | None = None
+        self._cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self._row = []
+            self.tables[-1].append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._row.append("")
+            self._cell = True
+
+    def handle_data(self, data: str) -> None:
+        if self._cell and self._row is not None:
+            self._row[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None:
+            self._row[-1] = " ".join(self._row[-1].split())
+            self._cell = False
+        elif tag in ("tr", "table"):
+            self._row, self._cell = None, False
+
+
+def page_tables(page: str) -> list[list[list[str]]]:
+    """Every table of an HTML page: rows of cell texts, whitespace collapsed."""
+    parser = _Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def table_with(page: str, header: list[str]) -> list[list[str]]:
+    """The rows (header left out) of the one table of ``page`` whose first row is ``header``."""
+    found = [t for t in page_tables(page) if t and t[0] == header]
+    assert len(found) == 1, f"{len(found)} tables headed {header}"
+    return found[0][1:]

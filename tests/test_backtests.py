@@ -18,8 +18,8 @@ from backtests.inputs import align, held_returns, load_forecasts
 from backtests.pipeline import rebuild_report, run_backtest_job
 from backtests.vectorized import replay
 from forecasting.market.cleaning import clean_panel
-from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from qtrade.cli import app
 from strategies import Bar, available, get, parse_params, register
 

@@ -8,14 +8,14 @@ import pytest
 from arch import arch_model
 
 from forecasting.evaluation.baselines import _fixed_garch, ewma, garch11, gjr_garch_t, har_range, historical
+from forecasting.evaluation.metrics import qlike
 from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import _baselines
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features
-from forecasting.evaluation.metrics import qlike
-from forecasting.pipeline import _baselines
 from forecasting.preparation.splits import chronological_split
-from forecasting.market.synthetic import synthetic_panel
 
 
 def _returns(n_days: int = 700, seed: int = 3) -> np.ndarray:

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.errors import ConfigError, DataError
 from forecasting.market.calendars import calendar_name, resolve_calendar, sessions
 from forecasting.market.cleaning import clean_panel
-from forecasting.errors import ConfigError, DataError
 from forecasting.market.loaders import load_market_data
-from forecasting.pipeline import ForecastConfig
 from forecasting.market.synthetic import synthetic_panel, to_jpx_frame
+from forecasting.pipeline import ForecastConfig
 
 NYSE_2020_HOLIDAYS = ["2020-01-01", "2020-01-20", "2020-02-17", "2020-04-10", "2020-05-25", "2020-07-03",
                       "2020-09-07", "2020-11-26", "2020-12-25"]

@@ -16,8 +16,8 @@ from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, held_returns
 from backtests.stats import performance
 from forecasting.market.cleaning import clean_panel
-from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from forecasting.market.synthetic import bounce_panel
+from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from qtrade.cli import app
 from strategies import available, parse_params
 

@@ -12,10 +12,10 @@ import pandas as pd
 
 from forecasting.evaluation.baselines import garch11, log_returns
 from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.features import build_features
 from forecasting.preparation.splits import TRAIN, chronological_split, walk_forward_folds
-from forecasting.market.synthetic import synthetic_panel
 
 
 def _gap_at_training_end(seed: int = 3) -> tuple[pd.DataFrame, int, pd.DatetimeIndex]:

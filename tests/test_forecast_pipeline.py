@@ -9,11 +9,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation.scoring import evaluate
-from forecasting.pipeline import FORECAST_COLUMNS, MODELS, ForecastConfig, predict_with_model, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
+from forecasting.pipeline import FORECAST_COLUMNS, MODELS, ForecastConfig, predict_with_model, run_forecast
 from qtrade.cli import app
 
 SMALL = ForecastConfig(window=10, hidden=8, layers=2, epochs=3, batch_size=64, patience=3, device="cpu")

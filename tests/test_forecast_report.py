@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from backtests.stats import forecast_scores  # noqa: E402
 from backtests.tearsheet import ReportInputs, forecast_section  # noqa: E402
 from forecasting.errors import DataError  # noqa: E402
 from forecasting.market.synthetic import synthetic_panel  # noqa: E402
+from tests.conftest import table_with  # noqa: E402
 
 
 def _held(panel: pd.DataFrame) -> pd.DataFrame:
@@ -151,10 +151,10 @@ def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_val
              "ensemble": {"members": 3, "ensemble_nll": -2.91, "mean_member_nll": -2.89, "best_member_nll": -2.90,
                           "gain_over_mean_member": 0.02}}
     text = forecast_section(_report_inputs(returns, {"models": models, "test": block}))
-    rows = _table_with(text, ["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"])
+    rows = table_with(text, ["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"])
     assert [r[0] for r in rows] == list(models.values())  # the LSTM and all five baselines, labelled by the run
     assert [float(r[3]) for r in rows] == pytest.approx(list(nlls.values()))
-    assert _table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
+    assert table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
                               "direction"])[0][0] == "LSTM-MLE (Student-t, 3 seeds)"
     line = re.search(r"<p>Diebold-Mariano \(Harvey-Leybourne-Newbold corrected, p from t\(n-1\).*?</p>", text)
     assert line, "no headline Diebold-Mariano line"
@@ -163,7 +163,7 @@ def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_val
     assert "the baseline with the lowest NLL on the validation block" in words
     assert "NLL statistic -2.20 (p = 0.030), squared error statistic -1.10 (p = 0.060)" in words
     assert "n = 480 days" in words
-    every = _table_with(text, ["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"])
+    every = table_with(text, ["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"])
     assert [r[0] for r in every] == ["zero + EWMA(0.94)", "historical mean/var", "GARCH(1,1) (headline)",
                                      "GJR-GARCH(1,1,1)-t", "HAR (range), t"]
     assert every[1][1:3] == ["-5.00", "p < 0.001"]
@@ -175,43 +175,6 @@ def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_val
 
 
 # --- the cross-section, against figures computed by hand ---------------------------------------------------------
-
-class _Tables(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self._row: list[str] | None = None
-        self._cell = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and self.tables:
-            self._row = []
-            self.tables[-1].append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._row.append("")
-            self._cell = True
-
-    def handle_data(self, data: str) -> None:
-        if self._cell and self._row is not None:
-            self._row[-1] += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._row is not None:
-            self._row[-1] = " ".join(self._row[-1].split())
-            self._cell = False
-        elif tag in ("tr", "table"):
-            self._row, self._cell = None, False
-
-
-def _table_with(page: str, header: list[str]) -> list[list[str]]:
-    parser = _Tables()
-    parser.feed(page)
-    found = [t for t in parser.tables if t and t[0] == header]
-    assert len(found) == 1, f"{len(found)} tables headed {header}"
-    return found[0][1:]
-
 
 def _test_pairs(fc: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     """The test forecasts beside the return each holds, read from the closes; those with a realised one."""
@@ -302,7 +265,7 @@ def test_cross_section_table_agrees_with_figures_computed_by_hand(eight) -> None
     out, fc, held, _ = eight
     hand = _hand_cross_section(fc, held)
     page = (out / "tearsheet.html").read_text(encoding="utf-8")
-    rows = {r[0]: r[1] for r in _table_with(page, ["figure", "traded period (recomputed)"])}
+    rows = {r[0]: r[1] for r in table_with(page, ["figure", "traded period (recomputed)"])}
     assert rows["Dates (median tickers a date)"] == f"{hand['n_dates']} (median 8 tickers)"
     for label, key in (("IC (Pearson)", "ic"), ("Rank IC (Spearman)", "rank_ic")):
         _close(rows[f"{label}, mean across dates"], hand[key]["mean"], ".4f")
@@ -315,7 +278,7 @@ def test_cross_section_table_agrees_with_figures_computed_by_hand(eight) -> None
     _close(rows["Spread t-statistic (mean / sd x sqrt(dates))"], hand["spread"]["t_stat"], ".2f")
     _close(rows["Rank autocorrelation of the forecast, day to day"], hand["autocorr"], ".3f")
     _close(rows["JPX score of the forecast (daily spread mean / sd)"], hand["jpx"], ".3f")
-    quint = _table_with(page, ["forecast quintile", "1 (lowest)", "2", "3", "4", "5 (highest)", "5 minus 1"])[0]
+    quint = table_with(page, ["forecast quintile", "1 (lowest)", "2", "3", "4", "5 (highest)", "5 minus 1"])[0]
     for shown, expected in zip(quint[1:6], hand["quintiles"], strict=True):
         _close(shown, expected, "bp")
     _close(quint[6], hand["spread"]["mean"], "bp")
@@ -356,7 +319,7 @@ def test_jpx_score_of_a_longshort_backtest_in_stats_page_and_summary(eight) -> N
     assert stats["jpx"]["strategy_net_mean_over_std"] == pytest.approx(net.mean() / net.std(ddof=1), rel=1e-9)
     assert stats["cross_section"]["jpx"]["score"] == pytest.approx(hand["jpx"], rel=1e-9)
     page = (out / "tearsheet.html").read_text(encoding="utf-8")
-    summary = {r[0]: r[1:] for r in _table_with(page, ["Forecast and costs", "Strategy", "Zero / benchmark"])}
+    summary = {r[0]: r[1:] for r in table_with(page, ["Forecast and costs", "Strategy", "Zero / benchmark"])}
     _close(summary["JPX score (daily spread mean / sd)"][0], hand["jpx"], ".3f")
     assert summary["JPX score (daily spread mean / sd)"][1] == "0.381 (winner)"
     assert f"<b>JPX competition score: {hand['jpx']:.3f}</b>" in page and "winner scored 0.381" in page
@@ -385,7 +348,7 @@ def test_a_backtest_folder_of_an_older_qtrade_says_its_cross_section_was_not_rec
     text = forecast_section(_report_inputs(returns, None, forecast={"n": 10, "nll": -2.9}))
     assert "Cross-sectional figures were not recorded (a backtest of an older qtrade)" in text
     assert "NLL, interval coverage and the PIT are those of each forecast's own predictive density: normal." in text
-    assert _table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
+    assert table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
                               "direction"])[0][0] == "LSTM-MLE"
 
 

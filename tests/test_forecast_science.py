@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from forecasting.errors import ConfigError
 from forecasting.evaluation.scoring import evaluate
-from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from qtrade.cli import app
 
 TINY = ForecastConfig(window=10, hidden=8, epochs=2, patience=2)

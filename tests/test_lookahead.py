@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features
 from forecasting.preparation.splits import chronological_split
-from forecasting.market.synthetic import synthetic_panel
 
 WINDOW = 10
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from forecasting.model.distributions import Predictive
-from forecasting.evaluation.scoring import common_rows, evaluate
 from forecasting.evaluation.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
+from forecasting.evaluation.scoring import common_rows, evaluate
+from forecasting.model.distributions import Predictive
 
 
 def test_crps_equals_the_integral_definition() -> None:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from scipy import stats
 
-from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation.metrics import nll
+from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.model.network import DOF_MIN, LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
 

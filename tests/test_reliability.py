@@ -20,8 +20,8 @@ from backtests.costs import CostModel
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.pipeline import run_backtest_job
-from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from qtrade.cli import app
 from strategies import get, parse_params
 

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from backtests.pipeline import run_backtest_job
 from forecasting.errors import ConfigError
 from forecasting.manifest import file_hash, input_hashes
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.model.threads import cores, share, shared_threads, use_threads
 from forecasting.outputs import check_out, clear_previous
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from forecasting.preparation.splits import chronological_split, minimum_dates
-from forecasting.market.synthetic import synthetic_panel
-from forecasting.model.threads import cores, share, shared_threads, use_threads
 from qtrade.cli import app
 from qtrade.rerun import rerun
 

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecasting.market.cleaning import clean_panel
 from forecasting.errors import ConfigError
+from forecasting.market.cleaning import clean_panel
+from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, _folds
 from forecasting.preparation.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features
-from forecasting.pipeline import ForecastConfig, _folds
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL
-from forecasting.market.synthetic import synthetic_panel
 from forecasting.tuning.search import tuning_data
 from qtrade.cli import app
 

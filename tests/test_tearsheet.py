@@ -25,6 +25,7 @@ from quantstats._plotting import core as qs_core  # noqa: E402
 
 from backtests import quantstats_fixes  # noqa: E402
 from backtests.tearsheet import ReportInputs, offline_page, write_tearsheet  # noqa: E402
+from tests.conftest import page_tables, table_with  # noqa: E402
 
 YEARLY_HINT = "remove it from backtests/quantstats_fixes.py and this test"
 
@@ -310,51 +311,8 @@ def test_monthly_heatmap_upstream_bug_still_there() -> None:
 
 # --- the metrics table, every row against figures computed here -------------------------------------------------
 
-class _Tables(HTMLParser):
-    """Every table of a page: rows of cell texts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self._row: list[str] | None = None
-        self._cell = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and self.tables:
-            self._row = []
-            self.tables[-1].append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._row.append("")
-            self._cell = True
-
-    def handle_data(self, data: str) -> None:
-        if self._cell and self._row is not None:
-            self._row[-1] += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._row is not None:
-            self._row[-1] = " ".join(self._row[-1].split())
-            self._cell = False
-        elif tag in ("tr", "table"):
-            self._row, self._cell = None, False
-
-
-def _page_tables(page: str) -> list[list[list[str]]]:
-    parser = _Tables()
-    parser.feed(page)
-    return parser.tables
-
-
-def _table_with(page: str, header: list[str]) -> list[list[str]]:
-    found = [t for t in _page_tables(page) if t and t[0] == header]
-    assert len(found) == 1, f"{len(found)} tables headed {header}"
-    return found[0][1:]
-
-
 def _metrics_rows(page: str) -> dict[str, list[str]]:
-    rows = _table_with(page, ["Metric", "Buy and hold", "Strategy"])
+    rows = table_with(page, ["Metric", "Buy and hold", "Strategy"])
     return {r[0]: r[1:] for r in rows if len(r) == 3}
 
 
@@ -650,7 +608,7 @@ def test_longest_drawdown_not_recovered_says_ongoing() -> None:
 
 def test_drawdown_table_agrees_with_the_returns(report: tuple[Path, pd.DataFrame, dict[str, Any]]) -> None:
     page, returns = report[0].read_text(encoding="utf-8"), report[1]
-    rows = _table_with(page, ["Started", "Recovered", "Drawdown", "Days"])
+    rows = table_with(page, ["Started", "Recovered", "Drawdown", "Days"])
     dds = sorted(_independent_drawdowns(returns["strategy"]), key=lambda d: d["depth"])[:10]
     expected = [[f"{d['start']:%Y-%m-%d}", f"{d['end']:%Y-%m-%d}" if d["end"] is not None else "not recovered",
                  f"{d['depth'] * 100:.2f}", f"{d['days']}" + ("" if d["end"] is not None else " (ongoing)")]
@@ -695,7 +653,7 @@ def test_never_traded_writes_a_page_that_says_so(tmp_path: Path) -> None:
 
 def test_eoy_table_agrees_with_the_returns(report: tuple[Path, pd.DataFrame, dict[str, Any]]) -> None:
     page, returns = report[0].read_text(encoding="utf-8"), report[1]
-    rows = _table_with(page, ["Year", "Buy and hold", "Strategy", "Multiplier", "Won"])
+    rows = table_with(page, ["Year", "Buy and hold", "Strategy", "Multiplier", "Won"])
     years = sorted(set(returns.index.year))
     bench = _compounded(returns["benchmark"], [returns.index.year])
     strat = _compounded(returns["strategy"], [returns.index.year])
@@ -709,7 +667,7 @@ def test_summary_table_agrees_with_the_returns(report: tuple[Path, pd.DataFrame,
     from scipy.stats import kurtosis, norm, skew
 
     page, returns = report[0].read_text(encoding="utf-8"), report[1]
-    rows = {r[0]: r[1:] for r in _table_with(page, ["Forecast and costs", "Strategy", "Zero / benchmark"])}
+    rows = {r[0]: r[1:] for r in table_with(page, ["Forecast and costs", "Strategy", "Zero / benchmark"])}
     for column, r in ((0, returns["strategy"]), (1, returns["benchmark"])):
         a = r.to_numpy()
         sr = a.mean() / a.std(ddof=1)

@@ -20,8 +20,8 @@ import pytest
 
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
-from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.tuning.search import tune_forecaster, tuning_data
 
 TINY = ForecastConfig(window=10, hidden=8, epochs=3, patience=2)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from qtrade.cli import app
 from forecasting.market.synthetic import synthetic_panel
+from qtrade.cli import app
 
 runner = CliRunner()
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from forecasting.evaluation.crosssection import cross_section
+from forecasting.evaluation.metrics import diebold_mariano, information_coefficient, score
 from forecasting.model.distributions import Predictive
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
-from forecasting.evaluation.metrics import diebold_mariano, information_coefficient, score
 
 __all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "predictive"]
 
@@ -100,7 +100,8 @@ def _ensemble_gain(sub: pd.DataFrame, model: str) -> dict[str, object] | None:
 def evaluate(frame: pd.DataFrame, models: list[str], *,
              execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, object]:
     """Scores of every model per split (overall and per ticker), the Diebold-Mariano tests of the first model
-    against every other, the cross-sectional view of its mean, and the price-level MSE beside persistence.
+    against every other, the cross-sectional view of its mean (test block), and the price-level MSE beside
+    persistence.
 
     Parameters
     ----------
@@ -162,8 +163,8 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
                 "persistence": float(np.mean((exit_price - sub["entry"]) ** 2)),
             },
         }
-        section = cross_section(sub, signal=f"{head}_mean")
-        block["cross_section"] = section.summary
+        if split == "test":  # what a trader reads; on the training block it would only flatter
+            block["cross_section"] = cross_section(sub, signal=f"{head}_mean").summary
         gain = _ensemble_gain(sub, head)
         if gain is not None:
             block["ensemble"] = gain

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.market.calendars import CALENDAR_ATTR
 from forecasting.errors import DataError
+from forecasting.market.calendars import CALENDAR_ATTR
 
 __all__ = [
     "DEFAULT_DATASET",

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.market.cleaning import CleanPanel
 from forecasting.errors import DataError
+from forecasting.market.cleaning import CleanPanel
 
 __all__ = ["SPLIT_RATIOS", "DataSummary", "check_window", "summarize", "suspect_splits"]
 

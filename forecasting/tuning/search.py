@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.market.cleaning import clean_panel
-from forecasting.preparation.dataset import Prepared, prepare
-from forecasting.model.distributions import Predictive
 from forecasting.errors import ConfigError
+from forecasting.market.cleaning import clean_panel
+from forecasting.market.summary import check_window
+from forecasting.model.distributions import Predictive
+from forecasting.model.training import TrainResult, predict, resolve_device, train_model
+from forecasting.pipeline import ForecastConfig
+from forecasting.preparation.dataset import Prepared, prepare
 from forecasting.preparation.execution import execution_mode
 from forecasting.preparation.features import build_features
-from forecasting.pipeline import ForecastConfig
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
-from forecasting.market.summary import check_window
-from forecasting.model.training import TrainResult, predict, resolve_device, train_model
 
 __all__ = [
     "DEFAULT_SPACE",
