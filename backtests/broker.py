@@ -3,8 +3,9 @@ reads.
 
 Fills. In the close modes (``next-close``, ``same-close``) orders fill at the close of the bar that sent them
 (backtrader's cheat-on-close); in ``next-open`` at the open of the next bar, and not at all when that bar is not
-a real price. An order takes at most ``participation`` of its fill bar's volume; whatever is left is cancelled
-(the rest is not traded that bar), so every order finishes at its first execution. The close of a delisted
+a real price. An order takes at most ``participation`` of the volume known when it fills: its fill bar's at a
+close, the previous session's at an open (the day's own volume is printed only at its close); whatever is left is
+cancelled (the rest is not traded that bar), so every order finishes at its first execution. The close of a delisted
 ticker is a settlement, not a market order: it is never capped.
 
 Costs (:mod:`backtests.costs`). Each fill pays commission, half-spread and square-root impact in cash, through
@@ -77,8 +78,9 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
     def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,
                   tradable: np.ndarray, feeds: list[Any], first: int, close_fills: bool,
                   delisting_return: float) -> None:
-        """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays; the feeds
-        (in the arrays' column order) start at row ``first``."""
+        """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays (``volume``:
+        the volume a fill at each row may take a share of); the feeds (in the arrays' column order) start at row
+        ``first``."""
         self.costs = costs
         self.commission = costs.commission_bps / 1e4
         # what a fill at (row, column) pays, but for the impact's sqrt(value): read once, not per fill

@@ -27,7 +27,7 @@ from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
-__all__ = ["BacktestResult", "Execution", "closing_decisions", "run_backtest"]
+__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,11 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     params = spec.calibrated(data.train_mean, data.train_variance, params)
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
-    market = market_stats(data.prices["close"], data.prices["volume"], data.tradable, data.spread)
+    volume, spread = data.prices["volume"], data.spread
+    if mode.price == "open":  # an open fill knows the sessions before it, not its own day's volume or spread
+        volume = known_at_open(volume, data.tradable)
+        spread = None if spread is None else known_at_open(spread, data.tradable, unknown=np.nan)
+    market = market_stats(data.prices["close"], data.prices["volume"], data.tradable, spread)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     broker = cerebro.broker = QtradeBroker()
     broker.setcash(execution.cash)
@@ -131,7 +135,7 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
         cerebro.adddata(feed, name=ticker)
         broker.addcommissioninfo(TickerCosts(broker=broker, leverage=leverage), name=ticker)
         feeds.append(feed)
-    broker.configure(costs=execution.costs, stats=market, close=data.prices["close"], volume=data.prices["volume"],
+    broker.configure(costs=execution.costs, stats=market, close=data.prices["close"], volume=volume,
                      tradable=data.tradable, feeds=feeds, first=first, close_fills=mode.price == "close",
                      delisting_return=execution.delisting_return)
     cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first, mode),
@@ -178,6 +182,21 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
                       "volume trades (--participation)", stacklevel=2)
     return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data, mode), decisions,
                           holdings, fills, equity, data.unusable, data, market, first, broker.holding_paid)
+
+
+def known_at_open(values: np.ndarray, tradable: np.ndarray, *, unknown: float = 0.0) -> np.ndarray:
+    """(n_dates, n_tickers) value of the last real session before each row: what the open of that row knows.
+
+    ``unknown`` where no real session comes before (for a volume, 0: nothing is known of the ticker's trading).
+
+    Examples
+    --------
+    >>> v = np.array([[10.0], [20.0], [0.0], [40.0]])
+    >>> known_at_open(v, np.array([[True], [True], [False], [True]]))[:, 0].tolist()  # row 2 was carried
+    [0.0, 10.0, 20.0, 20.0]
+    """
+    real = pd.DataFrame(np.where(tradable, values, np.nan)).ffill().shift(1)
+    return real.fillna(unknown).to_numpy()
 
 
 def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.DatetimeIndex) -> np.ndarray:

@@ -65,6 +65,7 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
     at_open: list[tuple[int, float, bool]] = []  # next-open orders from the previous close
     base = float(cash)  # the equity the day's return is measured from: the previous close's, after its fills
     out_rows = []
+    seen = np.zeros(n)  # the volume of each ticker's last real session: all that an open fill knows of volume
     for b in range(first, data.stop):
         paid = 0.0
         if b > first:  # borrow and financing of the day, on the positions held at the previous close
@@ -72,7 +73,7 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
         if not at_close:
             for j, shares, delisting in at_open:
                 if tradable[b, j]:
-                    paid += state.fill(j, shares, delisting, price=opens[b, j], row=b, volume=volume[b, j])
+                    paid += state.fill(j, shares, delisting, price=opens[b, j], row=b, volume=seen[j])
             at_open = []
         mark = state.cash + float(state.q @ close[b])  # the equity that sizes this close's orders
         current = state.q * close[b] / mark if mark > 0 else np.zeros(n)
@@ -98,6 +99,7 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
             out_rows.append((data.dates[b], equity / base - 1.0, (paid + carried) / base, equity))
             carried = 0.0
         base = equity
+        seen = np.where(tradable[b], volume[b], seen)
     frame = pd.DataFrame(out_rows, columns=["date", "net", "cost", "equity"]).set_index("date")
     frame["gross"] = frame["net"] + frame["cost"]
     return frame[["net", "gross", "cost", "equity"]]

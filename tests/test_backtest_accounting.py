@@ -1,0 +1,122 @@
+"""Backtest accounting on markets built by hand: what the volume cap may know, what a refused order costs, how a
+delisting return is booked, what unknown volume means, and how forecast targets are checked."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.costs import CostModel
+from backtests.engine import Execution, run_backtest
+from backtests.inputs import align
+from forecasting.preparation.execution import execution_mode
+from strategies import Bar, Param, get, parse_params, register
+
+
+@register("test_mean_is_weight", "holds the forecast mean as its portfolio weight (NaN: keep)", sleeve=False,
+          weight=Param(1.0, "the most gross exposure it declares"))
+def _mean_is_weight(bar: Bar, *, weight: float) -> np.ndarray:
+    return np.array(bar.mean, dtype=float)
+
+
+def market(close: dict[str, list[float]], *, open_: dict[str, list[float]] | None = None,
+           volume: dict[str, list[float]] | None = None, spread: dict[str, list[float]] | None = None,
+           start: str = "2021-01-04") -> pd.DataFrame:
+    """A long panel (date, ticker) -> open, high, low, close, volume (and spread) from per-ticker lists of equal
+    length."""
+    frames = []
+    for ticker, c in close.items():
+        c = np.asarray(c, dtype=float)
+        o = np.asarray(open_[ticker], dtype=float) if open_ else c.copy()
+        v = np.asarray(volume[ticker], dtype=float) if volume else np.full(len(c), 1e9)
+        frames.append(pd.DataFrame({"date": pd.bdate_range(start, periods=len(c)), "ticker": ticker, "open": o,
+                                    "high": np.maximum(o, c) * 1.01, "low": np.minimum(o, c) * 0.99, "close": c,
+                                    "volume": v, **({"spread": spread[ticker]} if spread else {})}))
+    return pd.concat(frames).set_index(["date", "ticker"]).sort_index()
+
+
+def forecasts(panel: pd.DataFrame, mode: str, mean: dict[str, list[float]] | float, *, test_from: int) -> pd.DataFrame:
+    """Forecasts with the given means; their targets from the definition of ``mode``'s held return,
+    log(P[t+lag+1] / P[t+lag]) with P the open or the close (every day of these markets is real)."""
+    m = execution_mode(mode)
+    rows = []
+    for ticker, frame in panel.groupby(level="ticker"):
+        p = frame[m.price].to_numpy()
+        dates = frame.index.get_level_values("date")
+        n = len(p)
+        target = [np.log(p[t + m.lag + 1] / p[t + m.lag]) if t + m.lag + 1 < n else np.nan for t in range(n)]
+        mu = np.full(n, mean) if np.isscalar(mean) else np.asarray(mean[ticker], dtype=float)
+        rows.append(pd.DataFrame({"date": dates, "ticker": ticker, "mean": mu, "variance": 1e-4, "target": target,
+                                  "split": ["train" if t < test_from else "test" for t in range(n)],
+                                  "execution": m.name}))
+    return pd.concat(rows, ignore_index=True).dropna(subset=["mean"]).reset_index(drop=True)
+
+
+def run(panel: pd.DataFrame, fc: pd.DataFrame, mode: str, costs: CostModel, *, strategy: str = "test_mean_is_weight",
+        params: list[str] | None = None, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_backtest(align(panel, fc, execution=mode), get(strategy), parse_params(get(strategy), params),
+                              Execution(mode=mode, costs=costs, **kw))
+    return result, [str(w.message) for w in caught]
+
+
+def walk(n: int, seed: int, *, level: float = 50.0) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(seed)
+    close = level * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    return close.tolist(), (close * np.exp(rng.normal(0.0, 0.01, n))).tolist()
+
+
+# --- item 2: a next-open fill knows the volume of the sessions before its open, not its own ------------------
+
+def test_next_open_fills_never_read_the_volume_of_their_own_day() -> None:
+    n = 60
+    close, open_ = walk(n, 1)
+    vol = np.random.default_rng(2).uniform(500.0, 3000.0, n)
+    quoted = np.random.default_rng(7).uniform(0.0005, 0.003, n)  # the day's bid-ask spread, a share of the price
+    # the weight changes every day: each origin's order fills at the next open, capped at 5% of a volume
+    rng = np.random.default_rng(3)
+    mean = np.round(rng.uniform(-1.0, 1.0, n), 2).tolist()
+    costs = CostModel(commission_bps=1.0, half_spread_bps=2.0, impact=0.5, participation=0.05, borrow=0.0,
+                      financing=0.0)
+    panel = market({"A": close}, open_={"A": open_}, volume={"A": vol.tolist()}, spread={"A": quoted.tolist()})
+    fc = forecasts(panel, "next-open", {"A": mean}, test_from=30)
+    base, _ = run(panel, fc, "next-open", costs, cash=1e6)
+    data = align(panel, fc, execution="next-open")
+    fills = base.fills
+    assert len(fills) > 20
+    for _, f in fills.iterrows():  # each fill took 5% of the previous session's volume (the cap binds here)
+        row = data.dates.get_loc(f["date"])
+        assert f["size"] == pytest.approx(0.05 * vol[row - 1], rel=1e-12)
+        assert f["spread"] == pytest.approx(f["value"] * quoted[row - 1] / 2, rel=1e-12)  # and its spread
+    for k in (5, 12, 20):  # change only the volume (or spread) of one fill's day: that fill and all before it stay
+        day = fills["date"].iloc[k]
+        row = data.dates.get_loc(day)
+        for factor in (0.01, 100.0):
+            changed, wider = vol.copy(), quoted.copy()
+            changed[row] *= factor
+            wider[row] *= 1 + factor
+            other, _ = run(market({"A": close}, open_={"A": open_}, volume={"A": changed.tolist()},
+                                  spread={"A": wider.tolist()}), fc, "next-open", costs, cash=1e6)
+            upto = fills["date"] <= day
+            pd.testing.assert_frame_equal(other.fills[other.fills["date"] <= day], fills[upto])
+            pd.testing.assert_series_equal(other.returns[:day], base.returns[:day])
+
+
+@pytest.mark.parametrize("mode", ["next-close", "same-close"])
+def test_close_fills_take_their_own_bars_volume(mode) -> None:
+    n = 60
+    close, open_ = walk(n, 4)
+    vol = np.random.default_rng(5).uniform(500.0, 3000.0, n)
+    mean = np.round(np.random.default_rng(6).uniform(-1.0, 1.0, n), 2).tolist()
+    costs = CostModel(participation=0.05, borrow=0.0, financing=0.0)
+    panel = market({"A": close}, open_={"A": open_}, volume={"A": vol.tolist()})
+    fc = forecasts(panel, mode, {"A": mean}, test_from=30)
+    result, _ = run(panel, fc, mode, costs, cash=1e6)
+    data = align(panel, fc, execution=mode)
+    assert len(result.fills) > 20
+    for _, f in result.fills.iterrows():  # a close fill happens when that bar's volume is known
+        assert f["size"] == pytest.approx(0.05 * vol[data.dates.get_loc(f["date"])], rel=1e-12)
