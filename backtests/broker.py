@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,21 +51,38 @@ class TickerCosts(bt.CommInfoBase):  # type: ignore[misc]
               ("broker", None))
 
     def getcommission(self, size: float, price: float) -> float:
-        """Cash paid for executing ``size`` (signed) at ``price``, part of the fill under way."""
+        """Cash asked for executing ``size`` (signed) at ``price``, part of the fill under way.
+
+        Backtrader asks before it knows whether the cash suffices; the broker books what was really paid once
+        the execution is done (:meth:`QtradeBroker._book`).
+        """
         broker = self.p.broker
         fill = broker.fill_under_way
         part = abs(size) * price
         if fill is None:  # not part of a real fill (backtrader's own cash estimates)
             return part * broker.commission
-        paid, half, impact, delisting_return, bar = fill
-        booked = delisting_return * size * price  # a long sold at price * (1 + r): r * (-size) * price lost
-        paid[0] += broker.commission * part
-        paid[1] += half * part
-        paid[2] += impact * part
-        paid[3] += booked
-        cost = (broker.commission + half + impact) * part + booked
-        broker.fill_paid[bar] = broker.fill_paid.get(bar, 0.0) + cost
+        booked = fill.delisting_return * size * price  # a long sold at price * (1 + r): r * (-size) * price lost
+        cost = (broker.commission + fill.half + fill.impact) * part + booked
+        fill.asked.append(cost)
         return cost
+
+
+@dataclass
+class _Fill:
+    """The execution under way: its fill bar (from the feeds' first), the shares the volume cap allows, its
+    price, half-spread, impact rate and delisting return, and the cash backtrader asked for its parts."""
+
+    bar: int
+    size: float
+    price: float
+    half: float
+    unit_impact: float
+    delisting_return: float
+    asked: list[float] = field(default_factory=list)
+
+    @property
+    def impact(self) -> float:
+        return self.unit_impact * math.sqrt(self.size * self.price)
 
 
 class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
@@ -100,7 +118,7 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         self._held: list[Any] = []
         self._feed = feeds[0]
         self._bar = 0
-        self.fill_under_way: tuple[list[float], float, float, float, int] | None = None
+        self.fill_under_way: _Fill | None = None
         self.parts: dict[int, list[float]] = {}
         self.charged: dict[int, float] = {}
         self.fill_paid: dict[int, float] = {}
@@ -127,11 +145,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         delisting = bool(order.info.get("delisting", False))
         if self.cap is not None and not delisting:  # a delisting settles the whole position
             size = min(size, float(self.cap[row, col]))
-        impact = float(self.unit_impact[row, col]) * math.sqrt(size * price)
-        parts = [0.0, 0.0, 0.0, 0.0]  # commission, spread, impact, delisting
-        self.parts[order.ref] = parts
-        self.fill_under_way = (parts, float(self.half[row, col]), impact,
-                               self.delisting_return if delisting else 0.0, row - self.first)
+        self.fill_under_way = _Fill(row - self.first, size, price, float(self.half[row, col]),
+                                    float(self.unit_impact[row, col]), self.delisting_return if delisting else 0.0)
         return size
 
     def _try_exec(self, order: Any) -> None:
@@ -141,10 +156,33 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
             self.notify(order)
             return
         super()._try_exec(order)
-        self.fill_under_way = None
+        fill, self.fill_under_way = self.fill_under_way, None
+        if fill is not None:
+            self._book(order, fill)
         if order.alive():  # filled in part, or not at all: the rest is not traded this bar
             order.cancel()
             self.notify(order)
+
+    def _book(self, order: Any, fill: _Fill) -> None:
+        """Book the costs of what ``order`` really executed: nothing when backtrader refused it for want of cash.
+
+        A buy that covers a short and opens a long executes in two parts; when the cash cannot pay for the long,
+        backtrader executes the cover alone (and marks the order ``Margin``): its costs are then those of the
+        cover's shares, impact included, and the cash asked beyond them is given back.
+        """
+        done = abs(order.executed.size)
+        if not done:  # refused, or capped to nothing: nothing was paid
+            return
+        value = done * fill.price
+        signed = done if order.isbuy() else -done
+        if order.status == order.Margin:  # the cover alone: its own impact
+            fill.size = done
+            cost = (self.commission + fill.half + fill.impact) * value + fill.delisting_return * signed * fill.price
+            self.cash += fill.asked[0] - cost
+        parts = [self.commission * value, fill.half * value, fill.impact * value,
+                 fill.delisting_return * signed * fill.price]
+        self.parts[order.ref] = parts
+        self.fill_paid[fill.bar] = self.fill_paid.get(fill.bar, 0.0) + sum(parts)
 
     def next(self) -> None:
         """``BackBroker.next`` for what qtrade sends (market orders, no brackets, no order history), without its

@@ -167,19 +167,24 @@ class TargetWeights(bt.Strategy):  # type: ignore[misc]
             day = self._day[num] = bt.num2date(num).date()
         return day
 
+    def _record_fill(self, order: Any, ex: Any) -> None:
+        # a close fill is processed (and notified) at the bar after the close it filled at
+        bar = len(self) - 1 - (1 if self.mode.price == "close" else 0)
+        commission, spread, impact, delisting = self.broker.parts.pop(order.ref)
+        self.fills.append({
+            "date": self._dates[bar], "ticker": order.data._name, "side": "buy" if order.isbuy() else "sell",
+            "requested": abs(order.created.size), "size": abs(ex.size), "price": ex.price,
+            "value": abs(ex.size) * ex.price, "commission": commission, "spread": spread, "impact": impact,
+            "delisting": delisting,
+        })
+
     def notify_order(self, order: Any) -> None:
         ex = order.executed
         if order.status in (order.Completed, order.Canceled) and ex.size:
-            # a close fill is processed (and notified) at the bar after the close it filled at
-            bar = len(self) - 1 - (1 if self.mode.price == "close" else 0)
-            commission, spread, impact, delisting = self.broker.parts.pop(order.ref)
-            self.fills.append({
-                "date": self._dates[bar], "ticker": order.data._name, "side": "buy" if order.isbuy() else "sell",
-                "requested": abs(order.created.size), "size": abs(ex.size), "price": ex.price,
-                "value": abs(ex.size) * ex.price, "commission": commission, "spread": spread, "impact": impact,
-                "delisting": delisting,
-            })
+            self._record_fill(order, ex)
         elif order.status in (order.Margin, order.Rejected):
+            if ex.size:  # a cover executed before the cash refused the rest (the new position)
+                self._record_fill(order, ex)
             self.broker.parts.pop(order.ref, None)
             self.fills.append({"date": self._date(order.created.dt), "ticker": order.data._name, "side": "rejected",
                                "requested": abs(order.created.size), "size": 0.0, "price": np.nan, "value": 0.0,

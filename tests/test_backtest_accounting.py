@@ -120,3 +120,59 @@ def test_close_fills_take_their_own_bars_volume(mode) -> None:
     assert len(result.fills) > 20
     for _, f in result.fills.iterrows():  # a close fill happens when that bar's volume is known
         assert f["size"] == pytest.approx(0.05 * vol[data.dates.get_loc(f["date"])], rel=1e-12)
+
+
+# --- item 3: an order refused for want of cash costs nothing -------------------------------------------------
+
+def _sigma_adv(close: list[float], volume: list[float], row: int) -> tuple[float, float]:
+    """The impact model's inputs from its definition: the sd of the 20 log returns and the mean traded value
+    of the 20 bars before ``row``."""
+    import statistics
+
+    r = [np.log(close[t] / close[t - 1]) for t in range(row - 20, row)]
+    return statistics.stdev(r), statistics.fmean(close[t] * volume[t] for t in range(row - 20, row))
+
+
+@pytest.mark.parametrize("mode", ["same-close", "next-close", "next-open"])
+def test_an_order_refused_for_margin_costs_nothing(mode) -> None:
+    close, open_ = walk(40, 8)
+    panel = market({"A": close}, open_={"A": open_})
+    mean = [np.nan] * 40
+    mean[30] = 10.0  # ten times the equity, long: a rule that declares at most 1 gets cash for 4 at most
+    costs = CostModel(commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.01,
+                      financing=0.05)
+    result, said = run(panel, forecasts(panel, mode, {"A": mean}, test_from=25), mode, costs, cash=1e6)
+    assert result.fills["side"].tolist() == ["rejected"]
+    assert result.fills[["commission", "spread", "impact", "delisting"]].to_numpy().sum() == 0.0
+    assert (result.costs == 0.0).all() and (result.returns == 0.0).all()
+    assert (result.equity == 1e6).all()
+    assert any("1 orders were rejected by the broker for want of cash" in m for m in said)
+
+
+def test_an_order_refused_in_part_pays_for_the_part_that_filled() -> None:
+    # short half the equity, then ask for ten times it long: the buy-back fills, the new long is refused
+    close, _ = walk(40, 9)
+    vol = np.random.default_rng(10).uniform(1e5, 3e5, 40).tolist()
+    panel = market({"A": close}, volume={"A": vol})
+    mean = [np.nan] * 40
+    mean[30], mean[31] = -0.5, 10.0
+    costs = CostModel(commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.0,
+                      financing=0.0)
+    result, said = run(panel, forecasts(panel, "same-close", {"A": mean}, test_from=25), "same-close", costs,
+                       cash=1e6)
+    c0, c1 = close[30], close[31]
+    shares = 0.5 * 1e6 / c0
+    sigma, adv = _sigma_adv(close, vol, 31)
+    value = shares * c1
+    paid = value * (10e-4 + 5e-4 + 0.5 * sigma * np.sqrt(value / adv))  # on the shares that traded, no more
+    fills = result.fills
+    assert fills["side"].tolist() == ["sell", "buy", "rejected"]
+    back = fills.iloc[1]
+    assert back["size"] == pytest.approx(shares, rel=1e-12)
+    assert back["commission"] + back["spread"] + back["impact"] == pytest.approx(paid, rel=1e-10)
+    sold = fills.iloc[0]
+    first_cost = sold["commission"] + sold["spread"] + sold["impact"]
+    assert result.equity.iloc[-1] == pytest.approx(1e6 + shares * (c0 - c1) - first_cost - paid, rel=1e-12)
+    # the first day's return (close 30 to close 31) holds the costs of both closes' fills
+    assert result.costs.iloc[0] * 1e6 == pytest.approx(first_cost + paid, rel=1e-9)
+    assert any("1 orders were rejected" in m for m in said)
