@@ -191,12 +191,15 @@ def known_at_open(values: np.ndarray, tradable: np.ndarray, *, unknown: float = 
 
     Examples
     --------
-    >>> v = np.array([[10.0], [20.0], [0.0], [40.0]])
-    >>> known_at_open(v, np.array([[True], [True], [False], [True]]))[:, 0].tolist()  # row 2 was carried
-    [0.0, 10.0, 20.0, 20.0]
+    >>> v = np.array([[10.0], [20.0], [0.0], [40.0], [50.0]])
+    >>> known_at_open(v, np.array([[True], [True], [False], [True], [True]]))[:, 0].tolist()  # row 2: carried
+    [0.0, 10.0, 20.0, 20.0, 40.0]
     """
-    real = pd.DataFrame(np.where(tradable, values, np.nan)).ffill().shift(1)
-    return real.fillna(unknown).to_numpy()
+    rows = np.arange(len(values))[:, None]
+    last = np.maximum.accumulate(np.where(tradable, rows, -1), axis=0)  # the last real row up to each row
+    before = np.vstack([np.full((1, values.shape[1]), -1), last[:-1]])
+    picked = np.take_along_axis(values, np.maximum(before, 0), axis=0)
+    return np.where(before >= 0, picked, unknown)
 
 
 def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.DatetimeIndex) -> np.ndarray:

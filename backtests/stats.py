@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from backtests.engine import BacktestResult, closing_decisions
+from backtests.engine import BacktestResult
 from backtests.inputs import BacktestData
 from backtests.vectorized import replay
 from forecasting.evaluation.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
@@ -256,9 +256,8 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
     turnover = result.turnover
     ex = result.execution
     mode = ex.execution_mode
-    check = replay(result.decisions, data, mode=mode, costs=ex.costs, market=result.market,
-                   closing=closing_decisions(data, mode), first=result.first, cash=ex.cash, band=ex.band,
-                   delisting_return=ex.delisting_return)
+    check = replay(result.decisions, data, mode=mode, costs=ex.costs, first=result.first, cash=ex.cash,
+                   band=ex.band, delisting_return=ex.delisting_return)
     gap = None
     if len(check):
         gap = float((check["net"] - result.returns.reindex(check.index)).abs().max() * 1e4)

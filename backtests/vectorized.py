@@ -1,14 +1,25 @@
-"""An independent recomputation of a backtest in numpy, from the rule's decisions, sharing nothing with backtrader.
+"""An independent recomputation of a backtest in numpy, from the rule's decisions, sharing no code with the engine.
 
-It keeps shares and cash itself and applies the execution mode and every cost from their definitions
-(:mod:`forecasting.preparation.execution`, :mod:`backtests.costs`): a decision made at origin t is sent at the close of t
-(``same-close``, ``next-open``) or of t+1 (``next-close``), sized as ``|target - current| * equity / close`` and
-skipped below the band; it fills at the close it was sent at, or at the next open when that is a real price; it
-takes at most ``participation`` of the fill bar's volume; each fill pays commission, half-spread and impact; each
-day the positions held at the previous close pay borrow and financing; a delisted ticker is closed by its last
-decision with a real fill, booking the delisting return. ``stats.json`` reports the largest daily gap to
-backtrader's returns; the tests hold it under 1e-6 bp.
+It reads the prices, the rule's decisions and the cost settings (the :class:`~backtests.costs.CostModel` only as
+numbers), and writes every rule of execution and cost again from its definition in the README, so that an error
+in the engine cannot agree with itself here:
 
+- a decision made at origin t is sent at the close of t (``same-close``, ``next-open``) or of t+1
+  (``next-close``), sized as ``|target - current| * equity / close`` and skipped below the band; sells go first;
+  it fills at the close it was sent at, or at the next open when that is a real price;
+- it takes at most ``participation`` of the volume known at the fill: the fill bar's at a close, the last real
+  session's at an open;
+- each fill pays ``commission_bps`` and the half-spread (half the data's ``spread`` column where it has one, known
+  as the volume is; else ``half_spread_bps``) of its value, and square-root impact ``impact * sigma *
+  sqrt(value / adv)`` of it, sigma the standard deviation of the close-to-close log returns and adv the mean
+  close x volume over the real bars among the 20 before the fill bar;
+- each day the positions held at the previous close pay ``borrow / 252`` on the value of the shorts and
+  ``financing / 252`` on the gross exposure above the equity, valued at that close;
+- a ticker whose last real price comes before the data's last day is closed by the decision whose fill is that
+  price, whatever the rule said, and without the volume cap; the position is settled at that price times
+  ``1 + delisting_return``.
+
+``stats.json`` reports the largest daily gap to backtrader's returns; the tests hold it under 1e-6 bp.
 A loop over days is fine here: its body is a few numpy operations on (n_tickers,) arrays.
 """
 
@@ -17,37 +28,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtests.costs import CostModel, MarketStats
+from backtests.costs import CostModel
 from backtests.inputs import BacktestData
 from forecasting.preparation.execution import ExecutionMode, execution_mode
 
 __all__ = ["replay"]
 
+WINDOW = 20  # bars before the fill that sigma and adv are measured over (the README's "20 days before")
+YEAR = 252  # trading days a year, for the annual borrow and financing rates
 
-def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | ExecutionMode, costs: CostModel,
-           market: MarketStats, closing: np.ndarray, first: int, cash: float = 1_000_000.0, band: float = 0.0,
-           delisting_return: float = 0.0) -> pd.DataFrame:
+
+def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | ExecutionMode, costs: CostModel, first: int,
+           cash: float = 1_000_000.0, band: float = 0.0, delisting_return: float = 0.0) -> pd.DataFrame:
     """Daily net and gross returns of trading ``decisions`` (rows: forecast origins; NaN keeps a position).
 
-    ``closing`` (n_dates, n_tickers) marks the decisions that close a delisted ticker; ``first`` is the row of
-    ``data`` the simulation starts at. Returns a frame indexed by the close each return ends at (the period's
-    days after its first), with ``net``, ``gross``, ``cost`` (as shares of the previous close's equity) and
-    ``equity``.
+    ``first`` is the row of ``data`` the simulation starts at. Returns a frame indexed by the close each return
+    ends at (the period's days after its first), with ``net``, ``gross``, ``cost`` (as shares of the previous
+    close's equity) and ``equity``.
 
     Examples
     --------
     One ticker bought with all the equity at the close of the first day (``same-close``), no costs:
 
-    >>> from backtests.costs import market_stats
-    >>> from backtests.inputs import BacktestData
     >>> days = pd.bdate_range("2020-01-01", periods=3)
     >>> px = np.array([[100.0], [110.0], [99.0]])
     >>> ok = np.ones((3, 1), bool)
     >>> data = BacktestData(days, ["A"], {"open": px, "close": px, "volume": np.full((3, 1), 1e9)}, ok,
     ...                     px, px, px, start=0, stop=3, split="test")
     >>> free = CostModel(commission_bps=0, half_spread_bps=0, impact=0, participation=1, borrow=0, financing=0)
-    >>> out = replay(pd.DataFrame({"A": [1.0, 1.0]}, index=days[:2]), data, mode="same-close", costs=free,
-    ...              market=market_stats(px, data.prices["volume"], ok), closing=np.zeros((3, 1), bool), first=0)
+    >>> out = replay(pd.DataFrame({"A": [1.0, 1.0]}, index=days[:2]), data, mode="same-close", costs=free, first=0)
     >>> out["net"].round(4).tolist()
     [0.1, -0.1]
     """
@@ -59,85 +68,156 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
     if (rows < 0).any():
         raise ValueError("every decision date must be a date of data")
     targets = {int(r): decisions.to_numpy(dtype=float)[k] for k, r in enumerate(rows)}
-    state = _Book(np.zeros(n), float(cash), costs, market, delisting_return)
+    closing = _closing(tradable, mode.lag)
+    sigma, adv = _impact_inputs(close, volume, tradable)
+    spread = data.spread
+    book = _Book(np.zeros(n), float(cash), costs, delisting_return)
     at_close = mode.price == "close"
     queued: int | None = None
     at_open: list[tuple[int, float, bool]] = []  # next-open orders from the previous close
+    known_volume = np.zeros(n)  # each ticker's last real session: all that an open knows of its trading
+    known_spread = np.full(n, np.nan)
     base = float(cash)  # the equity the day's return is measured from: the previous close's, after its fills
+    carried = 0.0
     out_rows = []
-    seen = np.zeros(n)  # the volume of each ticker's last real session: all that an open fill knows of volume
     for b in range(first, data.stop):
         paid = 0.0
         if b > first:  # borrow and financing of the day, on the positions held at the previous close
-            paid += state.pay(_holding(costs, state.q, close[b - 1], state.cash + float(state.q @ close[b - 1])))
+            paid += book.hold(close[b - 1])
         if not at_close:
             for j, shares, delisting in at_open:
                 if tradable[b, j]:
-                    paid += state.fill(j, shares, delisting, price=opens[b, j], row=b, volume=seen[j])
+                    paid += book.fill(j, shares, delisting, price=opens[b, j], volume=known_volume[j],
+                                      sigma=sigma[b, j], adv=adv[b, j], spread=known_spread[j])
             at_open = []
-        mark = state.cash + float(state.q @ close[b])  # the equity that sizes this close's orders
-        current = state.q * close[b] / mark if mark > 0 else np.zeros(n)
+        mark = book.cash + float(book.q @ close[b])  # the equity that sizes this close's orders
+        current = book.q * close[b] / mark if mark > 0 else np.zeros(n)
         orders: list[tuple[int, float, bool]] = []
         if at_close and mode.lag == 1:  # next-close: yesterday's decision trades at this close
             if queued is not None:
-                orders = _orders(targets[queued], closing[queued], current, mark, close[b], tradable[b], band)
+                orders = _orders(_forced(targets[queued], closing[queued]), closing[queued], current, mark,
+                                 close[b], tradable[b], band)
             queued = b if b in targets else None
         elif b in targets:
             fill_real = tradable[b] if at_close else np.ones(n, dtype=bool)
-            orders = _orders(targets[b], closing[b], current, mark, close[b], fill_real, band)
+            orders = _orders(_forced(targets[b], closing[b]), closing[b], current, mark, close[b], fill_real, band)
         if b == data.stop - 1:  # nothing after the last close: its orders would hold nothing in the period
             orders = []
         if at_close:
             for j, shares, delisting in orders:
-                paid += state.fill(j, shares, delisting, price=close[b, j], row=b, volume=volume[b, j])
+                paid += book.fill(j, shares, delisting, price=close[b, j], volume=volume[b, j], sigma=sigma[b, j],
+                                  adv=adv[b, j], spread=np.nan if spread is None else spread[b, j])
         else:
             at_open = orders
-        equity = state.cash + float(state.q @ close[b])
+        equity = book.cash + float(book.q @ close[b])
         if b == data.start:  # the first close's fill costs land in the first day's return
             equity, carried = mark, paid
         elif b > data.start:
             out_rows.append((data.dates[b], equity / base - 1.0, (paid + carried) / base, equity))
             carried = 0.0
         base = equity
-        seen = np.where(tradable[b], volume[b], seen)
+        known_volume = np.where(tradable[b], volume[b], known_volume)
+        if spread is not None:
+            known_spread = np.where(tradable[b], spread[b], known_spread)
     frame = pd.DataFrame(out_rows, columns=["date", "net", "cost", "equity"]).set_index("date")
     frame["gross"] = frame["net"] + frame["cost"]
     return frame[["net", "gross", "cost", "equity"]]
 
 
 class _Book:
-    """Shares and cash; :meth:`fill` executes one order and returns its costs."""
+    """Shares and cash; :meth:`fill` executes one order and :meth:`hold` charges a day's holding costs, each
+    returning the cash it cost."""
 
-    def __init__(self, q: np.ndarray, cash: float, costs: CostModel, market: MarketStats, delisting_return: float):
-        self.q, self.cash, self.costs, self.market, self.delisting_return = q, cash, costs, market, delisting_return
+    def __init__(self, q: np.ndarray, cash: float, costs: CostModel, delisting_return: float) -> None:
+        self.q, self.cash, self.delisting_return = q, cash, delisting_return
+        self.commission = costs.commission_bps / 1e4
+        self.half_spread = costs.half_spread_bps / 1e4
+        self.impact, self.participation = costs.impact, costs.participation
+        self.borrow, self.financing = costs.borrow, costs.financing
 
-    def pay(self, amount: float) -> float:
-        self.cash -= amount
-        return amount
-
-    def fill(self, j: int, shares: float, delisting: bool, *, price: float, row: int, volume: float) -> float:
+    def fill(self, j: int, shares: float, delisting: bool, *, price: float, volume: float, sigma: float, adv: float,
+             spread: float) -> float:
         signed = -self.q[j] if np.isnan(shares) else shares  # NaN: close the whole position
         size = abs(signed)
-        if self.costs.participation < 1.0 and not delisting:
-            size = min(size, self.costs.participation * volume)
+        if self.participation < 1.0 and not delisting:  # a delisting settles the whole position
+            size = min(size, self.participation * volume)
         signed = float(np.sign(signed)) * size
         value = size * price
-        m = self.market
-        rate = self.costs.fill_rate(value=value, sigma=m.sigma[row, j], adv=m.adv[row, j],
-                                    half_spread=m.half_spread[row, j])
+        rate = self.commission + (spread / 2.0 if np.isfinite(spread) else self.half_spread)
+        if self.impact and value > 0 and np.isfinite(sigma) and np.isfinite(adv) and adv > 0:
+            rate += self.impact * sigma * np.sqrt(value / adv)
         cost = rate * value + (self.delisting_return * signed * price if delisting else 0.0)
         self.q[j] += signed
-        self.cash -= signed * price
-        return self.pay(cost)
+        self.cash -= signed * price + cost
+        return cost
+
+    def hold(self, price: np.ndarray) -> float:
+        """A day's borrow and financing on the shares held, valued at ``price`` (the previous close)."""
+        value = self.q * price
+        gross = float(np.abs(value).sum())
+        if not gross:
+            return 0.0
+        equity = self.cash + float(value.sum())
+        short = float(-value[value < 0].sum())
+        cost = self.borrow / YEAR * short + self.financing / YEAR * max(gross - equity, 0.0)
+        self.cash -= cost
+        return cost
 
 
-def _holding(costs: CostModel, q: np.ndarray, price: np.ndarray, equity: float) -> float:
-    """A day's borrow and financing on shares ``q`` valued at ``price`` (the previous close)."""
-    value = q * price
-    gross = float(np.abs(value).sum())
-    if not gross:
-        return 0.0
-    return costs.holding_cost(short_value=float(np.maximum(-value, 0.0).sum()), gross=gross, equity=equity)
+def _closing(tradable: np.ndarray, lag: int) -> np.ndarray:
+    """True at the origin whose fill is the last real price of a ticker whose prices end before the data's."""
+    n = len(tradable)
+    out = np.zeros(tradable.shape, dtype=bool)
+    for j in range(tradable.shape[1]):
+        real = np.flatnonzero(tradable[:, j])
+        if len(real) and real[-1] < n - 1:
+            out[max(real[-1] - lag, 0), j] = True
+    return out
+
+
+def _forced(target: np.ndarray, closing: np.ndarray) -> np.ndarray:
+    """The decision with every closing ticker's weight set to 0."""
+    return np.where(closing, 0.0, target)
+
+
+def _impact_inputs(close: np.ndarray, volume: np.ndarray, tradable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_dates, n_tickers) sigma and adv of each bar, over the real bars among the :data:`WINDOW` before it.
+
+    sigma: sample standard deviation of the log returns between consecutive real bars (2 or more needed);
+    adv: mean close x volume (1 or more). NaN where too few.
+
+    Examples
+    --------
+    >>> c = np.array([[100.0], [110.0], [99.0], [99.0]])
+    >>> sigma, adv = _impact_inputs(c, np.full((4, 1), 10.0), np.ones((4, 1), bool))
+    >>> round(float(sigma[3, 0]), 6) == round(float(np.std(np.log([1.1, 0.9]), ddof=1)), 6), adv[:, 0].tolist()
+    (True, [nan, 1000.0, 1050.0, 1030.0])
+    """
+    real = tradable & np.isfinite(close)
+    r = np.full(close.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r[1:] = np.where(real[1:] & real[:-1], np.log(close[1:] / close[:-1]), np.nan)
+    count, total, squares = _before(r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = (squares - total**2 / count) / (count - 1)
+        sigma = np.where(count >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        n_traded, traded, _ = _before(np.where(real, close * volume, np.nan))
+        adv = np.where(n_traded >= 1, traded / n_traded, np.nan)
+    return sigma, adv
+
+
+def _before(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, sum and sum of squares of the finite values in the :data:`WINDOW` rows before each row."""
+    ok = np.isfinite(values)
+    x = np.where(ok, values, 0.0)
+    rows = np.arange(len(values))
+    lo = np.maximum(rows - WINDOW, 0)
+
+    def window(a: np.ndarray) -> np.ndarray:
+        csum = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])  # csum[t]: the rows before t
+        return csum[rows] - csum[lo]
+
+    return window(ok.astype(float)), window(x), window(x * x)
 
 
 def _orders(target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float, close: np.ndarray,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.engine import Execution, closing_decisions, run_backtest
+from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, held_returns
 from backtests.vectorized import replay
 from forecasting.market.cleaning import clean_panel
@@ -117,8 +117,7 @@ def case(name: str, strategy: str, tickers: int, days: int, params: list[str] | 
         return
     t = time.perf_counter()
     ex = result.execution
-    check = replay(result.decisions, data, mode=ex.mode, costs=ex.costs, market=result.market,
-                   closing=closing_decisions(data, ex.execution_mode), first=result.first, cash=ex.cash,
+    check = replay(result.decisions, data, mode=ex.mode, costs=ex.costs, first=result.first, cash=ex.cash,
                    band=ex.band)
     np_seconds = time.perf_counter() - t
     gap = (check["net"] - result.returns.reindex(check.index)).abs()
