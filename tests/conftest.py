@@ -1,5 +1,7 @@
 """Shared fixtures and helpers: data the tests generate, written in each supported layout; the tables of an HTML
-page."""
+page; and, in CI (``QTRADE_CI=1``, set by ``.ci/run``), every skip turned into a failure that names what was missing,
+so that a check that could not run (no chromium, no PostgreSQL server) never passes silently. On a developer's
+machine such tests still skip, saying why."""
 
 from __future__ import annotations
 
@@ -15,6 +17,30 @@ import pandas as pd
 import pytest
 
 from forecasting.market.synthetic import synthetic_panel
+
+IN_CI = os.environ.get("QTRADE_CI") == "1"
+
+
+def _skip_reason(longrepr: object) -> str:
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run (QTRADE_CI=1): {_skip_reason(report.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run (QTRADE_CI=1): {_skip_reason(report.longrepr)}"
 
 
 @pytest.fixture

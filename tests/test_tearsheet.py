@@ -5,8 +5,6 @@ repair has a test that fails once QuantStats no longer needs it."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +23,7 @@ from quantstats._plotting import core as qs_core  # noqa: E402
 
 from backtests import quantstats_fixes  # noqa: E402
 from backtests.tearsheet import ReportInputs, offline_page, write_tearsheet  # noqa: E402
+from tests.browser import load_page  # noqa: E402
 from tests.conftest import page_tables, table_with  # noqa: E402
 
 YEARLY_HINT = "remove it from backtests/quantstats_fixes.py and this test"
@@ -137,25 +136,24 @@ def test_written_page_is_offline(report: tuple[Path, pd.DataFrame, dict[str, Any
         assert text in page, text
 
 
-def _console_errors(page: Path) -> list[str]:
-    run = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-                          "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "</html>" in run.stdout.lower(), run.stderr[-2000:]
-    return [line for line in run.stderr.splitlines()
-            if ":CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
+def _assert_loads_cleanly(page: Path) -> None:
+    loaded = load_page(page)
+    assert loaded.errors == [] and loaded.outside_requests == []
+    assert loaded.charts and loaded.blank_charts == [], loaded.blank_charts
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed: the page is not loaded "
-                    "in a browser here (the parse tests above still check for onload and outside links)")
-def test_page_loads_in_chromium_without_script_errors(report: tuple[Path, pd.DataFrame, dict[str, Any]],
-                                                      tmp_path: Path) -> None:
+def test_page_loads_in_chromium_without_errors_requests_or_blank_charts(
+        report: tuple[Path, pd.DataFrame, dict[str, Any]], tmp_path: Path) -> None:
     broken = tmp_path / "broken.html"  # the check itself must see QuantStats' error, or it proves nothing
     broken.write_text('<!DOCTYPE html><html><body onload="save()"><p>x</p></body></html>', encoding="utf-8")
-    assert any("save is not defined" in line for line in _console_errors(broken))
-    assert _console_errors(report[0]) == []
+    assert any("save is not defined" in line for line in load_page(broken).errors)
+    _assert_loads_cleanly(report[0])
+    charts = load_page(report[0]).charts
+    assert sum(c["kind"] == "svg" for c in charts) >= 10  # QuantStats' charts are inline SVG
     flat = tmp_path / "flat.html"
     write_tearsheet(_inputs(_returns().assign(strategy=0.0)), flat, title="flat")
-    assert _console_errors(flat) == []
+    flat_load = load_page(flat)
+    assert flat_load.errors == [] and flat_load.outside_requests == [] and flat_load.blank_charts == []
 
 
 # --- EOY bars and Return Quantiles ------------------------------------------------------------------
