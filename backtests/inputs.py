@@ -176,7 +176,7 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
         dof[row, col] = np.where(np.isinf(given), np.nan, given)
 
     prices, tradable = _real_prices(clean.values, clean.filled)
-    _check_targets(prices[mode.price], tradable, target, mode.lag, source, mode.describe())
+    _check_targets(prices[mode.price], tradable, target, mode.lag, source, mode.describe(), dates, tickers)
     start, last = int(row.min()), int(row.max())
     stop = min(last + mode.lag + 2, len(dates))
     unusable = int((~usable(period["mean"], period["variance"])).sum())
@@ -232,14 +232,42 @@ def held_returns(price: np.ndarray, tradable: np.ndarray, lag: int) -> np.ndarra
     return out
 
 
-def _check_targets(price: np.ndarray, tradable: np.ndarray, target: np.ndarray, lag: int, source: str,
-                   held: str) -> None:
-    """The forecasts' targets must be the returns the execution holds on these prices."""
+TARGET_RTOL = 1e-5  # rounding: a float32 round trip is 6e-8 of the value, a CSV's six significant digits 5e-6
+TARGET_ATOL = 1e-7
+
+
+def _check_targets(price: np.ndarray, tradable: np.ndarray, target: np.ndarray, lag: int, source: str, held: str,
+                   dates: pd.DatetimeIndex, tickers: list[str]) -> None:
+    """Every forecast's target must be the return the execution holds on these prices, within rounding.
+
+    A target where the prices hold no return (a price missing, carried or past the data) is as wrong as one
+    that differs; the message counts them and names the first three.
+
+    Examples
+    --------
+    >>> p = np.array([[100.0], [110.0], [99.0], [99.0]])
+    >>> y = np.array([[np.log(99 / 110)], [0.0], [np.nan], [np.nan]])
+    >>> _check_targets(p, np.ones((4, 1), bool), y.astype(np.float32), 1, "data", "held return",
+    ...                pd.bdate_range("2020-01-01", periods=4), ["A"])  # float32 rounding passes
+    >>> y[1, 0] = 0.001
+    >>> _check_targets(p, np.ones((4, 1), bool), y, 1, "data", "held return", pd.bdate_range("2020-01-01", periods=4),
+    ...                ["A"])
+    Traceback (most recent call last):
+    forecasting.errors.DataError: the forecasts' targets are not the held return in data: 1 of 2 differ by more than \
+rounding (A 2020-01-02: 0.001 against 0 from the prices); pass --data with the data the forecasts were made from, \
+or the --execution they were made for
+    """
     realised = held_returns(price, tradable, lag)
-    both = np.isfinite(target) & np.isfinite(realised)
-    if both.any():
-        gap = np.abs(target[both] - realised[both])
-        if np.median(gap) > 1e-6:
-            raise DataError(f"the forecasts' targets are not the {held} in {source} (median gap "
-                            f"{np.median(gap):.2g}); pass --data with the data the forecasts were made from, or "
-                            "the --execution they were made for")
+    given = np.isfinite(target)
+    close = np.isclose(target, realised, rtol=TARGET_RTOL, atol=TARGET_ATOL)
+    bad = given & ~close
+    if not bad.any():
+        return
+    named = []
+    for row, col in np.argwhere(bad)[:3]:  # row-major: the first dates first
+        truth = f"{realised[row, col]:.4g} from the prices" if np.isfinite(realised[row, col]) else \
+            "the prices hold no return there"
+        named.append(f"{tickers[col]} {dates[row]:%Y-%m-%d}: {target[row, col]:.4g} against {truth}")
+    raise DataError(f"the forecasts' targets are not the {held} in {source}: {int(bad.sum())} of {int(given.sum())} "
+                    f"differ by more than rounding ({'; '.join(named)}); pass --data with the data the forecasts "
+                    "were made from, or the --execution they were made for")

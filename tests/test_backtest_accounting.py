@@ -120,3 +120,49 @@ def test_an_order_refused_in_part_pays_for_the_part_that_filled() -> None:
     # the first day's return (close 30 to close 31) holds the costs of both closes' fills
     assert result.costs.iloc[0] * 1e6 == pytest.approx(first_cost + paid, rel=1e-9)
     assert any("1 orders were rejected" in m for m in said)
+
+
+# --- item 5: every forecast's target must be the return its execution holds, within rounding ----------------
+
+def _targets_case() -> tuple[pd.DataFrame, pd.DataFrame]:
+    closes = {t: walk(80, seed)[0] for t, seed in (("A", 11), ("B", 12), ("C", 13))}
+    panel = market(closes)
+    return panel, forecasts(panel, "next-close", 0.001, test_from=40)
+
+
+def test_a_minority_of_wrong_targets_is_refused_and_named() -> None:
+    from forecasting.errors import DataError
+
+    panel, fc = _targets_case()
+    test = fc.index[fc["split"] == "test"]
+    wrong = [test[5], test[50], test[90]]  # 3 of 114 test targets: the median gap stays 0
+    fc.loc[wrong, "target"] += [0.004, -0.01, 0.002]
+    with pytest.raises(DataError) as caught:
+        align(panel, fc)
+    message = str(caught.value)
+    assert "targets are not the log return from the close of t+1" in message and "\n" not in message
+    assert fc.loc[test, "target"].notna().sum() == 114 and "3 of 114 differ by more than rounding" in message
+    first = fc.loc[wrong[0]]
+    assert f"{first['ticker']} {first['date']:%Y-%m-%d}" in message
+    assert "pass --data with the data the forecasts were made from" in message
+
+
+def test_a_target_where_the_prices_hold_no_return_is_refused() -> None:
+    from forecasting.errors import DataError
+
+    panel, fc = _targets_case()
+    last = fc["date"].max()
+    fc.loc[fc["date"] == last, "target"] = 0.001  # the last origin's return lies past the data
+    with pytest.raises(DataError, match="the prices hold no return"):
+        align(panel, fc)
+
+
+def test_targets_rounded_as_files_round_them_are_accepted() -> None:
+    panel, fc = _targets_case()
+    data = align(panel, fc)
+    rounded = fc.copy()
+    rounded["target"] = rounded["target"].astype(np.float32).astype(float)  # a float32 round trip
+    align(panel, rounded)
+    rounded["target"] = [float(f"{x:.6g}") for x in fc["target"]]  # six significant digits, as a CSV may hold
+    again = align(panel, rounded)
+    assert np.nanmax(np.abs(again.target - data.target)) > 0  # they did change
