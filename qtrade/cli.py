@@ -104,18 +104,20 @@ def data(
     from forecasting.market.calendars import calendar_name
     from forecasting.market.cleaning import clean_panel
     from forecasting.market.loaders import load_market_data
-    from forecasting.market.summary import check_window, summarize
+    from forecasting.market.summary import check_window, data_warnings, summarize
 
     calendar = calendar_name(calendar)  # an unknown name fails before the data is read
     source = str(path) if path else "embedded US tech panel (AAPL, GOOG, IBM, MSFT)"
-    panel = load_market_data(path, tickers=tickers, date_format=date_format)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
+        panel = load_market_data(path, tickers=tickers, date_format=date_format)
         clean = clean_panel(panel, max_gap=max_gap, calendar=calendar)
     for message in caught:
         typer.echo(f"warning: {message.message}", err=True)
     summary = summarize(clean, source)
     _print_summary(summary)
+    for line in data_warnings(summary):  # units and volume; the suspected splits are printed with the table
+        typer.echo(f"warning: {line}", err=True)
     check_window(clean, window, source)
 
 

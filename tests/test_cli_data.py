@@ -257,3 +257,72 @@ def test_decimal_commas_in_a_comma_separated_file_are_named(tmp_path: Path) -> N
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert "column open writes decimals with a comma ('101,5'); save the file with '.' as the decimal point" \
         in result.output
+
+
+# --- prices that cannot be right, units and volume (issue 18, items 11 and 13) ----------------------------------
+
+def test_a_close_of_1e9_against_a_high_of_104_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    frame = synthetic_panel(2, 60, seed=8).reset_index()
+    row = int(np.flatnonzero(frame["ticker"] == "T0000")[30])
+    frame.loc[row, ["open", "high", "low"]] = [101.0, 104.0, 99.0]
+    frame.loc[row, "close"] = 1e9
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 1, result.output
+    day = f"{frame.loc[row, 'date']:%Y-%m-%d}"
+    assert result.output.strip() == (f"error: {path}: close above high for T0000 on {day} (1 row(s) with open or "
+                                     "close outside [low, high]); check the column order and the units, or fix "
+                                     "those rows")
+
+
+def _in_cents_from(panel: pd.DataFrame, ticker: str, day: int, factor: float) -> tuple[pd.DataFrame, str]:
+    dates = panel.index.get_level_values("date").unique()
+    rows = (panel.index.get_level_values("ticker") == ticker) & (panel.index.get_level_values("date") >= dates[day])
+    panel.loc[rows, ["open", "high", "low", "close"]] *= factor
+    return panel, f"{dates[day]:%Y-%m-%d}"
+
+
+@pytest.mark.parametrize("factor", [100.0, 0.01, 60.0])
+def test_a_hundredfold_move_is_flagged_as_units_apart_from_splits(tmp_path: Path, factor: float) -> None:
+    panel, day = _in_cents_from(synthetic_panel(3, 60, seed=9), "T0002", 25, factor)
+    path = tmp_path / "p.csv"
+    panel.reset_index().to_csv(path, index=False)
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 0, result.output
+    flagged = [line for line in result.output.splitlines() if "in one day" in line]
+    assert len(flagged) == 1 and flagged[0].startswith(f"warning: T0002 on {day}: close x")
+    assert "as prices in cents for dollars (or the reverse) would move it; check the units" in flagged[0]
+    assert "warning: 1 suspected change(s) of units" in result.output
+    assert "unadjusted split" not in result.output  # a unit change is not reported as a split
+
+
+def test_a_fortyfold_move_and_a_gap_between_real_closes(tmp_path: Path) -> None:
+    panel, _ = _in_cents_from(synthetic_panel(2, 60, seed=9), "T0000", 25, 40.0)
+    panel, day = _in_cents_from(panel, "T0001", 31, 100.0)
+    dates = panel.index.get_level_values("date").unique()
+    panel.loc[(dates[30], "T0001"), ["open", "high", "low", "close"]] = np.nan  # the day before the change is a gap
+    path = tmp_path / "p.csv"
+    panel.reset_index().to_csv(path, index=False)
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "T0000 on" not in result.output  # 40x is below the threshold of 50
+    assert f"warning: T0001 on {day}: close x" in result.output  # compared with the last real close, not the filled
+
+
+def test_all_zero_volume_is_named_with_what_the_backtest_does(tmp_path: Path) -> None:
+    panel = synthetic_panel(4, 60, seed=10)
+    tickers = panel.index.get_level_values("ticker")
+    panel.loc[tickers == "T0001", "volume"] = 0.0
+    panel.loc[tickers == "T0003", "volume"] = 0.0
+    panel.loc[(tickers == "T0003") & (panel.index.get_level_values("date") < "2017-01-20"), "volume"] = np.nan
+    panel.loc[(tickers == "T0002") & (panel.index.get_level_values("date") < "2017-02-01"), "volume"] = 0.0
+    path = tmp_path / "index_and_fx.csv"
+    panel.reset_index().to_csv(path, index=False)
+    result = runner.invoke(app, ["data", str(path)])
+    assert result.exit_code == 0, result.output
+    zero = [line for line in result.output.splitlines() if line.startswith("warning:") and "volume" in line]
+    assert zero == ["warning: volume is 0 or blank on every day for T0001, T0003 (as in index and FX files); the "
+                    "backtest treats their volume as unknown: no participation cap and no market impact for them"]
+    plain = runner.invoke(app, ["data"])
+    assert "volume" not in plain.output

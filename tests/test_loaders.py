@@ -137,3 +137,62 @@ def test_commas_in_numbers_are_named(tmp_path: Path, cell: str, message: str) ->
     path.write_text(f'Date,Open,High,Low,Close,Volume\n2020-01-02,100,2000,99,"{cell}",1000\n')
     with pytest.raises(DataError, match=re.escape(message)):
         load_market_data(path)
+
+
+# --- open and close within the day's range (issue 18, item 11) ------------------------------------------------
+
+def _one_day_changed(tmp_path: Path, changes: dict[str, float], *, day: int = 17) -> tuple[Path, str]:
+    """The synthetic panel as a long CSV, with T0001's prices on one day changed; returns the path and the day."""
+    frame = synthetic_panel(2, 40, seed=4).reset_index()
+    row = int(np.flatnonzero(frame["ticker"] == "T0001")[day])
+    for column, value in changes.items():
+        frame.loc[row, column] = value
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path, index=False, float_format="%.17g")
+    return path, f"{frame.loc[row, 'date']:%Y-%m-%d}"
+
+
+@pytest.mark.parametrize(("column", "scale", "side"), [
+    ("close", None, "above high"), ("close", 1.5, "above high"), ("close", 0.5, "below low"),
+    ("open", 1.01, "above high"), ("open", 0.99, "below low"),
+])
+def test_an_open_or_close_outside_the_days_range_is_refused_naming_ticker_and_date(
+        tmp_path: Path, column: str, scale: float | None, side: str) -> None:
+    from forecasting.errors import DataError
+
+    frame = synthetic_panel(2, 40, seed=4)
+    high, low = frame.xs("T0001", level="ticker")[["high", "low"]].iloc[17]
+    value = 1e9 if scale is None else (high * scale if side == "above high" else low * scale)
+    path, day = _one_day_changed(tmp_path, {column: value})
+    message = (f"{path}: {column} {side} for T0001 on {day} (1 row(s) with open or close outside [low, high]); "
+               "check the column order and the units, or fix those rows")
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_market_data(path)
+
+
+def test_a_price_a_rounding_error_outside_the_range_loads_and_only_real_values_are_checked(tmp_path: Path) -> None:
+    from forecasting.errors import DataError
+
+    high = synthetic_panel(2, 40, seed=4).xs("T0001", level="ticker")["high"].iloc[17]
+    path, _ = _one_day_changed(tmp_path, {"close": high * (1 + 2e-6)})  # a rounding error: inside the tolerance
+    assert load_market_data(path).xs("T0001", level="ticker")["close"].iloc[17] == pytest.approx(high * (1 + 2e-6))
+    path, _ = _one_day_changed(tmp_path, {"close": high * (1 + 1e-4)})  # a hundredth of a percent: a real error
+    with pytest.raises(DataError, match="close above high for T0001"):
+        load_market_data(path)
+    path, _ = _one_day_changed(tmp_path, {"close": high * 1.5, "high": np.nan})  # no high to compare with
+    assert np.isnan(load_market_data(path).xs("T0001", level="ticker")["high"].iloc[17])
+    path, day = _one_day_changed(tmp_path, {"close": high * 1.5, "low": np.nan})  # the high is still there
+    with pytest.raises(DataError, match=f"close above high for T0001 on {day}"):
+        load_market_data(path)
+
+
+def test_the_shipped_panel_and_arch_sp500_satisfy_the_range_rule(tmp_path: Path) -> None:
+    from arch.data import sp500
+
+    assert len(load_default()) == 11958
+    raw = sp500.load()
+    path = tmp_path / "SPX.csv"
+    raw.to_csv(path, index_label="Date")  # Yahoo's classic layout, with Adj Close
+    panel = load_market_data(path)
+    assert len(panel) == 5031 and panel.index.get_level_values("ticker").unique().tolist() == ["SPX"]
+    assert (panel["close"] <= panel["high"]).all() and (panel["open"] >= panel["low"]).all()

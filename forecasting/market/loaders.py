@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_DATASET",
     "JPX_CALENDAR",
     "PRICE_COLUMNS",
+    "RANGE_TOLERANCE",
     "jpx_factor_convention",
     "load_default",
     "load_market_data",
@@ -41,6 +42,13 @@ COLUMNS = (*PRICE_COLUMNS, "volume")
 DEFAULT_DATASET = "us_tech_daily.csv.gz"
 JPX_CALENDAR = "XTKS"
 """The exchange calendar ``--calendar auto`` gives a JPX competition folder (the Tokyo Stock Exchange)."""
+RANGE_TOLERANCE = 1e-5
+"""How far (relative) an open or close may lie outside the day's [low, high] before the row is refused.
+
+One in 100,000: above the rounding of vendors that print six significant digits (stooq, up to 5e-6) or store
+float32 (6e-8), and ten times below a cent on a $100 stock, so that a wrong price is never let through as a
+rounding error.
+"""
 _TICKER_ALIASES = ("ticker", "symbol", "code", "securitiescode")
 _DATE_ALIASES = ("date", "datetime", "timestamp")
 
@@ -536,6 +544,9 @@ def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame
     """Check the canonical panel; return it, or raise a one-line :class:`DataError` naming the fix.
 
     Missing values (NaN) are allowed: they are gaps for :func:`forecasting.market.cleaning.clean_panel`.
+    Real prices must be positive, with the high not below the low and the open and close within
+    [low, high] up to :data:`RANGE_TOLERANCE` (a close of 1e9 against a high of 104 is a broken file, not a
+    trading day).
     """
     if panel.empty:
         raise DataError(f"{source}: no rows; give at least one row of prices")
@@ -567,6 +578,7 @@ def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame
             f"{source}: high below low for {ticker} on {date:%Y-%m-%d} ({int(inverted.sum())} row(s)); "
             "check the column order or fix those rows"
         )
+    _check_range(panel, source)
     if (panel["volume"] < 0).any():
         raise DataError(f"{source}: negative volume; fix or blank those cells")
     keep = list(COLUMNS)
@@ -577,6 +589,29 @@ def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame
                             "fix or blank those cells")
         keep.append("spread")
     return panel[keep].astype("float64")
+
+
+def _check_range(panel: pd.DataFrame, source: str) -> None:
+    """Refuse an open or close outside the day's [low, high], beyond :data:`RANGE_TOLERANCE`, naming the first.
+
+    Only real values are compared: a missing high, low, open or close (a gap) is not looked at, and a row with
+    only a low still has its close checked against it.
+    """
+    high = panel["high"].to_numpy(dtype="float64") * (1.0 + RANGE_TOLERANCE)
+    low = panel["low"].to_numpy(dtype="float64") * (1.0 - RANGE_TOLERANCE)
+    checks = []
+    for column in ("close", "open"):
+        price = panel[column].to_numpy(dtype="float64")
+        checks += [(f"{column} above high", price > high), (f"{column} below low", price < low)]
+    outside = np.logical_or.reduce([bad for _, bad in checks])
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        what = next(name for name, bad in checks if bad[first])
+        date, ticker = panel.index[first]
+        raise DataError(
+            f"{source}: {what} for {ticker} on {date:%Y-%m-%d} ({int(outside.sum())} row(s) with open or close "
+            "outside [low, high]); check the column order and the units, or fix those rows"
+        )
 
 
 def to_long_csv(panel: pd.DataFrame) -> str:

@@ -10,10 +10,23 @@ import pandas as pd
 from forecasting.errors import DataError
 from forecasting.market.cleaning import CleanPanel
 
-__all__ = ["SPLIT_RATIOS", "DataSummary", "check_window", "summarize", "suspect_splits"]
+__all__ = [
+    "SPLIT_RATIOS",
+    "UNIT_RATIO",
+    "DataSummary",
+    "check_window",
+    "data_warnings",
+    "summarize",
+    "suspect_splits",
+    "suspect_units",
+    "zero_volume",
+]
 
 SPLIT_RATIOS = (2, 3, 4, 5, 10)
 """Split ratios a one-day close-to-close move is compared with, and their inverses (reverse splits)."""
+UNIT_RATIO = 50.0
+"""A close this many times the previous one (or 1/50 of it) is flagged as a change of units (cents for dollars:
+100x). Far above any split of :data:`SPLIT_RATIOS` and any real day's move of a listed stock."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,8 @@ class DataSummary:
     calendar: str | None = None
     missing_sessions: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
     off_calendar_rows: int = 0
+    suspect_units: pd.DataFrame = field(default_factory=lambda: _units_frame([]))
+    zero_volume: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +77,8 @@ class DataSummary:
             "missing_sessions": len(self.missing_sessions),
             "off_calendar_rows": self.off_calendar_rows,
             "suspected_unadjusted_splits": len(self.suspect_splits),
+            "suspected_unit_changes": len(self.suspect_units),
+            "tickers_without_volume": list(self.zero_volume),
         }
 
 
@@ -108,6 +125,8 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
         calendar=clean.calendar,
         missing_sessions=clean.missing_sessions,
         off_calendar_rows=clean.off_calendar_rows,
+        suspect_units=suspect_units(clean),
+        zero_volume=zero_volume(clean),
     )
 
 
@@ -152,6 +171,88 @@ def _suspect_frame(rows: list[tuple[str, pd.Timestamp, float, str]]) -> pd.DataF
     """The rows of :func:`suspect_splits` as its frame, sorted."""
     frame = pd.DataFrame(rows, columns=["ticker", "date", "ratio", "split"])
     return frame.sort_values(["date", "ticker"], ignore_index=True)
+
+
+def suspect_units(clean: CleanPanel, *, ratio: float = UNIT_RATIO) -> pd.DataFrame:
+    """Closes at least ``ratio`` times (or at most ``1 / ratio`` of) the ticker's previous real close.
+
+    Such a move is a change of units within the file (prices in cents for dollars, 100x) rather than a trading
+    day. Each real close is compared with the last real close before it, across any missing or interpolated
+    days, so a change next to a gap is still seen; :func:`suspect_splits` looks for ratios up to 10.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``ticker``, ``date`` (the day of the jump), ``previous`` and ``close`` (the two closes) and
+        ``ratio`` (their quotient), sorted by date then ticker.
+
+    Examples
+    --------
+    >>> from forecasting.market.cleaning import clean_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
+    >>> p = synthetic_panel(2, 30, seed=1)
+    >>> cents = (p.index.get_level_values("ticker") == "T0001") & (p.index.get_level_values("date") >= "2017-01-20")
+    >>> p.loc[cents, ["open", "high", "low", "close"]] *= 100
+    >>> found = suspect_units(clean_panel(p))
+    >>> found["ticker"].tolist(), f"{found['date'].iloc[0]:%Y-%m-%d}", bool(90 < found["ratio"].iloc[0] < 110)
+    (['T0001'], '2017-01-20', True)
+    """
+    close = clean.values["close"]
+    real = np.isfinite(close) & ~clean.filled
+    previous = pd.DataFrame(np.where(real, close, np.nan)).ffill().shift(1).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moves = close / previous
+    jump = real & np.isfinite(moves) & ((moves >= ratio) | (moves <= 1.0 / ratio))
+    rows, cols = np.nonzero(jump)
+    return _units_frame([(str(clean.tickers[j]), clean.dates[i], float(previous[i, j]), float(close[i, j]),
+                          float(moves[i, j])) for i, j in zip(rows, cols)])
+
+
+def _units_frame(rows: list[tuple[str, pd.Timestamp, float, float, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["ticker", "date", "previous", "close", "ratio"])
+    return frame.sort_values(["date", "ticker"], ignore_index=True)
+
+
+def zero_volume(clean: CleanPanel) -> tuple[str, ...]:
+    """The tickers whose volume is 0 or blank on every day: index and FX files often carry no volume.
+
+    A backtest cannot cap its orders at a share of a volume that is not there; it treats such a ticker's volume
+    as unknown (no participation cap, no market impact).
+
+    Examples
+    --------
+    >>> from forecasting.market.cleaning import clean_panel
+    >>> from forecasting.market.synthetic import synthetic_panel
+    >>> p = synthetic_panel(2, 10)
+    >>> p.loc[p.index.get_level_values("ticker") == "T0000", "volume"] = 0.0
+    >>> zero_volume(clean_panel(p))
+    ('T0000',)
+    """
+    volume = clean.values["volume"]
+    traded = (np.nan_to_num(volume, nan=0.0) > 0).any(axis=0)
+    return tuple(str(t) for t, has in zip(clean.tickers, traded) if not has)
+
+
+def data_warnings(summary: DataSummary, *, shown: int = 10) -> list[str]:
+    """The warnings ``qtrade data`` prints about units and volume, one line each, without the ``warning:``.
+
+    Changes of units (at most ``shown`` listed, then their count) and the tickers without volume.
+    """
+    lines = []
+    units = summary.suspect_units
+    for row in units.head(shown).itertuples():
+        lines.append(f"{row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.4g} in one day ({row.previous:.6g} "
+                     f"to {row.close:.6g}), as prices in cents for dollars (or the reverse) would move it; check the "
+                     "units of the file around that day")
+    if len(units):
+        listed = f" (the first {shown} listed)" if len(units) > shown else ""
+        lines.append(f"{len(units)} suspected change(s) of units{listed}")
+    if summary.zero_volume:
+        names = ", ".join(summary.zero_volume[:shown])
+        more = f" and {len(summary.zero_volume) - shown} more" if len(summary.zero_volume) > shown else ""
+        lines.append(f"volume is 0 or blank on every day for {names}{more} (as in index and FX files); the backtest "
+                     "treats their volume as unknown: no participation cap and no market impact for them")
+    return lines
 
 
 def check_window(clean: CleanPanel, window: int, source: str) -> None:
