@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.qtrade-installed
 TORCH_PIP_ARGS ?=
 OUT ?= runs/demo
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint format upgrade bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# the versions in constraints.txt, which the tests last passed with
+$(STAMP): pyproject.toml constraints.txt
 	@bash scripts/install.sh "$(PYTHON)" "$(VENV)" "$(TORCH_PIP_ARGS)"
 	@touch $(STAMP)
 
@@ -26,6 +27,26 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
+
+# ruff (lint and format) and mypy, as CI runs them; `make format` applies ruff's fixes and format
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# the newest versions the project's ranges allow, in a fresh environment; constraints.txt is rewritten only when
+# the tests pass with them
+upgrade:
+	rm -rf $(VENV)
+	@QTRADE_UNCONSTRAINED=1 bash scripts/install.sh "$(PYTHON)" "$(VENV)" "$(TORCH_PIP_ARGS)"
+	$(BIN)/python -m pytest
+	$(BIN)/python scripts/freeze_constraints.py > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@touch $(STAMP)
+	@echo "constraints.txt refreshed: review 'git diff constraints.txt' and commit it"
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

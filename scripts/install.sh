@@ -26,5 +26,13 @@ if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
     "${pip[@]}" "torch==2.13.0" $torch_args
   fi
 fi
-echo "install: qtrade and its dependencies"
-"${pip[@]}" -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
+# constraints.txt holds the versions the tests last passed with (make upgrade refreshes it); QTRADE_UNCONSTRAINED=1
+# installs the newest versions the project's own ranges allow instead.
+constraints=()
+if [ -f constraints.txt ] && [ -z "${QTRADE_UNCONSTRAINED:-}" ]; then
+  constraints=(-c constraints.txt)
+  echo "install: qtrade and its dependencies, at the versions in constraints.txt"
+else
+  echo "install: qtrade and its dependencies, newest versions allowed"
+fi
+"${pip[@]}" "${constraints[@]}" -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
