@@ -9,10 +9,11 @@ a mixture weigh equally: an ensemble of N seeds is ``Predictive.mixture([p_1, ..
 The CRPS of one normal or Student-t component has a closed form (Gneiting and Raftery 2007; Jordan, Krüger
 and Lerch 2019, as in the scoringrules package), and so has that of a normal mixture (Grimit et al. 2006). A
 mixture with a Student-t component uses ``CRPS = E|X - y| - integral F (1 - F) dx``: the first term in closed
-form per component, the second (which does not depend on ``y``) by Gauss-Legendre quadrature on
-``x = c + a sinh(u)`` between the components' 1e-6 and 1 - 1e-6 quantiles, with the tails beyond them in
-closed form. Its relative error is below 1e-6 for any dof above 2 and well separated modes, and about 1e-10
-for ensembles whose members roughly agree (checked against adaptive quadrature in the tests).
+form per component, the second (which does not depend on ``y``) by Gauss-Legendre panels on ``x = p + a sinh(u)``
+centred at each component's location ``p`` (cut half way to the next), between the components' 1e-6 and
+1 - 1e-6 quantiles, with the tails beyond them in closed form. Its relative error is below 1e-8 for dof from
+2.001 up, modes close or 50 sd apart and scales 100 times apart (checked against adaptive quadrature of the
+definition in the tests).
 
 Examples
 --------
@@ -36,7 +37,8 @@ from scipy import special, stats
 
 __all__ = ["Predictive"]
 
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
+_PANEL = 1.0  # width in u = asinh((x - centre) / scale) of each Gauss-Legendre panel of the CRPS integral
 _TAIL = 1e-6  # probability of each component beyond the range integrated numerically
 _CHUNK = 1 << 20  # values per array in the numerical CRPS integral
 
@@ -311,33 +313,48 @@ def _normal_mean_diff(means: np.ndarray, variances: np.ndarray) -> np.ndarray:
 
 
 def _integral_f_sf(means: np.ndarray, scales: np.ndarray, dofs: np.ndarray) -> np.ndarray:
-    """The integral of F(x) (1 - F(x)) dx over the line for the mixture F (= E|X - X'| / 2), per observation."""
+    """The integral of F(x) (1 - F(x)) dx over the line for the mixture F (= E|X - X'| / 2), per observation.
+
+    The line is cut at every component's location and half way between neighbours; each half piece is
+    integrated on ``x = p + a sinh(u)`` centred at its location ``p``, in Gauss-Legendre panels at most
+    ``_PANEL`` wide in ``u``. The scale ``a`` at ``p`` is the smallest ``max(scale_k, |mean_k - p|)``, so that
+    every component is resolved near its own location and in its tails, however far apart the modes are.
+    Beyond the components' 1e-6 and 1 - 1e-6 quantiles the tails are in closed form.
+    """
     shape = means.shape[1:]
     k = means.shape[0]
     m, s = means.reshape(k, -1), scales.reshape(k, -1)
-    d = np.broadcast_to(dofs, means.shape).reshape(k, -1)
-    out = np.empty(m.shape[1])
-    rows = max(1, _CHUNK // (k * len(_NODES)))
-    for start in range(0, m.shape[1], rows):
-        part = slice(start, start + rows)
-        out[part] = _integral_block(m[:, part], s[:, part], d[:, part])
-    return out.reshape(shape)
-
-
-def _integral_block(m: np.ndarray, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+    d = np.array(np.broadcast_to(dofs, means.shape).reshape(k, -1))
     q = _std_ppf(1 - _TAIL, d)
     hi, lo = (m + s * q).max(axis=0), (m - s * q).min(axis=0)
-    c, a = m.mean(axis=0), s.min(axis=0)
-    u_lo, u_hi = np.arcsinh((lo - c) / a), np.arcsinh((hi - c) / a)
-    half = 0.5 * (u_hi - u_lo)
-    u = half[:, None] * _NODES + 0.5 * (u_hi + u_lo)[:, None]  # (n, nodes)
-    x = c[:, None] + a[:, None] * np.sinh(u)
-    z = (x[None] - m[:, :, None]) / s[:, :, None]  # (K, n, nodes)
-    f = _cdf(z, d[:, :, None]).mean(axis=0)
-    body = (f * (1 - f) * a[:, None] * np.cosh(u)) @ _WEIGHTS * half
     # beyond the range, F (1 - F) is 1 - F (or F) to within the tail probability: E(X - hi)+ and E(lo - X)+
     z_hi, z_lo = (hi - m) / s, (m - lo) / s
-    return body + (s * (_upper_partial(z_hi, d) + _upper_partial(z_lo, d))).mean(axis=0)
+    out = (s * (_upper_partial(z_hi, d) + _upper_partial(z_lo, d))).mean(axis=0)
+    p = np.sort(m, axis=0)  # (K, n): the pieces' centres
+    a = np.min(np.maximum(s[None], np.abs(m[None] - p[:, None])), axis=1)
+    mid = 0.5 * (p[1:] + p[:-1])
+    ends = (np.concatenate([lo[None], mid]), np.concatenate([mid, hi[None]]))  # each centre's left and right end
+    obs = np.broadcast_to(np.arange(m.shape[1]), p.shape)
+    pieces = [(obs, p, a, np.abs(end - p), sign) for end, sign in zip(ends, (-1.0, 1.0))]
+    obs, centre, scale, length, sign = (np.concatenate([np.broadcast_to(part[i], p.shape).ravel() for part in pieces])
+                                        for i in range(5))
+    u_len = np.arcsinh(length / scale)
+    panels = np.ceil(u_len / _PANEL).astype(int)
+    piece = np.repeat(np.arange(len(panels)), panels)
+    first = np.repeat(np.cumsum(panels) - panels, panels)
+    width = u_len[piece] / panels[piece]
+    u0 = (np.arange(len(piece)) - first) * width
+    rows = max(1, _CHUNK // (k * len(_NODES)))
+    for start in range(0, len(piece), rows):
+        part = slice(start, start + rows)
+        i, w = piece[part], width[part]
+        u = u0[part, None] + 0.5 * w[:, None] * (_NODES + 1)  # (panels, nodes)
+        x = centre[i, None] + sign[i, None] * scale[i, None] * np.sinh(u)
+        j = obs[i]
+        f = _cdf((x[None] - m[:, j, None]) / s[:, j, None], d[:, j, None]).mean(axis=0)
+        body = (f * (1 - f) * scale[i, None] * np.cosh(u)) @ _WEIGHTS * (0.5 * w)
+        out += np.bincount(j, body, minlength=len(out))
+    return out.reshape(shape)
 
 
 def _upper_partial(z: np.ndarray, dof: np.ndarray) -> np.ndarray:
