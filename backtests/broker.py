@@ -9,8 +9,8 @@ cancelled (the rest is not traded that bar), so every order finishes at its firs
 ticker is a settlement, not a market order: it is never capped.
 
 Costs (:mod:`backtests.costs`). Each fill pays commission, half-spread and square-root impact in cash, through
-:class:`TickerCosts`, the commission scheme of each ticker; a forced close of a delisted ticker also books the
-delisting return. Each bar, before its fills in ``next-open`` and after them in the close modes (when the
+:class:`TickerCosts`, the commission scheme of each ticker; a forced close of a delisted ticker also settles the
+delisting return in cash the same way (a return of the position, kept apart from the costs). Each bar, before its fills in ``next-open`` and after them in the close modes (when the
 positions held since the previous close are known), the broker charges the borrow fee and the financing of the
 day on those positions, valued at the previous close.
 
@@ -89,8 +89,10 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
     """``BackBroker`` with qtrade's fills (participation cap, next-open on real prices only) and costs.
 
     Set up with :meth:`configure` before the run. ``parts`` collects, per order reference, the cost parts of its
-    execution (:data:`COST_PARTS`); ``fill_paid`` the cash that fills cost, by the feed bar whose price filled
-    them; ``charged`` the borrow and financing of each bar's day.
+    execution and the cash its delisting return took (:data:`COST_PARTS`); ``fill_paid`` the cash that fills
+    cost, by the feed bar whose price filled them; ``fill_booked`` the cash delisting returns took (negative: gave)
+    by the same bars, a return of the positions, not a cost; ``charged`` the borrow and financing of each bar's
+    day.
     """
 
     def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,
@@ -122,6 +124,7 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         self.parts: dict[int, list[float]] = {}
         self.charged: dict[int, float] = {}
         self.fill_paid: dict[int, float] = {}
+        self.fill_booked: dict[int, float] = {}
         self.holding_paid = 0.0
         self.set_coc(close_fills)
         self.p.filler = self._fill_size
@@ -182,7 +185,9 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         parts = [self.commission * value, fill.half * value, fill.impact * value,
                  fill.delisting_return * signed * fill.price]
         self.parts[order.ref] = parts
-        self.fill_paid[fill.bar] = self.fill_paid.get(fill.bar, 0.0) + sum(parts)
+        self.fill_paid[fill.bar] = self.fill_paid.get(fill.bar, 0.0) + parts[0] + parts[1] + parts[2]
+        if parts[3]:  # a return of the position, paid in cash as the costs are, but not a cost
+            self.fill_booked[fill.bar] = self.fill_booked.get(fill.bar, 0.0) + parts[3]
 
     def next(self) -> None:
         """``BackBroker.next`` for what qtrade sends (market orders, no brackets, no order history), without its

@@ -146,9 +146,10 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     marked = np.asarray(strat.values, dtype=float)[data.start - first : data.stop - first]
     fill_paid = _by_date(broker.fill_paid, data, first, trade_dates)
     holding = _by_date(broker.charged, data, first, trade_dates)
-    # backtrader books a close fill's costs when it processes the order, at the next bar; the equity of a close
-    # is the one after its own fills (the first close's costs stay in the first day's return)
-    late = fill_paid.copy()
+    # backtrader books the cash of a close fill (its costs, and a delisting's return) when it processes the order,
+    # at the next bar; the equity of a close is the one after its own fills (the first close's stay in the first
+    # day's return)
+    late = fill_paid + _by_date(broker.fill_booked, data, first, trade_dates)
     late[:1] = 0.0
     after = marked - late if mode.price == "close" else marked
     equity = pd.Series(after, index=trade_dates, name="equity")
@@ -180,8 +181,9 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     if partial:
         warnings.warn(f"{partial} orders filled only in part: at most {execution.costs.participation:g} of a bar's "
                       "volume trades (--participation)", stacklevel=2)
-    return BacktestResult(spec.name, params, execution, returns, gross, costs, benchmark(data, mode), decisions,
-                          holdings, fills, equity, data.unusable, data, market, first, broker.holding_paid)
+    return BacktestResult(spec.name, params, execution, returns, gross, costs,
+                          benchmark(data, mode, delisting_return=execution.delisting_return), decisions, holdings,
+                          fills, equity, data.unusable, data, market, first, broker.holding_paid)
 
 
 def known_at_open(values: np.ndarray, tradable: np.ndarray, *, unknown: float = 0.0) -> np.ndarray:
@@ -222,9 +224,14 @@ def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
     return Columns(data.dates[sl], *arrays)
 
 
-def benchmark(data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION) -> pd.Series:
+def benchmark(data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION, *,
+              delisting_return: float = 0.0) -> pd.Series:
     """Equal-weight buy-and-hold of the tickers tradable at the first close of the period, no costs, bought when
-    the strategy's first order can fill: the close (or the open) ``lag`` bars after the first origin."""
+    the strategy's first order can fill: the close (or the open) ``lag`` bars after the first origin.
+
+    A held ticker whose prices end inside the period is settled at its last real close times
+    ``1 + delisting_return``, as the strategy's positions are; the cash is then held to the end.
+    """
     mode = execution_mode(mode)
     close = data.prices["close"][data.start : data.stop]
     held = data.tradable[data.start]
@@ -232,6 +239,14 @@ def benchmark(data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION)
         held = np.ones(close.shape[1], dtype=bool)
     entry = min(mode.lag, len(close) - 1)
     bought = data.prices[mode.price][data.start + entry, held]
+    path = close[:, held] / bought
+    if delisting_return:
+        n = len(data.dates)
+        for k, j in enumerate(np.flatnonzero(held)):
+            real = np.flatnonzero(data.tradable[:, j])
+            last = int(real[-1]) - data.start if len(real) else -1
+            if real[-1] < n - 1 and 0 <= last < len(close) - 1:  # delisted inside the period
+                path[max(last, entry) :, k] *= 1.0 + delisting_return
     value = np.ones(len(close))
-    value[entry:] = (close[entry:, held] / bought).mean(axis=1)
+    value[entry:] = path[entry:].mean(axis=1)
     return pd.Series(value[1:] / value[:-1] - 1.0, index=data.dates[data.start + 1 : data.stop], name="benchmark")

@@ -262,7 +262,7 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
     if len(check):
         gap = float((check["net"] - result.returns.reindex(check.index)).abs().max() * 1e4)
     costs = result.fills[result.fills["side"] != "rejected"]
-    paid = {k: float(costs[k].sum() / ex.cash) for k in ("commission", "spread", "impact", "delisting")}
+    paid = {k: float(costs[k].sum() / ex.cash) for k in ("commission", "spread", "impact")}
     return {
         "strategy": result.strategy,
         "params": result.params,
@@ -279,6 +279,10 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
         "costs_total": float(result.costs.sum()),
         "costs_paid": {**paid, "borrow_and_financing": result.holding_paid / ex.cash,
                        "note": "cash paid over the run, as a share of the starting cash"},
+        "delisting_booked": float(costs["delisting"].sum() / ex.cash),
+        "delisting_note": ("cash the delisting return took from the positions of delisted tickers (negative: gave), "
+                           "as a share of the starting cash; a return of the positions, in net, gross and the "
+                           "benchmark alike, not a cost"),
         "turnover_note": "one-way: half the value traded over the equity at the close before, a day or a year",
         "turnover_daily": float(turnover.mean()) if len(turnover) else 0.0,
         "turnover_annual": float(turnover.mean() * 252) if len(turnover) else 0.0,

@@ -146,9 +146,10 @@ class _Book:
         rate = self.commission + (spread / 2.0 if np.isfinite(spread) else self.half_spread)
         if self.impact and value > 0 and np.isfinite(sigma) and np.isfinite(adv) and adv > 0:
             rate += self.impact * sigma * np.sqrt(value / adv)
-        cost = rate * value + (self.delisting_return * signed * price if delisting else 0.0)
+        cost = rate * value
+        settled = price * (1.0 + self.delisting_return) if delisting else price  # a delisting's return: not a cost
         self.q[j] += signed
-        self.cash -= signed * price + cost
+        self.cash -= signed * settled + cost
         return cost
 
     def hold(self, price: np.ndarray) -> float:

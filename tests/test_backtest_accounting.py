@@ -11,6 +11,7 @@ import pytest
 
 from backtests.costs import CostModel
 from backtests.inputs import align
+from forecasting.preparation.execution import execution_mode
 from tests.built_markets import forecasts, market, run, walk
 
 
@@ -166,3 +167,60 @@ def test_targets_rounded_as_files_round_them_are_accepted() -> None:
     rounded["target"] = [float(f"{x:.6g}") for x in fc["target"]]  # six significant digits, as a CSV may hold
     again = align(panel, rounded)
     assert np.nanmax(np.abs(again.target - data.target)) > 0  # they did change
+
+
+# --- item 12: a delisting return is a return of the position, in gross, net and the benchmark ----------------
+
+@pytest.mark.parametrize("mode", ["next-close", "same-close", "next-open"])
+@pytest.mark.parametrize("weight", [-0.5, 0.5])
+def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
+    from backtests.stats import backtest_stats
+
+    a_close, a_open = walk(31, 14)  # A's prices end on day 30, ten days before B's
+    b_close, b_open = walk(41, 15)
+    panel = market({"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open})
+    b_mean = [0.3] * 21 + [np.nan] * 20  # B: bought on the first decision, then held
+    fc = forecasts(panel, mode, {"A": [weight] * 31, "B": b_mean}, test_from=20)
+    r = -0.3
+    costs = CostModel(borrow=0.05, financing=0.05)
+    result, _ = run(panel, fc, mode, costs, delisting_return=r)
+    free, _ = run(panel, fc, mode, CostModel(commission_bps=0, half_spread_bps=0, impact=0, participation=1,
+                                            borrow=0, financing=0), delisting_return=r)
+    last = result.data.dates[30]
+    for res in (result, free):
+        gone = res.fills[res.fills["ticker"] == "A"].iloc[-1]
+        assert gone["date"] == last
+        shares = -gone["size"] if gone["side"] == "buy" else gone["size"]  # the position it closed
+        assert np.sign(shares) == np.sign(weight)
+        price = a_close[30] if mode != "next-open" else a_open[30]
+        # the day's gross return: the day's moves of A and B, plus r of A's position at its settlement price
+        b_shares = res.fills[res.fills["ticker"] == "B"]["size"].sum()
+        assert (res.fills[res.fills["ticker"] == "B"]["side"] == "buy").all()
+        row = 30
+        before = res.equity[res.equity.index < last].iloc[-1]
+        if mode == "next-open":  # A is settled at the open; B held over the whole day
+            a_move = shares * (price - a_close[row - 1])
+        else:
+            a_move = shares * (a_close[row] - a_close[row - 1])
+        b_move = b_shares * (b_close[row] - b_close[row - 1])
+        moved = a_move + r * shares * price + b_move
+        assert res.gross_returns[last] == pytest.approx(moved / before, rel=1e-9)
+    assert (result.costs >= 0).all() and (result.gross_returns >= result.returns).all()
+    assert (free.returns == free.gross_returns).all() and (free.costs == 0).all()
+    # the benchmark holds A and B from the same first fill, and A's position takes the delisting return too
+    data = result.data
+    m = execution_mode(mode)
+    entry = data.start + m.lag
+    a_in, b_in = (a_close, b_close) if m.price == "close" else (a_open, b_open)
+    path = np.array([[a_close[min(t, 30)] / a_in[entry] * (1 + r if t >= 30 else 1), b_close[t] / b_in[entry]]
+                     for t in range(data.start, data.stop)])
+    value = np.r_[np.ones(m.lag), path[m.lag:].mean(axis=1)]
+    expected = value[1:] / value[:-1] - 1
+    assert result.benchmark.to_numpy() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    stats = backtest_stats(result)
+    assert stats["net"]["total_return"] <= stats["gross"]["total_return"]
+    assert "delisting" not in stats["costs_paid"]
+    gone = result.fills[result.fills["ticker"] == "A"].iloc[-1]
+    closed = gone["size"] if gone["side"] == "sell" else -gone["size"]
+    assert stats["delisting_booked"] == pytest.approx(-r * closed * price / 1e6, rel=1e-9)
+    assert stats["vectorised_check_bp_per_day"] < 1e-6
