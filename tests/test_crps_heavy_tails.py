@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from scipy import integrate, special
 from forecasting.model.distributions import Predictive
 
 
-def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> object:
+def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> Callable[[float], float]:
     """The equal-weight mixture's distribution function, written from the Student-t's own definition.
 
     A Student-t with variance ``sd**2`` and ``dof`` degrees of freedom has scale ``sd * sqrt((dof - 2) / dof)``;
@@ -20,7 +22,7 @@ def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> obj
     """
     def cdf(x: float) -> float:
         total = 0.0
-        for m, sd, d in zip(means, sds, dofs):
+        for m, sd, d in zip(means, sds, dofs, strict=True):
             if math.isinf(d):
                 total += 0.5 * math.erfc(-(x - m) / (sd * math.sqrt(2)))
                 continue
@@ -31,15 +33,14 @@ def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> obj
     return cdf
 
 
-def _crps_by_definition(cdf: object, y: float, knots: list[float]) -> float:
+def _crps_by_definition(f: Callable[[float], float], y: float, knots: list[float]) -> float:
     """The integral of (F(x) - 1{x >= y})^2 over the line, split at y and at every component's location."""
-    f = cdf  # type: ignore[assignment]
     points = sorted({*knots, y})
     opts = {"limit": 4000, "epsabs": 1e-13, "epsrel": 1e-12}
-    total = integrate.quad(lambda x: f(x) ** 2, -np.inf, points[0], **opts)[0]  # type: ignore[operator]
-    total += integrate.quad(lambda x: (1 - f(x)) ** 2, points[-1], np.inf, **opts)[0]  # type: ignore[operator]
-    for a, b in zip(points[:-1], points[1:]):
-        total += integrate.quad(lambda x: (f(x) - (x >= y)) ** 2, a, b, **opts)[0]  # type: ignore[operator]
+    total = integrate.quad(lambda x: f(x) ** 2, -np.inf, points[0], **opts)[0]
+    total += integrate.quad(lambda x: (1 - f(x)) ** 2, points[-1], np.inf, **opts)[0]
+    for a, b in pairwise(points):
+        total += integrate.quad(lambda x: (f(x) - (x >= y)) ** 2, a, b, **opts)[0]
     return total
 
 

@@ -305,7 +305,7 @@ def _half_mean_diff(dof: np.ndarray) -> np.ndarray:
 def _normal_mean_diff(means: np.ndarray, variances: np.ndarray) -> np.ndarray:
     """E|X - X'| of a normal mixture: the mean over component pairs of E|N(m_i - m_j, v_i + v_j)|."""
     total = np.zeros(means.shape[1:])
-    for mi, vi in zip(means, variances):
+    for mi, vi in zip(means, variances, strict=True):
         s = np.sqrt(vi + variances)
         z = (mi - means) / s
         total += (s * (z * (2 * special.ndtr(z) - 1) + 2 * _pdf(z, None))).sum(axis=0)
@@ -335,7 +335,7 @@ def _integral_f_sf(means: np.ndarray, scales: np.ndarray, dofs: np.ndarray) -> n
     mid = 0.5 * (p[1:] + p[:-1])
     ends = (np.concatenate([lo[None], mid]), np.concatenate([mid, hi[None]]))  # each centre's left and right end
     obs = np.broadcast_to(np.arange(m.shape[1]), p.shape)
-    pieces = [(obs, p, a, np.abs(end - p), sign) for end, sign in zip(ends, (-1.0, 1.0))]
+    pieces = [(obs, p, a, np.abs(end - p), sign) for end, sign in zip(ends, (-1.0, 1.0), strict=True)]
     obs, centre, scale, length, sign = (np.concatenate([np.broadcast_to(part[i], p.shape).ravel() for part in pieces])
                                         for i in range(5))
     u_len = np.arcsinh(length / scale)
