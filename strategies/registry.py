@@ -38,7 +38,9 @@ class Bar:
     Attributes
     ----------
     mean, variance
-        (n_tickers,) forecast of the log return from this close to the next; NaN where there is none.
+        (n_tickers,) forecast of the log return that a position decided at this close holds under the run's
+        execution (default ``next-close``: from the close of t+1 to the close of t+2; ``next-open``: the open of
+        t+1 to the open of t+2; ``same-close``: this close to the next); NaN where there is none.
     weights
         (n_tickers,) the positions held now, as shares of equity.
     first
