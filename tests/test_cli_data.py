@@ -138,7 +138,7 @@ TSE_NEW_YEAR = ["2019-12-31", "2020-01-01", "2020-01-02", "2020-01-03", "2020-01
 
 def _on_days(days: pd.DatetimeIndex, n_tickers: int = 1) -> pd.DataFrame:
     panel = synthetic_panel(n_tickers, len(days), seed=3)
-    return panel.rename(index=dict(zip(panel.index.get_level_values("date").unique(), days)), level="date")
+    return panel.rename(index=dict(zip(panel.index.get_level_values("date").unique(), days, strict=True)), level="date")
 
 
 def _yahoo(path: Path, days: pd.DatetimeIndex) -> Path:

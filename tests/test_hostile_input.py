@@ -115,7 +115,7 @@ def test_unsorted_duplicated_and_mixed_dates() -> None:
         except QtradeError as exc:
             assert "m.csv" in str(exc) and "one date format" in str(exc)
         dup = Path(tmp) / "d.csv"
-        pd.DataFrame(rows + [rows[0]], columns=columns).to_csv(dup, index=False)
+        pd.DataFrame([*rows, rows[0]], columns=columns).to_csv(dup, index=False)
         try:
             load_market_data(dup)
         except QtradeError as exc:

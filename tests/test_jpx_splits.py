@@ -30,8 +30,8 @@ def _true_panel() -> pd.DataFrame:
 def _write_jpx(path: Path, adjusted: pd.DataFrame, convention: str, splits: dict = SPLITS) -> pd.DataFrame:
     """The raw file of ``adjusted`` with ``splits``, the factor placed as ``convention`` defines it."""
     rows = []
-    for ticker, one in adjusted.groupby(level="ticker"):
-        one = one.droplevel("ticker")
+    for ticker, group in adjusted.groupby(level="ticker"):
+        one = group.droplevel("ticker")
         dates = one.index
         later = np.ones(len(dates))  # product of the factors of the splits after each row
         factor = np.ones(len(dates))

@@ -3,8 +3,8 @@
 The trading days are the data's own (a day on which any ticker has a price) or, with ``calendar``, the
 sessions of an exchange calendar (:mod:`forecasting.market.calendars`). An interpolated value borrows the next real
 price, so it is only known once that price is. qtrade keeps a ``filled`` flag per (date, ticker);
-:mod:`forecasting.preparation.features` never lets a filled day be a forecast origin or the end of a target, which is enough
-to keep the borrowed price out of any forecast made before it.
+:mod:`forecasting.preparation.features` never lets a filled day be a forecast origin or the end of a target, which is
+enough to keep the borrowed price out of any forecast made before it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
@@ -31,9 +33,13 @@ __all__ = [
     "jpx_factor_convention",
     "load_default",
     "load_market_data",
+    "read_folder",
     "read_jpx",
     "read_panel",
+    "read_stooq",
     "read_yahoo_csv",
+    "read_yfinance_csv",
+    "ticker_from_filename",
     "validate_panel",
 ]
 
@@ -51,6 +57,10 @@ rounding error.
 """
 _TICKER_ALIASES = ("ticker", "symbol", "code", "securitiescode")
 _DATE_ALIASES = ("date", "datetime", "timestamp")
+_ADJ_ALIASES = ("adjclose", "adjustedclose")  # Yahoo's Adj Close, Alpha Vantage's adjusted_close
+_YF_FIELDS = frozenset({"open", "high", "low", "close", "adjclose", "volume", "dividends", "stocksplits",
+                        "capitalgains", "repaired"})
+_FOLDER_SUFFIXES = (".csv", ".txt")
 
 
 def load_default() -> pd.DataFrame:
@@ -81,10 +91,14 @@ def load_market_data(
     Parameters
     ----------
     path
-        A Yahoo-style single-ticker CSV, a long panel (CSV or Parquet), a JPX ``stock_prices.csv`` or a
-        folder of the JPX competition (``train_files/`` and ``supplemental_files/``), or ``None``.
+        A Yahoo-style single-ticker CSV (also Alpha Vantage's, with ``timestamp``), a yfinance multi-ticker
+        download saved with ``to_csv()``, a stooq file, a long panel (CSV or Parquet), a JPX
+        ``stock_prices.csv``, a folder of the JPX competition (``train_files/`` and ``supplemental_files/``), a
+        folder of per-ticker files (Kaggle's Huge Stock Market Dataset, stooq's bulk download; see
+        :func:`read_folder`), or ``None``.
     tickers
-        Keep only these tickers (as strings); an unknown one is an error.
+        Keep only these tickers (as strings); an unknown one is an error. In a folder of per-ticker files only
+        their files are read.
     date_format
         A strptime format for the file's dates (``"%d/%m/%Y"``); when left out, one format is inferred per
         file (see :func:`read_panel`) and a column that fits both day-first and month-first is refused.
@@ -104,8 +118,10 @@ def load_market_data(
         source = str(p)
         if not p.exists():
             raise DataError(f"{p}: no such file or folder; check the path")
-        if p.is_dir():
+        if p.is_dir() and _jpx_files(p):
             panel = read_jpx(p, date_format=date_format)
+        elif p.is_dir():
+            panel = read_folder(p, tickers=tickers, date_format=date_format)
         elif p.suffix.lower() in (".parquet", ".pq"):
             panel = read_panel(p, date_format=date_format)
         else:
@@ -121,25 +137,74 @@ def load_market_data(
     return panel
 
 
-def _read_csv_any(path: Path, *, date_format: str | None = None) -> pd.DataFrame:
+def _read_csv_any(path: Path, *, date_format: str | None = None, ticker: str | None = None) -> pd.DataFrame:
+    """A CSV (or stooq ``.txt``) in whichever layout its first rows show; ``ticker`` names a one-ticker file."""
     head = _head_rows(path, 3)
     if not head or not any(cell.strip() for cell in head[0]):
         raise DataError(f"{path}: the file is empty; give a CSV with a header and at least one row")
     first = [c.strip().lower() for c in head[0]]
     if "securitiescode" in first:
         return read_jpx(path, date_format=date_format)
-    if first[0] == "price" and len(head) > 1 and head[1] and head[1][0].strip().lower() == "ticker":
-        return read_yahoo_csv(path, date_format=date_format)
+    if first[0] == "<ticker>":
+        return read_stooq(path, ticker=ticker, date_format=date_format)
+    if _two_level_header(head) is not None:
+        return read_yfinance_csv(path, date_format=date_format)
     if any(c in _TICKER_ALIASES for c in first):
         return read_panel(path, date_format=date_format)
-    return read_yahoo_csv(path, date_format=date_format)
+    return read_yahoo_csv(path, ticker, date_format=date_format)
+
+
+def ticker_from_filename(name: str) -> str:
+    """The ticker a per-ticker file's name gives: the name without ``.csv`` / ``.txt``.
+
+    A name in lower case, as Kaggle's and stooq's are, loses stooq's market suffix (``.us``; ``_us_d`` and ``_d``
+    of stooq's single downloads) and is upper-cased; any other name is kept as written.
+
+    Examples
+    --------
+    >>> [ticker_from_filename(n) for n in ("aapl.us.txt", "brk-b.us.txt", "^spx_d.csv", "7203.T.csv", "ACME.csv")]
+    ['AAPL', 'BRK-B', '^SPX', '7203.T', 'ACME']
+    """
+    stem = re.sub(r"\.(csv|txt)$", "", name.strip(), flags=re.IGNORECASE)
+    if stem != stem.lower():
+        return stem
+    plain = re.fullmatch(r"(.+?)(?:\.[a-z]{2}|_[a-z]{2}_d|_d)", stem)
+    return (plain.group(1) if plain else stem).upper()
+
+
+def _stooq_symbol(symbol: str) -> str:
+    """stooq's ``<TICKER>`` without its market suffix: ``AAPL.US`` -> ``AAPL``; ``^SPX`` and ``EURUSD`` as they are."""
+    return re.sub(r"\.[A-Za-z]{2}$", "", symbol.strip())
+
+
+def _two_level_header(head: list[list[str]]) -> str | None:
+    """``"price-first"`` or ``"ticker-first"`` for yfinance's header of two rows and a ``Date`` row, else None.
+
+    yfinance names the rows ``Price`` and ``Ticker`` (since 0.2.51); earlier versions left both first cells
+    blank, and the row of field names (Open, Close, ...) tells which is which.
+    """
+    if len(head) < 3 or len(head[0]) < 2 or len(head[1]) != len(head[0]):
+        return None
+    top, second, third = ([cell.strip() for cell in row] for row in head[:3])
+    if not third or third[0].lower() not in ("date", "datetime") or any(third[1:]):
+        return None
+    labels = (top[0].lower(), second[0].lower())
+    if labels == ("price", "ticker"):
+        return "price-first"
+    if labels == ("ticker", "price"):
+        return "ticker-first"
+    if labels == ("", ""):
+        for name, row in (("price-first", top), ("ticker-first", second)):
+            if all(_norm(c) in _YF_FIELDS for c in row[1:]):
+                return name
+    return None
 
 
 def _head_rows(path: Path, n: int) -> list[list[str]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
-            return [row for _, row in zip(range(n), reader)]
+            return list(itertools.islice(reader, n))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8 CSV") from None
     except csv.Error as exc:
@@ -148,7 +213,7 @@ def _head_rows(path: Path, n: int) -> list[list[str]]:
 
 def _read_csv(path: Path, **kwargs: object) -> pd.DataFrame:
     try:
-        raw = pd.read_csv(path, encoding="utf-8-sig", **kwargs)  # type: ignore[call-overload]
+        raw = pd.read_csv(path, encoding="utf-8-sig", **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; give a CSV with a header and at least one row") from None
     except UnicodeDecodeError:
@@ -191,29 +256,150 @@ def read_yahoo_csv(
 ) -> pd.DataFrame:
     """A single-ticker CSV in Yahoo's layout: Date, Open, High, Low, Close, [Adj Close,] Volume.
 
-    Reads the newer three-row header (``Price`` / ``Ticker`` / ``Date``) too, taking the ticker from it.
-    With ``Adj Close``, OHLC are multiplied by ``Adj Close / Close`` and volume divided by it.
-    The ticker defaults to the file's stem. Dates are read as in :func:`read_panel`.
+    Alpha Vantage's daily CSV (``timestamp, open, high, low, close, [adjusted_close,] volume``, newest row
+    first) and the files of Kaggle's Huge Stock Market Dataset (``Date, ..., Volume, OpenInt``) are this layout.
+    Reads yfinance's three-row header (``Price`` / ``Ticker`` / ``Date``) too, taking the ticker from it (see
+    :func:`read_yfinance_csv`). With ``Adj Close`` (or ``adjusted_close``), OHLC are multiplied by
+    ``Adj Close / Close`` and volume divided by it. The ticker defaults to :func:`ticker_from_filename` of the
+    file's name. Dates are read as in :func:`read_panel`.
     """
     p = Path(path)
     head = _head_rows(p, 3)
     if not head:
         raise DataError(f"{p}: the file is empty; give a CSV with a header and at least one row")
-    if head[0] and head[0][0].strip().lower() == "price" and len(head) > 1 and head[1]:
-        names = ["Date", *[c.strip() for c in head[0][1:]]]
-        tickers_row = [c.strip() for c in head[1][1:] if c.strip()]
-        ticker = ticker or (tickers_row[0] if tickers_row else None)
-        raw = _read_csv(p, skiprows=3, header=None, names=names)
-    else:
-        raw = _read_csv(p)
-    ticker = ticker or p.name.split(".")[0]
+    if _two_level_header(head) is not None:
+        panel = read_yfinance_csv(p, date_format=date_format)
+        names = panel.index.get_level_values("ticker").unique()
+        if ticker is not None and len(names) == 1:
+            panel = panel.rename(index={names[0]: ticker}, level="ticker")
+        return panel
+    raw = _read_csv(p)
+    ticker = ticker or ticker_from_filename(p.name)
     cols = {_norm(c): c for c in raw.columns}
-    _require(p, cols, ("date", *COLUMNS))
-    frame = pd.DataFrame({k: raw[cols[k]] for k in ("date", *COLUMNS)})
+    date_col = next((cols[a] for a in _DATE_ALIASES if a in cols), None)
+    _require(p, cols, COLUMNS, extra={"date": date_col})
+    frame = pd.DataFrame({k: raw[cols[k]] for k in COLUMNS})
+    frame.insert(0, "date", raw[date_col])
     frame["ticker"] = ticker
-    if "adjclose" in cols:
-        frame["adj_close"] = raw[cols["adjclose"]]
+    adj = next((cols[a] for a in _ADJ_ALIASES if a in cols), None)
+    if adj is not None:
+        frame["adj_close"] = raw[adj]
     return _finish(p, frame, date_format=date_format)
+
+
+def read_yfinance_csv(path: str | os.PathLike[str], *, date_format: str | None = None) -> pd.DataFrame:
+    """A yfinance download saved with ``to_csv()``: one column per (field, ticker) under two header rows.
+
+    ``yf.download(["AAPL", "MSFT"])`` writes the rows ``Price`` (Close, Close, High, High, ...), ``Ticker``
+    (AAPL, MSFT, AAPL, MSFT, ...) and ``Date``; with ``group_by="ticker"`` the first two rows are swapped;
+    versions before 0.2.51 left their first cells blank. A single ticker's download has the same rows. Each
+    ticker needs Open, High, Low, Close and Volume; an ``Adj Close`` (``auto_adjust=False``) adjusts them as
+    in :func:`read_yahoo_csv`. A ticker's rows with every field blank (before its listing) are not rows of it;
+    a ticker with no value at all (a failed download) is left out with a warning.
+    """
+    p = Path(path)
+    head = _head_rows(p, 3)
+    order = _two_level_header(head)
+    if order is None:
+        raise DataError(f"{p}: not a yfinance download (header rows Price, Ticker and Date); "
+                        "see README 'Data formats'")
+    fields, names = (head[0], head[1]) if order == "price-first" else (head[1], head[0])
+    raw = _read_csv(p, skiprows=3, header=None)
+    if raw.shape[1] != len(fields):
+        raise DataError(f"{p}: {raw.shape[1]} columns in the rows but {len(fields)} in the header; "
+                        "check the delimiter and quoting")
+    by_ticker: dict[str, dict[str, int]] = {}
+    for i, (field_name, ticker) in enumerate(zip(fields[1:], names[1:], strict=True), start=1):
+        by_ticker.setdefault(ticker.strip(), {})[_norm(field_name)] = i
+    parts, failed = [], []
+    for ticker, cols in by_ticker.items():
+        missing = [c for c in COLUMNS if c not in cols]
+        if missing:
+            raise DataError(f"{p}: ticker {ticker} has no {', '.join(missing)} column(s); download every field "
+                            "(Open, High, Low, Close, Volume) or see README 'Data formats'")
+        part = pd.DataFrame({"date": raw[0], "ticker": ticker, **{c: raw[cols[c]] for c in COLUMNS}})
+        adj = next((cols[a] for a in _ADJ_ALIASES if a in cols), None)
+        if adj is not None:
+            part["adj_close"] = raw[adj]
+        listed = part[list(COLUMNS)].notna().any(axis=1)  # all blank: before the listing, or a failed download
+        if not listed.any():
+            failed.append(ticker)
+        parts.append(part[listed])
+    if failed:
+        warnings.warn(f"{p}: no prices for {', '.join(failed)} (a failed download?); left out", stacklevel=2)
+    return _finish(p, pd.concat(parts, ignore_index=True), date_format=date_format)
+
+
+def read_stooq(
+    path: str | os.PathLike[str], *, ticker: str | None = None, date_format: str | None = None
+) -> pd.DataFrame:
+    """A stooq file: ``<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>``.
+
+    The bulk download's ``.txt`` files (one per ticker) and its daily update files (many tickers) have this
+    layout. Only daily bars (``<PER>`` D) are read; ``<DATE>`` is ``YYYYMMDD``, ``<TIME>`` and ``<OPENINT>``
+    are not used. The ticker is ``<TICKER>`` without stooq's market suffix (``AAPL.US`` -> ``AAPL``), or
+    ``ticker`` for a file of one ticker.
+    """
+    p = Path(path)
+    raw = _read_csv(p, dtype={"<TICKER>": str, "<PER>": str})
+    cols = {_norm(c): c for c in raw.columns}
+    _require(p, cols, ("ticker", "per", "date", *PRICE_COLUMNS, "vol"))
+    period = raw[cols["per"]].astype(str).str.strip()
+    other = period[period.str.upper() != "D"]
+    if len(other):
+        raise DataError(f"{p}: bars of period {other.iloc[0]!r} (<PER>); qtrade reads daily bars (<PER> D): "
+                        "take stooq's daily files")
+    symbols = raw[cols["ticker"]].astype(str).map(_stooq_symbol)
+    if ticker is not None and symbols.nunique() <= 1:
+        symbols = pd.Series(ticker, index=raw.index)
+    frame = pd.DataFrame({"date": raw[cols["date"]], "ticker": symbols,
+                          **{c: raw[cols[c]] for c in PRICE_COLUMNS}, "volume": raw[cols["vol"]]})
+    return _finish(p, frame, date_format=date_format)
+
+
+def read_folder(
+    path: str | os.PathLike[str], *, tickers: Sequence[str] | None = None, date_format: str | None = None
+) -> pd.DataFrame:
+    """A folder of per-ticker files, searched with its subfolders for ``.csv`` and ``.txt`` files.
+
+    Kaggle's Huge Stock Market Dataset (``Stocks/aapl.us.txt``, ``ETFs/spy.us.txt``), stooq's bulk download
+    (``data/daily/us/nasdaq stocks/1/aapl.us.txt``) or any folder of files in a layout
+    :func:`load_market_data` reads. Each file's ticker is :func:`ticker_from_filename` of its name
+    (``brk-b.us.txt`` -> ``BRK-B``); two files of one ticker are refused, naming both. With ``tickers`` only
+    their files are read. Empty files (the Kaggle set has some) are skipped with a warning.
+    """
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in _FOLDER_SUFFIXES and f.is_file()
+                   and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    if not files:
+        raise DataError(f"{p}: no price files in it (.csv or .txt, one per ticker, as Kaggle's and stooq's) and "
+                        "no stock_prices.csv of the JPX competition; point at such a folder or at one file")
+    by_ticker: dict[str, Path] = {}
+    for f in files:
+        name = ticker_from_filename(f.name)
+        if name in by_ticker:
+            raise DataError(f"{p}: {by_ticker[name].relative_to(p)} and {f.relative_to(p)} are both ticker {name}; "
+                            "point at a folder that holds each ticker once")
+        by_ticker[name] = f
+    if tickers:
+        missing = [str(t) for t in tickers if str(t) not in by_ticker]
+        if missing:
+            sample = ", ".join(sorted(by_ticker)[:8])
+            raise DataError(f"{p}: no file of ticker {', '.join(missing)}; choose from {sample}")
+        by_ticker = {str(t): by_ticker[str(t)] for t in tickers}
+    parts, empty = [], []
+    for name, f in by_ticker.items():
+        head = _head_rows(f, 2)
+        if len(head) < 2 or not any(cell.strip() for cell in head[1]):
+            empty.append(f.name)
+            continue
+        parts.append(_read_csv_any(f, date_format=date_format, ticker=name))
+    if empty:
+        listed = ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else "")
+        warnings.warn(f"{p}: {len(empty)} empty file(s) skipped ({listed})", stacklevel=2)
+    if not parts:
+        raise DataError(f"{p}: every price file in it is empty; point at a folder with prices")
+    return validate_panel(pd.concat(parts).sort_index(), source=str(p))
 
 
 def read_panel(
@@ -246,8 +432,9 @@ def read_panel(
     frame = pd.DataFrame({k: raw[cols[k]] for k in COLUMNS})
     frame.insert(0, "date", raw[date_col])
     frame.insert(1, "ticker", raw[ticker_col].astype(str))
-    if "adjclose" in cols:
-        frame["adj_close"] = raw[cols["adjclose"]]
+    adj = next((cols[a] for a in _ADJ_ALIASES if a in cols), None)
+    if adj is not None:
+        frame["adj_close"] = raw[adj]
     if "spread" in cols:
         frame["spread"] = raw[cols["spread"]]
     return _finish(p, frame, source=source, date_format=date_format)
@@ -271,11 +458,7 @@ def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) ->
     """
     p = Path(path)
     if p.is_dir():
-        files = [
-            f
-            for sub in ("train_files", "supplemental_files", ".")
-            for f in sorted((p / sub).glob("stock_prices.csv"))
-        ]
+        files = _jpx_files(p)
         if not files:
             raise DataError(f"{p}: no stock_prices.csv in it or in train_files/ or supplemental_files/; "
                             "point at the competition's folder or at a stock_prices.csv")
@@ -309,6 +492,12 @@ def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) ->
     if p.is_dir():  # the competition's folder is the Tokyo Stock Exchange's: --calendar auto uses XTKS
         panel.attrs[CALENDAR_ATTR] = JPX_CALENDAR
     return panel
+
+
+def _jpx_files(folder: Path) -> list[Path]:
+    """The competition's price files in ``folder``: train_files/, then supplemental_files/, then its own."""
+    subfolders = ("train_files", "supplemental_files", ".")
+    return [f for sub in subfolders for f in sorted((folder / sub).glob("stock_prices.csv"))]
 
 
 def jpx_factor_convention(

@@ -163,7 +163,7 @@ def suspect_splits(clean: CleanPanel, *, tolerance: float = 0.05) -> pd.DataFram
         for sign, name in ((-1.0, f"{k}-for-1"), (1.0, f"1-for-{k}")):
             rows, cols = np.nonzero(np.abs(r - sign * np.log(k)) < tolerance)
             found += [(str(clean.tickers[j]), clean.dates[i + 1], float(np.exp(r[i, j])), name)
-                      for i, j in zip(rows, cols)]
+                      for i, j in zip(rows, cols, strict=True)]
     return _suspect_frame(found)
 
 
@@ -205,7 +205,7 @@ def suspect_units(clean: CleanPanel, *, ratio: float = UNIT_RATIO) -> pd.DataFra
     jump = real & np.isfinite(moves) & ((moves >= ratio) | (moves <= 1.0 / ratio))
     rows, cols = np.nonzero(jump)
     return _units_frame([(str(clean.tickers[j]), clean.dates[i], float(previous[i, j]), float(close[i, j]),
-                          float(moves[i, j])) for i, j in zip(rows, cols)])
+                          float(moves[i, j])) for i, j in zip(rows, cols, strict=True)])
 
 
 def _units_frame(rows: list[tuple[str, pd.Timestamp, float, float, float]]) -> pd.DataFrame:
@@ -230,7 +230,7 @@ def zero_volume(clean: CleanPanel) -> tuple[str, ...]:
     """
     volume = clean.values["volume"]
     traded = (np.nan_to_num(volume, nan=0.0) > 0).any(axis=0)
-    return tuple(str(t) for t, has in zip(clean.tickers, traded) if not has)
+    return tuple(str(t) for t, has in zip(clean.tickers, traded, strict=True) if not has)
 
 
 def data_warnings(summary: DataSummary, *, shown: int = 10) -> list[str]:
@@ -258,7 +258,7 @@ def data_warnings(summary: DataSummary, *, shown: int = 10) -> list[str]:
 def check_window(clean: CleanPanel, window: int, source: str) -> None:
     """Every ticker needs more days with a close (real or interpolated) than ``window`` to give one sample."""
     rows = np.isfinite(clean.values["close"]).sum(axis=0)
-    short = [(str(t), int(r)) for t, r in zip(clean.tickers, rows) if r <= window]
+    short = [(str(t), int(r)) for t, r in zip(clean.tickers, rows, strict=True) if r <= window]
     if short:
         listed = ", ".join(f"{t} ({r} days with a close)" for t, r in short[:5])
         more = f" and {len(short) - 5} more" if len(short) > 5 else ""

@@ -102,8 +102,8 @@ def to_jpx_frame(panel: pd.DataFrame, *, splits: dict[str, str] | None = None) -
 
     ``splits`` maps a ticker to the first date trading at the new, halved price (a 2-for-1 split): the raw
     prices from that date on are halved and volumes doubled, and ``AdjustmentFactor`` 0.5 sits on the last
-    day before it, as in the competition's files (J-Quants data puts it on the split day itself). Reading the result back with :func:`forecasting.market.loaders.read_jpx`
-    gives the original panel.
+    day before it, as in the competition's files (J-Quants data puts it on the split day itself). Reading the
+    result back with :func:`forecasting.market.loaders.read_jpx` gives the original panel.
     """
     frame = panel.reset_index()
     frame["AdjustmentFactor"] = 1.0
