@@ -99,8 +99,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
                   tradable: np.ndarray, feeds: list[Any], first: int, close_fills: bool,
                   delisting_return: float) -> None:
         """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays (``volume``:
-        the volume a fill at each row may take a share of); the feeds (in the arrays' column order) start at row
-        ``first``."""
+        the volume a fill at each row may take a share of, NaN where it is unknown: no cap); the feeds (in the
+        arrays' column order) start at row ``first``."""
         self.costs = costs
         self.commission = costs.commission_bps / 1e4
         # what a fill at (row, column) pays, but for the impact's sqrt(value): read once, not per fill
@@ -108,7 +108,11 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         with np.errstate(divide="ignore", invalid="ignore"):
             unit = costs.impact * stats.sigma / np.sqrt(stats.adv)
         self.unit_impact = np.where(np.isfinite(unit), unit, 0.0)
-        self.cap = costs.participation * volume if costs.participation < 1.0 else None
+        # NaN: the ticker's volume is unknown, and nothing caps its orders
+        self.cap = np.where(np.isnan(volume), np.inf, costs.participation * volume) if costs.participation < 1.0 \
+            else None
+        self.capped = 0  # orders the cap cut to part of their size
+        self.blocked = 0  # orders the cap cut to nothing (the volume known at their fill was 0)
         self.close = close
         self.tradable = tradable
         self.columns = {feed: j for j, feed in enumerate(feeds)}
@@ -147,7 +151,11 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         size = abs(order.executed.remsize)
         delisting = bool(order.info.get("delisting", False))
         if self.cap is not None and not delisting:  # a delisting settles the whole position
-            size = min(size, float(self.cap[row, col]))
+            cap = float(self.cap[row, col])
+            if cap < size:
+                size = cap
+                self.capped += cap > 0
+                self.blocked += cap <= 0
         self.fill_under_way = _Fill(row - self.first, size, price, float(self.half[row, col]),
                                     float(self.unit_impact[row, col]), self.delisting_return if delisting else 0.0)
         return size

@@ -27,7 +27,7 @@ from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
-__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest"]
+__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest", "unknown_volume"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,16 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     if mode.price == "open":  # an open fill knows the sessions before it, not its own day's volume or spread
         volume = known_at_open(volume, data.tradable)
         spread = None if spread is None else known_at_open(spread, data.tradable, unknown=np.nan)
-    market = market_stats(data.prices["close"], data.prices["volume"], data.tradable, spread)
+    unknown = unknown_volume(data.prices["volume"], data.tradable)
+    volume = np.where(unknown, np.nan, volume)  # no cap on these tickers' orders
+    model = execution.costs
+    if unknown.any() and (model.participation < 1.0 or model.impact > 0):
+        names = ", ".join(t for t, u in zip(data.tickers, unknown, strict=True) if u)
+        warnings.warn(f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
+                      "so neither the participation cap (--participation) nor market impact (--impact) applies to "
+                      "their orders", stacklevel=2)
+    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable,
+                          spread)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     broker = cerebro.broker = QtradeBroker()
     broker.setcash(execution.cash)
@@ -171,19 +180,39 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     if data.unusable and spec.uses_forecast:
         warnings.warn(f"{data.unusable} forecasts had a missing, zero or negative variance (or a missing mean); "
                       "those tickers did not trade on those days", stacklevel=2)
-    if fills.empty:
+    p = model.participation
+    if fills.empty and broker.blocked:
+        warnings.warn(f"{spec.name} made no trade in the period: the participation cap (--participation {p:g}) let "
+                      f"none of its {broker.blocked} orders fill, as the volume known at their fills was 0; give the "
+                      "data's volume, or --participation 1 to lift the cap", stacklevel=2)
+    elif fills.empty:
         warnings.warn(f"{spec.name} made no trade in the period (for longshort: it needs 2 or more tickers)",
                       stacklevel=2)
+    elif broker.blocked:
+        warnings.warn(f"{broker.blocked} orders filled nothing: the volume known at their fill was 0, and an order "
+                      f"takes at most {p:g} of it (--participation)", stacklevel=2)
     rejected = int((fills["side"] == "rejected").sum())
     if rejected:
         warnings.warn(f"{rejected} orders were rejected by the broker for want of cash", stacklevel=2)
-    partial = int((fills["size"] < fills["requested"] * (1 - 1e-9)).sum()) if len(fills) else 0
-    if partial:
-        warnings.warn(f"{partial} orders filled only in part: at most {execution.costs.participation:g} of a bar's "
-                      "volume trades (--participation)", stacklevel=2)
+    if broker.capped:
+        warnings.warn(f"{broker.capped} orders filled only in part: at most {p:g} of a bar's volume trades "
+                      "(--participation)", stacklevel=2)
     return BacktestResult(spec.name, params, execution, returns, gross, costs,
                           benchmark(data, mode, delisting_return=execution.delisting_return), decisions, holdings,
                           fills, equity, data.unusable, data, market, first, broker.holding_paid)
+
+
+def unknown_volume(volume: np.ndarray, tradable: np.ndarray) -> np.ndarray:
+    """(n_tickers,) True for a ticker whose volume is 0 or missing on every real bar: index and FX files carry
+    no volume, and a cap on a share of 0 would block every order.
+
+    Examples
+    --------
+    >>> v = np.array([[0.0, 5.0, np.nan], [0.0, 0.0, np.nan]])
+    >>> unknown_volume(v, np.ones((2, 3), bool)).tolist()
+    [True, False, True]
+    """
+    return ~np.any(np.where(tradable, np.nan_to_num(volume), 0.0) > 0, axis=0)
 
 
 def known_at_open(values: np.ndarray, tradable: np.ndarray, *, unknown: float = 0.0) -> np.ndarray:

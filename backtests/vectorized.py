@@ -8,7 +8,8 @@ in the engine cannot agree with itself here:
   (``next-close``), sized as ``|target - current| * equity / close`` and skipped below the band; sells go first;
   it fills at the close it was sent at, or at the next open when that is a real price;
 - it takes at most ``participation`` of the volume known at the fill: the fill bar's at a close, the last real
-  session's at an open;
+  session's at an open; a ticker whose volume is 0 or missing on every real bar has unknown volume: no cap and no
+  impact;
 - each fill pays ``commission_bps`` and the half-spread (half the data's ``spread`` column where it has one, known
   as the volume is; else ``half_spread_bps``) of its value, and square-root impact ``impact * sigma *
   sqrt(value / adv)`` of it, sigma the standard deviation of the close-to-close log returns and adv the mean
@@ -69,7 +70,9 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
         raise ValueError("every decision date must be a date of data")
     targets = {int(r): decisions.to_numpy(dtype=float)[k] for k, r in enumerate(rows)}
     closing = _closing(tradable, mode.lag)
-    sigma, adv = _impact_inputs(close, volume, tradable)
+    no_volume = ~np.any(np.where(tradable, volume, 0.0) > 0, axis=0)  # 0 or NaN on every real bar: unknown
+    sigma, adv = _impact_inputs(close, np.where(no_volume, np.nan, volume), tradable)
+    volume = np.where(no_volume, np.inf, volume)  # no cap where the volume is unknown
     spread = data.spread
     book = _Book(np.zeros(n), float(cash), costs, delisting_return)
     at_close = mode.price == "close"

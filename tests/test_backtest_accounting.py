@@ -224,3 +224,45 @@ def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
     closed = gone["size"] if gone["side"] == "sell" else -gone["size"]
     assert stats["delisting_booked"] == pytest.approx(-r * closed * price / 1e6, rel=1e-9)
     assert stats["vectorised_check_bp_per_day"] < 1e-6
+
+
+# --- item 13: zero volume is unknown volume, and a cap that blocks every order says so -----------------------
+
+@pytest.mark.parametrize("mode", ["next-close", "next-open"])
+@pytest.mark.parametrize("missing", [0.0, np.nan])
+def test_a_ticker_without_volume_trades_uncapped_and_without_impact_and_says_so(mode, missing) -> None:
+    from backtests.stats import backtest_stats
+
+    a_close, a_open = walk(60, 16, level=3000.0)  # an index: its file carries no volume
+    b_close, b_open = walk(60, 17)
+    panel = market({"IDX": a_close, "B": b_close}, open_={"IDX": a_open, "B": b_open},
+                   volume={"IDX": [missing] * 60, "B": [2e4] * 60})
+    mean = np.round(np.random.default_rng(18).uniform(-0.5, 0.5, 60), 2).tolist()
+    fc = forecasts(panel, mode, {"IDX": mean, "B": mean[::-1]}, test_from=30)
+    result, said = run(panel, fc, mode, CostModel(participation=0.05, impact=0.5), cash=1e6)
+    idx = result.fills[result.fills["ticker"] == "IDX"]
+    assert len(idx) > 20
+    assert (idx["size"] == idx["requested"]).all() and (idx["impact"] == 0).all()
+    b = result.fills[result.fills["ticker"] == "B"]
+    assert (b["impact"] > 0).all()
+    notes = [m for m in said if "IDX" in m]
+    assert len(notes) == 1
+    assert "volume" in notes[0] and "unknown" in notes[0] and "--participation" in notes[0] and "B" not in notes[0]
+    assert backtest_stats(result)["vectorised_check_bp_per_day"] < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["next-close", "next-open"])
+def test_a_cap_that_blocks_every_order_is_named_as_the_cause(mode) -> None:
+    close, open_ = walk(60, 19)
+    volume = [5e4] * 30 + [0.0] * 30  # the market stopped printing volume where the test period begins
+    panel = market({"A": close}, open_={"A": open_}, volume={"A": volume})
+    fc = forecasts(panel, mode, 0.001, test_from=31)
+    result, said = run(panel, fc, mode, CostModel(participation=0.1), strategy="kelly", cash=1e6)
+    assert result.fills.empty
+    assert any("made no trade" in m and "--participation 0.1" in m and "volume" in m for m in said), said
+    # with some volume left on one day, the rest of the orders are still named
+    volume[40] = 1e3
+    result, said = run(market({"A": close}, open_={"A": open_}, volume={"A": volume}), fc, mode,
+                       CostModel(participation=0.1), strategy="kelly", cash=1e6)
+    assert len(result.fills) == 1
+    assert any("orders filled nothing" in m and "--participation" in m for m in said), said
