@@ -4,7 +4,7 @@ of its files, loads into the canonical panel with the tickers named cleanly.
 The layouts:
 
 - yfinance ``yf.download([...]).to_csv()``: ``group_by='column'`` (the default) writes the header rows ``Price`` (the
-  fields), ``Ticker`` and ``Date``; ``group_by='ticker'`` swaps the first two. Versions before 0.2.51 wrote the same
+  fields), ``Ticker`` and ``Date``; ``group_by='ticker'`` swaps the first two. Earlier versions wrote the same
   rows with the first cells blank (unnamed column levels), and with ``Adj Close`` (``auto_adjust=False``).
 - Kaggle's "Huge Stock Market Dataset" (Boris Marjanovic): folders ``Stocks/`` and ``ETFs/`` of files ``aapl.us.txt``
   with the header ``Date,Open,High,Low,Close,Volume,OpenInt``.
@@ -246,3 +246,14 @@ def test_qtrade_data_on_a_kaggle_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 tickers" in result.output and "50 trading days" in result.output
     assert "BRK-B" in result.output and "SPY" not in result.output and "JPX" not in result.output
+
+
+def test_a_ticker_yfinance_failed_to_download_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    panel = _prices(["AAPL", "XYZQ"])
+    panel.loc[panel.index.get_level_values("ticker") == "XYZQ"] = np.nan  # yfinance: "1 Failed download"
+    path = tmp_path / "download.csv"
+    path.write_text(_yf_download_csv(panel))
+    with pytest.warns(UserWarning, match=re.escape(f"{path}: no prices for XYZQ (a failed download?); left out")):
+        loaded = load_market_data(path)
+    assert loaded.index.get_level_values("ticker").unique().tolist() == ["AAPL"]
+    np.testing.assert_allclose(loaded.to_numpy(), panel.xs("AAPL", level="ticker", drop_level=False).to_numpy())

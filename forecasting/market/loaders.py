@@ -147,8 +147,8 @@ def _read_csv_any(path: Path, *, date_format: str | None = None, ticker: str | N
         return read_jpx(path, date_format=date_format)
     if first[0] == "<ticker>":
         return read_stooq(path, ticker=ticker, date_format=date_format)
-    if _two_level_header(head) is not None:
-        return read_yfinance_csv(path, date_format=date_format)
+    if _two_level_header(head) is not None:  # a yfinance download; read_yahoo_csv names a one-ticker file
+        return read_yahoo_csv(path, ticker, date_format=date_format)
     if any(c in _TICKER_ALIASES for c in first):
         return read_panel(path, date_format=date_format)
     return read_yahoo_csv(path, ticker, date_format=date_format)
@@ -180,7 +180,7 @@ def _stooq_symbol(symbol: str) -> str:
 def _two_level_header(head: list[list[str]]) -> str | None:
     """``"price-first"`` or ``"ticker-first"`` for yfinance's header of two rows and a ``Date`` row, else None.
 
-    yfinance names the rows ``Price`` and ``Ticker`` (since 0.2.51); earlier versions left both first cells
+    yfinance names the rows ``Price`` and ``Ticker`` (recent versions); earlier versions left both first cells
     blank, and the row of field names (Open, Close, ...) tells which is which.
     """
     if len(head) < 3 or len(head[0]) < 2 or len(head[1]) != len(head[0]):
@@ -292,7 +292,7 @@ def read_yfinance_csv(path: str | os.PathLike[str], *, date_format: str | None =
 
     ``yf.download(["AAPL", "MSFT"])`` writes the rows ``Price`` (Close, Close, High, High, ...), ``Ticker``
     (AAPL, MSFT, AAPL, MSFT, ...) and ``Date``; with ``group_by="ticker"`` the first two rows are swapped;
-    versions before 0.2.51 left their first cells blank. A single ticker's download has the same rows. Each
+    earlier versions left their first cells blank. A single ticker's download has the same rows. Each
     ticker needs Open, High, Low, Close and Volume; an ``Adj Close`` (``auto_adjust=False``) adjusts them as
     in :func:`read_yahoo_csv`. A ticker's rows with every field blank (before its listing) are not rows of it;
     a ticker with no value at all (a failed download) is left out with a warning.
