@@ -10,9 +10,10 @@ ticker is a settlement, not a market order: it is never capped.
 
 Costs (:mod:`backtests.costs`). Each fill pays commission, half-spread and square-root impact in cash, through
 :class:`TickerCosts`, the commission scheme of each ticker; a forced close of a delisted ticker also settles the
-delisting return in cash the same way (a return of the position, kept apart from the costs). Each bar, before its fills in ``next-open`` and after them in the close modes (when the
-positions held since the previous close are known), the broker charges the borrow fee and the financing of the
-day on those positions, valued at the previous close.
+delisting return in cash the same way (a return of the position, kept apart from the costs). Each bar, before
+its fills in ``next-open`` and after them in the close modes (when the positions held since the previous close
+are known), the broker charges the borrow fee and the financing of the day on those positions, valued at the
+previous close.
 
 Messages. ``BackBroker`` copies an order (``order.clone()``) every time it changes state; qtrade's strategy acts
 only on finished orders, and a finished order never changes again, so this broker passes those on as they are.
@@ -39,7 +40,7 @@ _FINISHED = frozenset(
 )
 
 
-class TickerCosts(bt.CommInfoBase):  # type: ignore[misc]
+class TickerCosts(bt.CommInfoBase):
     """One ticker's costs: commission + half-spread + impact of the fill under way, as a share of its value.
 
     ``leverage`` only sets how much cash backtrader sets aside for a long position (value / leverage); the
@@ -85,7 +86,7 @@ class _Fill:
         return self.unit_impact * math.sqrt(self.size * self.price)
 
 
-class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
+class QtradeBroker(bt.brokers.BackBroker):
     """``BackBroker`` with qtrade's fills (participation cap, next-open on real prices only) and costs.
 
     Set up with :meth:`configure` before the run. ``parts`` collects, per order reference, the cost parts of its
@@ -94,6 +95,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
     by the same bars, a return of the positions, not a cost; ``charged`` the borrow and financing of each bar's
     day.
     """
+
+    pending: collections.deque[Any]  # BackBroker's orders waiting for a fill
 
     def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,
                   tradable: np.ndarray, feeds: list[Any], first: int, close_fills: bool,
@@ -206,7 +209,8 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         bar = len(self._feed) - 1  # every feed is on the same calendar
         if self.holding and not self.close_fills and bar > 0:  # before the open's fills: the previous close's
             self._charge_holding(bar, after_fills=False)
-        pending, self.pending = self.pending, collections.deque()
+        pending: collections.deque[Any] = self.pending
+        self.pending = collections.deque()
         for order in pending:
             if order.active():
                 self._try_exec(order)  # a fill, or a cancellation: every order finishes here
@@ -234,7 +238,7 @@ class QtradeBroker(bt.brokers.BackBroker):  # type: ignore[misc]
                 return 0.0
             gross = short = moved = 0.0
             now = self.close[row].tolist() if after_fills else None
-            for k, (size, price) in enumerate(zip(sizes, prev.tolist())):
+            for k, (size, price) in enumerate(zip(sizes, prev.tolist(), strict=True)):
                 value = size * price
                 gross += abs(value)
                 if value < 0:

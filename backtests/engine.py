@@ -1,11 +1,12 @@
 """Run one strategy on aligned prices and forecasts in a single backtrader Cerebro, all tickers sharing cash.
 
-Execution (:mod:`forecasting.preparation.execution`): ``next-close`` (default) fills a forecast made at the close of t at the
-close of t+1, ``next-open`` at the open of t+1, ``same-close`` at the close of t itself (optimistic: no real order
-can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill, a cap on the
-share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are fractional, so
-an index-level price still gets the weight asked for. The benchmark is an equal-weight buy-and-hold of the same
-tickers from the same first close, without costs.
+Execution (:mod:`forecasting.preparation.execution`): ``next-close`` (default) fills a forecast made at the close
+of t at the close of t+1, ``next-open`` at the open of t+1, ``same-close`` at the close of t itself (optimistic:
+no real order can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill,
+a cap on the share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are
+fractional, so an index-level price still gets the weight asked for. The benchmark is an equal-weight
+buy-and-hold of the same tickers from the same first close, without costs; a delisting's return is a return of
+the positions, in the net and gross returns and the benchmark alike.
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ def closing_decisions(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
     return out
 
 
-def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any], execution: Execution) -> BacktestResult:
+def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
+                 execution: Execution) -> BacktestResult:
     """Run ``spec`` on ``data``; see the module docstring for how orders fill and what they cost."""
     mode = execution.execution_mode
-    params = spec.calibrated(data.train_mean, data.train_variance, params)
+    none = np.full(data.mean.shape, np.nan)  # no training-period forecasts
+    params = spec.calibrated(none if data.train_mean is None else data.train_mean,
+                             none if data.train_variance is None else data.train_variance, params)
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
     volume, spread = data.prices["volume"], data.spread

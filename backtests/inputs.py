@@ -93,7 +93,7 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
         raise DataError(f"{p}: no such forecasts file; give the forecasts.csv written by qtrade forecast")
     try:
         frame = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is one user-facing message
+    except Exception as exc:  # any reader failure is one user-facing message
         raise DataError(f"{p}: cannot read forecasts ({type(exc).__name__}); give a CSV or Parquet file") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in FORECAST_COLUMNS if c not in frame.columns]
@@ -131,7 +131,8 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     dup = frame.duplicated(["date", "ticker"])
     if dup.any():
         row = frame[dup].iloc[0]
-        raise DataError(f"{p}: two forecasts for {row['ticker']} on {row['date']:%Y-%m-%d}; keep one per ticker and day")
+        raise DataError(f"{p}: two forecasts for {row['ticker']} on {row['date']:%Y-%m-%d}; keep one per ticker "
+                        "and day")
     return frame.sort_values(["date", "ticker"], ignore_index=True)
 
 

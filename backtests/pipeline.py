@@ -107,7 +107,7 @@ def run_backtest_job(
     curve = source_dir / "training_curve.png"
     curve_png = curve.read_bytes() if curve.is_file() else None
     seed = int(getattr(forecast_config, "seed", 0)) if made_here else int(
-        ((_read_json(source_dir / "manifest.json") or {}).get("seed", 0)))
+        (_read_json(source_dir / "manifest.json") or {}).get("seed", 0))
     # an earlier run's outputs go, but not the forecasts this backtest made or reads from this folder
     clear_previous(out, keep=[fc_path])
     out.mkdir(parents=True, exist_ok=True)

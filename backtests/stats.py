@@ -38,13 +38,13 @@ def performance(returns: pd.Series) -> dict[str, float | int | None]:
 
     r = returns.astype(float)
     if len(r) < 2 or float(r.std()) == 0.0:
-        return {"days": int(len(r)), "total_return": float((1 + r).prod() - 1), "cagr": None, "volatility": None,
+        return {"days": len(r), "total_return": float((1 + r).prod() - 1), "cagr": None, "volatility": None,
                 "sharpe": None, "sortino": None, "max_drawdown": None, "calmar": None,
                 "probabilistic_sharpe": None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = {
-            "days": int(len(r)),
+            "days": len(r),
             "total_return": float((1 + r).prod() - 1),
             "cagr": float(qs.stats.cagr(r)),
             "volatility": float(qs.stats.volatility(r)),
@@ -136,7 +136,7 @@ def forecast_scores(data: BacktestData) -> dict[str, Any]:
     moves = (m != 0) & (y != 0)
     kind = "normal" if dof is None else "student-t" if np.isfinite(dof).all() else "mixed"
     return {
-        "n": int(len(y)),
+        "n": len(y),
         "first_origin": f"{origins.min():%Y-%m-%d}",
         "last_origin": f"{origins.max():%Y-%m-%d}",
         "mse": mse,
@@ -160,7 +160,8 @@ def _pair_frame(data: BacktestData) -> pd.DataFrame:
 
 
 def traded_cross_section(data: BacktestData) -> CrossSection:
-    """:func:`forecasting.evaluation.crosssection.cross_section` on the traded period, recomputed from the backtest's inputs.
+    """:func:`forecasting.evaluation.crosssection.cross_section` on the traded period, recomputed from the
+    backtest's inputs.
 
     The signal is each forecast's mean, the target the log return it holds, over the same (ticker, origin) pairs
     as :func:`forecast_scores`; quintiles and ICs are per origin date. Absent (with the reason) when fewer than
@@ -226,7 +227,8 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
     m, v, y = data.mean[sl], data.variance[sl], data.target[sl]
     ok = usable(m, v) & np.isfinite(y)
     if ok.sum() < bins:
-        return pd.DataFrame(columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp", "profit_pct"])
+        return pd.DataFrame(columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp",
+                                     "profit_pct"])
     hold = result.holdings.reindex(data.dates[sl]).to_numpy()
     pnl = np.nan_to_num(hold * np.expm1(y))  # the weight decided at the origin times the return it holds
     conf = np.abs(m[ok]) / np.sqrt(v[ok])

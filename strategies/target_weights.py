@@ -52,7 +52,7 @@ class Columns:
     closing: np.ndarray
 
 
-class TargetWeights(bt.Strategy):  # type: ignore[misc]
+class TargetWeights(bt.Strategy):
     """Apply ``spec`` with ``rule_params`` to all datas, which share the broker's cash.
 
     Parameters (backtrader ``params``)

@@ -31,8 +31,8 @@ def market(close: dict[str, list[float]], *, open_: dict[str, list[float]] | Non
     """A long panel (date, ticker) -> open, high, low, close, volume (and spread) from per-ticker lists of equal
     length."""
     frames = []
-    for ticker, c in close.items():
-        c = np.asarray(c, dtype=float)
+    for ticker, given in close.items():
+        c = np.asarray(given, dtype=float)
         o = np.asarray(open_[ticker], dtype=float) if open_ else c.copy()
         v = np.asarray(volume[ticker], dtype=float) if volume else np.full(len(c), 1e9)
         frames.append(pd.DataFrame({"date": pd.bdate_range(start, periods=len(c)), "ticker": ticker, "open": o,

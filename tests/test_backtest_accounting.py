@@ -3,8 +3,6 @@ delisting return is booked, what unknown volume means, and how forecast targets 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +11,6 @@ from backtests.costs import CostModel
 from backtests.inputs import align
 from forecasting.preparation.execution import execution_mode
 from tests.built_markets import forecasts, market, run, walk
-
 
 # --- item 2: a next-open fill knows the volume of the sessions before its open, not its own ------------------
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from backtests.costs import CostModel
 from backtests.engine import Execution, run_backtest
-from backtests.inputs import align, held_returns, load_forecasts
+from backtests.inputs import align, load_forecasts
 from backtests.pipeline import rebuild_report, run_backtest_job
 from backtests.vectorized import replay
 from forecasting.market.cleaning import clean_panel
@@ -434,7 +434,7 @@ def test_a_strategy_sees_only_the_forecast_made_at_its_close(market) -> None:
     first = fc[(fc["ticker"] == data.tickers[0]) & (fc["split"] == "test")].set_index("date")
     dates = data.dates[data.start : data.stop]
     closes = data.prices["close"][data.start : data.stop, 0]
-    for (mean, close), date, expected_close in zip(seen, dates, closes):
+    for (mean, close), date, expected_close in zip(seen, dates, closes, strict=False):
         expected = first["mean"].get(date, np.nan)
         assert (np.isnan(mean) and np.isnan(expected)) or mean == pytest.approx(expected)
         assert close == pytest.approx(expected_close)
@@ -519,10 +519,10 @@ def test_forecasts_file_errors(tmp_path: Path, market) -> None:
         load_forecasts(tmp_path / "missing.csv")
     with pytest.raises(DataError, match="lack column"):
         load_forecasts(bad)
-    with pytest.raises(DataError, match="no forecasts.parquet or forecasts.csv"):
+    with pytest.raises(DataError, match=r"no forecasts\.parquet or forecasts\.csv"):
         load_forecasts(tmp_path)
     other = oracle_forecasts(synthetic_panel(3, 320, seed=99))
-    with pytest.raises(DataError, match="targets are not the log return from the close of t.1"):
+    with pytest.raises(DataError, match=r"targets are not the log return from the close of t.1"):
         align(market, other)
 
 
@@ -588,7 +588,7 @@ def test_forecasts_without_the_execution_marker_are_read_as_made_for_the_chosen_
     align(market, frame, execution="next-open")  # and the targets are checked against that execution
     from forecasting.errors import DataError
 
-    with pytest.raises(DataError, match="targets are not the log return from the close of t.1"):
+    with pytest.raises(DataError, match=r"targets are not the log return from the close of t.1"):
         align(market, frame, execution="next-close")
 
 

@@ -63,7 +63,8 @@ def check(mode: str, fills: list[tuple[str, int, float, float]], equity: list[fl
         assert f["price"] == pytest.approx((CLOSE if price == "close" else OPEN)[ticker][row], rel=1e-12)
         assert f["size"] == pytest.approx(size, rel=1e-12)
         commission, spread, impact = fill_cost(ticker, row, value)
-        assert (f["commission"], f["spread"]) == (pytest.approx(commission, rel=1e-10), pytest.approx(spread, rel=1e-10))
+        assert f["commission"] == pytest.approx(commission, rel=1e-10)
+        assert f["spread"] == pytest.approx(spread, rel=1e-10)
         assert f["impact"] == pytest.approx(impact, rel=1e-9)
     assert result.equity.tolist() == pytest.approx(equity, rel=1e-12)
     net = [equity[k] / equity[k - 1] - 1 for k in range(1, len(equity))]

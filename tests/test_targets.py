@@ -126,7 +126,7 @@ def test_unknown_modes_and_short_embargoes_are_one_line_errors() -> None:
         ForecastConfig(execution="next-week")
     with pytest.raises(ConfigError, match="--embargo 1 is shorter than the 2-day target of --execution next-close"):
         ForecastConfig(embargo=1)
-    with pytest.raises(ConfigError, match="--embargo 0 .* --execution same-close"):
+    with pytest.raises(ConfigError, match=r"--embargo 0 .* --execution same-close"):
         ForecastConfig(execution="same-close", embargo=0)
     assert ForecastConfig(execution="same-close", embargo=1).split_embargo == 1
     assert ForecastConfig(embargo=5).split_embargo == 5
