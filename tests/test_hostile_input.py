@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,45 @@ def test_unsorted_duplicated_and_mixed_dates() -> None:
             load_market_data(dup)
         except QtradeError as exc:
             assert "d.csv" in str(exc)
+
+
+VENDOR_CELLS = st.one_of(
+    st.sampled_from(["", "1", "2.5", "-1", "abc", "nan", "20200102", "2020-01-02", "Date", "AAPL", "Close", "D", "W"]),
+    st.floats(allow_nan=True).map(repr),
+)
+HEADS = [["Price", "Ticker", "Date"], ["Ticker", "Price", "Date"], ["", "", "Date"], ["Price", "Ticker", ""]]
+STOOQ = ["<TICKER>", "<PER>", "<DATE>", "<TIME>", "<OPEN>", "<HIGH>", "<LOW>", "<CLOSE>", "<VOL>", "<OPENINT>"]
+
+
+@st.composite
+def vendor_files(draw: st.DrawFn) -> str:
+    """Broken files in the yfinance download and stooq layouts: headers cut short, cells of any kind."""
+    if draw(st.booleans()):
+        rows = [STOOQ[: draw(st.integers(1, len(STOOQ)))]]
+    else:
+        first = draw(st.sampled_from(HEADS))
+        n = draw(st.integers(1, 8))
+        fields = ["Close", "High", "Low", "Open", "Volume", "Adj Close", "Other"]
+        rows = [[first[0], *[draw(st.sampled_from(fields)) for _ in range(n)]],
+                [first[1], *[draw(st.sampled_from(["AAPL", "MSFT", ""])) for _ in range(n)]],
+                [first[2], *[""] * n]]
+    width = len(rows[0])
+    for _ in range(draw(st.integers(0, 6))):
+        rows.append([draw(VENDOR_CELLS) for _ in range(draw(st.sampled_from([width, width, width - 1, width + 1])))])
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(vendor_files(), st.booleans())
+def test_broken_vendor_files_and_folders_load_or_fail_with_a_qtrade_error(text: str, as_folder: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "aapl.us.txt"
+        path.write_text(text)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # an empty file in a folder is skipped with a warning
+                _check(load_market_data(Path(tmp) if as_folder else path))
+        except QtradeError as exc:
+            assert "\n" not in str(exc) and tmp in str(exc)
