@@ -23,12 +23,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.evaluation.baselines import (ewma, garch11, gjr_garch_t, har_range, historical, log_returns,
-                                              min_training_dates)
+from forecasting.evaluation.baselines import (
+    ewma,
+    garch11,
+    gjr_garch_t,
+    har_range,
+    historical,
+    log_returns,
+    min_training_dates,
+)
 from forecasting.evaluation.plots import plot_pit, plot_training_curve
 from forecasting.evaluation.scoring import evaluate
 from forecasting.manifest import qtrade_version, run_manifest
@@ -45,8 +51,17 @@ from forecasting.preparation.dataset import Prepared, prepare
 from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
 from forecasting.preparation.features import FEATURES, FeatureCube, build_features
 from forecasting.preparation.scaling import ZScoreScaler
-from forecasting.preparation.splits import (SPLIT_NAMES, TEST, TRAIN, UNUSED, VAL, Fold, chronological_split,
-                                            minimum_dates, walk_forward_folds)
+from forecasting.preparation.splits import (
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    UNUSED,
+    VAL,
+    Fold,
+    chronological_split,
+    minimum_dates,
+    walk_forward_folds,
+)
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 
@@ -238,7 +253,8 @@ def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.Dat
 
 def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[str, np.ndarray]:
     """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
-    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see :mod:`forecasting.evaluation.baselines`);
+    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see
+    :mod:`forecasting.evaluation.baselines`);
     ``{name}_dof`` for those with a Student-t density."""
     returns = log_returns(cube.price)
     real_return = cube.real.copy()  # a return that touches an interpolated price stays out of the fits
@@ -418,6 +434,7 @@ def run_forecast(
             "dist": config.distribution,
             "ensemble": config.ensemble,
             "split_dates": _split_dates(prep.fold),
+            "training_starts": _training_starts(cube, prep.labels),
             "config": asdict(config),
             "source": source,
         }
@@ -430,6 +447,44 @@ def _split_dates(fold: Fold) -> dict[str, str]:
     """The last date of the training and validation blocks (``train``, ``val``) and the first of every block."""
     last = {name: f"{fold.block(label)[-1]:%Y-%m-%d}" for label, name in SPLIT_NAMES.items() if label != TEST}
     return {**last, **{f"{name}_start": f"{fold.block(label)[0]:%Y-%m-%d}" for label, name in SPLIT_NAMES.items()}}
+
+
+def _training_starts(cube: FeatureCube, labels: np.ndarray) -> dict[str, str]:
+    """Each ticker's first date with a real price in the training block: where its baselines' fits begin."""
+    ok = np.isfinite(cube.price) & cube.real & (labels == TRAIN)[None, :]
+    return {str(ticker): f"{cube.dates[np.argmax(row)]:%Y-%m-%d}" for ticker, row in zip(cube.tickers, ok, strict=True)
+            if row.any()}
+
+
+def _uncovered(cube: FeatureCube, labels: np.ndarray, meta: dict[str, Any]) -> str | None:
+    """Why the baselines cannot be fitted on the model's own training block with this data, or None if they can.
+
+    The baselines of ``qtrade forecast`` are fitted on each ticker's rows of the training block; scores beside
+    them are those of the training run only when the data holds the whole block: from its first date (and each
+    ticker's first training date, which newer checkpoints record) to its last.
+    """
+    split = meta["split_dates"]
+    start, end = split.get("train_start"), split["train"]
+    block = f"{start} to {end}" if start else f"ending {end}"
+    need = f"give data from {start} to {end} or later" if start else f"give data up to {end} or later"
+    first, last = f"{cube.dates[0]:%Y-%m-%d}", f"{cube.dates[-1]:%Y-%m-%d}"
+    problems = []
+    if start and first > start:
+        problems.append(f"the data starts {first}")
+    if last < end:
+        problems.append(f"the data ends {last}")
+    if not problems:
+        here = _training_starts(cube, labels)
+        late = [f"{t} from {here[t]} (trained from {d})" for t, d in meta.get("training_starts", {}).items()
+                if t in here and here[t] > d]
+        if late:
+            problems.append(f"{len(late)} ticker{'s' if len(late) > 1 else ''} start{'' if len(late) > 1 else 's'} "
+                            f"later: {', '.join(late[:5])}{' ...' if len(late) > 5 else ''}")
+            need = "give each ticker's data from its first training date"
+    if not problems:
+        return None
+    return (f"not scored: the baselines are fitted on the model's training block ({block}), which this data does "
+            f"not hold whole ({'; '.join(problems)}); {need} to have the forecasts scored beside them")
 
 
 def _saved_labels(dates: pd.DatetimeIndex, split_dates: dict[str, str], embargo: int) -> np.ndarray:
@@ -515,10 +570,11 @@ def predict_with_model(
     The split column follows the split the model was trained with: its training, validation and test blocks,
     with the embargo dates between them left out, so that the test rows are the training run's (and later
     dates, on data that runs on, are test dates too). A walk-forward run's checkpoint is its last fold's model,
-    so its split is that fold's: its test rows are the last fold's test block. With ``score``, the forecasts are scored beside
-    the baselines on the same dates, as ``qtrade forecast`` scores them, when ``panel`` covers the model's
-    training period (on which the historical and GARCH baselines are fitted); otherwise ``metrics`` holds only
-    a ``note`` that says why there are no scores.
+    so its split is that fold's: its test rows are the last fold's test block. With ``score``, the forecasts are
+    scored beside the baselines on the same dates, as ``qtrade forecast`` scores them, only when ``panel`` holds
+    the model's whole training block, on which the baselines are fitted: from its first date to its last, and each
+    ticker from its first training date (recorded by checkpoints since issue 18). Otherwise no baseline is refitted
+    on a shorter block: the forecasts are written unscored and ``metrics`` holds only a ``note`` that names the dates needed.
 
     The forecasts and scores are of the target the model was trained for: the checkpoint's ``execution``
     (``same-close``, the only target there was, for a checkpoint that does not record one). ``execution``, when
@@ -561,8 +617,11 @@ def predict_with_model(
     to_predict = _dataset(prep, samples, with_target=False)
     residual_vars = meta.get("residual_vars", [meta.get("residual_var")])
     members = [(predict(network.to(dev), to_predict, device=dev), None if rv is None else float(rv))
-               for network, rv in zip(ckpt.models, residual_vars)]
-    fitted = bool((prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any())
+               for network, rv in zip(ckpt.models, residual_vars, strict=False)]
+    uncovered = _uncovered(cube, labels, meta)
+    if uncovered is None and not (prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any():
+        uncovered = "not scored: the data holds no realised target in the model's training block"
+    fitted = uncovered is None
     scored = _scored(cube, prep, samples, members, baselines=score and fitted)
     if score and fitted:
         metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
@@ -571,9 +630,7 @@ def predict_with_model(
                           "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired,
                           "calendar": clean.calendar or "none"}
     else:
-        metrics = {"note": "not scored" if not score else (
-            f"not scored: the data holds none of the model's training period (to {meta['split_dates']['train']}), "
-            "on which the baselines are fitted; include it to have the forecasts scored beside them")}
+        metrics = {"note": "not scored" if not score else uncovered}
     forecasts = _forecasts(scored, cube)
     run = ForecastRun(forecasts, scored, metrics, [], [])
     if out is not None:

@@ -143,7 +143,7 @@ def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, 
     last_train = pd.Timestamp(load_checkpoint(out / "model.pt").meta["split_dates"]["train"])
     later = small_panel[small_panel.index.get_level_values("date") > last_train]
     unscored = predict_with_model(later, out / "model.pt", tmp_path / "again")
-    assert "training period" in unscored.metrics["note"] and len(unscored.forecasts) > 0
+    assert "training block" in unscored.metrics["note"] and len(unscored.forecasts) > 0
     assert not (tmp_path / "again" / "metrics.json").exists()  # the scores of the earlier call are gone
 
 

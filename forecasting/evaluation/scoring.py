@@ -17,7 +17,7 @@ from forecasting.evaluation.metrics import diebold_mariano, information_coeffici
 from forecasting.model.distributions import Predictive
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 
-__all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "predictive"]
+__all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "left_out", "predictive"]
 
 MODEL_LABELS = {
     "lstm": "LSTM-MLE",
@@ -37,6 +37,41 @@ def common_rows(frame: pd.DataFrame, models: list[str]) -> pd.DataFrame:
         v = frame[f"{m}_var"].to_numpy()
         ok &= np.isfinite(v) & (v > 0)
     return frame[ok]
+
+
+def left_out(frame: pd.DataFrame, models: list[str]) -> dict[str, object]:
+    """What :func:`common_rows` leaves out of every model's score: per split, the rows with a realised target but
+    no usable forecast from some model, per ticker and per model lacking one (empty when nothing is left out).
+
+    A baseline has no forecast for a ticker with too few real returns in the training block for its fit (100,
+    :func:`forecasting.evaluation.baselines.min_training_dates`), so all of that ticker's rows leave every score.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"split": ["test"] * 3, "ticker": ["A", "B", "B"], "target": [0.01, 0.0, np.nan],
+    ...                   "a_mean": [0.0, 0.0, 0.0], "a_var": [1.0, 1.0, 1.0],
+    ...                   "b_mean": [0.0, np.nan, np.nan], "b_var": [1.0, np.nan, np.nan]})
+    >>> left_out(f, ["a", "b"])["test"]
+    {'rows': 1, 'of': 2, 'tickers': {'B': 1}, 'without_forecast': {'b': 1}}
+    """
+    realised = frame[np.isfinite(frame["target"].to_numpy())]
+    lacking = {}
+    for m in models:
+        v = realised[f"{m}_var"].to_numpy()
+        lacking[m] = ~(np.isfinite(realised[f"{m}_mean"].to_numpy()) & np.isfinite(v) & (v > 0))
+    gone = np.logical_or.reduce(list(lacking.values()))
+    out: dict[str, object] = {}
+    for split in ("train", "val", "test"):
+        in_split = (realised["split"] == split).to_numpy()
+        if not (gone & in_split).any():
+            continue
+        left = realised[gone & in_split]
+        counts = left["ticker"].value_counts(sort=False).sort_index()
+        out[split] = {"rows": len(left), "of": int(in_split.sum()),
+                      "tickers": {str(t): int(n) for t, n in counts.items()},
+                      "without_forecast": {m: int((miss & in_split).sum()) for m, miss in lacking.items()
+                                           if (miss & in_split).any()}}
+    return out
 
 
 def predictive(frame: pd.DataFrame, model: str) -> Predictive:
@@ -123,6 +158,14 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
     result: dict[str, object] = {"models": {m: MODEL_LABELS.get(m, m) for m in models},
                                  "execution": mode.name, "target": mode.describe()}
     rows = common_rows(frame, models)
+    dropped = left_out(frame, models)
+    if dropped:
+        result["left_out"] = {
+            "note": "rows with a realised target but no forecast from some model, left out of every model's score "
+                    "so that all are scored on the same rows (a baseline has none for a ticker with fewer than 100 "
+                    "real training returns, nor HAR before 11 days of its 22-day mean)",
+            **dropped,
+        }
     head, *rest = models
     val = rows[rows["split"] == "val"]
     comparator = _lowest_nll(val, rest) if len(val) else None
@@ -142,7 +185,7 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
         exit_price = sub["entry"] * np.exp(sub["target"])
         model_price = sub["entry"] * np.exp(sub[f"{head}_mean"])
         block: dict[str, object] = {
-            "n": int(len(sub)),
+            "n": len(sub),
             "first_date": f"{sub['date'].min():%Y-%m-%d}",
             "last_date": f"{sub['date'].max():%Y-%m-%d}",
             "overall": overall,
