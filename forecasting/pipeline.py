@@ -574,7 +574,8 @@ def predict_with_model(
     scored beside the baselines on the same dates, as ``qtrade forecast`` scores them, only when ``panel`` holds
     the model's whole training block, on which the baselines are fitted: from its first date to its last, and each
     ticker from its first training date (recorded by checkpoints since issue 18). Otherwise no baseline is refitted
-    on a shorter block: the forecasts are written unscored and ``metrics`` holds only a ``note`` that names the dates needed.
+    on a shorter block: the forecasts are written unscored and ``metrics`` holds only a ``note`` that names the
+    dates needed.
 
     The forecasts and scores are of the target the model was trained for: the checkpoint's ``execution``
     (``same-close``, the only target there was, for a checkpoint that does not record one). ``execution``, when
