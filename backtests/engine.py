@@ -122,20 +122,8 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
                              none if data.train_variance is None else data.train_variance, params)
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
-    volume, spread = data.prices["volume"], data.spread
-    if mode.price == "open":  # an open fill knows the sessions before it, not its own day's volume or spread
-        volume = known_at_open(volume, data.tradable)
-        spread = None if spread is None else known_at_open(spread, data.tradable, unknown=np.nan)
-    unknown = unknown_volume(data.prices["volume"], data.tradable)
-    volume = np.where(unknown, np.nan, volume)  # no cap on these tickers' orders
     model = execution.costs
-    if unknown.any() and (model.participation < 1.0 or model.impact > 0):
-        names = ", ".join(t for t, u in zip(data.tickers, unknown, strict=True) if u)
-        warnings.warn(f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
-                      "so neither the participation cap (--participation) nor market impact (--impact) applies to "
-                      "their orders", stacklevel=2)
-    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable,
-                          spread)
+    volume, market = _fill_inputs(data, mode, model)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     broker = cerebro.broker = QtradeBroker()
     broker.setcash(execution.cash)
@@ -204,6 +192,29 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     return BacktestResult(spec.name, params, execution, returns, gross, costs,
                           benchmark(data, mode, delisting_return=execution.delisting_return), decisions, holdings,
                           fills, equity, data.unusable, data, market, first, broker.holding_paid)
+
+
+def _fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> tuple[np.ndarray, MarketStats]:
+    """What a fill at each (row, ticker) knows: the volume it may take a share of (NaN: unknown, no cap) and the
+    impact model's inputs with the half-spread.
+
+    A close fill knows its own bar; an open fill only the sessions before it (a day's volume and spread are
+    printed at its close). A ticker whose volume is 0 or missing on every day has unknown volume: no cap and no
+    impact, with one warning.
+    """
+    volume, spread = data.prices["volume"], data.spread
+    if mode.price == "open":
+        volume = known_at_open(volume, data.tradable)
+        spread = None if spread is None else known_at_open(spread, data.tradable, unknown=np.nan)
+    unknown = unknown_volume(data.prices["volume"], data.tradable)
+    if unknown.any() and (costs.participation < 1.0 or costs.impact > 0):
+        names = ", ".join(t for t, u in zip(data.tickers, unknown, strict=True) if u)
+        warnings.warn(f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
+                      "so neither the participation cap (--participation) nor market impact (--impact) applies to "
+                      "their orders", stacklevel=3)
+    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable,
+                          spread)
+    return np.where(unknown, np.nan, volume), market
 
 
 def unknown_volume(volume: np.ndarray, tradable: np.ndarray) -> np.ndarray:
