@@ -263,3 +263,40 @@ def test_a_cap_that_blocks_every_order_is_named_as_the_cause(mode) -> None:
                        CostModel(participation=0.1), strategy="kelly", cash=1e6)
     assert len(result.fills) == 1
     assert any("orders filled nothing" in m and "--participation" in m for m in said), said
+
+
+# --- item 4: the replay shares no code with the engine, so an error there shows as a gap --------------------
+
+@pytest.mark.parametrize("broken", ["holding_cost", "market_stats", "closing_decisions"])
+def test_an_error_in_the_engines_cost_code_does_not_agree_with_itself(monkeypatch, broken) -> None:
+    import backtests.engine
+    from backtests.costs import CostModel as Model
+    from backtests.costs import MarketStats
+    from backtests.stats import backtest_stats
+
+    a_close, a_open = walk(61, 20)  # A's prices end ten days before B's: a delisting the engine must close
+    b_close, b_open = walk(71, 21)
+    panel = market({"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open},
+                   volume={"A": [3e4] * 61, "B": [3e4] * 71})
+    rng = np.random.default_rng(22)
+    fc = forecasts(panel, "next-close", {"A": rng.uniform(-1, 1, 61).round(2).tolist(),
+                                         "B": rng.uniform(-1, 1, 71).round(2).tolist()}, test_from=30)
+    costs = CostModel(borrow=0.05, financing=0.1, impact=1.0, participation=0.5)
+    result, _ = run(panel, fc, "next-close", costs, cash=1e6, delisting_return=-0.2)
+    assert backtest_stats(result)["vectorised_check_bp_per_day"] < 1e-6
+    if broken == "holding_cost":  # a day's holding cost twice what the definition says
+        right = Model.holding_cost
+        monkeypatch.setattr(Model, "holding_cost", lambda self, **kw: 2 * right(self, **kw))
+    elif broken == "market_stats":  # volatility read from the wrong bars
+        right_stats = backtests.engine.market_stats
+
+        def shifted(*args, **kw) -> MarketStats:
+            m = right_stats(*args, **kw)
+            return MarketStats(np.roll(m.sigma, -1, axis=0), m.adv, m.half_spread)
+
+        monkeypatch.setattr(backtests.engine, "market_stats", shifted)
+    else:  # delisted tickers never closed
+        monkeypatch.setattr(backtests.engine, "closing_decisions", lambda data, mode: np.zeros(data.tradable.shape,
+                                                                                               dtype=bool))
+    wrong, _ = run(panel, fc, "next-close", costs, cash=1e6, delisting_return=-0.2)
+    assert backtest_stats(wrong)["vectorised_check_bp_per_day"] > 1e-3
