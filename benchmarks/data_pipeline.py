@@ -24,7 +24,7 @@ def generate(path: Path, tickers: int, days: int) -> None:
 
     panel = synthetic_panel(tickers, days, seed=0, missing=0.002)
     dates = panel.index.get_level_values("date").unique()
-    splits = {f"T{i:04d}": f"{dates[days // 2 + i]:%Y-%m-%d}" for i in range(0, min(tickers, 20))}
+    splits = {f"T{i:04d}": f"{dates[days // 2 + i]:%Y-%m-%d}" for i in range(min(tickers, 20))}
     to_jpx_frame(panel, splits=splits).to_csv(path, index=False)
 
 
@@ -32,9 +32,9 @@ def measure(path: str, window: int) -> dict[str, float]:
     import numpy as np
 
     from forecasting.market.cleaning import clean_panel
+    from forecasting.market.loaders import read_jpx
     from forecasting.preparation.dataset import prepare
     from forecasting.preparation.features import build_features
-    from forecasting.market.loaders import read_jpx
     from forecasting.preparation.splits import TRAIN, chronological_split
     from forecasting.preparation.windows import window_view
 

@@ -7,6 +7,7 @@ Usage: python scripts/freeze_constraints.py > constraints.txt (``make upgrade`` 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from importlib import metadata
@@ -18,10 +19,8 @@ def _name(text: str) -> str:
 
 def main() -> None:
     left_out = {"qtrade", "torch", "pip", "setuptools", "wheel"}
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         left_out |= {_name(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in metadata.requires("torch") or []}
-    except metadata.PackageNotFoundError:
-        pass
     pins = sorted({_name(d.metadata["Name"]): d.version for d in metadata.distributions()
                    if d.metadata["Name"] and _name(d.metadata["Name"]) not in left_out}.items())
     version = ".".join(map(str, sys.version_info[:2]))

@@ -18,6 +18,6 @@ matplotlib.use("Agg")
 if not hasattr(collections, "Iterable"):
     collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
 
-import backtrader as bt  # noqa: E402
+import backtrader as bt
 
 __all__ = ["bt"]

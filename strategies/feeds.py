@@ -42,7 +42,7 @@ class ForecastData(bt.feed.DataBase):  # type: ignore[misc]
         """Fill every line at once (backtrader's own preload calls ``_load`` once per bar)."""
         n = len(self._stamps)
         columns = [(self.lines.datetime, self._stamps), *self._columns, (self.lines.openinterest, np.zeros(n))]
-        for line, values in columns:
+        for line, _ in columns:
             if line.mode != line.UnBounded:  # exactbars: fall back to bar by bar
                 super().preload()
                 return

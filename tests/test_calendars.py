@@ -31,7 +31,7 @@ def _on_days(days: pd.DatetimeIndex, n_tickers: int = 1, seed: int = 0) -> pd.Da
     """A synthetic panel whose rows fall on ``days`` (the synthetic prices moved onto them, in order)."""
     panel = synthetic_panel(n_tickers, len(days), seed=seed)
     dates = panel.index.get_level_values("date").unique()
-    return panel.rename(index=dict(zip(dates, days)), level="date")
+    return panel.rename(index=dict(zip(dates, days, strict=False)), level="date")
 
 
 def _weekdays(first: str, last: str, *, without: list[str]) -> pd.DatetimeIndex:
@@ -75,7 +75,7 @@ def test_an_unknown_calendar_is_one_line_naming_the_option_and_some_valid_names(
 
 def test_a_calendar_that_does_not_reach_the_data_is_a_data_error() -> None:
     panel = _on_days(pd.bdate_range("1990-01-02", periods=10, name="date"))
-    with pytest.raises(DataError, match="calendar XTKS does not cover the data's dates 1990-01-02.*--calendar none"):
+    with pytest.raises(DataError, match=r"calendar XTKS does not cover the data's dates 1990-01-02.*--calendar none"):
         clean_panel(panel, calendar="XTKS")
 
 

@@ -36,11 +36,11 @@ def readme_invocations(text: str) -> list[str]:
     backticks (the command table's first column among them)."""
     found: list[str] = []
     for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", text, flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split("#", 1)[0].strip().removeprefix("$ ")
+        for raw in block.replace("\\\n", " ").splitlines():
+            line = raw.split("#", 1)[0].strip().removeprefix("$ ")
             if line.startswith("qtrade "):
                 found.append(line)
-    found += [m for m in re.findall(r"`(qtrade [a-z][^`]*)`", text)]
+    found += list(re.findall(r"`(qtrade [a-z][^`]*)`", text))
     return found
 
 
@@ -76,7 +76,7 @@ def test_the_check_catches_a_command_or_option_that_does_not_exist() -> None:
 
 def _table_rows(text: str) -> list[str]:
     section = text.split("## The command line", 1)[1].split("\n## ", 1)[0]
-    return [m for m in re.findall(r"^\| `(qtrade [^`]*)` \|", section, flags=re.M)]
+    return list(re.findall(r"^\| `(qtrade [^`]*)` \|", section, flags=re.M))
 
 
 def _ok(args: list[str]) -> str:

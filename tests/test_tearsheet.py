@@ -15,16 +15,16 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("quantstats")
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import quantstats as qs  # noqa: E402
-from quantstats._plotting import core as qs_core  # noqa: E402
+import quantstats as qs
+from quantstats._plotting import core as qs_core
 
-from backtests import quantstats_fixes  # noqa: E402
-from backtests.tearsheet import ReportInputs, offline_page, write_tearsheet  # noqa: E402
-from tests.browser import load_page  # noqa: E402
-from tests.conftest import page_tables, table_with  # noqa: E402
+from backtests import quantstats_fixes
+from backtests.tearsheet import ReportInputs, offline_page, write_tearsheet
+from tests.browser import load_page
+from tests.conftest import table_with
 
 YEARLY_HINT = "remove it from backtests/quantstats_fixes.py and this test"
 
@@ -202,7 +202,7 @@ def test_eoy_upstream_bug_still_there(monkeypatch: pytest.MonkeyPatch) -> None:
         warnings.simplefilter("ignore")
         fig = qs.plots.yearly_returns(returns["strategy"].rename("S"), returns["benchmark"].rename("B"),
                                       show=False, savefig=None, prepare_returns=False)
-    _, locs, labels, centers = _bars(fig)
+    _, locs, _labels, centers = _bars(fig)
     assert not np.allclose(locs[:len(centers)], centers), \
         f"QuantStats now labels the EOY bars under their own year: {YEARLY_HINT}"
 
@@ -460,8 +460,7 @@ def _expected_metrics(r: pd.Series, b: pd.Series | None) -> dict[str, tuple[floa
         "Win Year": (_or_none(years, rate), "pct"),
     }
     if b is None:  # the benchmark's own column: no figure against itself
-        out.update({k: ("-", "text") for k in ("R^2", "Information Ratio", "Beta", "Alpha", "Correlation",
-                                                 "Treynor Ratio")})
+        out.update(dict.fromkeys(("R^2", "Information Ratio", "Beta", "Alpha", "Correlation", "Treynor Ratio"), ("-", "text")))
     else:
         beta = np.cov(a, b.to_numpy())[0, 1] / b.to_numpy().var(ddof=1)
         active = a - b.to_numpy()
@@ -818,7 +817,7 @@ def test_rolling_beta_blank_until_the_window_is_full(report: tuple[Path, pd.Data
         assert line.iloc[:window - 1].isna().all() and line.iloc[window - 1:].notna().all(), window
         np.testing.assert_allclose(line.to_numpy(), _rolling_beta(r, b, window).to_numpy(), rtol=1e-7,
                                    equal_nan=True)
-    mean = [ln for ln in fig.axes[0].lines if ln.get_gid() == "beta-mean"][0].get_ydata()[0]
+    mean = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "beta-mean").get_ydata()[0]
     assert mean == pytest.approx(_rolling_beta(r, b, 126).mean(), rel=1e-9)
 
 
@@ -826,7 +825,7 @@ def test_rolling_beta_upstream_bug_still_there() -> None:
     r = _returns()
     fig = quantstats_fixes.ORIGINAL_ROLLING_BETA(r["strategy"].rename("S"), r["benchmark"], window1=126,
                                                 window1_label="6-Months", show=False)
-    first = np.asarray([ln for ln in fig.axes[0].lines if ln.get_label() == "6-Months"][0].get_ydata(), dtype=float)
+    first = np.asarray(next(ln for ln in fig.axes[0].lines if ln.get_label() == "6-Months").get_ydata(), dtype=float)
     assert (first[:125] == 0).all(), \
         "QuantStats' rolling beta no longer reads 0 in its warm-up: remove plot_rolling_beta and this test"
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, chronological_split, walk_forward_folds
 from forecasting.preparation.windows import valid_ends, window_view
-import pandas as pd
 
 
 def test_windows_equal_a_naive_copy_and_are_views() -> None:

@@ -49,10 +49,8 @@ def _processes(registry: Path) -> int:
         if pid == os.getpid() or _alive(pid):
             live += 1
         else:
-            try:
+            with contextlib.suppress(OSError):  # OSError: another user's entry in a shared registry
                 entry.unlink(missing_ok=True)  # a process that died without cleaning up
-            except OSError:  # another user's entry in a shared registry
-                pass
     return max(live, 1)
 
 
