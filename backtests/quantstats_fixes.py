@@ -74,6 +74,7 @@ new release no longer needs these fixes.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -485,7 +486,7 @@ def _win_rate(v: np.ndarray) -> float:
     return float((moved > 0).mean()) if len(moved) else float("nan")
 
 
-def _drawdown_rows(r: pd.Series) -> dict[str, tuple[str, str, str]] | None:
+def _drawdown_rows(r: pd.Series) -> dict[str, str] | None:
     """(Max DD Period End, Longest DD Days, Avg. Drawdown Days) with what is not recovered said so."""
     d = drawdowns(r)
     if d.empty:
@@ -527,14 +528,14 @@ def metrics(returns: Any, benchmark: Any = None, *args: Any, **kwargs: Any) -> A
               "Smart Sortino/√2": lambda s: _stats.smart_sortino(s, a["rf"], periods, True) / np.sqrt(2)}
     for row, fn in ratios.items():
         put(row, [_cell(float(fn(s)), percent=False, formatted=formatted, pct=pct) for s in series])
-    calendar = {"Expected Monthly": ("M", _expected), "Expected Yearly": ("Y", _expected),
+    calendar: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {"Expected Monthly": ("M", _expected), "Expected Yearly": ("Y", _expected),
                 "Best Month": ("M", np.max), "Worst Month": ("M", np.min), "Best Year": ("Y", np.max),
                 "Worst Year": ("Y", np.min), "Avg. Up Month": ("M", lambda v: v[v > 0].mean()),
                 "Avg. Down Month": ("M", lambda v: v[v < 0].mean()), "Win Month": ("M", _win_rate),
                 "Win Quarter": ("Q", _win_rate), "Win Year": ("Y", _win_rate)}
-    for row, (freq, fn) in calendar.items():
+    for row, (freq, reduce) in calendar.items():
         whole = [whole_periods(s, freq, compounded=a["compounded"]).to_numpy() for s in series]
-        put(row, [_cell(float(fn(v)) if len(v) else None, percent=True, formatted=formatted, pct=pct) for v in whole])
+        put(row, [_cell(float(reduce(v)) if len(v) else None, percent=True, formatted=formatted, pct=pct) for v in whole])
     sums = [whole_periods(s, "M", compounded=False).to_numpy() for s in series]
     put("Gain/Pain (1M)", [_cell(v.sum() / -v[v < 0].sum() if (v < 0).any() else None, percent=False,
                                  formatted=formatted, pct=pct) for v in sums])

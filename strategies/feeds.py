@@ -13,6 +13,7 @@ the same values.
 from __future__ import annotations
 
 import array
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,10 @@ FORECAST_LINES = ("mean", "variance", "tradable")
 _COLUMNS = ("open", "high", "low", "close", "volume", *FORECAST_LINES)
 
 
-class ForecastData(bt.feed.DataBase):  # type: ignore[misc]
+class ForecastData(bt.feed.DataBase):
     """OHLCV and forecast lines from a frame indexed by date (columns by name, see ``_COLUMNS``)."""
 
-    lines = FORECAST_LINES
+    lines: Any = FORECAST_LINES  # backtrader turns the names into line objects
     params = (("frame", None),)
 
     def start(self) -> None:
