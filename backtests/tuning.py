@@ -9,7 +9,7 @@ settings tried.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
 from backtests.stats import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
+from forecasting.manifest import run_manifest
 from forecasting.model.distributions import Predictive
 from forecasting.model.training import predict, resolve_device
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
@@ -43,7 +44,8 @@ STRATEGY_SPACES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "data") -> tuple[pd.DataFrame, Any]:
+def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *,
+                         source: str = "data") -> tuple[pd.DataFrame, Any]:
     """Train on the training block of the cut panel; forecasts of the training and validation blocks in qtrade's
     format (the training block's, in-sample, only set constants such as volmanaged's ``c``; trials trade the
     validation block)."""
@@ -119,6 +121,7 @@ def tune_strategy(
             params = parse_params(spec, pairs)
         except ConfigError as exc:  # a combination the strategy refuses (fast >= slow, say)
             raise optuna.TrialPruned(str(exc)) from None
+        trial.set_user_attr("pid", os.getpid())
         result = run_backtest(bt_data, spec, params, execution)
         r = result.returns
         daily = float(r.mean() / r.std(ddof=1)) if r.std(ddof=1) > 0 else 0.0
@@ -129,35 +132,42 @@ def tune_strategy(
     run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress,
               describe=lambda s: f"best val Sharpe {s.best_value:.2f}" if any(
                   t.state.name == "COMPLETE" for t in s.get_trials(deepcopy=False)) else "tuning")
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    if not complete:
-        raise ConfigError("no trial finished; raise --n-trials or widen the search space")
-    best = max(complete, key=lambda t: t.value)
-    params = parse_params(spec, [f"{k}={v}" for k, v in best.params.items()])
-    returns = run_backtest(bt_data, spec, params, execution).returns
-    # a configuration tried twice (TPE repeats itself on small spaces) is one trial of the multiple-testing count
-    distinct = {tuple(sorted(parse_params(spec, [f"{k}={v}" for k, v in t.params.items()]).items())):
-                t.user_attrs["sharpe_daily"] for t in complete}
-    dsr = deflated_sharpe_ratio(returns, list(distinct.values()))
-    first = min(complete, key=lambda t: t.number)
-    record = {
-        "objective": f"validation Sharpe of {strategy}, net of costs, {execution.mode} fills",
-        "execution": execution.mode,
-        "strategy": strategy,
-        "value": best.value,
-        "default_value": first.value if first.number == 0 else None,
-        "params": params,
-        "trial": best.number,
-        "n_finished": len(finished_trials(study)),
-        "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),
-        "configurations_tried": len(distinct),
-        "trials_complete": len(complete),
-        "deflated_sharpe": dsr,
-        "validation_period": [f"{bt_data.dates[bt_data.start]:%Y-%m-%d}", f"{bt_data.dates[bt_data.stop - 1]:%Y-%m-%d}"],
-        "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
-        "study": study_name,
-        "note": (f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(distinct)} distinct configurations "
-                 "(probability that the true Sharpe ratio beats the best of that many lucky tries)"),
-    }
-    write_study_outputs(study, out, record)
-    return record
+
+    def record() -> dict[str, Any]:  # read when this worker writes the outputs: the study as it stands then
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        if not complete:
+            raise ConfigError("no trial finished; raise --n-trials or widen the search space")
+        best = max(complete, key=lambda t: t.value)
+        params = parse_params(spec, [f"{k}={v}" for k, v in best.params.items()])
+        returns = run_backtest(bt_data, spec, params, execution).returns
+        # a configuration tried twice (TPE repeats itself on small spaces) is one trial of the multiple-testing count
+        distinct = {tuple(sorted(parse_params(spec, [f"{k}={v}" for k, v in t.params.items()]).items())):
+                    t.user_attrs["sharpe_daily"] for t in complete}
+        dsr = deflated_sharpe_ratio(returns, list(distinct.values()))
+        first = min(complete, key=lambda t: t.number)
+        return {
+            "objective": f"validation Sharpe of {strategy}, net of costs, {execution.mode} fills",
+            "execution": execution.mode,
+            "strategy": strategy,
+            "value": best.value,
+            "default_value": first.value if first.number == 0 else None,
+            "params": params,
+            "trial": best.number,
+            "n_finished": len(finished_trials(study)),
+            "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),
+            "configurations_tried": len(distinct),
+            "trials_complete": len(complete),
+            "deflated_sharpe": dsr,
+            "validation_period": [f"{bt_data.dates[bt_data.start]:%Y-%m-%d}",
+                                  f"{bt_data.dates[bt_data.stop - 1]:%Y-%m-%d}"],
+            "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
+            "study": study_name,
+            "note": (f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(distinct)} distinct configurations "
+                     "(probability that the true Sharpe ratio beats the best of that many lucky tries)"),
+        }
+
+    manifest = run_manifest(command="tune", seed=base.seed, panel=panel, source=source,
+                            config={**asdict(base), "objective": "sharpe", "strategy": strategy,
+                                    "execution_setup": asdict(execution), "n_trials": n_trials, "timeout": timeout,
+                                    "space": space})
+    return write_study_outputs(study, out, record, manifest=manifest, storage=storage)

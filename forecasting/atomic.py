@@ -1,4 +1,5 @@
-"""Atomic writes: an interrupted run leaves the previous complete file or the new one, never half of one."""
+"""Atomic writes: an interrupted run leaves the previous complete file or the new one, never half of one; a folder
+lock for processes that write one folder's files together."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text"]
+__all__ = ["atomic_path", "folder_lock", "write_text"]
 
 
 @contextlib.contextmanager
@@ -43,3 +44,35 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], name: str = ".qtrade.lock") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (a hidden file in it) for the block: processes that write one
+    folder's outputs, such as the workers of one study, then write them one after the other.
+
+    The lock is ``flock``, which holds between processes of one machine and, on Linux, over NFS; where there is
+    no ``fcntl`` (Windows) the block runs unlocked, and each file is still written whole.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with folder_lock(folder):
+    ...     write_text(folder / "out.txt", "done")
+    >>> (folder / "out.txt").read_text()
+    'done'
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / name, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -69,7 +69,7 @@ def clear_previous(out: Path, *, keep: Iterable[str | os.PathLike[str]] = ()) ->
     Never removed: an entry that is, or holds, a path in ``keep`` or a file or folder the command line names as
     an input (``--data``, ``--params``, ``--model``, ``--forecasts``, ...: the ``best_params.json`` a forecast
     reads from its own folder stays). The manifest goes first, so that a folder is never described by a stale
-    one. Other files stay.
+    one. Other files stay. A name that vanishes meanwhile (another process removed it) is skipped, not an error.
     """
     if not out.is_dir():
         return []
@@ -79,12 +79,29 @@ def clear_previous(out: Path, *, keep: Iterable[str | os.PathLike[str]] = ()) ->
         target = out / name
         if not (target.exists() or target.is_symlink()) or _holds_any(target.resolve(), inputs):
             continue
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-        removed.append(name)
+        if _remove(target):
+            removed.append(name)
     return removed
+
+
+def _remove(target: Path) -> bool:
+    """Remove a file or folder; another process may remove it first (between the check and here, or while a
+    folder's files go), which is no error. Whether this call removed it."""
+    if target.is_dir() and not target.is_symlink():
+        gone: list[bool] = []
+
+        def vanished(function: object, path: str, excinfo: tuple[type[BaseException], BaseException, object]) -> None:
+            if not isinstance(excinfo[1], FileNotFoundError):
+                raise excinfo[1]
+            gone.append(os.fspath(path) == os.fspath(target))
+
+        shutil.rmtree(target, onerror=vanished)
+        return not any(gone)
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _holds_any(entry: Path, paths: list[Path]) -> bool:

@@ -81,7 +81,8 @@ def load_space(path: str | os.PathLike[str] | None, *, allowed: set[str],
     space = {}
     for name, dist in given.items():
         if name not in allowed:
-            raise ConfigError(f"{p}: {name!r} is not a setting that can be tuned; use one of {', '.join(sorted(allowed))}")
+            raise ConfigError(f"{p}: {name!r} is not a setting that can be tuned; use one of "
+                              f"{', '.join(sorted(allowed))}")
         if not isinstance(dist, dict) or dist.get("type") not in ("int", "float", "categorical", "fixed"):
             raise ConfigError(f"{p}: {name}: give a table with type int, float, categorical or fixed")
         need = {"int": ("low", "high"), "float": ("low", "high"), "categorical": ("choices",), "fixed": ("value",)}
@@ -238,15 +239,19 @@ def tune_forecaster(
     source: str = "data",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Search the forecaster's settings; write ``best_params.json``, ``trials.csv`` and the report to ``out``.
+    """Search the forecaster's settings; write ``best_params.json``, ``trials.csv``, the report and
+    ``manifest.json`` to ``out``.
 
-    The first trial of a new study runs the default settings, so the result says what tuning gained.
+    The first trial of a new study runs the default settings, so the result says what tuning gained. Workers of
+    one study may share ``out``: each writes the outputs when it finishes (see
+    :func:`forecasting.tuning.study.write_study_outputs`), and the record returned is the study's as it stood then.
     """
     import optuna
 
+    from forecasting.manifest import run_manifest
+    from forecasting.model.threads import shared_threads, use_threads
     from forecasting.outputs import check_out
     from forecasting.tuning.study import TrialProgress, finished_trials, open_study, run_study, write_study_outputs
-    from forecasting.model.threads import shared_threads, use_threads
 
     if objective not in ("nll", "mse"):
         raise ConfigError(f"--objective {objective!r} is not known for the forecaster; use nll, mse or sharpe")
@@ -288,28 +293,34 @@ def tune_forecaster(
     with shared_threads(base.threads):
         run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress, describe=describe,
                   inner=inner)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    if not complete:
-        raise ConfigError("no trial finished; raise --n-trials or --timeout, or widen the search space")
-    best = min(complete, key=lambda t: t.value)
-    first = min(complete, key=lambda t: t.number)
     fixed = {k: d["value"] for k, d in space.items() if d["type"] == "fixed"}  # Optuna records only drawn values
-    best_config = config_with(base, {**fixed, **best.params})
-    record = {
-        "objective": f"validation {objective}",
-        "value": best.value,
-        "default_value": first.value if first.number == 0 and defaults_fit else None,
-        "params": params_record(best_config),
-        "tuned": sorted(best.params),
-        "seed": base.seed,
-        "trial": best.number,
-        "n_finished": len(finished_trials(study)),
-        "n_pruned": sum(t.state.name == "PRUNED" for t in study.get_trials(deepcopy=False)),
-        "study": study_name,
-        "execution": base.execution,
-        "target": execution_mode(base.execution).describe(),
-        "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
-        "note": "trials saw data up to the day before the test period only",
-    }
-    write_study_outputs(study, out, record)
-    return record
+
+    def record() -> dict[str, Any]:  # read when this worker writes the outputs: the study as it stands then
+        trials = study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        if not complete:
+            raise ConfigError("no trial finished; raise --n-trials or --timeout, or widen the search space")
+        best = min(complete, key=lambda t: t.value)
+        first = min(complete, key=lambda t: t.number)
+        best_config = config_with(base, {**fixed, **best.params})
+        return {
+            "objective": f"validation {objective}",
+            "value": best.value,
+            "default_value": first.value if first.number == 0 and defaults_fit else None,
+            "params": params_record(best_config),
+            "tuned": sorted(best.params),
+            "seed": base.seed,
+            "trial": best.number,
+            "n_finished": len(finished_trials(study)),
+            "n_pruned": sum(t.state.name == "PRUNED" for t in trials),
+            "study": study_name,
+            "execution": base.execution,
+            "target": execution_mode(base.execution).describe(),
+            "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
+            "note": "trials saw data up to the day before the test period only",
+        }
+
+    manifest = run_manifest(command="tune", seed=base.seed, panel=panel, source=source,
+                            config={**asdict(base), "objective": objective, "n_trials": n_trials, "timeout": timeout,
+                                    "pruner": pruner, "space": space})
+    return write_study_outputs(study, out, record, manifest=manifest, storage=storage)

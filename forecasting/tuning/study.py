@@ -1,6 +1,11 @@
 """Optuna studies for ``qtrade tune``: storage, sampler, pruner, progress, and the written results.
 
 Any objective (the forecaster's validation NLL, a strategy's validation Sharpe) runs through :func:`run_study`.
+
+Workers of one study (the same study name in the same storage, started together or resuming it later) are one
+run. Each writes the study's outputs when it finishes, holding the folder's lock, from the study as it stands
+then; so the last to finish describes every trial, and no worker removes another's outputs: only the outputs of
+an earlier run (another command, another study, or a study of the same name made anew) are cleared.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from forecasting.atomic import atomic_path, write_text
+from forecasting.atomic import atomic_path, folder_lock, write_text
 from forecasting.errors import ConfigError
-from forecasting.outputs import clear_previous
+from forecasting.outputs import clear_previous, written
 
 __all__ = ["FINISHED", "IMPORTANCE_MIN_TRIALS", "TrialProgress", "finished_trials", "open_study", "run_study",
-           "write_study_outputs"]
+           "shown_url", "storage_url", "study_run", "write_study_outputs"]
 
 IMPORTANCE_MIN_TRIALS = 10
 """Fewest complete trials before parameter importances are drawn: PED-ANOVA compares the best tenth of the trials
@@ -41,16 +46,17 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
     """Create or resume the study; the default storage is a SQLite file in ``out``."""
     optuna = _optuna()
     out.mkdir(parents=True, exist_ok=True)
-    url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    url = storage_url(out, storage)
     try:
         rdb = _storage(optuna, url)
     except Exception as exc:  # noqa: BLE001 - any database failure is one user-facing line
-        raise ConfigError(f"--storage {url}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
-                          "check the URL, the server and its driver (pip install qtrade[postgres] for PostgreSQL)") from None
+        first = str(exc).splitlines()[0][:120]
+        raise ConfigError(f"--storage {shown_url(url)}: cannot open ({type(exc).__name__}: {first}); check the URL, "
+                          "the server and its driver (pip install qtrade[postgres] for PostgreSQL)") from None
     pruners = {
         "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3),
         "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=2),
-        "none": lambda: optuna.pruners.NopPruner(),
+        "none": optuna.pruners.NopPruner,
     }
     if pruner not in pruners:
         raise ConfigError(f"--pruner {pruner!r} is not known; use median, hyperband or none")
@@ -59,14 +65,57 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
         study = optuna.create_study(storage=rdb, study_name=study_name, load_if_exists=True, direction=direction,
                                     sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruners[pruner]())
     if study.direction.name.lower() != direction:
-        raise ConfigError(f"study {study_name!r} in {url} was made to {study.direction.name.lower()}; "
+        raise ConfigError(f"study {study_name!r} in {shown_url(url)} was made to {study.direction.name.lower()}; "
                           "use another --study name for this objective")
     return study
 
 
+def storage_url(out: Path, storage: str | None) -> str:
+    """The study's storage: ``storage``, or by default the SQLite file ``study.db`` in ``out``."""
+    return storage or f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """A storage URL with its password hidden, as it may be printed or recorded.
+
+    Examples
+    --------
+    >>> shown_url("postgresql://me:secret@db.example.com/optuna")
+    'postgresql://me:***@db.example.com/optuna'
+    >>> shown_url("sqlite:///runs/tune/study.db")
+    'sqlite:///runs/tune/study.db'
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def study_run(study: Any) -> str:
+    """What makes a study one run: its name and the start of its trial 0, which every worker sees the same and
+    which a study made anew under the same name does not share."""
+    first = next((t for t in study.get_trials(deepcopy=False) if t.number == 0), None)
+    start = getattr(first, "datetime_start", None)
+    return f"{study.study_name}@{start.isoformat() if start is not None else '-'}"
+
+
+def _recorded_run(out: Path) -> str | None:
+    """The study run that wrote the outputs in ``out``, from its manifest; ``None`` for any other folder."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    study = manifest.get("study") if isinstance(manifest, dict) and manifest.get("command") == "tune" else None
+    return study.get("run") if isinstance(study, dict) else None
+
+
 def _storage(optuna: Any, url: str, attempts: int = 5) -> Any:
-    """Open the RDB storage; workers started together race to create its tables, and the losers retry."""
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    """Open the RDB storage; workers started together race to create its tables, and the losers retry (SQLite
+    says "table ... already exists" or "database is locked", PostgreSQL "duplicate key" or "already exists")."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(attempts):
         try:
@@ -74,8 +123,10 @@ def _storage(optuna: Any, url: str, attempts: int = 5) -> Any:
                 warnings.simplefilter("ignore")  # heartbeats are marked experimental
                 return optuna.storages.RDBStorage(url, heartbeat_interval=5, grace_period=20,
                                                   engine_kwargs={"pool_pre_ping": True})
-        except (IntegrityError, ProgrammingError):  # "duplicate key" / "already exists" from a concurrent create
-            if attempt == attempts - 1:
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            concurrent = not isinstance(exc, OperationalError) or any(
+                words in str(exc) for words in ("already exists", "database is locked"))
+            if not concurrent or attempt == attempts - 1:
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))
     raise AssertionError("unreachable")
@@ -136,10 +187,51 @@ def run_study(
                            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=states), update])
 
 
-def write_study_outputs(study: Any, out: Path, best: dict[str, Any]) -> None:
-    """``best_params.json``, ``trials.csv`` and the report (PNG charts and ``tuning_report.html``); an earlier
-    run's outputs in ``out`` go first (the study itself stays)."""
-    clear_previous(out)
+def write_study_outputs(study: Any, out: Path, record: Callable[[], dict[str, Any]], *, manifest: dict[str, Any],
+                        storage: str | None) -> dict[str, Any]:
+    """Write ``best_params.json`` (what ``record`` returns), ``trials.csv``, the report (PNG charts and
+    ``tuning_report.html``) and ``manifest.json``; return the record.
+
+    All of it happens under the folder's lock and from the study as it stands then, so workers that finish
+    together write one after the other and the last describes every trial. Outputs of an earlier run go first
+    (the study itself stays); those of this study's run, written by another worker or an earlier session of a
+    resumed study, are replaced in place, never removed. ``manifest`` is :func:`forecasting.manifest.run_manifest`'s
+    record of this worker's command; the study's name, storage and trials are added to it.
+    """
+    url = storage_url(out, storage)
+    with folder_lock(out):
+        best = record()
+        run = study_run(study)
+        if _recorded_run(out) != run:
+            clear_previous(out)
+        _write_files(study, out, best)
+        trials = study.get_trials(deepcopy=False)
+        processes = {t.user_attrs["pid"] for t in trials if "pid" in t.user_attrs and t.state.name in FINISHED}
+        described = {
+            **manifest,
+            "argv": _without_passwords(manifest.get("argv", [])),
+            "study": {"name": study.study_name, "storage": shown_url(url), "run": run,
+                      "n_trials": len(trials), "n_finished": best["n_finished"],
+                      "n_complete": sum(t.state.name == "COMPLETE" for t in trials), "n_pruned": best["n_pruned"],
+                      "best_trial": best["trial"], "best_value": best["value"], "processes": len(processes)},
+        }
+        described["outputs"] = sorted({*written(out), "manifest.json"})
+        write_text(out / "manifest.json", json.dumps(described, indent=2, default=str))
+    return best
+
+
+def _without_passwords(argv: list[str]) -> list[str]:
+    """The command line with the password of a ``--storage`` URL hidden."""
+    shown = list(argv)
+    for k, arg in enumerate(shown):
+        if arg == "--storage" and k + 1 < len(shown):
+            shown[k + 1] = shown_url(shown[k + 1])
+        elif arg.startswith("--storage="):
+            shown[k] = "--storage=" + shown_url(arg.partition("=")[2])
+    return shown
+
+
+def _write_files(study: Any, out: Path, best: dict[str, Any]) -> None:
     write_text(out / "best_params.json", json.dumps(best, indent=2, default=str))
     frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
     if "duration" in frame:
