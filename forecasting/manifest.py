@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["INPUT_OPTIONS", "data_hash", "file_hash", "input_hashes", "library_versions", "qtrade_version",
-           "run_manifest"]
+from forecasting.atomic import write_text
+
+__all__ = ["INPUT_OPTIONS", "data_hash", "file_hash", "input_hashes", "library_versions", "note_rebuild",
+           "qtrade_version", "run_manifest"]
 
 INPUT_OPTIONS = ("--data", "--forecasts", "--params", "--forecast-params", "--model", "--space")
 """Options of the qtrade commands that name an input file or folder; the manifest records their SHA-256."""
@@ -98,11 +101,41 @@ def run_manifest(*, command: str, seed: int, panel: pd.DataFrame, source: str, c
         "command": command,
         "argv": sys.argv,
         "cwd": os.getcwd(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
-        "data": {"source": source, "sha256": data_hash(panel), "rows": int(len(panel))},
+        "data": {"source": source, "sha256": data_hash(panel), "rows": len(panel)},
         "inputs": input_hashes(sys.argv),
         "config": config,
         "versions": library_versions(),
         **(extra or {}),
     }
+
+
+def note_rebuild(folder: str | os.PathLike[str], *, command: str, outputs: list[str]) -> bool:
+    """Add to ``folder``'s manifest that ``command`` wrote ``outputs`` again there (``qtrade report`` rebuilding a
+    backtest's tearsheet), when and with which library versions; the run it describes stays as it was recorded.
+    ``False`` when the folder has no manifest to add to.
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "manifest.json").write_text('{"command": "backtest --strategy kelly"}')
+    >>> note_rebuild(folder, command="report", outputs=["tearsheet.html"])
+    True
+    >>> manifest = json.loads((folder / "manifest.json").read_text())
+    >>> manifest["command"], manifest["rebuilt"][0]["outputs"]
+    ('backtest --strategy kelly', ['tearsheet.html'])
+    """
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict):
+        return False
+    entry = {"command": command, "argv": sys.argv, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+             "outputs": outputs, "versions": library_versions()}
+    manifest["rebuilt"] = [*manifest.get("rebuilt", []), entry]
+    write_text(path, json.dumps(manifest, indent=2, default=str))
+    return True

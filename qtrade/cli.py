@@ -279,8 +279,11 @@ def backtest(
 def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")]) -> None:
     """Rebuild the tearsheet of a finished backtest from the files in its folder."""
     from backtests.pipeline import rebuild_report
+    from forecasting.manifest import note_rebuild
 
-    typer.echo(f"written {rebuild_report(folder)}")
+    path = rebuild_report(folder)
+    note_rebuild(folder, command="report", outputs=[path.name])  # the manifest says which versions drew it
+    typer.echo(f"written {path}")
 
 
 def _print_backtest(stats: dict[str, Any], out: Path) -> None:
@@ -385,13 +388,14 @@ def tune(
                                              for k, v in record["params"].items()))
     if "deflated_sharpe" in record:
         typer.echo(record["note"])
-    typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, study.db")
+    typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, manifest.json"
+               f"{'' if storage else ', study.db'}")
 
 
 @app.command()
 @_fail_cleanly
 def rerun(
-    folder: Annotated[Path, typer.Argument(help="The --out folder of a qtrade forecast or backtest.")],
+    folder: Annotated[Path, typer.Argument(help="The --out folder of a qtrade forecast, backtest or tune.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="A new folder for the rerun.")],
 ) -> None:
     """Run again the command recorded in FOLDER/manifest.json and compare data, inputs and outputs; exit 1 on a

@@ -274,3 +274,20 @@ def test_tune_rounds_what_it_prints_and_draws_importances_only_with_enough_trial
     page = (tmp_path / "t" / "tuning_report.html").read_text()
     assert not (tmp_path / "t" / "importances.png").exists()
     assert "No parameter importances: 3 complete trials" in page
+
+
+# --- issue 18, item 15: every command that writes a folder records its manifest ---------------------------------
+
+def test_report_rebuilding_a_tearsheet_records_it_in_the_backtests_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_backtest_job(synthetic_panel(2, 260, seed=3), out, strategy="buyhold", forecast_config=TINY, progress=False)
+    before = json.loads((out / "manifest.json").read_text())
+    res = CliRunner().invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    after = json.loads((out / "manifest.json").read_text())
+    # the backtest the folder holds is still what the manifest describes (and what qtrade rerun runs again) ...
+    assert {k: v for k, v in after.items() if k != "rebuilt"} == before
+    # ... and it says the tearsheet was drawn again, when, and with which QuantStats
+    (entry,) = after["rebuilt"]
+    assert entry["command"] == "report" and entry["outputs"] == ["tearsheet.html"]
+    assert entry["versions"]["quantstats"] == before["versions"]["quantstats"] and entry["created"] >= before["created"]
