@@ -135,7 +135,7 @@ def test_a_killed_run_resumes_and_keeps_its_finished_trials(tmp_path: Path, data
                 continue
             try:
                 trials = _study(out).trials
-            except Exception:  # noqa: BLE001 - the study is being created
+            except Exception:  # the study is being created
                 continue
             done = [t for t in trials if t.state.name == "COMPLETE"]
             running = [t for t in trials if t.state.name == "RUNNING"]
@@ -272,6 +272,17 @@ def test_a_worker_joining_the_study_removes_none_of_its_outputs(tmp_path: Path, 
     tune_forecaster(panel, out, base=TINY, n_trials=1, space_file=space_file, study_name="other", progress=False)
     assert "best_params.json" in removed and "manifest.json" in removed
     assert json.loads((out / "manifest.json").read_text())["study"]["name"] == "other"
+
+
+def test_the_manifest_hides_the_storage_password(tmp_path: Path, space_file: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # the command line as a worker on a shared database would record it (the study here is the folder's SQLite)
+    monkeypatch.setattr(sys, "argv", ["qtrade", "tune", "--storage", "postgresql://me:secret@db.example.com/optuna",
+                                      "--out", str(tmp_path / "t")])
+    tune_forecaster(synthetic_panel(2, 260, seed=4), tmp_path / "t", base=TINY, n_trials=1, space_file=space_file,
+                    progress=False)
+    text = (tmp_path / "t" / "manifest.json").read_text()
+    assert "secret" not in text and "postgresql://me:***@db.example.com/optuna" in text
 
 
 @pytest.mark.slow

@@ -49,7 +49,7 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
     url = storage_url(out, storage)
     try:
         rdb = _storage(optuna, url)
-    except Exception as exc:  # noqa: BLE001 - any database failure is one user-facing line
+    except Exception as exc:  # any database failure is one user-facing line
         first = str(exc).splitlines()[0][:120]
         raise ConfigError(f"--storage {shown_url(url)}: cannot open ({type(exc).__name__}: {first}); check the URL, "
                           "the server and its driver (pip install qtrade[postgres] for PostgreSQL)") from None
