@@ -36,7 +36,8 @@ from forecasting.evaluation.baselines import (
     min_training_dates,
 )
 from forecasting.evaluation.plots import plot_pit, plot_training_curve
-from forecasting.evaluation.scoring import evaluate
+from forecasting.evaluation.scoring import common_rows, evaluate, predictive
+from forecasting.evaluation.shrinkage import Shrinkage, parse_shrinkage, resolve
 from forecasting.manifest import qtrade_version, run_manifest
 from forecasting.market.calendars import calendar_name
 from forecasting.market.cleaning import clean_panel
@@ -77,7 +78,9 @@ class ForecastConfig:
     mode's fill holds. ``embargo`` dates are left out before the validation and test blocks; ``None`` means
     the target's horizon (``lag + 1``), the least that keeps every training target realised before the block
     that judges it. ``calendar`` (``auto``, ``none`` or an exchange code, :mod:`forecasting.market.calendars`) gives the
-    trading days cleaning puts the data on.
+    trading days cleaning puts the data on. ``mean_shrinkage`` scales the forecast mean by a factor chosen on the
+    validation block (``auto``), by none (``none``) or by a given factor in [0, 1]
+    (:mod:`forecasting.evaluation.shrinkage`).
     """
 
     window: int = 30
@@ -104,9 +107,11 @@ class ForecastConfig:
     dist: str | None = None
     ensemble: int = 1
     amp: bool = False
+    mean_shrinkage: str | float = "none"  # auto was not preferred on validation everywhere (README, issue 18)
 
     def __post_init__(self) -> None:
         mode = execution_mode(self.execution)  # an unknown mode: one line that lists the known ones
+        object.__setattr__(self, "mean_shrinkage", parse_shrinkage(self.mean_shrinkage))
         object.__setattr__(self, "calendar", calendar_name(self.calendar))  # likewise an unknown calendar
         object.__setattr__(self, "execution", mode.name)
         if self.embargo is not None and self.embargo < mode.horizon:
@@ -128,8 +133,12 @@ class ForecastConfig:
             raise ConfigError(f"--threads {self.threads} must be 1 or more (leave it out to share the cores)")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"--dropout {self.dropout} must be in [0, 1)")
-        if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.hidden < 1 or self.layers < 1:
-            raise ConfigError("--lr, --epochs, --batch-size, --hidden and --layers must be positive")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr {self.lr} must be above 0")
+        for option, value in (("epochs", self.epochs), ("batch-size", self.batch_size), ("hidden", self.hidden),
+                              ("layers", self.layers), ("patience", self.patience)):
+            if value < 1:
+                raise ConfigError(f"--{option} {value} must be 1 or more")
 
     @property
     def distribution(self) -> str:
@@ -203,10 +212,29 @@ def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
 
 
 def lstm_label(dist: str, ensemble: int) -> str:
-    """The LSTM's name in tables: its predictive distribution and, for an ensemble, the number of seeds."""
-    parts = ["Student-t" if dist == "studentt" else ""] + ([f"{ensemble} seeds"] if ensemble > 1 else [])
-    inside = ", ".join(p for p in parts if p)
-    return f"LSTM-MLE ({inside})" if inside else "LSTM-MLE"
+    """The LSTM's name in tables: its predictive distribution and, for an ensemble, the number of seeds.
+
+    >>> lstm_label("normal", 1), lstm_label("studentt", 3)
+    ('LSTM-MLE (normal)', 'LSTM-MLE (Student-t, 3 seeds)')
+    """
+    parts = ["Student-t" if dist == "studentt" else "normal"] + ([f"{ensemble} seeds"] if ensemble > 1 else [])
+    return f"LSTM-MLE ({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class LossInReturns:
+    """A training loss on the network's scaled target, in the units every report uses: the NLL of log returns
+    (the scaled NLL plus log of the target scale, the Jacobian of the scaling) or the MSE of log returns x1e4."""
+
+    loss: str
+    scale: float
+
+    @property
+    def name(self) -> str:
+        return "NLL" if self.loss == "nll" else "MSE x1e4"
+
+    def __call__(self, value: float) -> float:
+        return value + float(np.log(self.scale)) if self.loss == "nll" else value * self.scale**2 * 1e4
 
 
 def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
@@ -280,22 +308,45 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
     return out
 
 
+def _parts(prep: Prepared, members: list[tuple[Prediction, float | None]]) -> list[Predictive]:
+    """Each network's predictive distribution of the log return (scaled back from the network's units)."""
+    s = prep.scaler.target_scale
+    parts = []
+    for pred, residual_var in members:
+        var = pred.var if residual_var is None else np.full_like(pred.var, residual_var)
+        parts.append(Predictive.single(pred.mean * s, var * s * s, pred.dof))
+    return parts
+
+
+def _shrinkage(setting: str | float, prep: Prepared, models: list[Any], residual_vars: list[float | None],
+               device: Any) -> Shrinkage:
+    """The mean shrinkage of one fold: for ``auto``, chosen by the NLL of the networks' forecasts of the fold's
+    validation block; the test block takes no part."""
+    if setting != "auto":
+        return resolve(setting)
+    samples = prep.samples(VAL)
+    ds = _dataset(prep, samples, with_target=True)
+    preds = [(predict(m, ds, device=device), rv) for m, rv in zip(models, residual_vars, strict=True)]
+    return resolve(setting, Predictive.mixture(_parts(prep, preds)), prep.cube.target[samples[:, 0], samples[:, 1]])
+
+
 def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: list[tuple[Prediction, float | None]],
-            *, baselines: bool = True) -> pd.DataFrame:
+            *, baselines: bool = True, shrinkage: float = 1.0) -> pd.DataFrame:
     """The scoring frame of ``samples``: the LSTM's forecasts, scaled back to log returns, and, with
     ``baselines``, every baseline's beside them.
 
     ``members`` holds each network's prediction and, with the MSE loss, its validation residual variance (the
     variance of every forecast). One network gives ``lstm_mean``, ``lstm_var`` and, for a Student-t,
     ``lstm_dof``; an ensemble gives each member's as ``lstm#k_mean`` ... and, as ``lstm_mean`` and ``lstm_var``,
-    the moments of their equal mixture (:class:`forecasting.model.distributions.Predictive`).
+    the moments of their equal mixture (:class:`forecasting.model.distributions.Predictive`). The mean is scaled
+    by ``shrinkage`` (every member shifted alike); ``lstm_raw_mean`` keeps the mean before.
     """
-    s = prep.scaler.target_scale
     frame = _frame(cube, samples, prep.labels)
-    parts = []
-    for pred, residual_var in members:
-        var = pred.var if residual_var is None else np.full_like(pred.var, residual_var)
-        parts.append(Predictive.single(pred.mean * s, var * s * s, pred.dof))
+    parts = _parts(prep, members)
+    raw = Predictive.mixture(parts).mean
+    shift = (shrinkage - 1.0) * raw
+    parts = [Predictive(p.means + shift, p.variances, p.dofs) for p in parts]
+    frame["lstm_raw_mean"] = raw
     if len(parts) == 1:
         frame["lstm_mean"], frame["lstm_var"] = parts[0].mean, parts[0].var
         if parts[0].dofs is not None:
@@ -311,6 +362,25 @@ def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: lis
         for col, values in _baselines(cube, prep, samples).items():
             frame[col] = values
     return frame
+
+
+def shrinkage_report(scored: pd.DataFrame, setting: dict[str, Any],
+                     folds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The mean shrinkage of a run (``setting``, and each fold's with walk-forward folds) and, on the test rows
+    every model is scored on, the LSTM's NLL and R2 against a zero mean before and after it."""
+    out = {**setting, **({"folds": folds} if folds else {})}
+    test = common_rows(scored[scored["split"] == "test"], MODELS)
+    if test.empty:
+        return out
+    y = test["target"].to_numpy()
+    after = predictive(test, "lstm")
+    before = Predictive(after.means + (test["lstm_raw_mean"].to_numpy() - after.mean), after.variances, after.dofs)
+    out["test"] = {
+        name: {"nll": float(np.mean(-p.logpdf(y))), "r2_vs_zero": 1.0 - float(np.sum((y - p.mean) ** 2) / np.sum(y**2))}
+        for name, p in (("unshrunk", before), ("shrunk", after))
+    }
+    out["test"]["n"] = len(test)
+    return out
 
 
 def _forecasts(scored: pd.DataFrame, cube: FeatureCube) -> pd.DataFrame:
@@ -361,21 +431,24 @@ def run_forecast(
     cube = build_features(clean, execution=config.execution)
     folds = _folds(cube, config)
     frames, histories, best_epochs, speeds, labels = [], [], [], [], []
+    shrinkages: list[Shrinkage] = []
+    scales: list[float] = []  # each training's target scale, which turns its losses into those of log returns
     models: list[Any] = []  # the last fold's networks, which the checkpoint keeps
     last: tuple[Any, Prepared, list[float | None]] | None = None
+    preps = [prepare(cube, fold, config.window) for fold in folds]
+    for prep in preps:  # before the progress bar, so that a refusal is the only line printed
+        check_blocks(prep, config, source)
     with shared_threads(config.threads) as threads, Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
             TimeElapsedColumn(), console=console, transient=False) as bar:
-        for k, fold in enumerate(folds):
-            prep = prepare(cube, fold, config.window)
-            check_blocks(prep, config, source)
+        for k, prep in enumerate(preps):
             train_ds = _dataset(prep, prep.samples(TRAIN), with_target=True)
             val_ds = _dataset(prep, prep.samples(VAL), with_target=True)
             wanted = [TRAIN, VAL, TEST] if k == 0 else [TEST]
             samples = np.concatenate([prep.samples(lab, with_target=False) for lab in wanted])
             samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
             to_predict = _dataset(prep, samples, with_target=False)
-            members = []
+            members, networks = [], []
             for member in range(config.ensemble):
                 tag = " ".join(t for t in (f"fold {k + 1}/{len(folds)}" if len(folds) > 1 else "",
                                            f"member {member + 1}/{config.ensemble}" if config.ensemble > 1 else "")
@@ -383,26 +456,35 @@ def run_forecast(
                 tag = f"{tag} " if tag else ""
                 task = bar.add_task(f"{tag}training on {device.type}", total=config.epochs)
 
-                def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag) -> None:
+                def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag, prep: Prepared = prep) -> None:
+                    to_returns = LossInReturns(config.loss, prep.scaler.target_scale)
                     bar.update(task, advance=1, description=(
-                        f"{tag}epoch {int(rec['epoch'])}: train {rec['train_loss']:.4f} val {rec['val_loss']:.4f}"))
+                        f"{tag}epoch {int(rec['epoch'])}: {to_returns.name} train {to_returns(rec['train_loss']):.4f} "
+                        f"val {to_returns(rec['val_loss']):.4f}"))
                     use_threads(config.threads)  # the share changes as other qtrade processes start and end
 
                 result = train_model(train_ds, val_ds, config.model_config(), config.train_config(member),
                                      on_epoch=on_epoch)
                 bar.update(task, total=len(result.history))
                 histories.append(result.history)
+                scales.append(prep.scaler.target_scale)
                 best_epochs.append(result.best_epoch)
                 labels.append(tag.strip())
                 speeds.append(result.windows_per_second)
                 members.append((predict(result.model, to_predict, device=device), result.residual_var))
-                if k == len(folds) - 1:
-                    models.append(result.model)
-            frames.append(_scored(cube, prep, samples, members))
+                networks.append(result.model)
+            fold_tag = f"fold {k + 1}/{len(folds)}: " if len(folds) > 1 else ""
+            console.print(f"{fold_tag}fitting the baselines (GARCH, GJR-GARCH-t, HAR, ...) and scoring "
+                          f"{len(samples):,} forecasts", highlight=False, soft_wrap=True)
+            shrinkages.append(_shrinkage(config.mean_shrinkage, prep, networks, [rv for _, rv in members], device))
+            frames.append(_scored(cube, prep, samples, members, shrinkage=shrinkages[-1].factor))
+            models = networks  # the last fold's networks, which the checkpoint keeps
             last = (result, prep, [rv for _, rv in members])
     scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
     metrics = evaluate(scored, MODELS, execution=cube.execution)
     metrics["models"]["lstm"] = lstm_label(config.distribution, config.ensemble)
+    metrics["mean_shrinkage"] = shrinkage_report(scored, shrinkages[-1].to_dict(),
+                                                 [sh.to_dict() for sh in shrinkages] if len(folds) > 1 else None)
     assert last is not None
     result, prep, residual_vars = last
     metrics["run"] = {
@@ -434,11 +516,12 @@ def run_forecast(
             "dist": config.distribution,
             "ensemble": config.ensemble,
             "split_dates": _split_dates(prep.fold),
+            "mean_shrinkage": shrinkages[-1].to_dict(),
             "training_starts": _training_starts(cube, prep.labels),
             "config": asdict(config),
             "source": source,
         }
-        _write_outputs(run, panel, config, source, meta, models, labels)
+        _write_outputs(run, panel, config, source, meta, models, labels, scales)
         metrics["run"]["seconds"] = round(time.perf_counter() - started, 2)
     return run
 
@@ -520,14 +603,17 @@ def _write_forecasts(forecasts: pd.DataFrame, out: Path) -> None:
 
 
 def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig, source: str,
-                   meta: dict[str, Any], models: list[Any], labels: list[str]) -> None:
+                   meta: dict[str, Any], models: list[Any], labels: list[str], scales: list[float]) -> None:
     out = run.out
     assert out is not None
     clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_forecasts(run.forecasts, out)
     save_checkpoint(out / "model.pt", models, meta)
-    plot_training_curve(run.histories, run.best_epochs, out / "training_curve.png", loss=config.loss, labels=labels,
+    to_returns = [LossInReturns(config.loss, s) for s in scales]
+    histories = [[{**h, "train_loss": f(h["train_loss"]), "val_loss": f(h["val_loss"])} for h in hist]
+                 for hist, f in zip(run.histories, to_returns, strict=True)]
+    plot_training_curve(histories, run.best_epochs, out / "training_curve.png", loss=config.loss, labels=labels,
                         dist=config.distribution)
     _write_metrics(run.metrics, out)
     manifest = run_manifest(command="forecast", seed=config.seed, panel=panel, source=source, config=asdict(config),
@@ -623,10 +709,13 @@ def predict_with_model(
     if uncovered is None and not (prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any():
         uncovered = "not scored: the data holds no realised target in the model's training block"
     fitted = uncovered is None
-    scored = _scored(cube, prep, samples, members, baselines=score and fitted)
+    saved_shrinkage = dict(meta.get("mean_shrinkage", {"factor": 1.0, "mode": "none"}))
+    scored = _scored(cube, prep, samples, members, baselines=score and fitted,
+                     shrinkage=float(saved_shrinkage["factor"]))
     if score and fitted:
         metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
         metrics["models"]["lstm"] = lstm_label(str(meta.get("dist", "normal")), len(ckpt.models))
+        metrics["mean_shrinkage"] = shrinkage_report(scored, {**saved_shrinkage, "from": "the checkpoint"})
         metrics["run"] = {"model": str(model_path), "device": str(dev),
                           "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired,
                           "calendar": clean.calendar or "none"}

@@ -33,11 +33,11 @@ def test_data_summarises_each_format(tmp_path: Path, layout: str) -> None:
         one = panel.xs("T0000", level="ticker").rename(columns=str.title).rename_axis("Date")
         path = tmp_path / "T0000.csv"
         one.to_csv(path)
-        expected = "1 tickers"
+        expected = "1 ticker,"
     elif layout == "yahoo3":
         path = tmp_path / "dl.csv"
         write_yahoo_multiheader(path, panel.xs("T0000", level="ticker"), "T0000")
-        expected = "1 tickers"
+        expected = "1 ticker,"
     elif layout == "panel_csv":
         path = tmp_path / "p.csv"
         panel.reset_index().to_csv(path, index=False)
@@ -163,7 +163,7 @@ def test_a_session_missing_from_a_single_ticker_file_is_counted_listed_and_inter
     result = runner.invoke(app, ["data", str(path), "--calendar", "XNYS"])
     assert result.exit_code == 0, result.output
     lines = _lines(result.output)
-    assert "1 tickers, 2020-06-01 to 2020-07-31, 44 trading days (XNYS sessions), 42 rows in the data" in lines
+    assert "1 ticker, 2020-06-01 to 2020-07-31, 44 trading days (XNYS sessions), 42 rows in the data" in lines
     assert "44 ticker-days from each ticker's first to last price, 2 of them filled by interpolation" in lines
     assert ("10 values repaired by interpolation, 0 values left missing (gaps too long), "
             "0 market-wide empty days dropped") in lines

@@ -348,7 +348,7 @@ def test_a_backtest_folder_of_an_older_qtrade_says_its_cross_section_was_not_rec
     assert "Cross-sectional figures were not recorded (a backtest of an older qtrade)" in text
     assert "NLL, interval coverage and the PIT are those of each forecast's own predictive density: normal." in text
     assert table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
-                              "direction"])[0][0] == "LSTM-MLE"
+                              "direction"])[0][0] == "LSTM-MLE (normal)"
 
 
 def test_the_page_with_the_cross_section_loads_without_errors_or_blank_charts(eight) -> None:

@@ -116,7 +116,7 @@ def score(
     sse = float(np.sum(err**2))
     moves = (mean != 0) & (y != 0)
     out: dict[str, object] = {
-        "n": int(len(y)),
+        "n": len(y),
         "mse": float(np.mean(err**2)),
         "mae": float(np.mean(np.abs(err))),
         "r2_vs_zero": 1.0 - sse / float(np.sum(y**2)),

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from forecasting.atomic import atomic_path  # noqa: E402
+from forecasting.atomic import atomic_path
 
 __all__ = ["pit_figure", "plot_pit", "plot_training_curve"]
 
@@ -21,9 +21,10 @@ def plot_training_curve(
     *, loss: str = "nll", labels: Sequence[str] | None = None, dist: str = "normal",
 ) -> None:
     """Train and validation loss per epoch, one pair of lines per training (fold, or ensemble member: ``labels``),
-    the restored epoch marked."""
+    the restored epoch marked; the losses are those of log returns (the NLL, or the MSE x1e4), as the reports
+    give them."""
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for k, (hist, best) in enumerate(zip(histories, best_epochs)):
+    for k, (hist, best) in enumerate(zip(histories, best_epochs, strict=True)):
         epochs = [h["epoch"] for h in hist]
         name = labels[k] if labels is not None else f"fold {k + 1}"
         tag = f" ({name})" if len(histories) > 1 else ""
@@ -32,7 +33,7 @@ def plot_training_curve(
         ax.axvline(best, color=line.get_color(), alpha=0.3, lw=4)
     ax.set_xlabel("epoch")
     density = "Student-t" if dist == "studentt" else "Gaussian"
-    ax.set_ylabel(f"{density} NLL (scaled returns)" if loss == "nll" else "MSE (scaled returns)")
+    ax.set_ylabel(f"{density} NLL of log returns" if loss == "nll" else "MSE of log returns x1e4")
     ax.set_title("Convergence; the shaded line marks the epoch restored by early stopping")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
