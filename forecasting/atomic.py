@@ -52,7 +52,8 @@ def folder_lock(folder: str | os.PathLike[str], name: str = ".qtrade.lock") -> I
     folder's outputs, such as the workers of one study, then write them one after the other.
 
     The lock is ``flock``, which holds between processes of one machine and, on Linux, over NFS; where there is
-    no ``fcntl`` (Windows) the block runs unlocked, and each file is still written whole.
+    no ``fcntl`` (Windows) or the file system refuses locks, the block runs unlocked, and each file is still
+    written whole.
 
     Examples
     --------
@@ -71,7 +72,11 @@ def folder_lock(folder: str | os.PathLike[str], name: str = ".qtrade.lock") -> I
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     with open(path / name, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (ENOLCK, EOPNOTSUPP): unlocked, as on Windows
+            yield
+            return
         try:
             yield
         finally:

@@ -242,6 +242,20 @@ def test_clearing_tolerates_outputs_another_worker_removed_first(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_folder_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
+    # workers that finish together write the outputs one after the other
+    from forecasting.atomic import folder_lock
+
+    script = ("import sys, time\nfrom forecasting.atomic import folder_lock\nprint('trying', flush=True)\n"
+              "with folder_lock(sys.argv[1]):\n    print(time.time(), flush=True)\n")
+    with folder_lock(tmp_path):
+        other = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        assert other.stdout is not None and other.stdout.readline().strip() == "trying"
+        time.sleep(0.5)
+        released = time.time()
+    assert float(other.communicate(timeout=60)[0]) >= released
+
+
 def test_a_worker_joining_the_study_removes_none_of_its_outputs(tmp_path: Path, space_file: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from forecasting.outputs import OUTPUT_NAMES
