@@ -209,8 +209,7 @@ def _lstm_label(inputs: ReportInputs) -> str:
     label = ((inputs.forecast_metrics or {}).get("models") or {}).get("lstm")
     if label:
         return str(label)
-    kind = inputs.stats["forecast"].get("density")
-    return "LSTM-MLE (Student-t)" if kind == "student-t" else "LSTM-MLE"
+    return f"LSTM-MLE ({_density_name(inputs.stats['forecast'])})"
 
 
 def _ensemble_members(metrics: dict[str, Any] | None) -> int:

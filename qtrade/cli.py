@@ -154,6 +154,9 @@ def forecast(
     date_format: DateFormatOpt = None,
     calendar: CalendarOpt = "auto",
     threads: ThreadsOpt = None,
+    mean_shrinkage: Annotated[str, typer.Option(
+        help="Scale the forecast mean: auto (the factor 0, 0.1, ..., 1 with the lowest validation NLL), none, or a "
+             "factor from 0 (a zero mean) to 1.")] = "none",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
@@ -180,7 +183,7 @@ def forecast(
         patience=patience, seed=seed, device=device, amp=amp, loss=loss, workers=workers, max_gap=max_gap,
         walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION, threads=threads,
         dist=dist, ensemble=ensemble,
-        calendar=calendar,
+        calendar=calendar, mean_shrinkage=mean_shrinkage,
     )
     if params is not None:
         config = _with_params(ctx, config, params)
@@ -302,7 +305,7 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
 
     mode = stats["execution"]["mode"]
     table = Table("", "total", "CAGR", "volatility", "Sharpe", "Sortino", "max drawdown", "P(Sharpe>0)",
-                  title=f"{stats['strategy']} on {len(period['tickers'])} tickers, {stats['split']} period "
+                  title=f"{stats['strategy']} on {_count(len(period['tickers']), 'ticker')}, {stats['split']} period "
                         f"{period['first_close']} to {period['last_close']}, {mode} fills"
                         f"{' (optimistic)' if stats['execution']['optimistic'] else ''}")
     for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), ("buy and hold", "benchmark")):
@@ -324,6 +327,7 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
                   f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day", soft_wrap=True)
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
+    console.print(f"Open {out / 'tearsheet.html'} in a browser for the full report.", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -433,12 +437,24 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     test = metrics["test"]
     table = Table(
         "model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction",
-        title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every model"
+        title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every "
+              "model"
               + (f" (target: {metrics['target']})" if "target" in metrics else ""),
     )
     for row in comparison_rows(metrics, "test"):
         table.add_row(*row)
     console.print(table)
+    left = metrics.get("left_out", {}).get("test")
+    if left:
+        tickers = ", ".join(f"{t} {n}" for t, n in list(left["tickers"].items())[:8])
+        lacking = ", ".join(f"{labels_of.get(m, m)} {n}" for m, n in left["without_forecast"].items()
+                            for labels_of in [metrics["models"]])
+        console.print(
+            f"Left out of every model's score: {left['rows']} of {left['of']} test rows with a realised return, "
+            f"{len(left['tickers'])} ticker{'s' if len(left['tickers']) != 1 else ''} ({tickers}"
+            f"{' ...' if len(left['tickers']) > 8 else ''}), for want of a forecast from {lacking} (a baseline needs "
+            "100 real training returns of a ticker); left_out in metrics.json", soft_wrap=True,
+        )
     dm = test["diebold_mariano"]
     labels = metrics["models"]
     console.print(
@@ -448,6 +464,17 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
         f"({_p(dm['squared_error']['p_value'])}); negative favours the LSTM; every baseline's test in metrics.json",
         soft_wrap=True,
     )
+    shrunk = metrics.get("mean_shrinkage", {})
+    if "test" in shrunk:
+        how = {"auto": "chosen by the validation NLL of 0, 0.1, ..., 1", "none": "--mean-shrinkage none",
+               "fixed": "given"}.get(shrunk["mode"], shrunk["mode"])
+        before, after = shrunk["test"]["unshrunk"], shrunk["test"]["shrunk"]
+        console.print(
+            f"Mean shrinkage: the LSTM's mean x {shrunk['factor']:.1f} ({how}"
+            f"{', from the checkpoint' if shrunk.get('from') else ''}); on the test block NLL {before['nll']:.4f} -> "
+            f"{after['nll']:.4f}, R2 vs 0 {before['r2_vs_zero'] * 100:+.2f}% -> {after['r2_vs_zero'] * 100:+.2f}%",
+            soft_wrap=True,
+        )
     if "ensemble" in test:
         e = test["ensemble"]
         console.print(f"Ensemble of {e['members']}: NLL {e['ensemble_nll']:.4f} against {e['mean_member_nll']:.4f} for "
@@ -475,6 +502,11 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 ticker``, ``4 tickers``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _p(p: float) -> str:
     """A p-value as people read it: p<0.001 rather than p=0.000."""
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
@@ -489,7 +521,8 @@ def _print_summary(summary: Any) -> None:
     console.print(f"[bold]{s.source}[/bold]", soft_wrap=True)
     days = f"{s.calendar} sessions" if s.calendar else "days with a price"
     console.print(
-        f"{s.n_tickers} tickers, {s.first_date:%Y-%m-%d} to {s.last_date:%Y-%m-%d}, {s.n_dates:,} trading days "
+        f"{_count(s.n_tickers, 'ticker')}, {s.first_date:%Y-%m-%d} to {s.last_date:%Y-%m-%d}, "
+        f"{s.n_dates:,} trading days "
         f"({days}), {s.rows:,} rows in the data", soft_wrap=True,
     )
     console.print(
