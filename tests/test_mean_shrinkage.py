@@ -120,6 +120,22 @@ def test_the_choice_never_sees_the_test_block(panel: pd.DataFrame, runs: dict[st
     assert again.metrics["test"]["overall"]["lstm"]["nll"] != auto.metrics["test"]["overall"]["lstm"]["nll"]  # type: ignore[attr-defined]
 
 
+def test_each_walk_forward_fold_chooses_on_its_own_validation_block(panel: pd.DataFrame) -> None:
+    folds = replace(SMALL, walk_forward=2)
+    auto = run_forecast(panel, folds, None, progress=False)
+    none = run_forecast(panel, replace(folds, mean_shrinkage="none"), None, progress=False)
+    chosen = auto.metrics["mean_shrinkage"]["folds"]
+    assert len(chosen) == 2 and auto.metrics["mean_shrinkage"]["factor"] == chosen[-1]["factor"]
+    for fold in chosen:
+        nll = {float(k): v for k, v in fold["val_nll"].items()}
+        assert fold["factor"] == min(sorted(nll, reverse=True), key=nll.__getitem__)
+    test = auto.forecasts["split"] == "test"
+    ratio = (auto.forecasts.loc[test, "mean"] / none.forecasts.loc[test, "mean"]).round(9)
+    # the test block's first half is fold 1's, the second fold 2's: each scaled by its own fold's factor
+    assert set(ratio.unique()) <= {fold["factor"] for fold in chosen} and ratio.iloc[0] == chosen[0]["factor"]
+    assert ratio.iloc[-1] == chosen[1]["factor"]
+
+
 def test_a_saved_model_applies_its_own_factor(panel: pd.DataFrame, runs: dict[str, object], tmp_path: Path) -> None:
     auto, out = runs["auto"], runs["out"]
     factor = auto.metrics["mean_shrinkage"]["factor"]  # type: ignore[attr-defined]

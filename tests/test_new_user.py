@@ -79,10 +79,8 @@ def test_the_normal_head_is_named_and_the_progress_shows_the_nll_of_returns(
     assert val_nll < 0 and train_nll < 0  # daily returns: a density far above 1, a negative NLL
     scale = load_checkpoint(out / "model.pt").meta["scaler"]["target_scale"]
     assert 0.001 < scale < 0.1
-    # the restored epoch is the last (patience 3, 3 epochs) only if validation improved; find the restored one
-    best = metrics["run"]["best_epochs"][0]
-    if best == 3:
-        assert abs(val_nll - metrics["val"]["overall"]["lstm"]["nll"]) < 1.5e-4
+    # the table's NLL of the validation block is on the same scale (within the few epochs' drift), not 4 nats off
+    assert abs(val_nll - metrics["val"]["overall"]["lstm"]["nll"]) < 0.05 < abs(np.log(scale))
 
 
 def test_baselines_line_and_losses_in_returns_through_the_api(capsys: pytest.CaptureFixture[str],
