@@ -525,7 +525,7 @@ def _deciles_figure(d: pd.DataFrame) -> Any:
         top = float(values.abs().max()) * 1.15 or 1.0
         axis.set_ylim(-top, top)
     lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper left")
+    ax.legend(lines, [str(h.get_label()) for h in lines], fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
