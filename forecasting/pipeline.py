@@ -296,8 +296,8 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
         "garch": garch11(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
         "gjr_garch_t": gjr_garch_t(returns, last_train, horizon=horizon, train_start=first_train,
                                    fit_ok=real_return),
-        "har": har_range(*(cube.prices[c] for c in ("open", "high", "low", "close")), last_train,
-                         execution=cube.mode, train_start=first_train, fit_ok=cube.real),
+        "har": har_range(cube.prices["open"], cube.prices["high"], cube.prices["low"], cube.prices["close"],
+                         last_train, execution=cube.mode, train_start=first_train, fit_ok=cube.real),
     }
     i, t = samples[:, 0], samples[:, 1]
     out: dict[str, np.ndarray] = {}

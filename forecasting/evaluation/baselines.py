@@ -14,6 +14,7 @@ degrees of freedom, ``dof``, an array of the same shape (``inf`` where the densi
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -181,7 +182,7 @@ def gjr_garch_t(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_
 
 
 def _fixed_garch(returns: np.ndarray, train_end: int, *, horizon: int, train_start: int,
-                 fit_ok: np.ndarray | None, o: int, dist: str,
+                 fit_ok: np.ndarray | None, o: int, dist: Literal["normal", "t"],
                  ) -> tuple[np.ndarray, np.ndarray, list[pd.Series | None]]:
     """A GARCH(1, o, 1) fitted per ticker on its training block, run on with the parameters fixed.
 

@@ -9,6 +9,8 @@ that scored best on the *validation* block, so that the choice of opponent does 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -111,7 +113,7 @@ def _lowest_nll(sub: pd.DataFrame, models: list[str]) -> str:
 def _diebold_mariano(sub: pd.DataFrame, head: str, rest: list[str], horizon: int) -> dict[str, dict[str, object]]:
     """The HLN-corrected Diebold-Mariano test of ``head`` against each model of ``rest``, on NLL and squared error."""
     a = _daily_losses(sub, head)
-    tests = {}
+    tests: dict[str, dict[str, object]] = {}
     for m in rest:
         b = _daily_losses(sub, m)
         tests[m] = {name: diebold_mariano(a[loss].to_numpy(), b[loss].to_numpy(), horizon=horizon)
@@ -133,7 +135,7 @@ def _ensemble_gain(sub: pd.DataFrame, model: str) -> dict[str, object] | None:
 
 
 def evaluate(frame: pd.DataFrame, models: list[str], *,
-             execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, object]:
+             execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, Any]:
     """Scores of every model per split (overall and per ticker), the Diebold-Mariano tests of the first model
     against every other, the cross-sectional view of its mean (test block), and the price-level MSE beside
     persistence.
@@ -229,7 +231,7 @@ def comparison_rows(metrics: dict[str, object], split: str = "test") -> list[lis
     block = metrics.get(split)
     if not isinstance(block, dict):
         return []
-    labels = metrics["models"]  # type: ignore[index]
+    labels = metrics["models"]
     rows = []
     for m, s in block["overall"].items():
         rows.append(

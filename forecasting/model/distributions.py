@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -113,7 +114,7 @@ class Predictive:
 
     def __getitem__(self, key: object) -> Predictive:
         """The same components for a subset of the observations: ``p[mask]``, ``p[10:20]``."""
-        pick = (slice(None), key)
+        pick: Any = (slice(None), key)
         return Predictive(self.means[pick], self.variances[pick], None if self.dofs is None else self.dofs[pick])
 
     @property
@@ -163,8 +164,9 @@ class Predictive:
         x = np.where(lo == hi, lo, 0.5 * (lo + hi))
         q = np.broadcast_to(q, comp.shape[1:]).ravel()
         k = self.n_components
-        flat = Predictive(*(None if a is None else np.broadcast_to(a, comp.shape).reshape(k, -1)
-                            for a in (self.means, self.variances, self.dofs)))
+        means, variances = (np.broadcast_to(a, comp.shape).reshape(k, -1) for a in (self.means, self.variances))
+        flat = Predictive(means, variances,
+                          None if self.dofs is None else np.broadcast_to(self.dofs, comp.shape).reshape(k, -1))
         tol = 1e-12 * np.sqrt(flat.var)
         todo = np.flatnonzero(lo < hi)
         for _ in range(200):
@@ -236,8 +238,8 @@ def _scale(var: np.ndarray, dof: np.ndarray | None) -> np.ndarray:
 
 def _split(dof: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """Where the Student-t components are, with ``dof`` and ``arrays`` broadcast to one shape."""
-    dof, *arrays = np.broadcast_arrays(dof, *arrays)
-    return ~np.isinf(dof), [dof, *arrays]
+    dof, *rest = np.broadcast_arrays(dof, *arrays)
+    return ~np.isinf(dof), [dof, *rest]
 
 
 def _logpdf(y: np.ndarray, m: np.ndarray, v: np.ndarray, dof: np.ndarray | None) -> np.ndarray:

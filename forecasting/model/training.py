@@ -83,7 +83,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, idx: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def __getitem__(self, idx: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         i = torch.as_tensor(idx, dtype=torch.int64, device=self.starts.device)
         rows = self.starts[i, None] + self.offsets[None, :]
         return self.flat[rows], self.y[i]
