@@ -347,8 +347,10 @@ def tune(
     space: Annotated[Path | None, typer.Option(help="JSON or TOML file of search ranges (see README).")] = None,
     pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
     params: Annotated[Path | None, typer.Option(help="JSON of fixed forecaster settings the search starts from.")] = None,
-    epochs: Annotated[int, typer.Option(help="Most epochs of a trial's training.", min=1)] = 12,
-    patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.", min=1)] = 3,
+    epochs: Annotated[int, typer.Option(
+        help="Most epochs of a trial's training; the forecast's own default, so best_params trains as tuned.",
+        min=1)] = 30,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial (as forecast's).", min=1)] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
