@@ -178,15 +178,17 @@ def _meaning(r: VaRBacktest) -> str:
         cover = f"coverage is consistent with the model (Kupiec p = {r.uc_p:.2g})"
     if r.ind_p is None:
         return f"{head}{cover}; clustering cannot be tested on fewer than 2 consecutive returns."
-    if r.hits == 0 or r.hits == r.n:
+    if r.hits in (0, r.n):
         word = "no" if r.hits == 0 else "every"
         return f"{head}{cover}; with {word} return a hit, clustering cannot be judged."
     if r.ind_p < SIGNIFICANCE:
         after_hit = r.n11 / (r.n10 + r.n11) if r.n10 + r.n11 else 0.0
         after_calm = r.n01 / (r.n00 + r.n01) if r.n00 + r.n01 else 0.0
         how = "hits cluster" if after_hit > after_calm else "hits avoid following each other"
-        return (f"{head}{cover}, but {how}: {_pct(after_hit)} of days after a hit were hits, {_pct(after_calm)} "
-                f"after a day without (Christoffersen p = {r.ind_p:.2g}).")
+        return (
+            f"{head}{cover}, but {how}: {_pct(after_hit)} of days after a hit were hits, {_pct(after_calm)} "
+            f"after a day without (Christoffersen p = {r.ind_p:.2g})."
+        )
     return f"{head}{cover} and hits do not cluster (Christoffersen p = {r.ind_p:.2g})."
 
 
@@ -200,11 +202,21 @@ def _result(alpha: float, n: int, x: int, n00: int, n01: int, n10: int, n11: int
     ind = _christoffersen(n00, n01, n10, n11) if n00 + n01 + n10 + n11 >= 1 else None
     cc = None if uc is None or ind is None else uc + ind
     draft = VaRBacktest(
-        alpha=alpha, n=n, hits=x, hit_rate=x / n if n else None, expected_rate=alpha,
-        n00=n00, n01=n01, n10=n10, n11=n11,
-        uc_lr=uc, uc_p=None if uc is None else float(stats.chi2.sf(uc, 1)),
-        ind_lr=ind, ind_p=None if ind is None else float(stats.chi2.sf(ind, 1)),
-        cc_lr=cc, cc_p=None if cc is None else float(stats.chi2.sf(cc, 2)),
+        alpha=alpha,
+        n=n,
+        hits=x,
+        hit_rate=x / n if n else None,
+        expected_rate=alpha,
+        n00=n00,
+        n01=n01,
+        n10=n10,
+        n11=n11,
+        uc_lr=uc,
+        uc_p=None if uc is None else float(stats.chi2.sf(uc, 1)),
+        ind_lr=ind,
+        ind_p=None if ind is None else float(stats.chi2.sf(ind, 1)),
+        cc_lr=cc,
+        cc_p=None if cc is None else float(stats.chi2.sf(cc, 2)),
         meaning="",
     )
     return VaRBacktest(**{**vars(draft), "meaning": _meaning(draft)})
