@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecasting.evaluation.var_backtests import panel_var_backtest, var_backtest, var_hits
+from forecasting.evaluation.var_backtests import density_var_backtests, panel_var_backtest, var_backtest, var_hits
 from forecasting.model.distributions import Predictive
 
 # day:   0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15 16 17 18 19
@@ -159,3 +159,25 @@ def test_a_too_thin_normal_is_rejected_nearly_always() -> None:
     assert np.mean([r.uc_p < 0.05 for r in results]) > 0.97  # type: ignore[operator]
     assert np.mean([r.hit_rate for r in results]) > 0.03
     assert "too many: the model understates the risk" in results[0].meaning
+
+
+def test_density_var_backtests_use_the_quantiles_of_each_forecasts_own_density() -> None:
+    rng = np.random.default_rng(13)
+    n = 400
+    scale = np.exp(rng.normal(0, 0.3, n))  # a different density every day
+    dof = np.full(n, 6.0)
+    y = stats.t.rvs(6.0, size=n, random_state=rng) * scale
+    density = Predictive.single(np.zeros(n), scale**2 * 6.0 / 4.0, dof)  # variance of scale x t(6)
+    out = density_var_backtests(y, density, levels=(0.01, 0.05))
+    assert list(out) == [0.01, 0.05]
+    for level, r in out.items():
+        by_hand = int(np.sum(y < scale * stats.t.ppf(level, 6.0)))
+        assert r.hits == by_hand and r.alpha == level
+        assert r == var_backtest(y, density.ppf(level), level)
+
+
+def test_a_panel_out_of_time_order_is_refused() -> None:
+    idx = pd.bdate_range("2024-01-01", periods=3)[::-1]
+    y = pd.DataFrame({"A": [0.0, -3.0, 1.0]}, index=idx)
+    with pytest.raises(ValueError, match="not in time order"):
+        panel_var_backtest(y, pd.DataFrame(-2.0, index=idx, columns=["A"]), alpha=0.05)

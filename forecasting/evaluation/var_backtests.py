@@ -43,7 +43,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["PanelVaRBacktest", "VaRBacktest", "panel_var_backtest", "var_backtest", "var_hits"]
+from forecasting.model.distributions import Predictive
+
+__all__ = ["PanelVaRBacktest", "VaRBacktest", "density_var_backtests", "panel_var_backtest", "var_backtest", "var_hits"]
 
 SIGNIFICANCE = 0.05  # the level at which ``meaning`` calls a test rejected
 
@@ -286,6 +288,8 @@ def panel_var_backtest(y: pd.DataFrame, var: pd.DataFrame, alpha: float) -> Pane
     a = _check_alpha(alpha)
     if not (y.index.equals(var.index) and y.columns.equals(var.columns)):
         raise ValueError("returns and values at risk need the same dates and tickers; align them first")
+    if not y.index.is_monotonic_increasing:
+        raise ValueError("the panel's dates are not in time order; sort the rows by date first")
     per: dict[str, VaRBacktest] = {}
     total = np.zeros(6, dtype=int)
     for ticker in y.columns:
@@ -295,3 +299,27 @@ def panel_var_backtest(y: pd.DataFrame, var: pd.DataFrame, alpha: float) -> Pane
         total += np.asarray(counts)
     pooled = _result(a, *(int(c) for c in total))
     return PanelVaRBacktest(alpha=a, per_ticker=per, pooled=pooled)
+
+
+def density_var_backtests(
+    y: ArrayLike, density: Predictive, levels: tuple[float, ...] = (0.01, 0.05)
+) -> dict[float, VaRBacktest]:
+    """:func:`var_backtest` at each level, the values at risk being the quantiles of the model's own density.
+
+    Parameters
+    ----------
+    y
+        Realised returns in time order, 1-D.
+    density
+        The predictive distribution of each return (:class:`forecasting.model.distributions.Predictive`).
+    levels
+        VaR levels.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(5).standard_t(5, 2000) * np.sqrt(3 / 5)  # unit variance
+    >>> out = density_var_backtests(y, Predictive.single(np.zeros(2000), np.ones(2000), np.full(2000, 5.0)))
+    >>> {level: r.hits for level, r in out.items()}
+    {0.01: 23, 0.05: 108}
+    """
+    return {float(a): var_backtest(y, density.ppf(_check_alpha(a)), a) for a in levels}
