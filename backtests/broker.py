@@ -35,9 +35,7 @@ __all__ = ["COST_PARTS", "QtradeBroker", "TickerCosts"]
 
 COST_PARTS = ("commission", "spread", "impact", "delisting")
 
-_FINISHED = frozenset(
-    (bt.Order.Completed, bt.Order.Canceled, bt.Order.Expired, bt.Order.Margin, bt.Order.Rejected)
-)
+_FINISHED = frozenset((bt.Order.Completed, bt.Order.Canceled, bt.Order.Expired, bt.Order.Margin, bt.Order.Rejected))
 
 
 class TickerCosts(bt.CommInfoBase):
@@ -48,8 +46,7 @@ class TickerCosts(bt.CommInfoBase):
     rebalance fail for want of cash.
     """
 
-    params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_PERC), ("percabs", True),
-              ("broker", None))
+    params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_PERC), ("percabs", True), ("broker", None))
 
     def getcommission(self, size: float, price: float) -> float:
         """Cash asked for executing ``size`` (signed) at ``price``, part of the fill under way.
@@ -98,9 +95,19 @@ class QtradeBroker(bt.brokers.BackBroker):
 
     pending: collections.deque[Any]  # BackBroker's orders waiting for a fill
 
-    def configure(self, *, costs: CostModel, stats: MarketStats, close: np.ndarray, volume: np.ndarray,
-                  tradable: np.ndarray, feeds: list[Any], first: int, close_fills: bool,
-                  delisting_return: float) -> None:
+    def configure(
+        self,
+        *,
+        costs: CostModel,
+        stats: MarketStats,
+        close: np.ndarray,
+        volume: np.ndarray,
+        tradable: np.ndarray,
+        feeds: list[Any],
+        first: int,
+        close_fills: bool,
+        delisting_return: float,
+    ) -> None:
         """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays (``volume``:
         the volume a fill at each row may take a share of, NaN where it is unknown: no cap); the feeds (in the
         arrays' column order) start at row ``first``."""
@@ -112,8 +119,9 @@ class QtradeBroker(bt.brokers.BackBroker):
             unit = costs.impact * stats.sigma / np.sqrt(stats.adv)
         self.unit_impact = np.where(np.isfinite(unit), unit, 0.0)
         # NaN: the ticker's volume is unknown, and nothing caps its orders
-        self.cap = np.where(np.isnan(volume), np.inf, costs.participation * volume) if costs.participation < 1.0 \
-            else None
+        self.cap = (
+            np.where(np.isnan(volume), np.inf, costs.participation * volume) if costs.participation < 1.0 else None
+        )
         self.capped = 0  # orders the cap cut to part of their size
         self.blocked = 0  # orders the cap cut to nothing (the volume known at their fill was 0)
         self.close = close
@@ -159,8 +167,14 @@ class QtradeBroker(bt.brokers.BackBroker):
                 size = cap
                 self.capped += cap > 0
                 self.blocked += cap <= 0
-        self.fill_under_way = _Fill(row - self.first, size, price, float(self.half[row, col]),
-                                    float(self.unit_impact[row, col]), self.delisting_return if delisting else 0.0)
+        self.fill_under_way = _Fill(
+            row - self.first,
+            size,
+            price,
+            float(self.half[row, col]),
+            float(self.unit_impact[row, col]),
+            self.delisting_return if delisting else 0.0,
+        )
         return size
 
     def _try_exec(self, order: Any) -> None:
@@ -193,8 +207,12 @@ class QtradeBroker(bt.brokers.BackBroker):
             fill.size = done
             cost = (self.commission + fill.half + fill.impact) * value + fill.delisting_return * signed * fill.price
             self.cash += fill.asked[0] - cost
-        parts = [self.commission * value, fill.half * value, fill.impact * value,
-                 fill.delisting_return * signed * fill.price]
+        parts = [
+            self.commission * value,
+            fill.half * value,
+            fill.impact * value,
+            fill.delisting_return * signed * fill.price,
+        ]
         self.parts[order.ref] = parts
         self.fill_paid[fill.bar] = self.fill_paid.get(fill.bar, 0.0) + parts[0] + parts[1] + parts[2]
         if parts[3]:  # a return of the position, paid in cash as the costs are, but not a cost

@@ -51,14 +51,21 @@ class CostModel:
     financing: float = 0.05
 
     def __post_init__(self) -> None:
-        named = {"--commission-bps": self.commission_bps, "--half-spread-bps": self.half_spread_bps,
-                 "--impact": self.impact, "--borrow": self.borrow, "--financing": self.financing}
+        named = {
+            "--commission-bps": self.commission_bps,
+            "--half-spread-bps": self.half_spread_bps,
+            "--impact": self.impact,
+            "--borrow": self.borrow,
+            "--financing": self.financing,
+        }
         for flag, value in named.items():
             if not (np.isfinite(value) and value >= 0):
                 raise ConfigError(f"{flag} {value} must be 0 or more")
         if not (np.isfinite(self.participation) and 0 < self.participation <= 1):
-            raise ConfigError(f"--participation {self.participation} must be in (0, 1]: the largest share of a "
-                              "bar's volume an order may take (1: no cap)")
+            raise ConfigError(
+                f"--participation {self.participation} must be in (0, 1]: the largest share of a "
+                "bar's volume an order may take (1: no cap)"
+            )
 
     def fill_rate(self, *, value: float, sigma: float, adv: float, half_spread: float | None = None) -> float:
         """Cost of a fill of traded value ``value`` as a share of it (commission + half-spread + impact).
@@ -93,8 +100,9 @@ class MarketStats:
     half_spread: np.ndarray
 
 
-def market_stats(close: np.ndarray, volume: np.ndarray, tradable: np.ndarray,
-                 spread: np.ndarray | None = None) -> MarketStats:
+def market_stats(
+    close: np.ndarray, volume: np.ndarray, tradable: np.ndarray, spread: np.ndarray | None = None
+) -> MarketStats:
     """Daily volatility and average daily traded value over the :data:`LOOKBACK` real bars before each bar.
 
     Row t uses bars before t only (a fill at bar t never sees its own bar). Bars that are not real prices

@@ -113,13 +113,17 @@ def closing_decisions(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
     return out
 
 
-def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
-                 execution: Execution) -> BacktestResult:
+def run_backtest(
+    data: BacktestData, spec: StrategySpec, params: dict[str, Any], execution: Execution
+) -> BacktestResult:
     """Run ``spec`` on ``data``; see the module docstring for how orders fill and what they cost."""
     mode = execution.execution_mode
     none = np.full(data.mean.shape, np.nan)  # no training-period forecasts
-    params = spec.calibrated(none if data.train_mean is None else data.train_mean,
-                             none if data.train_variance is None else data.train_variance, params)
+    params = spec.calibrated(
+        none if data.train_mean is None else data.train_mean,
+        none if data.train_variance is None else data.train_variance,
+        params,
+    )
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
     model = execution.costs
@@ -136,11 +140,27 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
         cerebro.adddata(feed, name=ticker)
         broker.addcommissioninfo(TickerCosts(broker=broker, leverage=leverage), name=ticker)
         feeds.append(feed)
-    broker.configure(costs=execution.costs, stats=market, close=data.prices["close"], volume=volume,
-                     tradable=data.tradable, feeds=feeds, first=first, close_fills=mode.price == "close",
-                     delisting_return=execution.delisting_return)
-    cerebro.addstrategy(TargetWeights, spec=spec, rule_params=params, columns=_columns(data, first, mode),
-                        mode=mode, warmup=warmup, band=execution.band, short=execution.short)
+    broker.configure(
+        costs=execution.costs,
+        stats=market,
+        close=data.prices["close"],
+        volume=volume,
+        tradable=data.tradable,
+        feeds=feeds,
+        first=first,
+        close_fills=mode.price == "close",
+        delisting_return=execution.delisting_return,
+    )
+    cerebro.addstrategy(
+        TargetWeights,
+        spec=spec,
+        rule_params=params,
+        columns=_columns(data, first, mode),
+        mode=mode,
+        warmup=warmup,
+        band=execution.band,
+        short=execution.short,
+    )
     strat = cerebro.run(maxcpus=1, runonce=False, preload=True)[0]
 
     trade_dates = data.dates[data.start : data.stop]
@@ -161,37 +181,81 @@ def run_backtest(data: BacktestData, spec: StrategySpec, params: dict[str, Any],
     costs = pd.Series(paid[1:] / equity.to_numpy()[:-1], index=returns.index, name="costs")
     gross = (returns + costs).rename("strategy_gross")
     origins = pd.DatetimeIndex(strat.dates)
-    decisions = pd.DataFrame(np.vstack(strat.decisions) if strat.decisions else np.empty((0, len(data.tickers))),
-                             index=origins, columns=data.tickers)
-    holdings = pd.DataFrame(np.vstack(strat.holdings) if strat.holdings else np.empty((0, len(data.tickers))),
-                            index=origins[: len(strat.holdings)], columns=data.tickers)
-    columns = ["date", "ticker", "side", "requested", "size", "price", "value", "commission", "spread", "impact",
-               "delisting"]
+    decisions = pd.DataFrame(
+        np.vstack(strat.decisions) if strat.decisions else np.empty((0, len(data.tickers))),
+        index=origins,
+        columns=data.tickers,
+    )
+    holdings = pd.DataFrame(
+        np.vstack(strat.holdings) if strat.holdings else np.empty((0, len(data.tickers))),
+        index=origins[: len(strat.holdings)],
+        columns=data.tickers,
+    )
+    columns = [
+        "date",
+        "ticker",
+        "side",
+        "requested",
+        "size",
+        "price",
+        "value",
+        "commission",
+        "spread",
+        "impact",
+        "delisting",
+    ]
     fills = pd.DataFrame(strat.fills, columns=columns)
     fills["date"] = pd.to_datetime(fills["date"])
     if data.unusable and spec.uses_forecast:
-        warnings.warn(f"{data.unusable} forecasts had a missing, zero or negative variance (or a missing mean); "
-                      "those tickers did not trade on those days", stacklevel=2)
+        warnings.warn(
+            f"{data.unusable} forecasts had a missing, zero or negative variance (or a missing mean); "
+            "those tickers did not trade on those days",
+            stacklevel=2,
+        )
     p = model.participation
     if fills.empty and broker.blocked:
-        warnings.warn(f"{spec.name} made no trade in the period: the participation cap (--participation {p:g}) let "
-                      f"none of its {broker.blocked} orders fill, as the volume known at their fills was 0; give the "
-                      "data's volume, or --participation 1 to lift the cap", stacklevel=2)
+        warnings.warn(
+            f"{spec.name} made no trade in the period: the participation cap (--participation {p:g}) let "
+            f"none of its {broker.blocked} orders fill, as the volume known at their fills was 0; give the "
+            "data's volume, or --participation 1 to lift the cap",
+            stacklevel=2,
+        )
     elif fills.empty:
-        warnings.warn(f"{spec.name} made no trade in the period (for longshort: it needs 2 or more tickers)",
-                      stacklevel=2)
+        warnings.warn(
+            f"{spec.name} made no trade in the period (for longshort: it needs 2 or more tickers)", stacklevel=2
+        )
     elif broker.blocked:
-        warnings.warn(f"{broker.blocked} orders filled nothing: the volume known at their fill was 0, and an order "
-                      f"takes at most {p:g} of it (--participation)", stacklevel=2)
+        warnings.warn(
+            f"{broker.blocked} orders filled nothing: the volume known at their fill was 0, and an order "
+            f"takes at most {p:g} of it (--participation)",
+            stacklevel=2,
+        )
     rejected = int((fills["side"] == "rejected").sum())
     if rejected:
         warnings.warn(f"{rejected} orders were rejected by the broker for want of cash", stacklevel=2)
     if broker.capped:
-        warnings.warn(f"{broker.capped} orders filled only in part: at most {p:g} of a bar's volume trades "
-                      "(--participation)", stacklevel=2)
-    return BacktestResult(spec.name, params, execution, returns, gross, costs,
-                          benchmark(data, mode, delisting_return=execution.delisting_return), decisions, holdings,
-                          fills, equity, data.unusable, data, market, first, broker.holding_paid)
+        warnings.warn(
+            f"{broker.capped} orders filled only in part: at most {p:g} of a bar's volume trades (--participation)",
+            stacklevel=2,
+        )
+    return BacktestResult(
+        spec.name,
+        params,
+        execution,
+        returns,
+        gross,
+        costs,
+        benchmark(data, mode, delisting_return=execution.delisting_return),
+        decisions,
+        holdings,
+        fills,
+        equity,
+        data.unusable,
+        data,
+        market,
+        first,
+        broker.holding_paid,
+    )
 
 
 def _fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> tuple[np.ndarray, MarketStats]:
@@ -209,11 +273,13 @@ def _fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> t
     unknown = unknown_volume(data.prices["volume"], data.tradable)
     if unknown.any() and (costs.participation < 1.0 or costs.impact > 0):
         names = ", ".join(t for t, u in zip(data.tickers, unknown, strict=True) if u)
-        warnings.warn(f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
-                      "so neither the participation cap (--participation) nor market impact (--impact) applies to "
-                      "their orders", stacklevel=3)
-    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable,
-                          spread)
+        warnings.warn(
+            f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
+            "so neither the participation cap (--participation) nor market impact (--impact) applies to "
+            "their orders",
+            stacklevel=3,
+        )
+    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable, spread)
     return np.where(unknown, np.nan, volume), market
 
 
@@ -260,16 +326,24 @@ def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.D
 def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
     """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data."""
     sl = slice(first, data.stop)
-    arrays = [np.array(a[sl], dtype=t) for a, t in ((data.prices["close"], float), (data.mean, float),
-                                                     (data.variance, float), (data.tradable, bool),
-                                                     (closing_decisions(data, mode), bool))]
+    arrays = [
+        np.array(a[sl], dtype=t)
+        for a, t in (
+            (data.prices["close"], float),
+            (data.mean, float),
+            (data.variance, float),
+            (data.tradable, bool),
+            (closing_decisions(data, mode), bool),
+        )
+    ]
     for a in arrays:
         a.setflags(write=False)
     return Columns(data.dates[sl], *arrays)
 
 
-def benchmark(data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION, *,
-              delisting_return: float = 0.0) -> pd.Series:
+def benchmark(
+    data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION, *, delisting_return: float = 0.0
+) -> pd.Series:
     """Equal-weight buy-and-hold of the tickers tradable at the first close of the period, no costs, bought when
     the strategy's first order can fill: the close (or the open) ``lag`` bars after the first origin.
 

@@ -98,17 +98,24 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in FORECAST_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{p}: forecasts lack column(s) {', '.join(missing)}; "
-                        f"expected {', '.join(FORECAST_COLUMNS)} as qtrade forecast writes them")
+        raise DataError(
+            f"{p}: forecasts lack column(s) {', '.join(missing)}; "
+            f"expected {', '.join(FORECAST_COLUMNS)} as qtrade forecast writes them"
+        )
     if MARKER in frame.columns:
         made = sorted({str(x) for x in frame[MARKER].dropna().unique()})
         if made and made != [mode.name]:
-            raise ConfigError(f"{p}: forecasts made for --execution {', '.join(made)}, the backtest trades "
-                              f"{mode.name}; run qtrade forecast --execution {mode.name} or backtest with "
-                              f"--execution {made[0]}")
+            raise ConfigError(
+                f"{p}: forecasts made for --execution {', '.join(made)}, the backtest trades "
+                f"{mode.name}; run qtrade forecast --execution {mode.name} or backtest with "
+                f"--execution {made[0]}"
+            )
     else:
-        warnings.warn(f"{p} does not say which execution its forecasts were made for (no execution column); "
-                      f"read as forecasts of the return {mode.name} holds ({mode.describe()})", stacklevel=2)
+        warnings.warn(
+            f"{p} does not say which execution its forecasts were made for (no execution column); "
+            f"read as forecasts of the return {mode.name} holds ({mode.describe()})",
+            stacklevel=2,
+        )
     frame = frame[FORECAST_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in frame.columns]].copy()
     if "dof" not in frame.columns:
         frame["dof"] = np.nan
@@ -124,20 +131,31 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     bad_dof = frame["dof"].notna() & ~(frame["dof"] > 2)
     if bad_dof.any():
         row = frame[bad_dof].iloc[0]
-        raise DataError(f"{p}: Student-t degrees of freedom {row['dof']:g} for {row['ticker']} on "
-                        f"{row['date']:%Y-%m-%d}; the dof column must exceed 2 (the variance must exist), or be "
-                        "empty for a normal forecast")
+        raise DataError(
+            f"{p}: Student-t degrees of freedom {row['dof']:g} for {row['ticker']} on "
+            f"{row['date']:%Y-%m-%d}; the dof column must exceed 2 (the variance must exist), or be "
+            "empty for a normal forecast"
+        )
     frame.loc[np.isinf(frame["dof"].to_numpy()), "dof"] = np.nan  # inf is the normal, as an empty cell
     dup = frame.duplicated(["date", "ticker"])
     if dup.any():
         row = frame[dup].iloc[0]
-        raise DataError(f"{p}: two forecasts for {row['ticker']} on {row['date']:%Y-%m-%d}; keep one per ticker "
-                        "and day")
+        raise DataError(
+            f"{p}: two forecasts for {row['ticker']} on {row['date']:%Y-%m-%d}; keep one per ticker and day"
+        )
     return frame.sort_values(["date", "ticker"], ignore_index=True)
 
 
-def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", max_gap: int = 5,
-          source: str = "data", execution: str = DEFAULT_EXECUTION, calendar: str = "auto") -> BacktestData:
+def align(
+    panel: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    *,
+    split: str = "test",
+    max_gap: int = 5,
+    source: str = "data",
+    execution: str = DEFAULT_EXECUTION,
+    calendar: str = "auto",
+) -> BacktestData:
     """Put forecasts on the price calendar and choose the period to trade: the dates whose split is ``split``.
 
     ``split="all"`` trades every forecast, including those made on the training period (in-sample). A ``dof``
@@ -152,8 +170,10 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     tickers = [str(t) for t in clean.tickers]
     unknown = sorted(set(forecasts["ticker"]) - set(tickers))
     if unknown:
-        raise DataError(f"forecasts for {', '.join(unknown[:5])} have no prices in {source}; "
-                        "pass --data with the data the forecasts were made from")
+        raise DataError(
+            f"forecasts for {', '.join(unknown[:5])} have no prices in {source}; "
+            "pass --data with the data the forecasts were made from"
+        )
     period = forecasts if split == "all" else forecasts[forecasts["split"] == split]
     if period.empty:
         have = ", ".join(sorted(forecasts["split"].unique()))
@@ -162,8 +182,10 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     row = dates.get_indexer(pd.DatetimeIndex(period["date"]))
     if (row < 0).any():
         bad = period["date"].iloc[int(np.flatnonzero(row < 0)[0])]
-        raise DataError(f"forecast date {bad:%Y-%m-%d} is not a trading day of {source}; "
-                        "pass --data with the data the forecasts were made from")
+        raise DataError(
+            f"forecast date {bad:%Y-%m-%d} is not a trading day of {source}; "
+            "pass --data with the data the forecasts were made from"
+        )
     col = pd.Index(tickers).get_indexer(period["ticker"])
     shape = (len(dates), len(tickers))
     mean, var, target = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
@@ -192,8 +214,24 @@ def align(panel: pd.DataFrame, forecasts: pd.DataFrame, *, split: str = "test", 
     if "spread" in panel.columns:
         wide = panel["spread"].unstack("ticker").reindex(index=dates, columns=tickers)
         spread = np.where(tradable, wide.to_numpy(dtype=float), np.nan)
-    return BacktestData(dates, tickers, prices, tradable, mean, var, target, start, stop, split, mode.name, unusable,
-                        train_mean, train_var, spread, dof)
+    return BacktestData(
+        dates,
+        tickers,
+        prices,
+        tradable,
+        mean,
+        var,
+        target,
+        start,
+        stop,
+        split,
+        mode.name,
+        unusable,
+        train_mean,
+        train_var,
+        spread,
+        dof,
+    )
 
 
 def _real_prices(values: dict[str, np.ndarray], filled: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -237,8 +275,16 @@ TARGET_RTOL = 1e-5  # rounding: a float32 round trip is 6e-8 of the value, a CSV
 TARGET_ATOL = 1e-7
 
 
-def _check_targets(price: np.ndarray, tradable: np.ndarray, target: np.ndarray, lag: int, source: str, held: str,
-                   dates: pd.DatetimeIndex, tickers: list[str]) -> None:
+def _check_targets(
+    price: np.ndarray,
+    tradable: np.ndarray,
+    target: np.ndarray,
+    lag: int,
+    source: str,
+    held: str,
+    dates: pd.DatetimeIndex,
+    tickers: list[str],
+) -> None:
     """Every forecast's target must be the return the execution holds on these prices, within rounding.
 
     A target where the prices hold no return (a price missing, carried or past the data) is as wrong as one
@@ -266,9 +312,14 @@ or the --execution they were made for
         return
     named = []
     for row, col in np.argwhere(bad)[:3]:  # row-major: the first dates first
-        truth = f"{realised[row, col]:.4g} from the prices" if np.isfinite(realised[row, col]) else \
-            "the prices hold no return there"
+        truth = (
+            f"{realised[row, col]:.4g} from the prices"
+            if np.isfinite(realised[row, col])
+            else "the prices hold no return there"
+        )
         named.append(f"{tickers[col]} {dates[row]:%Y-%m-%d}: {target[row, col]:.4g} against {truth}")
-    raise DataError(f"the forecasts' targets are not the {held} in {source}: {int(bad.sum())} of {int(given.sum())} "
-                    f"differ by more than rounding ({'; '.join(named)}); pass --data with the data the forecasts "
-                    "were made from, or the --execution they were made for")
+    raise DataError(
+        f"the forecasts' targets are not the {held} in {source}: {int(bad.sum())} of {int(given.sum())} "
+        f"differ by more than rounding ({'; '.join(named)}); pass --data with the data the forecasts "
+        "were made from, or the --execution they were made for"
+    )

@@ -72,8 +72,10 @@ def run_backtest_job(
     execution = execution or Execution()
     out = check_out(out)
     if forecasts is not None and out.resolve() == _forecast_dir(Path(forecasts)).resolve():
-        raise ConfigError(f"--out {out} is the folder of the forecasts this backtest reads; give another folder, "
-                          "so that the forecast run's files are kept")
+        raise ConfigError(
+            f"--out {out} is the folder of the forecasts this backtest reads; give another folder, "
+            "so that the forecast run's files are kept"
+        )
     if forecasts is None:
         from dataclasses import replace
 
@@ -94,8 +96,9 @@ def run_backtest_job(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = load_forecasts(fc_path, execution=execution.mode)
-        data = align(panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode,
-                     calendar=calendar)
+        data = align(
+            panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode, calendar=calendar
+        )
         result = run_backtest(data, spec, settings, execution)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     section = traded_cross_section(result.data)
@@ -106,8 +109,11 @@ def run_backtest_job(
     metrics = _read_json(source_dir / "metrics.json")
     curve = source_dir / "training_curve.png"
     curve_png = curve.read_bytes() if curve.is_file() else None
-    seed = int(getattr(forecast_config, "seed", 0)) if made_here else int(
-        (_read_json(source_dir / "manifest.json") or {}).get("seed", 0))
+    seed = (
+        int(getattr(forecast_config, "seed", 0))
+        if made_here
+        else int((_read_json(source_dir / "manifest.json") or {}).get("seed", 0))
+    )
     # an earlier run's outputs go, but not the forecasts this backtest made or reads from this folder
     clear_previous(out, keep=[fc_path])
     out.mkdir(parents=True, exist_ok=True)
@@ -122,11 +128,21 @@ def run_backtest_job(
             tmp.write_bytes(curve_png)
     write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
     rebuild_report(out)
-    manifest = run_manifest(command=f"backtest --strategy {strategy}", seed=seed, panel=panel, source=source,
-                            config={"strategy": strategy, "params": settings, "execution": asdict(execution),
-                                    "split": split, "forecasts": str(fc_path),
-                                    "calendar": resolve_calendar(calendar, panel) or "none"},
-                            extra={"outputs": written(out)})
+    manifest = run_manifest(
+        command=f"backtest --strategy {strategy}",
+        seed=seed,
+        panel=panel,
+        source=source,
+        config={
+            "strategy": strategy,
+            "params": settings,
+            "execution": asdict(execution),
+            "split": split,
+            "forecasts": str(fc_path),
+            "calendar": resolve_calendar(calendar, panel) or "none",
+        },
+        extra={"outputs": written(out)},
+    )
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return BacktestRun(result, stats, out, messages)
 
@@ -159,8 +175,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> None:
-    returns = pd.DataFrame({"strategy": result.returns, "strategy_gross": result.gross_returns,
-                            "costs": result.costs, "benchmark": result.benchmark})
+    returns = pd.DataFrame(
+        {
+            "strategy": result.returns,
+            "strategy_gross": result.gross_returns,
+            "costs": result.costs,
+            "benchmark": result.benchmark,
+        }
+    )
     returns.index.name = "date"
     tables = {
         "returns.csv": returns,
@@ -170,8 +192,9 @@ def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> N
     }
     for name, table in tables.items():
         with atomic_path(out / name) as tmp:
-            table.to_csv(tmp, index=name in ("returns.csv", "holdings.csv"), date_format="%Y-%m-%d",
-                         float_format="%.10g")
+            table.to_csv(
+                tmp, index=name in ("returns.csv", "holdings.csv"), date_format="%Y-%m-%d", float_format="%.10g"
+            )
 
 
 def rebuild_report(folder: str | os.PathLike[str]) -> Path:
@@ -187,10 +210,16 @@ def rebuild_report(folder: str | os.PathLike[str]) -> Path:
         raise DataError(f"{out / 'stats.json'}: unreadable; run qtrade backtest again into this folder")
     curve = out / "training_curve.png"
     daily = out / "cross_section.csv"
-    inputs = ReportInputs(returns, stats, pd.read_csv(out / "deciles.csv"), _read_json(out / "forecast_metrics.json"),
-                          curve.read_bytes() if curve.is_file() else None,
-                          cross_section=pd.read_csv(daily, index_col="date", parse_dates=["date"])
-                          if daily.is_file() and "absent" not in stats.get("cross_section", {"absent": ""}) else None)
+    inputs = ReportInputs(
+        returns,
+        stats,
+        pd.read_csv(out / "deciles.csv"),
+        _read_json(out / "forecast_metrics.json"),
+        curve.read_bytes() if curve.is_file() else None,
+        cross_section=pd.read_csv(daily, index_col="date", parse_dates=["date"])
+        if daily.is_file() and "absent" not in stats.get("cross_section", {"absent": ""})
+        else None,
+    )
     n = len(stats["period"]["tickers"])
     title = f"qtrade {stats['strategy']}: {n} ticker{'s' if n != 1 else ''}, {stats['split']} period"
     ex = stats.get("execution", {})

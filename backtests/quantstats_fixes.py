@@ -87,12 +87,36 @@ from quantstats._plotting import core as _core
 
 from backtests.stats import drawdowns
 
-__all__ = ["CORE_FIXES", "HOLIDAY_SLACK", "ORIGINAL_BARS", "ORIGINAL_DISTRIBUTION", "ORIGINAL_FORMAT_PCT",
-           "ORIGINAL_HISTOGRAM", "ORIGINAL_LONGEST_DRAWDOWNS", "ORIGINAL_METRICS", "ORIGINAL_MONTHLY_RETURNS",
-           "ORIGINAL_ROLLING_BETA", "ORIGINAL_ROLLING_STATS", "ORIGINAL_TIMESERIES", "PERIODS", "TRAILING", "apply",
-           "drawdown_table", "format_pct_axis", "metrics", "monthly_returns", "period_returns", "plot_distribution",
-           "plot_histogram", "plot_longest_drawdowns", "plot_returns_bars", "plot_rolling_beta", "plot_rolling_stats",
-           "plot_timeseries", "whole_periods"]
+__all__ = [
+    "CORE_FIXES",
+    "HOLIDAY_SLACK",
+    "ORIGINAL_BARS",
+    "ORIGINAL_DISTRIBUTION",
+    "ORIGINAL_FORMAT_PCT",
+    "ORIGINAL_HISTOGRAM",
+    "ORIGINAL_LONGEST_DRAWDOWNS",
+    "ORIGINAL_METRICS",
+    "ORIGINAL_MONTHLY_RETURNS",
+    "ORIGINAL_ROLLING_BETA",
+    "ORIGINAL_ROLLING_STATS",
+    "ORIGINAL_TIMESERIES",
+    "PERIODS",
+    "TRAILING",
+    "apply",
+    "drawdown_table",
+    "format_pct_axis",
+    "metrics",
+    "monthly_returns",
+    "period_returns",
+    "plot_distribution",
+    "plot_histogram",
+    "plot_longest_drawdowns",
+    "plot_returns_bars",
+    "plot_rolling_beta",
+    "plot_rolling_stats",
+    "plot_timeseries",
+    "whole_periods",
+]
 
 
 def _original(module: Any, name: str) -> Any:
@@ -112,9 +136,14 @@ ORIGINAL_MONTHLY_RETURNS = _original(_stats, "monthly_returns")
 ORIGINAL_METRICS = _original(_reports, "metrics")
 
 #: Metrics-table row -> (the window it covers, whether QuantStats annualises it).
-TRAILING = {"3M": (relativedelta(months=3), False), "6M": (relativedelta(months=6), False),
-            "1Y": (relativedelta(years=1), False), "3Y (ann.)": (relativedelta(years=3), True),
-            "5Y (ann.)": (relativedelta(years=5), True), "10Y (ann.)": (relativedelta(years=10), True)}
+TRAILING = {
+    "3M": (relativedelta(months=3), False),
+    "6M": (relativedelta(months=6), False),
+    "1Y": (relativedelta(years=1), False),
+    "3Y (ann.)": (relativedelta(years=3), True),
+    "5Y (ann.)": (relativedelta(years=5), True),
+    "10Y (ann.)": (relativedelta(years=10), True),
+}
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 #: Box label -> pandas resample rule (calendar periods; weeks end on Sunday, so a week is Monday to Friday).
@@ -176,8 +205,15 @@ def _save_and_show(fig: Any, savefig: Any, show: bool) -> Any:
     return None if show else fig
 
 
-def plot_returns_bars(returns: Any, benchmark: Any = None, *args: Any, resample: str | None = "YE",
-                      savefig: Any = None, show: bool = True, **kwargs: Any) -> Any:
+def plot_returns_bars(
+    returns: Any,
+    benchmark: Any = None,
+    *args: Any,
+    resample: str | None = "YE",
+    savefig: Any = None,
+    show: bool = True,
+    **kwargs: Any,
+) -> Any:
     """QuantStats' bar chart with each tick label under its own bars (see the module docstring)."""
     fig = ORIGINAL_BARS(returns, benchmark, *args, resample=resample, savefig=None, show=False, **kwargs)
     ax = fig.axes[0]
@@ -197,9 +233,18 @@ def plot_returns_bars(returns: Any, benchmark: Any = None, *args: Any, resample:
     return _save_and_show(fig, savefig, show)
 
 
-def plot_distribution(returns: pd.Series, figsize: tuple[float, float] = (10, 6), fontname: str = "Arial",
-                      grayscale: bool = False, ylabel: bool = True, subtitle: bool = True, compounded: bool = True,
-                      title: str | None = None, savefig: Any = None, show: bool = True) -> Any:
+def plot_distribution(
+    returns: pd.Series,
+    figsize: tuple[float, float] = (10, 6),
+    fontname: str = "Arial",
+    grayscale: bool = False,
+    ylabel: bool = True,
+    subtitle: bool = True,
+    compounded: bool = True,
+    title: str | None = None,
+    savefig: Any = None,
+    show: bool = True,
+) -> Any:
     """QuantStats' "Return Quantiles" box plot, each box drawn from that period's own returns."""
     import matplotlib.pyplot as plt
 
@@ -208,15 +253,28 @@ def plot_distribution(returns: pd.Series, figsize: tuple[float, float] = (10, 6)
     fig, ax = plt.subplots(figsize=figsize)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
-    fig.suptitle(f"{title} - Return Quantiles" if title else "Return Quantiles", y=0.94, fontweight="bold",
-                 fontname=fontname, fontsize=14, color="black")
+    fig.suptitle(
+        f"{title} - Return Quantiles" if title else "Return Quantiles",
+        y=0.94,
+        fontweight="bold",
+        fontname=fontname,
+        fontsize=14,
+        color="black",
+    )
     if subtitle:
-        ax.set_title(f"{returns.index[0]:%e %b '%y} - {returns.index[-1]:%e %b '%y}            \n", fontsize=12,
-                     color="gray")
+        ax.set_title(
+            f"{returns.index[0]:%e %b '%y} - {returns.index[-1]:%e %b '%y}            \n", fontsize=12, color="gray"
+        )
     fig.set_facecolor("white")
     ax.set_facecolor("white")
-    boxes = ax.boxplot(data, tick_labels=list(PERIODS), patch_artist=True, widths=0.8,
-                       medianprops={"color": "#3c3c3c"}, flierprops={"marker": "d", "markersize": 4})
+    boxes = ax.boxplot(
+        data,
+        tick_labels=list(PERIODS),
+        patch_artist=True,
+        widths=0.8,
+        medianprops={"color": "#3c3c3c"},
+        flierprops={"marker": "d", "markersize": 4},
+    )
     for i, (label, color) in enumerate(zip(PERIODS, colors, strict=False)):
         boxes["boxes"][i].set_facecolor(color)
         boxes["boxes"][i].set_edgecolor("#3c3c3c")
@@ -270,6 +328,7 @@ def plot_timeseries(*args: Any, **kwargs: Any) -> Any:
     a = bound.arguments
     savefig, show, log_scale = a["savefig"], a["show"], a["log_scale"]
     if a["resample"] and not a["raw_data"]:
+
         def cumulated(x: Any) -> Any:  # as QuantStats cumulates, then the last value of each non-empty bin
             x = x.fillna(0)
             x = _stats.compsum(x) if a["compound"] else x.cumsum()
@@ -315,8 +374,17 @@ def _no_window(ax: Any, index: pd.Index, what: str) -> None:
     """Keep the axis on the period and say in it that no window of the chart fits the period."""
     if isinstance(index, pd.DatetimeIndex) and len(index) > 1:
         ax.set_xlim(index[0], index[-1])
-    ax.text(0.5, 0.5, f"no figure: the period's {len(index)} days do not fill one {what}", transform=ax.transAxes,
-            ha="center", va="center", color="gray", fontsize=11, gid="no-window")
+    ax.text(
+        0.5,
+        0.5,
+        f"no figure: the period's {len(index)} days do not fill one {what}",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="gray",
+        fontsize=11,
+        gid="no-window",
+    )
 
 
 def plot_rolling_stats(*args: Any, **kwargs: Any) -> Any:
@@ -346,11 +414,24 @@ def plot_rolling_stats(*args: Any, **kwargs: Any) -> Any:
     return _save_and_show(fig, savefig, show)
 
 
-def plot_rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_label: str = "",
-                      window2: int | None = None, window2_label: str = "", title: str = "", hlcolor: str = "red",
-                      figsize: tuple[float, float] = (10, 6), grayscale: bool = False, fontname: str = "Arial",
-                      lw: float = 1.5, ylabel: bool = True, subtitle: bool = True, savefig: Any = None,
-                      show: bool = True) -> Any:
+def plot_rolling_beta(
+    returns: Any,
+    benchmark: Any,
+    window1: int = 126,
+    window1_label: str = "",
+    window2: int | None = None,
+    window2_label: str = "",
+    title: str = "",
+    hlcolor: str = "red",
+    figsize: tuple[float, float] = (10, 6),
+    grayscale: bool = False,
+    fontname: str = "Arial",
+    lw: float = 1.5,
+    ylabel: bool = True,
+    subtitle: bool = True,
+    savefig: Any = None,
+    show: bool = True,
+) -> Any:
     """QuantStats' rolling beta, drawn only where its window is full (no 0 during the warm-up)."""
     import matplotlib.pyplot as plt
 
@@ -360,29 +441,42 @@ def plot_rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_
         ax.spines[side].set_visible(False)
     fig.suptitle(title, y=0.94, fontweight="bold", fontname=fontname, fontsize=14, color="black")
     if subtitle:
-        ax.set_title(f"{returns.index[0]:%e %b '%y} - {returns.index[-1]:%e %b '%y}           \n", fontsize=12,
-                     color="gray")
+        ax.set_title(
+            f"{returns.index[0]:%e %b '%y} - {returns.index[-1]:%e %b '%y}           \n", fontsize=12, color="gray"
+        )
     columns = {returns.name: returns} if isinstance(returns, pd.Series) else {c: returns[c] for c in returns}
     single = isinstance(returns, pd.Series)
     first: list[pd.Series] = []
     for i, (name, r) in enumerate(columns.items(), start=1):
         beta = _stats.rolling_greeks(r, benchmark, window1)["beta"]
         first.append(beta)
-        ax.plot(beta, lw=lw, label=window1_label if single else f"{name} ({window1_label})", color=colors[i],
-                gid=f"beta-{window1}" if single else f"beta-{window1}-{name}")
+        ax.plot(
+            beta,
+            lw=lw,
+            label=window1_label if single else f"{name} ({window1_label})",
+            color=colors[i],
+            gid=f"beta-{window1}" if single else f"beta-{window1}-{name}",
+        )
     if window2:
         for i, (name, r) in enumerate(columns.items(), start=1):
             beta = _stats.rolling_greeks(r, benchmark, window2)["beta"]
-            ax.plot(beta, lw=lw - 0.5, label=window2_label if single else f"{name} ({window2_label})",
-                    color="gray" if single else colors[i], alpha=0.8 if single else 0.5, ls="-" if single else "--",
-                    gid=f"beta-{window2}" if single else f"beta-{window2}-{name}")
+            ax.plot(
+                beta,
+                lw=lw - 0.5,
+                label=window2_label if single else f"{name} ({window2_label})",
+                color="gray" if single else colors[i],
+                alpha=0.8 if single else 0.5,
+                ls="-" if single else "--",
+                gid=f"beta-{window2}" if single else f"beta-{window2}-{name}",
+            )
     drawn = pd.concat(first).dropna()
     if len(drawn):
         low, high = min(-100, int(drawn.min() * 100)), max(100, int(drawn.max() * 100))
         ax.set_yticks([x / 100 for x in range(low, high + 1, 50 if high - low >= 200 else 100)])
         if single:  # the mean of the betas drawn, not of zeros in their place
-            ax.axhline(drawn.mean(), ls="--", lw=1.5, color="black" if grayscale else hlcolor, zorder=2,
-                       gid="beta-mean")
+            ax.axhline(
+                drawn.mean(), ls="--", lw=1.5, color="black" if grayscale else hlcolor, zorder=2, gid="beta-mean"
+            )
         ax.axhline(0, ls="--", lw=1, color="#000000", zorder=2)
         ax.legend(fontsize=11)
     else:
@@ -398,10 +492,21 @@ def plot_rolling_beta(returns: Any, benchmark: Any, window1: int = 126, window1_
     return _save_and_show(fig, savefig, show)
 
 
-def plot_longest_drawdowns(returns: Any, periods: int = 5, lw: float = 1.5, fontname: str = "Arial",
-                           grayscale: bool = False, title: str | None = None, log_scale: bool = False,
-                           figsize: tuple[float, float] = (10, 6), ylabel: bool = True, subtitle: bool = True,
-                           compounded: bool = True, savefig: Any = None, show: bool = True) -> Any:
+def plot_longest_drawdowns(
+    returns: Any,
+    periods: int = 5,
+    lw: float = 1.5,
+    fontname: str = "Arial",
+    grayscale: bool = False,
+    title: str | None = None,
+    log_scale: bool = False,
+    figsize: tuple[float, float] = (10, 6),
+    ylabel: bool = True,
+    subtitle: bool = True,
+    compounded: bool = True,
+    savefig: Any = None,
+    show: bool = True,
+) -> Any:
     """The cumulative returns with the ``periods`` deepest drawdowns shaded, each to its recovery."""
     import matplotlib.pyplot as plt
 
@@ -412,8 +517,14 @@ def plot_longest_drawdowns(returns: Any, periods: int = 5, lw: float = 1.5, font
     fig, ax = plt.subplots(figsize=figsize)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
-    fig.suptitle(f"{title} - Worst {periods:.0f} Drawdown Periods", y=0.94, fontweight="bold",
-                 fontname=fontname, fontsize=14, color="black")
+    fig.suptitle(
+        f"{title} - Worst {periods:.0f} Drawdown Periods",
+        y=0.94,
+        fontweight="bold",
+        fontname=fontname,
+        fontsize=14,
+        color="black",
+    )
     if subtitle:
         ax.set_title(f"{r.index[0]:%e %b '%y} - {r.index[-1]:%e %b '%y}           \n", fontsize=12, color="gray")
     fig.set_facecolor("white")
@@ -421,8 +532,7 @@ def plot_longest_drawdowns(returns: Any, periods: int = 5, lw: float = 1.5, font
     ax.plot(_stats.compsum(r) if compounded else r.cumsum(), lw=lw, label="Backtest", color=colors[0])
     for e in worst.itertuples():
         end = e.end if e.recovered else r.index[-1]
-        ax.axvspan(e.start, end, color="black" if grayscale else "red", alpha=0.1,
-                   gid=f"drawdown-{e.start:%Y-%m-%d}")
+        ax.axvspan(e.start, end, color="black" if grayscale else "red", alpha=0.1, gid=f"drawdown-{e.start:%Y-%m-%d}")
     ax.axhline(0, ls="--", lw=1, color="#000000", zorder=2)
     if log_scale:
         ax.set_yscale("function", functions=(_log_equity, _from_log_equity))
@@ -493,9 +603,11 @@ def _drawdown_rows(r: pd.Series) -> dict[str, str] | None:
         return None
     worst, longest = d.loc[d["depth"].idxmin()], d.loc[d["days"].idxmax()]
     ongoing = int((~d["recovered"]).sum())
-    return {"Max DD Period End": f"{worst['end']:%Y-%m-%d}" if worst["recovered"] else "not recovered",
-            "Longest DD Days": f"{longest['days']}" + ("" if longest["recovered"] else " (ongoing)"),
-            "Avg. Drawdown Days": f"{round(float(d['days'].mean()))}" + (f" ({ongoing} ongoing)" if ongoing else "")}
+    return {
+        "Max DD Period End": f"{worst['end']:%Y-%m-%d}" if worst["recovered"] else "not recovered",
+        "Longest DD Days": f"{longest['days']}" + ("" if longest["recovered"] else " (ongoing)"),
+        "Avg. Drawdown Days": f"{round(float(d['days'].mean()))}" + (f" ({ongoing} ongoing)" if ongoing else ""),
+    }
 
 
 def metrics(returns: Any, benchmark: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -521,26 +633,59 @@ def metrics(returns: Any, benchmark: Any = None, *args: Any, **kwargs: Any) -> A
             table.loc[row] = values
 
     for row, (window, annualised) in TRAILING.items():
-        put(row, [_cell(_trailing(s, window, annualised, compounded=a["compounded"], periods=periods), percent=True,
-                        formatted=formatted, pct=pct) for s in series])
-    ratios = {"Smart Sharpe": lambda s: _stats.smart_sharpe(s, a["rf"], periods, True),
-              "Smart Sortino": lambda s: _stats.smart_sortino(s, a["rf"], periods, True),
-              "Smart Sortino/√2": lambda s: _stats.smart_sortino(s, a["rf"], periods, True) / np.sqrt(2)}
+        put(
+            row,
+            [
+                _cell(
+                    _trailing(s, window, annualised, compounded=a["compounded"], periods=periods),
+                    percent=True,
+                    formatted=formatted,
+                    pct=pct,
+                )
+                for s in series
+            ],
+        )
+    ratios = {
+        "Smart Sharpe": lambda s: _stats.smart_sharpe(s, a["rf"], periods, True),
+        "Smart Sortino": lambda s: _stats.smart_sortino(s, a["rf"], periods, True),
+        "Smart Sortino/√2": lambda s: _stats.smart_sortino(s, a["rf"], periods, True) / np.sqrt(2),
+    }
     for row, fn in ratios.items():
         put(row, [_cell(float(fn(s)), percent=False, formatted=formatted, pct=pct) for s in series])
-    calendar: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {"Expected Monthly": ("M", _expected), "Expected Yearly": ("Y", _expected),
-                "Best Month": ("M", np.max), "Worst Month": ("M", np.min), "Best Year": ("Y", np.max),
-                "Worst Year": ("Y", np.min), "Avg. Up Month": ("M", lambda v: v[v > 0].mean()),
-                "Avg. Down Month": ("M", lambda v: v[v < 0].mean()), "Win Month": ("M", _win_rate),
-                "Win Quarter": ("Q", _win_rate), "Win Year": ("Y", _win_rate)}
+    calendar: dict[str, tuple[str, Callable[[np.ndarray], Any]]] = {
+        "Expected Monthly": ("M", _expected),
+        "Expected Yearly": ("Y", _expected),
+        "Best Month": ("M", np.max),
+        "Worst Month": ("M", np.min),
+        "Best Year": ("Y", np.max),
+        "Worst Year": ("Y", np.min),
+        "Avg. Up Month": ("M", lambda v: v[v > 0].mean()),
+        "Avg. Down Month": ("M", lambda v: v[v < 0].mean()),
+        "Win Month": ("M", _win_rate),
+        "Win Quarter": ("Q", _win_rate),
+        "Win Year": ("Y", _win_rate),
+    }
     for row, (freq, reduce) in calendar.items():
         whole = [whole_periods(s, freq, compounded=a["compounded"]).to_numpy() for s in series]
-        put(row, [_cell(float(reduce(v)) if len(v) else None, percent=True, formatted=formatted, pct=pct) for v in whole])
+        put(
+            row,
+            [_cell(float(reduce(v)) if len(v) else None, percent=True, formatted=formatted, pct=pct) for v in whole],
+        )
     sums = [whole_periods(s, "M", compounded=False).to_numpy() for s in series]
-    put("Gain/Pain (1M)", [_cell(v.sum() / -v[v < 0].sum() if (v < 0).any() else None, percent=False,
-                                 formatted=formatted, pct=pct) for v in sums])
-    put("Risk of Ruin", [_cell(float(_stats.risk_of_ruin(s, prepare_returns=False)), percent=True,
-                               formatted=formatted, pct=pct) for s in series])
+    put(
+        "Gain/Pain (1M)",
+        [
+            _cell(v.sum() / -v[v < 0].sum() if (v < 0).any() else None, percent=False, formatted=formatted, pct=pct)
+            for v in sums
+        ],
+    )
+    put(
+        "Risk of Ruin",
+        [
+            _cell(float(_stats.risk_of_ruin(s, prepare_returns=False)), percent=True, formatted=formatted, pct=pct)
+            for s in series
+        ],
+    )
     if benchmark is not None:
         for row in ("R^2", "Information Ratio"):
             if row in table.index:
@@ -574,19 +719,30 @@ def drawdown_table(returns: pd.Series, *, rows: int = 10) -> str:
         f"<tr><td{_NOWRAP}>{e.start:%Y-%m-%d}</td>"
         f"<td{_NOWRAP if e.recovered else ''}>{f'{e.end:%Y-%m-%d}' if e.recovered else 'not recovered'}</td>"
         f"<td>{e.depth * 100:.2f}</td><td>{e.days}{'' if e.recovered else ' (ongoing)'}</td></tr>"
-        for e in d.itertuples())
+        for e in d.itertuples()
+    )
     last = f"{returns.index[-1]:%Y-%m-%d}" if len(returns) else "-"
-    note = ("Started: the first close below the peak; Recovered: the first close back at it; Days: calendar days "
-            f"from Started to Recovered, or, not recovered, through the last day ({last}).")
-    return ("<table><thead><tr><th>Started</th><th>Recovered</th><th>Drawdown</th><th>Days</th></tr></thead>"
-            f"<tbody>{body}</tbody></table><p style=\"margin-top:-30px;color:grey\">{html.escape(note)}</p>")
+    note = (
+        "Started: the first close below the peak; Recovered: the first close back at it; Days: calendar days "
+        f"from Started to Recovered, or, not recovered, through the last day ({last})."
+    )
+    return (
+        "<table><thead><tr><th>Started</th><th>Recovered</th><th>Drawdown</th><th>Days</th></tr></thead>"
+        f'<tbody>{body}</tbody></table><p style="margin-top:-30px;color:grey">{html.escape(note)}</p>'
+    )
 
 
 #: Each fix -> the QuantStats function it stands in for.
-CORE_FIXES = {plot_returns_bars: ORIGINAL_BARS, plot_distribution: ORIGINAL_DISTRIBUTION,
-              plot_timeseries: ORIGINAL_TIMESERIES, plot_histogram: ORIGINAL_HISTOGRAM,
-              plot_rolling_stats: ORIGINAL_ROLLING_STATS, plot_rolling_beta: ORIGINAL_ROLLING_BETA,
-              plot_longest_drawdowns: ORIGINAL_LONGEST_DRAWDOWNS, format_pct_axis: ORIGINAL_FORMAT_PCT}
+CORE_FIXES = {
+    plot_returns_bars: ORIGINAL_BARS,
+    plot_distribution: ORIGINAL_DISTRIBUTION,
+    plot_timeseries: ORIGINAL_TIMESERIES,
+    plot_histogram: ORIGINAL_HISTOGRAM,
+    plot_rolling_stats: ORIGINAL_ROLLING_STATS,
+    plot_rolling_beta: ORIGINAL_ROLLING_BETA,
+    plot_longest_drawdowns: ORIGINAL_LONGEST_DRAWDOWNS,
+    format_pct_axis: ORIGINAL_FORMAT_PCT,
+}
 for _fix, _upstream in {**CORE_FIXES, monthly_returns: ORIGINAL_MONTHLY_RETURNS, metrics: ORIGINAL_METRICS}.items():
     _fix.__wrapped__ = _upstream  # type: ignore[attr-defined]
 

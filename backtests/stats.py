@@ -25,8 +25,18 @@ from forecasting.evaluation.metrics import pit_histogram
 from forecasting.model.distributions import Predictive
 from strategies.sizing import usable
 
-__all__ = ["JPX_WINNER", "backtest_stats", "confidence_deciles", "cross_section_daily", "deflated_sharpe_ratio",
-           "drawdowns", "forecast_scores", "jpx_figures", "performance", "traded_cross_section"]
+__all__ = [
+    "JPX_WINNER",
+    "backtest_stats",
+    "confidence_deciles",
+    "cross_section_daily",
+    "deflated_sharpe_ratio",
+    "drawdowns",
+    "forecast_scores",
+    "jpx_figures",
+    "performance",
+    "traded_cross_section",
+]
 
 EULER_GAMMA = 0.5772156649015329
 JPX_WINNER = 0.381  # the JPX Tokyo Stock Exchange Prediction competition's winning score, on its private period
@@ -38,9 +48,17 @@ def performance(returns: pd.Series) -> dict[str, float | int | None]:
 
     r = returns.astype(float)
     if len(r) < 2 or float(r.std()) == 0.0:
-        return {"days": len(r), "total_return": float((1 + r).prod() - 1), "cagr": None, "volatility": None,
-                "sharpe": None, "sortino": None, "max_drawdown": None, "calmar": None,
-                "probabilistic_sharpe": None}
+        return {
+            "days": len(r),
+            "total_return": float((1 + r).prod() - 1),
+            "cagr": None,
+            "volatility": None,
+            "sharpe": None,
+            "sortino": None,
+            "max_drawdown": None,
+            "calmar": None,
+            "probabilistic_sharpe": None,
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = {
@@ -113,8 +131,10 @@ def _density_words(dof: np.ndarray | None) -> str:
     if dof is None:
         return "normal"
     t = np.isfinite(dof)
-    words = f"Student-t, {float(np.min(dof[t])):.3g} to {float(np.max(dof[t])):.3g} degrees of freedom " \
-            f"(median {float(np.median(dof[t])):.3g})"
+    words = (
+        f"Student-t, {float(np.min(dof[t])):.3g} to {float(np.max(dof[t])):.3g} degrees of freedom "
+        f"(median {float(np.median(dof[t])):.3g})"
+    )
     if t.all():
         return words
     return f"{words} for {int(t.sum())} forecasts, normal for the {int((~t).sum())} without degrees of freedom"
@@ -155,8 +175,14 @@ def forecast_scores(data: BacktestData) -> dict[str, Any]:
 def _pair_frame(data: BacktestData) -> pd.DataFrame:
     """The traded period's usable (origin, ticker) pairs: date, ticker, mean and the held log return (target)."""
     m, _, y, _, at = _pairs(data)
-    return pd.DataFrame({"date": data.dates[data.start + at[:, 0]],
-                         "ticker": np.asarray(data.tickers, dtype=object)[at[:, 1]], "mean": m, "target": y})
+    return pd.DataFrame(
+        {
+            "date": data.dates[data.start + at[:, 0]],
+            "ticker": np.asarray(data.tickers, dtype=object)[at[:, 1]],
+            "mean": m,
+            "target": y,
+        }
+    )
 
 
 def traded_cross_section(data: BacktestData) -> CrossSection:
@@ -168,9 +194,13 @@ def traded_cross_section(data: BacktestData) -> CrossSection:
     5 tickers have both on most dates.
     """
     section = cross_section(_pair_frame(data), signal="mean", target="target")
-    summary = {**section.summary, "scope": (
-        "recomputed on the traded period: the backtest's forecasts (signal: the forecast mean) against the log "
-        "return each holds, on the (ticker, origin) pairs with a usable forecast and a realised return")}
+    summary = {
+        **section.summary,
+        "scope": (
+            "recomputed on the traded period: the backtest's forecasts (signal: the forecast mean) against the log "
+            "return each holds, on the (ticker, origin) pairs with a usable forecast and a realised return"
+        ),
+    }
     return CrossSection(summary, ic=section.ic, rank_ic=section.rank_ic, spread=section.spread)
 
 
@@ -204,14 +234,17 @@ def jpx_figures(data: BacktestData, returns: pd.Series) -> dict[str, Any]:
     return {
         "score": float(score) if np.isfinite(score) else None,
         "n_dates": int(daily.notna().sum()),
-        "portfolio_size": [int(min(200, counts.min() // 2)), int(min(200, counts.max() // 2))] if len(counts)
+        "portfolio_size": [int(min(200, counts.min() // 2)), int(min(200, counts.max() // 2))]
+        if len(counts)
         else [0, 0],
         "winner_score": JPX_WINNER,
         "strategy_net_mean_over_std": own,
-        "definition": ("mean / standard deviation (ddof 1) of the daily spread return: on each origin date, the "
-                       "top and bottom min(200, half the tickers) by forecast mean, weighted linearly 2 down to "
-                       "1, long book minus short book of the simple held returns; not annualised. The JPX "
-                       "competition's winner scored 0.381 (about 2000 stocks, 200 a side)"),
+        "definition": (
+            "mean / standard deviation (ddof 1) of the daily spread return: on each origin date, the "
+            "top and bottom min(200, half the tickers) by forecast mean, weighted linearly 2 down to "
+            "1, long book minus short book of the simple held returns; not annualised. The JPX "
+            "competition's winner scored 0.381 (about 2000 stocks, 200 a side)"
+        ),
     }
 
 
@@ -227,24 +260,28 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
     m, v, y = data.mean[sl], data.variance[sl], data.target[sl]
     ok = usable(m, v) & np.isfinite(y)
     if ok.sum() < bins:
-        return pd.DataFrame(columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp",
-                                     "profit_pct"])
+        return pd.DataFrame(
+            columns=["decile", "conf_from", "conf_to", "n", "hit_rate", "signed_return_bp", "profit_pct"]
+        )
     hold = result.holdings.reindex(data.dates[sl]).to_numpy()
     pnl = np.nan_to_num(hold * np.expm1(y))  # the weight decided at the origin times the return it holds
     conf = np.abs(m[ok]) / np.sqrt(v[ok])
-    frame = pd.DataFrame({"conf": conf, "hit": np.sign(m[ok]) == np.sign(y[ok]),
-                          "signed": np.sign(m[ok]) * y[ok], "pnl": pnl[ok]})
+    frame = pd.DataFrame(
+        {"conf": conf, "hit": np.sign(m[ok]) == np.sign(y[ok]), "signed": np.sign(m[ok]) * y[ok], "pnl": pnl[ok]}
+    )
     frame["decile"] = pd.qcut(frame["conf"].rank(method="first"), bins, labels=False) + 1
     g = frame.groupby("decile")
-    return pd.DataFrame({
-        "decile": g.size().index.astype(int),
-        "conf_from": g["conf"].min().to_numpy(),
-        "conf_to": g["conf"].max().to_numpy(),
-        "n": g.size().to_numpy(),
-        "hit_rate": g["hit"].mean().to_numpy(),
-        "signed_return_bp": g["signed"].mean().to_numpy() * 1e4,
-        "profit_pct": g["pnl"].sum().to_numpy() * 100,
-    })
+    return pd.DataFrame(
+        {
+            "decile": g.size().index.astype(int),
+            "conf_from": g["conf"].min().to_numpy(),
+            "conf_to": g["conf"].max().to_numpy(),
+            "n": g.size().to_numpy(),
+            "hit_rate": g["hit"].mean().to_numpy(),
+            "signed_return_bp": g["signed"].mean().to_numpy() * 1e4,
+            "profit_pct": g["pnl"].sum().to_numpy() * 100,
+        }
+    )
 
 
 def backtest_stats(result: BacktestResult, *, section: CrossSection | None = None) -> dict[str, Any]:
@@ -258,8 +295,16 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
     turnover = result.turnover
     ex = result.execution
     mode = ex.execution_mode
-    check = replay(result.decisions, data, mode=mode, costs=ex.costs, first=result.first, cash=ex.cash,
-                   band=ex.band, delisting_return=ex.delisting_return)
+    check = replay(
+        result.decisions,
+        data,
+        mode=mode,
+        costs=ex.costs,
+        first=result.first,
+        cash=ex.cash,
+        band=ex.band,
+        delisting_return=ex.delisting_return,
+    )
     gap = None
     if len(check):
         gap = float((check["net"] - result.returns.reindex(check.index)).abs().max() * 1e4)
@@ -269,22 +314,37 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
         "strategy": result.strategy,
         "params": result.params,
         "split": data.split,
-        "period": {"first_close": f"{data.dates[data.start]:%Y-%m-%d}",
-                   "last_close": f"{data.dates[data.stop - 1]:%Y-%m-%d}",
-                   "tickers": list(data.tickers)},
-        "execution": {"mode": mode.name, "fill": _fill_words(mode), "holds": mode.describe(),
-                      "optimistic": mode.optimistic, "cash": ex.cash, "short": ex.short, "band": ex.band,
-                      "delisting_return": ex.delisting_return, **asdict(ex.costs)},
+        "period": {
+            "first_close": f"{data.dates[data.start]:%Y-%m-%d}",
+            "last_close": f"{data.dates[data.stop - 1]:%Y-%m-%d}",
+            "tickers": list(data.tickers),
+        },
+        "execution": {
+            "mode": mode.name,
+            "fill": _fill_words(mode),
+            "holds": mode.describe(),
+            "optimistic": mode.optimistic,
+            "cash": ex.cash,
+            "short": ex.short,
+            "band": ex.band,
+            "delisting_return": ex.delisting_return,
+            **asdict(ex.costs),
+        },
         "net": performance(result.returns),
         "gross": performance(result.gross_returns),
         "benchmark": performance(result.benchmark),
         "costs_total": float(result.costs.sum()),
-        "costs_paid": {**paid, "borrow_and_financing": result.holding_paid / ex.cash,
-                       "note": "cash paid over the run, as a share of the starting cash"},
+        "costs_paid": {
+            **paid,
+            "borrow_and_financing": result.holding_paid / ex.cash,
+            "note": "cash paid over the run, as a share of the starting cash",
+        },
         "delisting_booked": float(costs["delisting"].sum() / ex.cash),
-        "delisting_note": ("cash the delisting return took from the positions of delisted tickers (negative: gave), "
-                           "as a share of the starting cash; a return of the positions, in net, gross and the "
-                           "benchmark alike, not a cost"),
+        "delisting_note": (
+            "cash the delisting return took from the positions of delisted tickers (negative: gave), "
+            "as a share of the starting cash; a return of the positions, in net, gross and the "
+            "benchmark alike, not a cost"
+        ),
         "turnover_note": "one-way: half the value traded over the equity at the close before, a day or a year",
         "turnover_daily": float(turnover.mean()) if len(turnover) else 0.0,
         "turnover_annual": float(turnover.mean() * 252) if len(turnover) else 0.0,
@@ -335,12 +395,20 @@ def deflated_sharpe_ratio(returns: pd.Series | np.ndarray, trial_sharpes: np.nda
     sr = float(r.mean() / r.std(ddof=1))
     if n > 1:
         v = float(np.var(s, ddof=1))
-        sr0 = float(np.sqrt(v) * ((1 - EULER_GAMMA) * sps.norm.ppf(1 - 1 / n)
-                                  + EULER_GAMMA * sps.norm.ppf(1 - 1 / (n * np.e))))
+        sr0 = float(
+            np.sqrt(v) * ((1 - EULER_GAMMA) * sps.norm.ppf(1 - 1 / n) + EULER_GAMMA * sps.norm.ppf(1 - 1 / (n * np.e)))
+        )
     else:
         sr0 = 0.0
     skew = float(sps.skew(r))
     kurt = float(sps.kurtosis(r, fisher=False))
     z = (sr - sr0) * np.sqrt(t - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
-    return {"dsr": float(sps.norm.cdf(z)), "sharpe_daily": sr, "sharpe_threshold_daily": sr0, "trials": n,
-            "days": t, "skew": skew, "kurtosis": kurt}
+    return {
+        "dsr": float(sps.norm.cdf(z)),
+        "sharpe_daily": sr,
+        "sharpe_threshold_daily": sr0,
+        "trials": n,
+        "days": t,
+        "skew": skew,
+        "kurtosis": kurt,
+    }

@@ -37,8 +37,18 @@ import pandas as pd
 from forecasting.atomic import atomic_path
 from forecasting.errors import QtradeError
 
-__all__ = ["ReportInputs", "calendar_note", "cross_section_section", "drawdown_section", "forecast_section",
-           "no_trades_page", "offline_page", "p_value", "period_words", "write_tearsheet"]
+__all__ = [
+    "ReportInputs",
+    "calendar_note",
+    "cross_section_section",
+    "drawdown_section",
+    "forecast_section",
+    "no_trades_page",
+    "offline_page",
+    "p_value",
+    "period_words",
+    "write_tearsheet",
+]
 
 RIGHT_ANCHOR = '<div id="eoy">'
 END_ANCHOR = "<style>*{white-space:auto !important;}</style>"
@@ -53,9 +63,16 @@ class ReportInputs:
     ic, rank_ic, spread by origin date), None when the panel has too few tickers for them.
     """
 
-    def __init__(self, returns: pd.DataFrame, stats: dict[str, Any], deciles: pd.DataFrame,
-                 forecast_metrics: dict[str, Any] | None, training_curve: bytes | None, *,
-                 cross_section: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        returns: pd.DataFrame,
+        stats: dict[str, Any],
+        deciles: pd.DataFrame,
+        forecast_metrics: dict[str, Any] | None,
+        training_curve: bytes | None,
+        *,
+        cross_section: pd.DataFrame | None = None,
+    ) -> None:
         self.returns = returns
         self.stats = stats
         self.deciles = deciles
@@ -85,7 +102,7 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg")
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _same_dates(stats: dict[str, Any], metrics: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -112,17 +129,28 @@ def summary_table(inputs: ReportInputs) -> str:
         ["90% interval coverage", _pct(f.get("coverage_90"), 1), "-"],
         ["Sharpe, gross of costs", _num(s["gross"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
         ["Sharpe, net of costs", _num(s["net"]["sharpe"], ".2f"), _num(s["benchmark"]["sharpe"], ".2f")],
-        ["Probabilistic Sharpe", _pct(s["net"]["probabilistic_sharpe"], 1), _pct(s["benchmark"]["probabilistic_sharpe"], 1)],
+        [
+            "Probabilistic Sharpe",
+            _pct(s["net"]["probabilistic_sharpe"], 1),
+            _pct(s["benchmark"]["probabilistic_sharpe"], 1),
+        ],
         ["Turnover, one-way (a year)", f"{s['turnover_annual']:.1f}x", "-"],
         ["Costs paid (sum of daily shares)", _pct(s["costs_total"]), "0.00%"],
     ]
     jpx = s.get("jpx")
     if jpx:
-        rows.append(["JPX score (daily spread mean / sd)", _num(jpx.get("score"), ".3f"),
-                     f"{jpx.get('winner_score', 0.381):.3f} (winner)"])
+        rows.append(
+            [
+                "JPX score (daily spread mean / sd)",
+                _num(jpx.get("score"), ".3f"),
+                f"{jpx.get('winner_score', 0.381):.3f} (winner)",
+            ]
+        )
     head = ["Forecast and costs", "Strategy", "Zero / benchmark"]
-    return f"<h3>Execution and costs</h3><p>{html.escape(execution_words(s))}</p><h3>Forecast and costs</h3>" \
+    return (
+        f"<h3>Execution and costs</h3><p>{html.escape(execution_words(s))}</p><h3>Forecast and costs</h3>"
         f"{_table(head, rows)}"
+    )
 
 
 def calendar_note(returns: pd.Series) -> str:
@@ -133,11 +161,18 @@ def calendar_note(returns: pd.Series) -> str:
     for freq, name in (("M", "month"), ("Q", "quarter"), ("Y", "year")):
         whole = whole_periods(returns, freq).index
         label = (lambda q: q.strftime("%b %Y")) if freq == "M" else str
-        spans.append(f"no whole {name}" if not len(whole) else f"{name} {label(whole[0])}" if len(whole) == 1
-                     else f"{name}s {label(whole[0])} to {label(whole[-1])}")
-    return ('<p id="qtrade-calendar-note" style="margin-top:-30px;color:grey">Month, quarter and year rows count '
-            f"whole calendar periods only: here {html.escape(', '.join(spans))}. The EOY table and chart, the heatmap "
-            "and the return distributions show the partial first and last ones too.</p>")
+        spans.append(
+            f"no whole {name}"
+            if not len(whole)
+            else f"{name} {label(whole[0])}"
+            if len(whole) == 1
+            else f"{name}s {label(whole[0])} to {label(whole[-1])}"
+        )
+    return (
+        '<p id="qtrade-calendar-note" style="margin-top:-30px;color:grey">Month, quarter and year rows count '
+        f"whole calendar periods only: here {html.escape(', '.join(spans))}. The EOY table and chart, the heatmap "
+        "and the return distributions show the partial first and last ones too.</p>"
+    )
 
 
 def subtitle_parameters(stats: dict[str, Any]) -> dict[str, str]:
@@ -147,9 +182,11 @@ def subtitle_parameters(stats: dict[str, Any]) -> dict[str, str]:
         return {}
     return {
         "Execution": html.escape(ex["mode"] + (" (optimistic)" if ex.get("optimistic") else "")),
-        "Costs": (f"commission {ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, impact "
-                  f"{ex['impact']:g}, volume cap {ex['participation'] * 100:g}%, borrow {ex['borrow'] * 100:g}%, "
-                  f"financing {ex['financing'] * 100:g}%"),
+        "Costs": (
+            f"commission {ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, impact "
+            f"{ex['impact']:g}, volume cap {ex['participation'] * 100:g}%, borrow {ex['borrow'] * 100:g}%, "
+            f"financing {ex['financing'] * 100:g}%"
+        ),
     }
 
 
@@ -158,13 +195,18 @@ def execution_words(stats: dict[str, Any]) -> str:
     ex = stats.get("execution", {})
     if "mode" not in ex:
         return "Execution not recorded (a backtest of an older qtrade)."
-    warn = " OPTIMISTIC: it fills at the close the forecast was computed from, which no real order can." \
-        if ex.get("optimistic") else ""
-    return (f"Execution {ex['mode']}: {ex['fill']}; the position holds the {ex['holds']}.{warn} Costs: commission "
-            f"{ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, square-root impact "
-            f"{ex['impact']:g} x daily vol x sqrt(value / ADV), at most {ex['participation'] * 100:g}% of a bar's "
-            f"volume, borrow {ex['borrow'] * 100:g}% and financing {ex['financing'] * 100:g}% a year, "
-            f"delisting return {ex['delisting_return'] * 100:g}%.")
+    warn = (
+        " OPTIMISTIC: it fills at the close the forecast was computed from, which no real order can."
+        if ex.get("optimistic")
+        else ""
+    )
+    return (
+        f"Execution {ex['mode']}: {ex['fill']}; the position holds the {ex['holds']}.{warn} Costs: commission "
+        f"{ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, square-root impact "
+        f"{ex['impact']:g} x daily vol x sqrt(value / ADV), at most {ex['participation'] * 100:g}% of a bar's "
+        f"volume, borrow {ex['borrow'] * 100:g}% and financing {ex['financing'] * 100:g}% a year, "
+        f"delisting return {ex['delisting_return'] * 100:g}%."
+    )
 
 
 def p_value(p: float) -> str:
@@ -194,8 +236,10 @@ def period_words(inputs: ReportInputs) -> str:
     words = f"returns dated {_day(index[0])} to {_day(index[-1])}"
     first_close = inputs.stats.get("period", {}).get("first_close")
     if first_close and pd.Timestamp(first_close) < index[0]:
-        words += (f", each by the close it ends at (the first is earned from the close of {_day(first_close)}, "
-                  "where the first decision was made)")
+        words += (
+            f", each by the close it ends at (the first is earned from the close of {_day(first_close)}, "
+            "where the first decision was made)"
+        )
     return words
 
 
@@ -223,20 +267,24 @@ def _dm_words(dm: dict[str, Any], labels: dict[str, str], split: str) -> str:
     n = dm["nll"].get("n")
     chosen = dm.get("chosen_on")
     if chosen == "val":
-        why = ("the baseline with the lowest NLL on the validation block (chosen there, so that the "
-               f"{split} block does not pick its own opponent)")
+        why = (
+            "the baseline with the lowest NLL on the validation block (chosen there, so that the "
+            f"{split} block does not pick its own opponent)"
+        )
     elif chosen:
         why = f"the baseline with the lowest NLL on the {chosen} block itself (the run has no validation block)"
     else:
         why = "the best baseline by NLL"
     se = dm.get("squared_error")
-    se_words = (f", squared error statistic {se['statistic']:+.2f} ({p_value(se['p_value'])})" if se else "")
+    se_words = f", squared error statistic {se['statistic']:+.2f} ({p_value(se['p_value'])})" if se else ""
     days = f", n = {n} days of cross-sectional mean losses" if n else ""
-    return (f"<p>Diebold-Mariano (Harvey-Leybourne-Newbold corrected, p from t(n-1){days}), "
-            f"{html.escape(labels.get(dm['model'], dm['model']))} against "
-            f"{html.escape(labels.get(dm['against'], dm['against']))}, {why}: NLL statistic "
-            f"{dm['nll']['statistic']:+.2f} ({p_value(dm['nll']['p_value'])}){se_words}; negative favours the "
-            "LSTM.</p>")
+    return (
+        f"<p>Diebold-Mariano (Harvey-Leybourne-Newbold corrected, p from t(n-1){days}), "
+        f"{html.escape(labels.get(dm['model'], dm['model']))} against "
+        f"{html.escape(labels.get(dm['against'], dm['against']))}, {why}: NLL statistic "
+        f"{dm['nll']['statistic']:+.2f} ({p_value(dm['nll']['p_value'])}){se_words}; negative favours the "
+        "LSTM.</p>"
+    )
 
 
 def _dm_table(block: dict[str, Any], labels: dict[str, str]) -> str:
@@ -246,72 +294,109 @@ def _dm_table(block: dict[str, Any], labels: dict[str, str]) -> str:
     rows = []
     for m, t in tests.items():
         se = t.get("squared_error") or {}
-        rows.append([labels.get(m, m) + (" (headline)" if m == headline else ""),
-                     f"{t['nll']['statistic']:+.2f}", p_value(t["nll"]["p_value"]),
-                     _num(se.get("statistic"), "+.2f"), p_value(se["p_value"]) if "p_value" in se else "-"])
+        rows.append(
+            [
+                labels.get(m, m) + (" (headline)" if m == headline else ""),
+                f"{t['nll']['statistic']:+.2f}",
+                p_value(t["nll"]["p_value"]),
+                _num(se.get("statistic"), "+.2f"),
+                p_value(se["p_value"]) if "p_value" in se else "-",
+            ]
+        )
     if not rows:
         return ""
-    return ("<h3>Diebold-Mariano against every baseline</h3>"
-            + _table(["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"], rows)
-            + "<p>Negative favours the LSTM. Only the headline test's opponent was chosen before looking at this "
-              "block; the others are shown for completeness, with no correction for testing several.</p>")
+    return (
+        "<h3>Diebold-Mariano against every baseline</h3>"
+        + _table(["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"], rows)
+        + "<p>Negative favours the LSTM. Only the headline test's opponent was chosen before looking at this "
+        "block; the others are shown for completeness, with no correction for testing several.</p>"
+    )
 
 
 def forecast_section(inputs: ReportInputs) -> str:
     """The full-width forecast section: accuracy beside baselines, calibration, convergence, cross-section, profit
     by confidence."""
-    from forecasting.evaluation.scoring import comparison_rows
     from forecasting.evaluation.plots import pit_figure
+    from forecasting.evaluation.scoring import comparison_rows
 
     s, f = inputs.stats, inputs.stats["forecast"]
-    made = (f"at the closes from {_day(f['first_origin'])} to {_day(f['last_origin'])}" if f.get("first_origin")
-            else "in it")
+    made = (
+        f"at the closes from {_day(f['first_origin'])} to {_day(f['last_origin'])}"
+        if f.get("first_origin")
+        else "in it"
+    )
     density = f.get("density_words", "normal")
     members = _ensemble_members(inputs.forecast_metrics)
     if members and f.get("density", "normal") == "normal":
-        density += (f", with the mean and variance of the {members}-seed ensemble's mixture (the forecasts file "
-                    "holds the mixture's moments, not its members; the forecast run's table below scores the "
-                    "mixture itself)")
-    parts = [SECTION_MARK, '<div style="clear:both"></div><hr>',
-             "<h1>The forecast behind the trades</h1>",
-             f"<h4>The {html.escape(s['split'])} period, as in the header: {html.escape(period_words(inputs))}. "
-             f"{f.get('n', 0)} forecasts with a known target were made {made}; each is the mean and variance of "
-             f"the {html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
-             f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
-             "fills).</h4><br>"]
+        density += (
+            f", with the mean and variance of the {members}-seed ensemble's mixture (the forecasts file "
+            "holds the mixture's moments, not its members; the forecast run's table below scores the "
+            "mixture itself)"
+        )
+    parts = [
+        SECTION_MARK,
+        '<div style="clear:both"></div><hr>',
+        "<h1>The forecast behind the trades</h1>",
+        f"<h4>The {html.escape(s['split'])} period, as in the header: {html.escape(period_words(inputs))}. "
+        f"{f.get('n', 0)} forecasts with a known target were made {made}; each is the mean and variance of "
+        f"the {html.escape(s.get('execution', {}).get('holds', 'log return from one close to the next'))}, the "
+        f"return the strategy holds ({html.escape(s.get('execution', {}).get('mode', 'same-close'))} "
+        "fills).</h4><br>",
+    ]
     lstm = _lstm_label(inputs)
-    rows = [[lstm, _num(f.get("mse") and f["mse"] * 1e4), _pct(f.get("r2_vs_zero")), _num(f.get("nll")),
-             _pct(f.get("coverage_90"), 1), _pct(f.get("coverage_95"), 1), _pct(f.get("directional_accuracy"), 1)],
-            ["Zero forecast", _num(f.get("mse_zero") and f["mse_zero"] * 1e4), "0.00%", "-", "-", "-", "-"]]
+    rows = [
+        [
+            lstm,
+            _num(f.get("mse") and f["mse"] * 1e4),
+            _pct(f.get("r2_vs_zero")),
+            _num(f.get("nll")),
+            _pct(f.get("coverage_90"), 1),
+            _pct(f.get("coverage_95"), 1),
+            _pct(f.get("directional_accuracy"), 1),
+        ],
+        ["Zero forecast", _num(f.get("mse_zero") and f["mse_zero"] * 1e4), "0.00%", "-", "-", "-", "-"],
+    ]
     parts.append("<h3>Accuracy on the traded period</h3>")
     parts.append(_table(["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover", "direction"], rows))
-    parts.append(f"<p>NLL, interval coverage and the PIT are those of each forecast's own predictive density: "
-                 f"{html.escape(density)}.</p>")
+    parts.append(
+        f"<p>NLL, interval coverage and the PIT are those of each forecast's own predictive density: "
+        f"{html.escape(density)}.</p>"
+    )
     block = _same_dates(s, inputs.forecast_metrics)
     hists = {lstm: f["pit_histogram"]} if f.get("pit_histogram") else {}
     if block is not None:
         metrics = inputs.forecast_metrics or {}
         labels = {k: str(v) for k, v in metrics.get("models", {}).items()}
         parts.append("<h3>Beside the baselines, same dates (from the forecast run)</h3>")
-        parts.append(_table(["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"],
-                            comparison_rows(metrics, s["split"])))
-        parts.append("<p>Each model is scored with its own predictive density (the Student-t baselines with theirs, "
-                     "an ensemble with the equal mixture of its members), on the (ticker, day) pairs where every "
-                     "model has a forecast.</p>")
+        parts.append(
+            _table(
+                ["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"],
+                comparison_rows(metrics, s["split"]),
+            )
+        )
+        parts.append(
+            "<p>Each model is scored with its own predictive density (the Student-t baselines with theirs, "
+            "an ensemble with the equal mixture of its members), on the (ticker, day) pairs where every "
+            "model has a forecast.</p>"
+        )
         dm = block.get("diebold_mariano")
         if dm:
             parts.append(_dm_words(dm, labels, s["split"]))
         ens = block.get("ensemble")
         if ens:
-            parts.append(f"<p>Ensemble of {ens['members']} seeds: the mixture's NLL {ens['ensemble_nll']:.4f} "
-                         f"against {ens['mean_member_nll']:.4f} for the average member alone (best member "
-                         f"{ens['best_member_nll']:.4f}), a gain of {ens['gain_over_mean_member']:+.4f} nats a "
-                         "forecast.</p>")
+            parts.append(
+                f"<p>Ensemble of {ens['members']} seeds: the mixture's NLL {ens['ensemble_nll']:.4f} "
+                f"against {ens['mean_member_nll']:.4f} for the average member alone (best member "
+                f"{ens['best_member_nll']:.4f}), a gain of {ens['gain_over_mean_member']:+.4f} nats a "
+                "forecast.</p>"
+            )
         parts.append(_dm_table(block, labels))
         hists = {labels.get(m, m): sc["pit_histogram"] for m, sc in block["overall"].items()}
     else:
-        parts.append("<p>Baselines: the forecast run's metrics.json for these dates was not found, so only the zero "
-                     "forecast stands beside the model here.</p>")
+        parts.append(
+            "<p>Baselines: the forecast run's metrics.json for these dates was not found, so only the zero "
+            "forecast stands beside the model here.</p>"
+        )
     if hists:
         parts.append("<h3>Calibration</h3>")
         parts.append(_svg(pit_figure(hists, title="PIT of the forecasts: flat at 1 when the variance is right")))
@@ -324,18 +409,35 @@ def forecast_section(inputs: ReportInputs) -> str:
         parts.append("<h3>Profit by decile of forecast confidence |mean| / sd</h3>")
         parts.append(_svg(_deciles_figure(inputs.deciles)))
         d = inputs.deciles
-        parts.append(_table(
-            ["decile", "|mean|/sd from", "to", "forecasts", "hit rate", "signed return (bp)", "strategy profit"],
-            [[str(int(r.decile)), f"{r.conf_from:.3f}", f"{r.conf_to:.3f}", str(int(r.n)), _pct(r.hit_rate, 1),
-              f"{r.signed_return_bp:+.2f}", f"{r.profit_pct:+.2f}%"] for r in d.itertuples()]))
-        parts.append("<p>Signed return: the held return (the forecast's target) in the direction the forecast "
-                     "pointed, whatever the strategy held. Strategy profit: the weight decided on those (ticker, "
-                     "day) pairs times the return it holds, gross of costs, in % of equity.</p>")
+        parts.append(
+            _table(
+                ["decile", "|mean|/sd from", "to", "forecasts", "hit rate", "signed return (bp)", "strategy profit"],
+                [
+                    [
+                        str(int(r.decile)),
+                        f"{r.conf_from:.3f}",
+                        f"{r.conf_to:.3f}",
+                        str(int(r.n)),
+                        _pct(r.hit_rate, 1),
+                        f"{r.signed_return_bp:+.2f}",
+                        f"{r.profit_pct:+.2f}%",
+                    ]
+                    for r in d.itertuples()
+                ],
+            )
+        )
+        parts.append(
+            "<p>Signed return: the held return (the forecast's target) in the direction the forecast "
+            "pointed, whatever the strategy held. Strategy profit: the weight decided on those (ticker, "
+            "day) pairs times the return it holds, gross of costs, in % of equity.</p>"
+        )
     check = s.get("vectorised_check_bp_per_day")
-    parts.append(f"<p>Checks: {s['fills']} fills, {s['rejected_orders']} orders rejected, "
-                 f"{s.get('partial_fills', 0)} filled in part (volume cap), {s['unusable_forecasts']} forecasts "
-                 "unusable (no trade on those); an independent numpy replay of the decisions, with every cost, "
-                 f"differs from backtrader by at most {_num(check, '.2g')} bp on any day.</p>")
+    parts.append(
+        f"<p>Checks: {s['fills']} fills, {s['rejected_orders']} orders rejected, "
+        f"{s.get('partial_fills', 0)} filled in part (volume cap), {s['unusable_forecasts']} forecasts "
+        "unusable (no trade on those); an independent numpy replay of the decisions, with every cost, "
+        f"differs from backtrader by at most {_num(check, '.2g')} bp on any day.</p>"
+    )
     return "\n".join(parts)
 
 
@@ -379,17 +481,21 @@ def cross_section_section(inputs: ReportInputs) -> str:
     parts = ['<div id="qtrade-cross-section">', "<h3>Ranking across tickers (cross-section)</h3>"]
     n_tickers = len(s.get("period", {}).get("tickers", []))
     if summary is None:
-        parts.append("<p>Cross-sectional figures were not recorded (a backtest of an older qtrade); run qtrade "
-                     "backtest again for them.</p>")
+        parts.append(
+            "<p>Cross-sectional figures were not recorded (a backtest of an older qtrade); run qtrade "
+            "backtest again for them.</p>"
+        )
     elif summary.get("absent") is not None:
         need = summary.get("min_tickers", 5)
-        parts.append(f'<p id="qtrade-cross-section-absent">No cross-sectional figures (IC, rank IC, quintile '
-                     f"returns): the backtest traded {n_tickers} ticker{'s' if n_tickers != 1 else ''}, and they "
-                     f"need at least {need} with a forecast and a realised return on most days, one for each "
-                     f"quintile (here: {html.escape(str(summary['absent']))}).</p>"
-                     if str(summary["absent"]).startswith("fewer than") else
-                     f'<p id="qtrade-cross-section-absent">No cross-sectional figures: '
-                     f"{html.escape(str(summary['absent']))}.</p>")
+        parts.append(
+            f'<p id="qtrade-cross-section-absent">No cross-sectional figures (IC, rank IC, quintile '
+            f"returns): the backtest traded {n_tickers} ticker{'s' if n_tickers != 1 else ''}, and they "
+            f"need at least {need} with a forecast and a realised return on most days, one for each "
+            f"quintile (here: {html.escape(str(summary['absent']))}).</p>"
+            if str(summary["absent"]).startswith("fewer than")
+            else f'<p id="qtrade-cross-section-absent">No cross-sectional figures: '
+            f"{html.escape(str(summary['absent']))}.</p>"
+        )
     else:
         parts.extend(_cross_section_body(inputs, summary))
     jpx = s.get("jpx")
@@ -404,7 +510,8 @@ def cross_section_section(inputs: ReportInputs) -> str:
             "to 1, the long book's simple held return minus the short book's; not annualised, no costs. The "
             f"competition's winner scored {jpx.get('winner_score', 0.381):.3f} (about 2000 stocks, 200 a side, on "
             "its private period). The same ratio of this strategy's own daily net return (its books, costs paid) "
-            f"is {_num(own, '.3f')}.</p>")
+            f"is {_num(own, '.3f')}.</p>"
+        )
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -415,14 +522,20 @@ def _cross_section_body(inputs: ReportInputs, summary: dict[str, Any]) -> list[s
     run = (block or {}).get("cross_section")
     run = run if isinstance(run, dict) and run.get("absent") is None and "ic" in run else None
     split = html.escape(s["split"])
-    parts = [f"<p>Each origin date, the forecast means are compared across tickers with the log returns they hold: "
-             "the IC is their Pearson correlation, the rank IC their Spearman correlation; the table gives the "
-             "mean, standard deviation, ratio (ICIR) and t-statistic of each over the dates. Quintiles are "
-             "assigned each date by the forecast. <b>Traded period</b>: recomputed here from the backtest's "
-             "forecasts and held returns, on the (ticker, day) pairs of the accuracy table"
-             + (f"; <b>forecast run</b>: the forecast run's own {split} block (metrics.json), on the pairs where "
-                "every baseline has a forecast too." if run else
-                ". The forecast run's figures for these dates were not found.") + "</p>"]
+    parts = [
+        "<p>Each origin date, the forecast means are compared across tickers with the log returns they hold: "
+        "the IC is their Pearson correlation, the rank IC their Spearman correlation; the table gives the "
+        "mean, standard deviation, ratio (ICIR) and t-statistic of each over the dates. Quintiles are "
+        "assigned each date by the forecast. <b>Traded period</b>: recomputed here from the backtest's "
+        "forecasts and held returns, on the (ticker, day) pairs of the accuracy table"
+        + (
+            f"; <b>forecast run</b>: the forecast run's own {split} block (metrics.json), on the pairs where "
+            "every baseline has a forecast too."
+            if run
+            else ". The forecast run's figures for these dates were not found."
+        )
+        + "</p>"
+    ]
     head = ["figure", "traded period (recomputed)"] + ([f"forecast run, {s['split']} block"] if run else [])
     rows = [["Dates (median tickers a date)", _cross_dates(summary)] + ([_cross_dates(run)] if run else [])]
     for label, key, fmt in _CROSS_ROWS:
@@ -431,23 +544,35 @@ def _cross_section_body(inputs: ReportInputs, summary: dict[str, Any]) -> list[s
     quint = summary.get("quantile_mean_target") or []
     if quint and all(v is not None for v in quint):
         k = len(quint)
-        spread = (summary.get("spread") or {})
+        spread = summary.get("spread") or {}
         parts.append("<h3>Mean held return by forecast quintile, traded period</h3>")
         parts.append(_svg(_quintile_figure(quint, spread)))
-        parts.append(_table(["forecast quintile"] + [f"{q}{' (lowest)' if q == 1 else ' (highest)' if q == k else ''}"
-                                                      for q in range(1, k + 1)] + [f"{k} minus 1"],
-                            [["mean held return (bp)"] + [f"{v * 1e4:+.2f}" for v in quint]
-                             + [_cross_cell(summary, ("spread", "mean"), "bp")]]))
-        parts.append(f"<p>Each quintile's mean log held return on a date, averaged over the {summary['n_dates']} "
-                     f"dates; {k} minus 1 is the mean of the daily top-minus-bottom difference (t = "
-                     f"{_num(spread.get('t_stat'), '.2f')}), the return of a daily long-short book of the quintiles "
-                     "before costs.</p>")
+        parts.append(
+            _table(
+                ["forecast quintile"]
+                + [f"{q}{' (lowest)' if q == 1 else ' (highest)' if q == k else ''}" for q in range(1, k + 1)]
+                + [f"{k} minus 1"],
+                [
+                    ["mean held return (bp)"]
+                    + [f"{v * 1e4:+.2f}" for v in quint]
+                    + [_cross_cell(summary, ("spread", "mean"), "bp")]
+                ],
+            )
+        )
+        parts.append(
+            f"<p>Each quintile's mean log held return on a date, averaged over the {summary['n_dates']} "
+            f"dates; {k} minus 1 is the mean of the daily top-minus-bottom difference (t = "
+            f"{_num(spread.get('t_stat'), '.2f')}), the return of a daily long-short book of the quintiles "
+            "before costs.</p>"
+        )
     daily = inputs.cross_section
     if daily is not None and len(daily) and "rank_ic" in daily:
         parts.append("<h3>Daily IC of the forecast, traded period</h3>")
         parts.append(_svg(_ic_figure(daily)))
-        parts.append(f"<p>The rolling means take the last {ROLLING_IC_DAYS} origin dates and start once they have "
-                     "all of them; the dotted line is the rank IC's mean over the period.</p>")
+        parts.append(
+            f"<p>The rolling means take the last {ROLLING_IC_DAYS} origin dates and start once they have "
+            "all of them; the dotted line is the rank IC's mean over the period.</p>"
+        )
     return parts
 
 
@@ -463,8 +588,9 @@ def _quintile_figure(quint: list[float], spread: dict[str, Any]) -> Any:
     for q, bar in enumerate(bars.patches, start=1):
         bar.set_gid(f"quintile-{q}")
     if top_minus_bottom is not None:
-        extra = ax.bar([k + 1.5], [top_minus_bottom * 1e4], color="#264653", hatch="//",
-                       label=f"{k} minus 1 (top minus bottom)")
+        extra = ax.bar(
+            [k + 1.5], [top_minus_bottom * 1e4], color="#264653", hatch="//", label=f"{k} minus 1 (top minus bottom)"
+        )
         extra.patches[0].set_gid("quintile-spread")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks([*range(1, k + 1), k + 1.5])
@@ -472,9 +598,15 @@ def _quintile_figure(quint: list[float], spread: dict[str, Any]) -> Any:
     ax.set_xlabel("forecast quintile on each date (1 = lowest forecast mean)")
     ax.set_ylabel("mean log held return, bp")
     t = spread.get("t_stat")
-    ax.set_title("Mean held return by forecast quintile" + (
-        f": top minus bottom {top_minus_bottom * 1e4:+.2f} bp a day"
-        + (f" (t = {t:.2f})" if t is not None else "") if top_minus_bottom is not None else ""), fontsize=10)
+    ax.set_title(
+        "Mean held return by forecast quintile"
+        + (
+            f": top minus bottom {top_minus_bottom * 1e4:+.2f} bp a day" + (f" (t = {t:.2f})" if t is not None else "")
+            if top_minus_bottom is not None
+            else ""
+        ),
+        fontsize=10,
+    )
     top = max(abs(v) for v in [*bp, (top_minus_bottom or 0) * 1e4]) * 1.2 or 1.0
     ax.set_ylim(-top, top)
     fig.legend(fontsize=8, loc="lower center", ncol=2, frameon=False)
@@ -489,11 +621,24 @@ def _ic_figure(daily: pd.DataFrame) -> Any:
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     ax.plot(d.index, d["rank_ic"], color="#9aa5b1", lw=0.7, label="daily rank IC", gid="rank-ic-daily")
     roll = d.rolling(ROLLING_IC_DAYS, min_periods=ROLLING_IC_DAYS).mean()
-    ax.plot(d.index, roll["rank_ic"], color="#264653", lw=1.8,
-            label=f"rank IC, {ROLLING_IC_DAYS}-date rolling mean", gid="rank-ic-rolling")
+    ax.plot(
+        d.index,
+        roll["rank_ic"],
+        color="#264653",
+        lw=1.8,
+        label=f"rank IC, {ROLLING_IC_DAYS}-date rolling mean",
+        gid="rank-ic-rolling",
+    )
     if "ic" in d:
-        ax.plot(d.index, roll["ic"], color="#e76f51", lw=1.2, ls="--",
-                label=f"IC (Pearson), {ROLLING_IC_DAYS}-date rolling mean", gid="ic-rolling")
+        ax.plot(
+            d.index,
+            roll["ic"],
+            color="#e76f51",
+            lw=1.2,
+            ls="--",
+            label=f"IC (Pearson), {ROLLING_IC_DAYS}-date rolling mean",
+            gid="ic-rolling",
+        )
     mean = float(d["rank_ic"].mean())
     ax.axhline(mean, color="#264653", lw=1, ls=":", label=f"rank IC mean {mean:+.4f}", gid="rank-ic-mean")
     ax.axhline(0, color="black", lw=0.8)
@@ -552,10 +697,16 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw = Path(tmp) / "qs.html"
-        qs.reports.html(returns, benchmark=bench, output=str(raw), title=title, match_dates=False,
-                        strategy_title="Strategy", benchmark_title="Buy and hold",
-                        parameters={"Period": html.escape(period_words(inputs)),
-                                    **subtitle_parameters(inputs.stats)})
+        qs.reports.html(
+            returns,
+            benchmark=bench,
+            output=str(raw),
+            title=title,
+            match_dates=False,
+            strategy_title="Strategy",
+            benchmark_title="Buy and hold",
+            parameters={"Period": html.escape(period_words(inputs)), **subtitle_parameters(inputs.stats)},
+        )
         page = raw.read_text(encoding="utf-8")
         page = drawdown_section(offline_page(page), quantstats_fixes.drawdown_table(returns))
         page = insert_sections(page, calendar_note(returns) + summary_table(inputs), forecast_section(inputs))
@@ -568,8 +719,10 @@ def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
     r = inputs.returns
     days = f"{len(r)} days, {r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}" if len(r) else "no days"
     bench = float((1 + r["benchmark"].fillna(0)).prod() - 1) if len(r) else 0.0
-    params = " &bull; ".join(f"{k}: {v}" for k, v in {"Period": html.escape(period_words(inputs)),
-                                                       **subtitle_parameters(inputs.stats)}.items())
+    params = " &bull; ".join(
+        f"{k}: {v}"
+        for k, v in {"Period": html.escape(period_words(inputs)), **subtitle_parameters(inputs.stats)}.items()
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
@@ -584,7 +737,8 @@ def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
         f"over the same days returned {bench * 100:.2f}%.</p></div>\n"
         f'<div id="qtrade-summary">{summary_table(inputs)}</div>\n'
         f'<div id="qtrade-forecast">{forecast_section(inputs)}</div>\n'
-        "</div>\n</body>\n</html>\n")
+        "</div>\n</body>\n</html>\n"
+    )
 
 
 _OUTSIDE_LINK = re.compile(r'<link\b[^>]*\bhref="https?://[^"]*"[^>]*>\s*', re.IGNORECASE)
@@ -612,16 +766,20 @@ def drawdown_section(page: str, table: str) -> str:
     """Put ``table`` in place of QuantStats' "Worst 10 Drawdowns" table (which dates a recovery that has not come)."""
     page, found = _DRAWDOWN_TABLE.subn(lambda m: m.group(1) + table, page)
     if found != 1:
-        raise QtradeError("this QuantStats version writes a page without the expected drawdown table; "
-                          "install quantstats 0.0.86 or a version with the same template")
+        raise QtradeError(
+            "this QuantStats version writes a page without the expected drawdown table; "
+            "install quantstats 0.0.86 or a version with the same template"
+        )
     return page
 
 
 def insert_sections(page: str, right: str, full: str) -> str:
     """Put ``right`` before QuantStats' year table and ``full`` after both columns."""
     if page.count(RIGHT_ANCHOR) != 1 or page.count(END_ANCHOR) != 1:
-        raise QtradeError("this QuantStats version writes a page without the expected anchors; "
-                          "install quantstats 0.0.86 or a version with the same template")
+        raise QtradeError(
+            "this QuantStats version writes a page without the expected anchors; "
+            "install quantstats 0.0.86 or a version with the same template"
+        )
     page = page.replace(RIGHT_ANCHOR, f'<div id="qtrade-summary">{right}</div>\n{RIGHT_ANCHOR}')
     closing = page.rindex("</div>", 0, page.index(END_ANCHOR))  # the container's end
     return page[:closing] + f'<div id="qtrade-forecast">{full}</div>\n' + page[closing:]

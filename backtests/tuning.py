@@ -30,22 +30,31 @@ from strategies.registry import get, parse_params
 __all__ = ["STRATEGY_SPACES", "tune_strategy", "validation_forecasts"]
 
 STRATEGY_SPACES: dict[str, dict[str, dict[str, Any]]] = {
-    "kelly": {"fraction": {"type": "float", "low": 0.05, "high": 2.0, "log": True},
-              "max_leverage": {"type": "float", "low": 0.5, "high": 2.0}},
-    "voltarget": {"target_vol": {"type": "float", "low": 0.05, "high": 0.4},
-                  "threshold": {"type": "float", "low": 0.0, "high": 0.2}},
+    "kelly": {
+        "fraction": {"type": "float", "low": 0.05, "high": 2.0, "log": True},
+        "max_leverage": {"type": "float", "low": 0.5, "high": 2.0},
+    },
+    "voltarget": {
+        "target_vol": {"type": "float", "low": 0.05, "high": 0.4},
+        "threshold": {"type": "float", "low": 0.0, "high": 0.2},
+    },
     "threshold": {"k": {"type": "float", "low": 0.0, "high": 0.3}},
     "betsize": {"max_leverage": {"type": "float", "low": 0.5, "high": 3.0}},
-    "longshort": {"k": {"type": "int", "low": 1, "high": 5}, "scheme": {"type": "categorical",
-                                                                       "choices": ["equal", "linear"]}},
+    "longshort": {
+        "k": {"type": "int", "low": 1, "high": 5},
+        "scheme": {"type": "categorical", "choices": ["equal", "linear"]},
+    },
     "volmanaged": {"max_leverage": {"type": "float", "low": 1.0, "high": 3.0}},
-    "sma": {"fast": {"type": "int", "low": 5, "high": 50, "step": 5},
-            "slow": {"type": "int", "low": 60, "high": 200, "step": 20}},
+    "sma": {
+        "fast": {"type": "int", "low": 5, "high": 50, "step": 5},
+        "slow": {"type": "int", "low": 60, "high": 200, "step": 20},
+    },
 }
 
 
-def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *,
-                         source: str = "data") -> tuple[pd.DataFrame, Any]:
+def validation_forecasts(
+    panel: pd.DataFrame, config: ForecastConfig, *, source: str = "data"
+) -> tuple[pd.DataFrame, Any]:
     """Train on the training block of the cut panel; forecasts of the training and validation blocks in qtrade's
     format (the training block's, in-sample, only set constants such as volmanaged's ``c``; trials trade the
     validation block)."""
@@ -57,18 +66,26 @@ def validation_forecasts(panel: pd.DataFrame, config: ForecastConfig, *,
     s = prep.scaler.target_scale
     parts = []
     for result in results:
-        mean, var, dof = predict(result.model, prep.dataset(samples, with_target=False),
-                                 device=resolve_device(config.device))
+        mean, var, dof = predict(
+            result.model, prep.dataset(samples, with_target=False), device=resolve_device(config.device)
+        )
         if result.residual_var is not None:
             var = np.full_like(var, result.residual_var)
         parts.append(Predictive.single(mean * s, var * s * s, dof))
     density = Predictive.mixture(parts) if len(parts) > 1 else parts[0]
     cube = data.cube
-    frame = pd.DataFrame({"date": cube.dates[samples[:, 1]], "ticker": cube.tickers[samples[:, 0]].astype(str),
-                          "mean": density.mean, "variance": density.var,
-                          "dof": density.dofs[0] if len(parts) == 1 and density.dofs is not None else np.nan,
-                          "target": cube.target[samples[:, 0], samples[:, 1]], "split": split,
-                          "execution": config.execution})
+    frame = pd.DataFrame(
+        {
+            "date": cube.dates[samples[:, 1]],
+            "ticker": cube.tickers[samples[:, 0]].astype(str),
+            "mean": density.mean,
+            "variance": density.var,
+            "dof": density.dofs[0] if len(parts) == 1 and density.dofs is not None else np.nan,
+            "target": cube.target[samples[:, 0], samples[:, 1]],
+            "split": split,
+            "execution": config.execution,
+        }
+    )
     return frame[FORECAST_COLUMNS], data
 
 
@@ -105,11 +122,19 @@ def tune_strategy(
     base = base or ForecastConfig(seed=seed)
     execution = execution or Execution(mode=base.execution)
     if execution.mode != base.execution:
-        raise ConfigError(f"the forecaster targets {base.execution} but the backtest trades {execution.mode}; "
-                          "give one --execution")
+        raise ConfigError(
+            f"the forecaster targets {base.execution} but the backtest trades {execution.mode}; give one --execution"
+        )
     forecasts, data = validation_forecasts(panel, base, source=source)
-    bt_data = align(data.panel, forecasts, split="val", max_gap=base.max_gap, source=source,
-                    execution=execution.mode, calendar=base.calendar)
+    bt_data = align(
+        data.panel,
+        forecasts,
+        split="val",
+        max_gap=base.max_gap,
+        source=source,
+        execution=execution.mode,
+        calendar=base.calendar,
+    )
     study = open_study(out, storage=storage, study_name=study_name, seed=seed, direction="maximize", pruner="none")
     if not study.get_trials(deepcopy=False):
         defaults = spec.defaults()
@@ -129,9 +154,18 @@ def tune_strategy(
         trial.set_user_attr("total_return", float((1 + r).prod() - 1))
         return daily * np.sqrt(252)
 
-    run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress,
-              describe=lambda s: f"best val Sharpe {s.best_value:.2f}" if any(
-                  t.state.name == "COMPLETE" for t in s.get_trials(deepcopy=False)) else "tuning")
+    run_study(
+        study,
+        run_trial,
+        n_trials=n_trials,
+        timeout=timeout,
+        progress=progress,
+        describe=lambda s: (
+            f"best val Sharpe {s.best_value:.2f}"
+            if any(t.state.name == "COMPLETE" for t in s.get_trials(deepcopy=False))
+            else "tuning"
+        ),
+    )
 
     def record() -> dict[str, Any]:  # read when this worker writes the outputs: the study as it stands then
         complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -141,8 +175,12 @@ def tune_strategy(
         params = parse_params(spec, [f"{k}={v}" for k, v in best.params.items()])
         returns = run_backtest(bt_data, spec, params, execution).returns
         # a configuration tried twice (TPE repeats itself on small spaces) is one trial of the multiple-testing count
-        distinct = {tuple(sorted(parse_params(spec, [f"{k}={v}" for k, v in t.params.items()]).items())):
-                    t.user_attrs["sharpe_daily"] for t in complete}
+        distinct = {
+            tuple(sorted(parse_params(spec, [f"{k}={v}" for k, v in t.params.items()]).items())): t.user_attrs[
+                "sharpe_daily"
+            ]
+            for t in complete
+        }
         dsr = deflated_sharpe_ratio(returns, list(distinct.values()))
         first = min(complete, key=lambda t: t.number)
         return {
@@ -158,16 +196,31 @@ def tune_strategy(
             "configurations_tried": len(distinct),
             "trials_complete": len(complete),
             "deflated_sharpe": dsr,
-            "validation_period": [f"{bt_data.dates[bt_data.start]:%Y-%m-%d}",
-                                  f"{bt_data.dates[bt_data.stop - 1]:%Y-%m-%d}"],
+            "validation_period": [
+                f"{bt_data.dates[bt_data.start]:%Y-%m-%d}",
+                f"{bt_data.dates[bt_data.stop - 1]:%Y-%m-%d}",
+            ],
             "test_period_starts": f"{data.first_test_date:%Y-%m-%d}",
             "study": study_name,
-            "note": (f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(distinct)} distinct configurations "
-                     "(probability that the true Sharpe ratio beats the best of that many lucky tries)"),
+            "note": (
+                f"deflated Sharpe ratio {dsr['dsr']:.3f} after {len(distinct)} distinct configurations "
+                "(probability that the true Sharpe ratio beats the best of that many lucky tries)"
+            ),
         }
 
-    manifest = run_manifest(command="tune", seed=base.seed, panel=panel, source=source,
-                            config={**asdict(base), "objective": "sharpe", "strategy": strategy,
-                                    "execution_setup": asdict(execution), "n_trials": n_trials, "timeout": timeout,
-                                    "space": space})
+    manifest = run_manifest(
+        command="tune",
+        seed=base.seed,
+        panel=panel,
+        source=source,
+        config={
+            **asdict(base),
+            "objective": "sharpe",
+            "strategy": strategy,
+            "execution_setup": asdict(execution),
+            "n_trials": n_trials,
+            "timeout": timeout,
+            "space": space,
+        },
+    )
     return write_study_outputs(study, out, record, manifest=manifest, storage=storage)

@@ -39,8 +39,17 @@ WINDOW = 20  # bars before the fill that sigma and adv are measured over (the RE
 YEAR = 252  # trading days a year, for the annual borrow and financing rates
 
 
-def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | ExecutionMode, costs: CostModel, first: int,
-           cash: float = 1_000_000.0, band: float = 0.0, delisting_return: float = 0.0) -> pd.DataFrame:
+def replay(
+    decisions: pd.DataFrame,
+    data: BacktestData,
+    *,
+    mode: str | ExecutionMode,
+    costs: CostModel,
+    first: int,
+    cash: float = 1_000_000.0,
+    band: float = 0.0,
+    delisting_return: float = 0.0,
+) -> pd.DataFrame:
     """Daily net and gross returns of trading ``decisions`` (rows: forecast origins; NaN keeps a position).
 
     ``first`` is the row of ``data`` the simulation starts at. Returns a frame indexed by the close each return
@@ -90,16 +99,31 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
         if not at_close:
             for j, shares, delisting in at_open:
                 if tradable[b, j]:
-                    paid += book.fill(j, shares, delisting, price=opens[b, j], volume=known_volume[j],
-                                      sigma=sigma[b, j], adv=adv[b, j], spread=known_spread[j])
+                    paid += book.fill(
+                        j,
+                        shares,
+                        delisting,
+                        price=opens[b, j],
+                        volume=known_volume[j],
+                        sigma=sigma[b, j],
+                        adv=adv[b, j],
+                        spread=known_spread[j],
+                    )
             at_open = []
         mark = book.cash + float(book.q @ close[b])  # the equity that sizes this close's orders
         current = book.q * close[b] / mark if mark > 0 else np.zeros(n)
         orders: list[tuple[int, float, bool]] = []
         if at_close and mode.lag == 1:  # next-close: yesterday's decision trades at this close
             if queued is not None:
-                orders = _orders(_forced(targets[queued], closing[queued]), closing[queued], current, mark,
-                                 close[b], tradable[b], band)
+                orders = _orders(
+                    _forced(targets[queued], closing[queued]),
+                    closing[queued],
+                    current,
+                    mark,
+                    close[b],
+                    tradable[b],
+                    band,
+                )
             queued = b if b in targets else None
         elif b in targets:
             fill_real = tradable[b] if at_close else np.ones(n, dtype=bool)
@@ -108,8 +132,16 @@ def replay(decisions: pd.DataFrame, data: BacktestData, *, mode: str | Execution
             orders = []
         if at_close:
             for j, shares, delisting in orders:
-                paid += book.fill(j, shares, delisting, price=close[b, j], volume=volume[b, j], sigma=sigma[b, j],
-                                  adv=adv[b, j], spread=np.nan if spread is None else spread[b, j])
+                paid += book.fill(
+                    j,
+                    shares,
+                    delisting,
+                    price=close[b, j],
+                    volume=volume[b, j],
+                    sigma=sigma[b, j],
+                    adv=adv[b, j],
+                    spread=np.nan if spread is None else spread[b, j],
+                )
         else:
             at_open = orders
         equity = book.cash + float(book.q @ close[b])
@@ -138,8 +170,18 @@ class _Book:
         self.impact, self.participation = costs.impact, costs.participation
         self.borrow, self.financing = costs.borrow, costs.financing
 
-    def fill(self, j: int, shares: float, delisting: bool, *, price: float, volume: float, sigma: float, adv: float,
-             spread: float) -> float:
+    def fill(
+        self,
+        j: int,
+        shares: float,
+        delisting: bool,
+        *,
+        price: float,
+        volume: float,
+        sigma: float,
+        adv: float,
+        spread: float,
+    ) -> float:
         signed = -self.q[j] if np.isnan(shares) else shares  # NaN: close the whole position
         size = abs(signed)
         if self.participation < 1.0 and not delisting:  # a delisting settles the whole position
@@ -224,8 +266,15 @@ def _before(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return window(ok.astype(float)), window(x), window(x * x)
 
 
-def _orders(target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float, close: np.ndarray,
-            fill_real: np.ndarray, band: float) -> list[tuple[int, float, bool]]:
+def _orders(
+    target: np.ndarray,
+    closing: np.ndarray,
+    current: np.ndarray,
+    equity: float,
+    close: np.ndarray,
+    fill_real: np.ndarray,
+    band: float,
+) -> list[tuple[int, float, bool]]:
     """Orders that move ``current`` weights to ``target``: sells first; a zero target closes the whole position."""
     act = fill_real & np.isfinite(target) & (equity > 0)
     delta = np.where(act, target - current, 0.0)

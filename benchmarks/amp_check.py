@@ -24,10 +24,16 @@ def main() -> None:
     val = prep.dataset(prep.samples(VAL), with_target=True)
     for amp in (False, True):
         start = time.perf_counter()
-        result = train_model(train, val, ModelConfig(dist="studentt"),
-                             TrainConfig(epochs=4, patience=4, batch_size=16384, device="cuda", amp=amp))
-        print(f"amp {amp}: val NLL by epoch {[round(h['val_loss'], 4) for h in result.history]}, "
-              f"{result.windows_per_second:,.0f} windows/s, {time.perf_counter() - start:.1f} s")
+        result = train_model(
+            train,
+            val,
+            ModelConfig(dist="studentt"),
+            TrainConfig(epochs=4, patience=4, batch_size=16384, device="cuda", amp=amp),
+        )
+        print(
+            f"amp {amp}: val NLL by epoch {[round(h['val_loss'], 4) for h in result.history]}, "
+            f"{result.windows_per_second:,.0f} windows/s, {time.perf_counter() - start:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,11 @@ def naive(tickers: int, days: int, repeats: int) -> None:
     seconds, _ = median_seconds(run, repeats)
     bars = (data.stop - data.start) * tickers
     name = f"naive backtrader kelly (order_target_percent), {tickers} ticker{'s' * (tickers > 1)}, white signal"
-    print(f"{name:58s} {bars:>9,} bars           backtrader {bars / seconds:>7,.0f} bars/s "
-          f"({seconds:5.1f} s, median of {repeats})  the reference qtrade's run is measured against", flush=True)
+    print(
+        f"{name:58s} {bars:>9,} bars           backtrader {bars / seconds:>7,.0f} bars/s "
+        f"({seconds:5.1f} s, median of {repeats})  the reference qtrade's run is measured against",
+        flush=True,
+    )
 
 
 def noisy_forecasts(panel: pd.DataFrame, seed: int = 0, persistence: float = 0.0) -> pd.DataFrame:
@@ -91,16 +94,32 @@ def noisy_forecasts(panel: pd.DataFrame, seed: int = 0, persistence: float = 0.0
         noise[t] = persistence * noise[t - 1] + np.sqrt(1 - persistence**2) * shocks[t]
     mean = 0.1 * np.nan_to_num(target) + noise
     n_dates, n_tickers = close.shape
-    frame = pd.DataFrame({
-        "date": np.repeat(clean.dates, n_tickers), "ticker": np.tile(clean.tickers.astype(str), n_dates),
-        "mean": mean.reshape(-1), "variance": 2e-4, "target": target.reshape(-1), "split": "test",
-        "execution": "next-close",
-    })
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(clean.dates, n_tickers),
+            "ticker": np.tile(clean.tickers.astype(str), n_dates),
+            "mean": mean.reshape(-1),
+            "variance": 2e-4,
+            "target": target.reshape(-1),
+            "split": "test",
+            "execution": "next-close",
+        }
+    )
     return frame
 
 
-def case(name: str, strategy: str, tickers: int, days: int, params: list[str] | None = None, *,
-         persistence: float = 0.0, band: float = 0.0, repeats: int = 1, show: bool = True) -> None:
+def case(
+    name: str,
+    strategy: str,
+    tickers: int,
+    days: int,
+    params: list[str] | None = None,
+    *,
+    persistence: float = 0.0,
+    band: float = 0.0,
+    repeats: int = 1,
+    show: bool = True,
+) -> None:
     panel = synthetic_panel(tickers, days, seed=1)
     data = align(panel, noisy_forecasts(panel, persistence=persistence), split="test")
     spec = get(strategy)
@@ -117,16 +136,18 @@ def case(name: str, strategy: str, tickers: int, days: int, params: list[str] | 
         return
     t = time.perf_counter()
     ex = result.execution
-    check = replay(result.decisions, data, mode=ex.mode, costs=ex.costs, first=result.first, cash=ex.cash,
-                   band=ex.band)
+    check = replay(result.decisions, data, mode=ex.mode, costs=ex.costs, first=result.first, cash=ex.cash, band=ex.band)
     np_seconds = time.perf_counter() - t
     gap = (check["net"] - result.returns.reindex(check.index)).abs()
     fills = int((result.fills["side"] != "rejected").sum())
     name = f"{name}, {'white' if persistence == 0 else 'persistent'} signal, band {band:.0%}"
-    print(f"{name:58s} {bars:>9,} bars {fills / bars:4.0%} traded  backtrader {bars / bt_seconds:>7,.0f} bars/s "
-          f"({bt_seconds:5.1f} s, median of {repeats})  "
-          f"numpy replay {bars / np_seconds:>12,.0f} bars/s  largest daily gap {gap.max() * 1e4:.4f} bp  "
-          f"goal >= 10,000 bars/s", flush=True)
+    print(
+        f"{name:58s} {bars:>9,} bars {fills / bars:4.0%} traded  backtrader {bars / bt_seconds:>7,.0f} bars/s "
+        f"({bt_seconds:5.1f} s, median of {repeats})  "
+        f"numpy replay {bars / np_seconds:>12,.0f} bars/s  largest daily gap {gap.max() * 1e4:.4f} bp  "
+        f"goal >= 10,000 bars/s",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -140,8 +161,15 @@ def main() -> None:
     for persistence, band in ((0.0, 0.0), (0.97, 0.02)):
         case("kelly, 1 ticker", "kelly", 1, args.days, persistence=persistence, band=band, repeats=5)
         case("kelly, 50 tickers", "kelly", 50, args.days, persistence=persistence, band=band)
-    case(f"longshort k=100, {args.wide_tickers} tickers", "longshort", args.wide_tickers, args.wide_days,
-         ["k=100"], persistence=0.97, band=0.0)
+    case(
+        f"longshort k=100, {args.wide_tickers} tickers",
+        "longshort",
+        args.wide_tickers,
+        args.wide_days,
+        ["k=100"],
+        persistence=0.97,
+        band=0.0,
+    )
 
 
 if __name__ == "__main__":

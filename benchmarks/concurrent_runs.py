@@ -22,9 +22,30 @@ from forecasting.model.threads import cores
 def wave(n: int, epochs: int, threads: int | None, root: Path) -> float:
     extra = [] if threads is None else ["--threads", str(threads)]
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "qtrade.cli", "forecast", "--out", str(root / f"run{k}"),
-                               "--epochs", str(epochs), "--patience", str(epochs), "--seed", str(k), "-q", *extra],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for k in range(n)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qtrade.cli",
+                "forecast",
+                "--out",
+                str(root / f"run{k}"),
+                "--epochs",
+                str(epochs),
+                "--patience",
+                str(epochs),
+                "--seed",
+                str(k),
+                "-q",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(n)
+    ]
     for p in procs:
         _, err = p.communicate()
         if p.returncode != 0:
@@ -44,8 +65,10 @@ def main() -> None:
         for _ in range(args.rounds):
             times["shared"].append(wave(args.processes, args.epochs, None, Path(tmp)))
             times["all cores each"].append(wave(args.processes, args.epochs, n_cores, Path(tmp)))
-    print(f"{args.processes} concurrent forecasts ({args.epochs} epochs, embedded data) on {n_cores} cores, "
-          f"median of {args.rounds} rounds:")
+    print(
+        f"{args.processes} concurrent forecasts ({args.epochs} epochs, embedded data) on {n_cores} cores, "
+        f"median of {args.rounds} rounds:"
+    )
     for name, values in times.items():
         print(f"  {name:15s} {statistics.median(values):6.1f} s")
     ratio = statistics.median(times["all cores each"]) / statistics.median(times["shared"])

@@ -75,10 +75,17 @@ def main() -> None:
         path = Path(tmp) / "stock_prices.csv"
         t = time.perf_counter()
         generate(path, args.tickers, args.days)
-        print(f"generated {args.tickers} x {args.days} JPX-layout panel in {time.perf_counter() - t:.1f} s "
-              f"({path.stat().st_size / 1e6:.0f} MB CSV)", flush=True)
-        out = subprocess.run([sys.executable, __file__, "--measure", str(path), "--window", str(args.window)],
-                             capture_output=True, text=True, check=True)
+        print(
+            f"generated {args.tickers} x {args.days} JPX-layout panel in {time.perf_counter() - t:.1f} s "
+            f"({path.stat().st_size / 1e6:.0f} MB CSV)",
+            flush=True,
+        )
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", str(path), "--window", str(args.window)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     for name, value in figures.items():
         if name in ("rows", "training windows"):

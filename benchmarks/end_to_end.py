@@ -18,9 +18,12 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         subprocess.run([*cmd, "data"], check=True, capture_output=True)
-        subprocess.run([*cmd, "backtest", "--strategy", "kelly", "--out", tmp, "--quiet"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*cmd, "backtest", "--strategy", "kelly", "--out", tmp, "--quiet"], check=True, capture_output=True
+        )
         total = time.perf_counter() - t
         ok = (Path(tmp) / "tearsheet.html").is_file()
-    print(f"qtrade data + qtrade backtest --strategy kelly (forecast, backtest, tearsheet): {total:.1f} s   "
-          f"goal < 90 s   tearsheet written: {'yes' if ok else 'NO'}")
+    print(
+        f"qtrade data + qtrade backtest --strategy kelly (forecast, backtest, tearsheet): {total:.1f} s   "
+        f"goal < 90 s   tearsheet written: {'yes' if ok else 'NO'}"
+    )

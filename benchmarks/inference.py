@@ -27,5 +27,7 @@ if __name__ == "__main__":
         t = time.perf_counter()
         forecasts = predict_with_model(panel, Path(tmp) / "m" / "model.pt", None, device="auto", score=False).forecasts
         seconds = time.perf_counter() - t
-    print(f"qtrade forecast --model over {args.tickers} x {args.days}: {len(forecasts):,} forecasts in "
-          f"{seconds:.1f} s = {len(forecasts) / seconds:,.0f} forecasts/s (cleaning and features included)")
+    print(
+        f"qtrade forecast --model over {args.tickers} x {args.days}: {len(forecasts):,} forecasts in "
+        f"{seconds:.1f} s = {len(forecasts) / seconds:,.0f} forecasts/s (cleaning and features included)"
+    )

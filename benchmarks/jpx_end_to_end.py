@@ -36,17 +36,32 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         run = run_forecast(panel, ForecastConfig(epochs=args.epochs), Path(tmp) / "forecast", progress=False)
-        print(f"forecast ({args.epochs} epoch, baselines, {len(run.forecasts):,} forecasts, outputs): "
-              f"{time.perf_counter() - t:.0f} s; peak {peak_gb():.2f} GB", flush=True)
+        print(
+            f"forecast ({args.epochs} epoch, baselines, {len(run.forecasts):,} forecasts, outputs): "
+            f"{time.perf_counter() - t:.0f} s; peak {peak_gb():.2f} GB",
+            flush=True,
+        )
         rate = run.metrics["run"]["training_windows_per_second"][0]
         windows = int((run.forecasts["split"] == "train").sum())
-        print(f"  of which training: {rate:,.0f} windows/s, one epoch of {windows:,} windows in {windows / rate:.0f} s",
-              flush=True)
+        print(
+            f"  of which training: {rate:,.0f} windows/s, one epoch of {windows:,} windows in {windows / rate:.0f} s",
+            flush=True,
+        )
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bt = run_backtest_job(panel, Path(tmp) / "bt", strategy="longshort", params=["k=100"],
-                                  forecasts=Path(tmp) / "forecast", execution=Execution(), progress=False)
+            bt = run_backtest_job(
+                panel,
+                Path(tmp) / "bt",
+                strategy="longshort",
+                params=["k=100"],
+                forecasts=Path(tmp) / "forecast",
+                execution=Execution(),
+                progress=False,
+            )
         days = len(bt.result.returns)
-        print(f"backtest longshort k=100 over {days} days x {args.tickers} tickers and tearsheet: "
-              f"{time.perf_counter() - t:.0f} s; peak {peak_gb():.2f} GB (of 24 GB)", flush=True)
+        print(
+            f"backtest longshort k=100 over {days} days x {args.tickers} tickers and tearsheet: "
+            f"{time.perf_counter() - t:.0f} s; peak {peak_gb():.2f} GB (of 24 GB)",
+            flush=True,
+        )

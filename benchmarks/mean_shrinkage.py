@@ -33,16 +33,26 @@ def main() -> None:
             started = time.perf_counter()
             run = run_forecast(panel, ForecastConfig(seed=seed), None, source=name, progress=False)
             m = run.metrics["mean_shrinkage"]
-            row = {"panel": name, "seed": seed, "factor": m["factor"], "val_nll_k0": m["val_nll"]["0.0"],
-                   "val_nll_k1": m["val_nll"]["1.0"], "val_nll_chosen": m["val_nll"][f"{m['factor']:.1f}"],
-                   "test": m["test"], "seconds": round(time.perf_counter() - started, 1)}
+            row = {
+                "panel": name,
+                "seed": seed,
+                "factor": m["factor"],
+                "val_nll_k0": m["val_nll"]["0.0"],
+                "val_nll_k1": m["val_nll"]["1.0"],
+                "val_nll_chosen": m["val_nll"][f"{m['factor']:.1f}"],
+                "test": m["test"],
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             rows.append(row)
             t = m["test"]
-            print(f"{name} seed {seed}: k = {m['factor']:.1f} (validation NLL k=1 {row['val_nll_k1']:.5f}, "
-                  f"k=0 {row['val_nll_k0']:.5f}, chosen {row['val_nll_chosen']:.5f}); test ({t['n']} rows) NLL "
-                  f"{t['unshrunk']['nll']:.5f} -> {t['shrunk']['nll']:.5f}, R2 vs 0 "
-                  f"{t['unshrunk']['r2_vs_zero'] * 100:+.3f}% -> {t['shrunk']['r2_vs_zero'] * 100:+.3f}% "
-                  f"[{row['seconds']} s]", flush=True)
+            print(
+                f"{name} seed {seed}: k = {m['factor']:.1f} (validation NLL k=1 {row['val_nll_k1']:.5f}, "
+                f"k=0 {row['val_nll_k0']:.5f}, chosen {row['val_nll_chosen']:.5f}); test ({t['n']} rows) NLL "
+                f"{t['unshrunk']['nll']:.5f} -> {t['shrunk']['nll']:.5f}, R2 vs 0 "
+                f"{t['unshrunk']['r2_vs_zero'] * 100:+.3f}% -> {t['shrunk']['r2_vs_zero'] * 100:+.3f}% "
+                f"[{row['seconds']} s]",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=2)

@@ -42,11 +42,15 @@ def strategy_rows(folder: Path) -> None:
             stats = backtest_stats(result)
         n, g = stats["net"], stats["gross"]
         bench = stats["benchmark"]
-        print(f"| {spec.name} | {n['total_return'] * 100:+.1f}% | {n['sharpe']:.2f} | {g['sharpe']:.2f} | "
-              f"{n['max_drawdown'] * 100:.1f}% | {stats['turnover_annual']:.0f}x | {stats['costs_total'] * 100:.1f}% |")
+        print(
+            f"| {spec.name} | {n['total_return'] * 100:+.1f}% | {n['sharpe']:.2f} | {g['sharpe']:.2f} | "
+            f"{n['max_drawdown'] * 100:.1f}% | {stats['turnover_annual']:.0f}x | {stats['costs_total'] * 100:.1f}% |"
+        )
     if bench:
-        print(f"| benchmark (buy and hold, no costs) | {bench['total_return'] * 100:+.1f}% | {bench['sharpe']:.2f} | "
-              f"| {bench['max_drawdown'] * 100:.1f}% | | |")
+        print(
+            f"| benchmark (buy and hold, no costs) | {bench['total_return'] * 100:+.1f}% | {bench['sharpe']:.2f} | "
+            f"| {bench['max_drawdown'] * 100:.1f}% | | |"
+        )
 
 
 def bounce_rows() -> None:
@@ -60,8 +64,9 @@ def bounce_rows() -> None:
         data = align(panel, reversal_forecasts(panel, mode), execution=mode)
         cells = []
         for spec in rules:
-            params = parse_params(spec, ["k=0"] if spec.name == "threshold" else ["k=3"] if spec.name == "longshort"
-                                  else None)
+            params = parse_params(
+                spec, ["k=0"] if spec.name == "threshold" else ["k=3"] if spec.name == "longshort" else None
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = run_backtest(data, spec, params, Execution(mode=mode))

@@ -24,8 +24,7 @@ from forecasting.preparation.features import build_features
 from forecasting.preparation.splits import TRAIN, chronological_split
 
 
-def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, device: torch.device,
-              amp: bool) -> float:
+def bare_loop(x: torch.Tensor, y: torch.Tensor, cfg: ModelConfig, batch: int, device: torch.device, amp: bool) -> float:
     torch.manual_seed(0)
     model = LSTMMLE(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -57,9 +56,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[256, 4096])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dist", choices=["normal", "studentt"], default="normal")
-    ap.add_argument("--amp", choices=["auto", "on", "off", "both"], default="auto",
-                    help="half-precision autocast on CUDA (bfloat16 where supported; auto: on); both measures each; "
-                         "always off on the CPU")
+    ap.add_argument(
+        "--amp",
+        choices=["auto", "on", "off", "both"],
+        default="auto",
+        help="half-precision autocast on CUDA (bfloat16 where supported; auto: on); both measures each; "
+        "always off on the CPU",
+    )
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -75,9 +78,11 @@ def main() -> None:
     cuda = device.type == "cuda"
     amps = {"auto": [cuda], "on": [True], "off": [False], "both": [True, False]}[args.amp] if cuda else [False]
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device {device} ({name}), torch {torch.__version__}, {len(samples)} training windows of "
-          f"{args.window} x 6, model hidden 64 x 2 layers, {args.dist} head; autocast in "
-          f"{str(amp_dtype(device)).removeprefix('torch.') if cuda else 'none (CPU)'}")
+    print(
+        f"device {device} ({name}), torch {torch.__version__}, {len(samples)} training windows of "
+        f"{args.window} x 6, model hidden 64 x 2 layers, {args.dist} head; autocast in "
+        f"{str(amp_dtype(device)).removeprefix('torch.') if cuda else 'none (CPU)'}"
+    )
     for amp, batch in ((a, b) for a in amps for b in args.batch):
         bare, ours = [], []
         for _ in range(args.rounds):
@@ -85,12 +90,16 @@ def main() -> None:
             res = train_model(ds, val, cfg, TrainConfig(epochs=1, batch_size=batch, device=str(device), amp=amp))
             ours.append(res.windows_per_second)
         b, o = statistics.median(bare), statistics.median(ours)
-        print(f"batch {batch:>5}, amp {'on ' if amp else 'off'}: bare loop {b:>10,.0f} windows/s | qtrade loop "
-              f"{o:>10,.0f} windows/s | ratio {o / b:.2f} (goal >= 0.9; medians of {args.rounds} interleaved rounds)")
+        print(
+            f"batch {batch:>5}, amp {'on ' if amp else 'off'}: bare loop {b:>10,.0f} windows/s | qtrade loop "
+            f"{o:>10,.0f} windows/s | ratio {o / b:.2f} (goal >= 0.9; medians of {args.rounds} interleaved rounds)"
+        )
         jpx = 2000 * (int(1250 * 0.7) - args.window)  # training windows of the Tokyo market, 70 % train block
         goal = "   goal on an H100: >= 1,000,000 windows/s" if device.type == "cuda" else ""
-        print(f"             one epoch over the Tokyo market ({jpx:,} training windows) at this rate: "
-              f"{jpx / o:,.0f} s (estimated from the measured rate){goal}")
+        print(
+            f"             one epoch over the Tokyo market ({jpx:,} training windows) at this rate: "
+            f"{jpx / o:,.0f} s (estimated from the measured rate){goal}"
+        )
 
 
 if __name__ == "__main__":

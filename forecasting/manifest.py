@@ -15,8 +15,16 @@ import pandas as pd
 
 from forecasting.atomic import write_text
 
-__all__ = ["INPUT_OPTIONS", "data_hash", "file_hash", "input_hashes", "library_versions", "note_rebuild",
-           "qtrade_version", "run_manifest"]
+__all__ = [
+    "INPUT_OPTIONS",
+    "data_hash",
+    "file_hash",
+    "input_hashes",
+    "library_versions",
+    "note_rebuild",
+    "qtrade_version",
+    "run_manifest",
+]
 
 INPUT_OPTIONS = ("--data", "--forecasts", "--params", "--forecast-params", "--model", "--space")
 """Options of the qtrade commands that name an input file or folder; the manifest records their SHA-256."""
@@ -62,8 +70,11 @@ def file_hash(path: str | os.PathLike[str]) -> str | None:
     if p.is_file():
         files = [(p.name, p)]
     elif p.is_dir():
-        files = sorted((f.relative_to(p).as_posix(), f) for f in p.rglob("*")
-                       if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        files = sorted(
+            (f.relative_to(p).as_posix(), f)
+            for f in p.rglob("*")
+            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+        )
     else:
         return None
     for name, f in files:
@@ -95,8 +106,15 @@ def input_hashes(argv: list[str]) -> dict[str, dict[str, str | None]]:
     return found
 
 
-def run_manifest(*, command: str, seed: int, panel: pd.DataFrame, source: str, config: dict[str, object],
-                 extra: dict[str, object] | None = None) -> dict[str, object]:
+def run_manifest(
+    *,
+    command: str,
+    seed: int,
+    panel: pd.DataFrame,
+    source: str,
+    config: dict[str, object],
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
     return {
         "command": command,
         "argv": sys.argv,
@@ -134,8 +152,13 @@ def note_rebuild(folder: str | os.PathLike[str], *, command: str, outputs: list[
         return False
     if not isinstance(manifest, dict):
         return False
-    entry = {"command": command, "argv": sys.argv, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-             "outputs": outputs, "versions": library_versions()}
+    entry = {
+        "command": command,
+        "argv": sys.argv,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outputs": outputs,
+        "versions": library_versions(),
+    }
     manifest["rebuilt"] = [*manifest.get("rebuilt", []), entry]
     write_text(path, json.dumps(manifest, indent=2, default=str))
     return True

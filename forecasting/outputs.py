@@ -21,16 +21,35 @@ from forecasting.errors import ConfigError
 
 __all__ = ["OUTPUT_NAMES", "check_out", "clear_previous", "written"]
 
-OUTPUT_NAMES = frozenset({
-    # qtrade forecast
-    "forecasts.csv", "forecasts.parquet", "metrics.json", "model.pt", "training_curve.png", "pit.png",
-    "manifest.json",
-    # qtrade backtest
-    "tearsheet.html", "returns.csv", "trades.csv", "holdings.csv", "deciles.csv", "stats.json",
-    "forecast_metrics.json", "forecast", "cross_section.csv",
-    # qtrade tune (study.db is kept: a study resumes from it)
-    "best_params.json", "trials.csv", "tuning_report.html", "history.png", "intermediate.png", "importances.png",
-})
+OUTPUT_NAMES = frozenset(
+    {
+        # qtrade forecast
+        "forecasts.csv",
+        "forecasts.parquet",
+        "metrics.json",
+        "model.pt",
+        "training_curve.png",
+        "pit.png",
+        "manifest.json",
+        # qtrade backtest
+        "tearsheet.html",
+        "returns.csv",
+        "trades.csv",
+        "holdings.csv",
+        "deciles.csv",
+        "stats.json",
+        "forecast_metrics.json",
+        "forecast",
+        "cross_section.csv",
+        # qtrade tune (study.db is kept: a study resumes from it)
+        "best_params.json",
+        "trials.csv",
+        "tuning_report.html",
+        "history.png",
+        "intermediate.png",
+        "importances.png",
+    }
+)
 """Every file and folder name a qtrade command writes into its ``--out``."""
 
 
@@ -58,8 +77,9 @@ def check_out(out: str | os.PathLike[str], option: str = "--out") -> Path:
         os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"{option} {path}: cannot write in {existing} ({reason}); give a folder you can write to") \
-            from None
+        raise ConfigError(
+            f"{option} {path}: cannot write in {existing} ({reason}); give a folder you can write to"
+        ) from None
     return path
 
 

@@ -135,8 +135,13 @@ class ForecastConfig:
             raise ConfigError(f"--dropout {self.dropout} must be in [0, 1)")
         if not self.lr > 0:
             raise ConfigError(f"--lr {self.lr} must be above 0")
-        for option, value in (("epochs", self.epochs), ("batch-size", self.batch_size), ("hidden", self.hidden),
-                              ("layers", self.layers), ("patience", self.patience)):
+        for option, value in (
+            ("epochs", self.epochs),
+            ("batch-size", self.batch_size),
+            ("hidden", self.hidden),
+            ("layers", self.layers),
+            ("patience", self.patience),
+        ):
             if value < 1:
                 raise ConfigError(f"--{option} {value} must be 1 or more")
 
@@ -174,19 +179,33 @@ class ForecastConfig:
         config = replace(self, **params)
         tuned_for = record.get("execution") if params is not record else None
         if tuned_for is not None and tuned_for != config.execution:
-            warnings.warn(f"{p}: settings tuned for --execution {tuned_for} are used for {config.execution}; pass "
-                          f"--execution {tuned_for} to forecast the return they were tuned on", stacklevel=2)
+            warnings.warn(
+                f"{p}: settings tuned for --execution {tuned_for} are used for {config.execution}; pass "
+                f"--execution {tuned_for} to forecast the return they were tuned on",
+                stacklevel=2,
+            )
         return config
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig(n_features=len(FEATURES), hidden=self.hidden, layers=self.layers, dropout=self.dropout,
-                           dist=self.distribution)
+        return ModelConfig(
+            n_features=len(FEATURES),
+            hidden=self.hidden,
+            layers=self.layers,
+            dropout=self.dropout,
+            dist=self.distribution,
+        )
 
     def train_config(self, member: int = 0) -> TrainConfig:
         """The training of one network; ensemble member k trains with seed ``seed + k``."""
         return TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-            loss=self.loss, seed=self.seed + member, device=self.device, workers=self.workers,  # type: ignore[arg-type]
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            loss=self.loss,  # type: ignore[arg-type]
+            seed=self.seed + member,
+            device=self.device,
+            workers=self.workers,
             amp=self.amp,
         )
 
@@ -206,8 +225,14 @@ class ForecastRun:
 def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
     embargo = config.split_embargo
     if config.walk_forward:
-        return walk_forward_folds(cube.dates, config.walk_forward, mode=config.walk_mode,  # type: ignore[arg-type]
-                                  val=config.val, test=config.test, embargo=embargo)
+        return walk_forward_folds(
+            cube.dates,
+            config.walk_forward,
+            mode=config.walk_mode,  # type: ignore[arg-type]
+            val=config.val,
+            test=config.test,
+            embargo=embargo,
+        )
     return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=embargo)]
 
 
@@ -251,14 +276,24 @@ def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
         return
     with_history = np.flatnonzero(prep.ends.any(axis=0))
     first_origin = int(with_history[0]) if len(with_history) else len(cube.dates) + config.window
-    need = minimum_dates(first_origin, horizon=cube.mode.horizon, val=config.val, test=config.test,
-                         embargo=config.split_embargo, train_dates=train_dates)
-    what = (f"leave the {' and '.join(empty)} block{'s' if len(empty) > 1 else ''} without a forecast to score"
-            if empty else f"give a training block of {len(train)} days, too few for the baselines' fits "
-                          f"({train_dates} days)")
+    need = minimum_dates(
+        first_origin,
+        horizon=cube.mode.horizon,
+        val=config.val,
+        test=config.test,
+        embargo=config.split_embargo,
+        train_dates=train_dates,
+    )
+    what = (
+        f"leave the {' and '.join(empty)} block{'s' if len(empty) > 1 else ''} without a forecast to score"
+        if empty
+        else f"give a training block of {len(train)} days, too few for the baselines' fits ({train_dates} days)"
+    )
     fix = "give more data or a shorter --window" if empty else "give more data"
-    raise ConfigError(f"{source}: {len(cube.dates)} trading days {what}; with --window {config.window} the split needs "
-                      f"at least {need} days of data, so {fix}")
+    raise ConfigError(
+        f"{source}: {len(cube.dates)} trading days {what}; with --window {config.window} the split needs "
+        f"at least {need} days of data, so {fix}"
+    )
 
 
 def _dataset(prep: Prepared, samples: np.ndarray, *, with_target: bool) -> WindowDataset:
@@ -294,10 +329,17 @@ def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[s
         "zero_ewma": ewma(returns),
         "historical": historical(cube.target, train_origins),
         "garch": garch11(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
-        "gjr_garch_t": gjr_garch_t(returns, last_train, horizon=horizon, train_start=first_train,
-                                   fit_ok=real_return),
-        "har": har_range(cube.prices["open"], cube.prices["high"], cube.prices["low"], cube.prices["close"],
-                         last_train, execution=cube.mode, train_start=first_train, fit_ok=cube.real),
+        "gjr_garch_t": gjr_garch_t(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
+        "har": har_range(
+            cube.prices["open"],
+            cube.prices["high"],
+            cube.prices["low"],
+            cube.prices["close"],
+            last_train,
+            execution=cube.mode,
+            train_start=first_train,
+            fit_ok=cube.real,
+        ),
     }
     i, t = samples[:, 0], samples[:, 1]
     out: dict[str, np.ndarray] = {}
@@ -318,8 +360,9 @@ def _parts(prep: Prepared, members: list[tuple[Prediction, float | None]]) -> li
     return parts
 
 
-def _shrinkage(setting: str | float, prep: Prepared, models: list[Any], residual_vars: list[float | None],
-               device: Any) -> Shrinkage:
+def _shrinkage(
+    setting: str | float, prep: Prepared, models: list[Any], residual_vars: list[float | None], device: Any
+) -> Shrinkage:
     """The mean shrinkage of one fold: for ``auto``, chosen by the NLL of the networks' forecasts of the fold's
     validation block; the test block takes no part."""
     if setting != "auto":
@@ -330,8 +373,15 @@ def _shrinkage(setting: str | float, prep: Prepared, models: list[Any], residual
     return resolve(setting, Predictive.mixture(_parts(prep, preds)), prep.cube.target[samples[:, 0], samples[:, 1]])
 
 
-def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: list[tuple[Prediction, float | None]],
-            *, baselines: bool = True, shrinkage: float = 1.0) -> pd.DataFrame:
+def _scored(
+    cube: FeatureCube,
+    prep: Prepared,
+    samples: np.ndarray,
+    members: list[tuple[Prediction, float | None]],
+    *,
+    baselines: bool = True,
+    shrinkage: float = 1.0,
+) -> pd.DataFrame:
     """The scoring frame of ``samples``: the LSTM's forecasts, scaled back to log returns, and, with
     ``baselines``, every baseline's beside them.
 
@@ -364,8 +414,9 @@ def _scored(cube: FeatureCube, prep: Prepared, samples: np.ndarray, members: lis
     return frame
 
 
-def shrinkage_report(scored: pd.DataFrame, setting: dict[str, Any],
-                     folds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def shrinkage_report(
+    scored: pd.DataFrame, setting: dict[str, Any], folds: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The mean shrinkage of a run (``setting``, and each fold's with walk-forward folds) and, on the test rows
     every model is scored on, the LSTM's NLL and R2 against a zero mean before and after it."""
     out = {**setting, **({"folds": folds} if folds else {})}
@@ -438,9 +489,17 @@ def run_forecast(
     preps = [prepare(cube, fold, config.window) for fold in folds]
     for prep in preps:  # before the progress bar, so that a refusal is the only line printed
         check_blocks(prep, config, source)
-    with shared_threads(config.threads) as threads, Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-            TimeElapsedColumn(), console=console, transient=False) as bar:
+    with (
+        shared_threads(config.threads) as threads,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} epochs"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar,
+    ):
         for k, prep in enumerate(preps):
             train_ds = _dataset(prep, prep.samples(TRAIN), with_target=True)
             val_ds = _dataset(prep, prep.samples(VAL), with_target=True)
@@ -450,21 +509,32 @@ def run_forecast(
             to_predict = _dataset(prep, samples, with_target=False)
             members, networks = [], []
             for member in range(config.ensemble):
-                tag = " ".join(t for t in (f"fold {k + 1}/{len(folds)}" if len(folds) > 1 else "",
-                                           f"member {member + 1}/{config.ensemble}" if config.ensemble > 1 else "")
-                               if t)
+                tag = " ".join(
+                    t
+                    for t in (
+                        f"fold {k + 1}/{len(folds)}" if len(folds) > 1 else "",
+                        f"member {member + 1}/{config.ensemble}" if config.ensemble > 1 else "",
+                    )
+                    if t
+                )
                 tag = f"{tag} " if tag else ""
                 task = bar.add_task(f"{tag}training on {device.type}", total=config.epochs)
 
                 def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag, prep: Prepared = prep) -> None:
                     to_returns = LossInReturns(config.loss, prep.scaler.target_scale)
-                    bar.update(task, advance=1, description=(
-                        f"{tag}epoch {int(rec['epoch'])}: {to_returns.name} train {to_returns(rec['train_loss']):.4f} "
-                        f"val {to_returns(rec['val_loss']):.4f}"))
+                    bar.update(
+                        task,
+                        advance=1,
+                        description=(
+                            f"{tag}epoch {int(rec['epoch'])}: {to_returns.name} "
+                            f"train {to_returns(rec['train_loss']):.4f} val {to_returns(rec['val_loss']):.4f}"
+                        ),
+                    )
                     use_threads(config.threads)  # the share changes as other qtrade processes start and end
 
-                result = train_model(train_ds, val_ds, config.model_config(), config.train_config(member),
-                                     on_epoch=on_epoch)
+                result = train_model(
+                    train_ds, val_ds, config.model_config(), config.train_config(member), on_epoch=on_epoch
+                )
                 bar.update(task, total=len(result.history))
                 histories.append(result.history)
                 scales.append(prep.scaler.target_scale)
@@ -474,8 +544,12 @@ def run_forecast(
                 members.append((predict(result.model, to_predict, device=device), result.residual_var))
                 networks.append(result.model)
             fold_tag = f"fold {k + 1}/{len(folds)}: " if len(folds) > 1 else ""
-            console.print(f"{fold_tag}fitting the baselines (GARCH, GJR-GARCH-t, HAR, ...) and scoring "
-                          f"{len(samples):,} forecasts", highlight=False, soft_wrap=True)
+            console.print(
+                f"{fold_tag}fitting the baselines (GARCH, GJR-GARCH-t, HAR, ...) and scoring "
+                f"{len(samples):,} forecasts",
+                highlight=False,
+                soft_wrap=True,
+            )
             shrinkages.append(_shrinkage(config.mean_shrinkage, prep, networks, [rv for _, rv in members], device))
             frames.append(_scored(cube, prep, samples, members, shrinkage=shrinkages[-1].factor))
             models = networks  # the last fold's networks, which the checkpoint keeps
@@ -483,8 +557,9 @@ def run_forecast(
     scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
     metrics = evaluate(scored, MODELS, execution=cube.execution)
     metrics["models"]["lstm"] = lstm_label(config.distribution, config.ensemble)
-    metrics["mean_shrinkage"] = shrinkage_report(scored, shrinkages[-1].to_dict(),
-                                                 [sh.to_dict() for sh in shrinkages] if len(folds) > 1 else None)
+    metrics["mean_shrinkage"] = shrinkage_report(
+        scored, shrinkages[-1].to_dict(), [sh.to_dict() for sh in shrinkages] if len(folds) > 1 else None
+    )
     assert last is not None
     result, prep, residual_vars = last
     metrics["run"] = {
@@ -535,8 +610,11 @@ def _split_dates(fold: Fold) -> dict[str, str]:
 def _training_starts(cube: FeatureCube, labels: np.ndarray) -> dict[str, str]:
     """Each ticker's first date with a real price in the training block: where its baselines' fits begin."""
     ok = np.isfinite(cube.price) & cube.real & (labels == TRAIN)[None, :]
-    return {str(ticker): f"{cube.dates[np.argmax(row)]:%Y-%m-%d}" for ticker, row in zip(cube.tickers, ok, strict=True)
-            if row.any()}
+    return {
+        str(ticker): f"{cube.dates[np.argmax(row)]:%Y-%m-%d}"
+        for ticker, row in zip(cube.tickers, ok, strict=True)
+        if row.any()
+    }
 
 
 def _uncovered(cube: FeatureCube, labels: np.ndarray, meta: dict[str, Any]) -> str | None:
@@ -558,16 +636,23 @@ def _uncovered(cube: FeatureCube, labels: np.ndarray, meta: dict[str, Any]) -> s
         problems.append(f"the data ends {last}")
     if not problems:
         here = _training_starts(cube, labels)
-        late = [f"{t} from {here[t]} (trained from {d})" for t, d in meta.get("training_starts", {}).items()
-                if t in here and here[t] > d]
+        late = [
+            f"{t} from {here[t]} (trained from {d})"
+            for t, d in meta.get("training_starts", {}).items()
+            if t in here and here[t] > d
+        ]
         if late:
-            problems.append(f"{len(late)} ticker{'s' if len(late) > 1 else ''} start{'' if len(late) > 1 else 's'} "
-                            f"later: {', '.join(late[:5])}{' ...' if len(late) > 5 else ''}")
+            problems.append(
+                f"{len(late)} ticker{'s' if len(late) > 1 else ''} start{'' if len(late) > 1 else 's'} "
+                f"later: {', '.join(late[:5])}{' ...' if len(late) > 5 else ''}"
+            )
             need = "give each ticker's data from its first training date"
     if not problems:
         return None
-    return (f"not scored: the baselines are fitted on the model's training block ({block}), which this data does "
-            f"not hold whole ({'; '.join(problems)}); {need} to have the forecasts scored beside them")
+    return (
+        f"not scored: the baselines are fitted on the model's training block ({block}), which this data does "
+        f"not hold whole ({'; '.join(problems)}); {need} to have the forecasts scored beside them"
+    )
 
 
 def _saved_labels(dates: pd.DatetimeIndex, split_dates: dict[str, str], embargo: int) -> np.ndarray:
@@ -602,8 +687,16 @@ def _write_forecasts(forecasts: pd.DataFrame, out: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig, source: str,
-                   meta: dict[str, Any], models: list[Any], labels: list[str], scales: list[float]) -> None:
+def _write_outputs(
+    run: ForecastRun,
+    panel: pd.DataFrame,
+    config: ForecastConfig,
+    source: str,
+    meta: dict[str, Any],
+    models: list[Any],
+    labels: list[str],
+    scales: list[float],
+) -> None:
     out = run.out
     assert out is not None
     clear_previous(out)
@@ -611,13 +704,27 @@ def _write_outputs(run: ForecastRun, panel: pd.DataFrame, config: ForecastConfig
     _write_forecasts(run.forecasts, out)
     save_checkpoint(out / "model.pt", models, meta)
     to_returns = [LossInReturns(config.loss, s) for s in scales]
-    histories = [[{**h, "train_loss": f(h["train_loss"]), "val_loss": f(h["val_loss"])} for h in hist]
-                 for hist, f in zip(run.histories, to_returns, strict=True)]
-    plot_training_curve(histories, run.best_epochs, out / "training_curve.png", loss=config.loss, labels=labels,
-                        dist=config.distribution)
+    histories = [
+        [{**h, "train_loss": f(h["train_loss"]), "val_loss": f(h["val_loss"])} for h in hist]
+        for hist, f in zip(run.histories, to_returns, strict=True)
+    ]
+    plot_training_curve(
+        histories,
+        run.best_epochs,
+        out / "training_curve.png",
+        loss=config.loss,
+        labels=labels,
+        dist=config.distribution,
+    )
     _write_metrics(run.metrics, out)
-    manifest = run_manifest(command="forecast", seed=config.seed, panel=panel, source=source, config=asdict(config),
-                            extra={"calendar": meta["calendar"], "outputs": written(out)})
+    manifest = run_manifest(
+        command="forecast",
+        seed=config.seed,
+        panel=panel,
+        source=source,
+        config=asdict(config),
+        extra={"calendar": meta["calendar"], "outputs": written(out)},
+    )
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
 
 
@@ -676,15 +783,19 @@ def predict_with_model(
         )
     trained_for = execution_mode(str(meta.get("execution", "same-close"))).name
     if execution is not None and execution_mode(execution).name != trained_for:
-        raise ConfigError(f"{model_path}: trained to forecast the return of --execution {trained_for}, not "
-                          f"{execution_mode(execution).name}; leave --execution out, or retrain with it")
+        raise ConfigError(
+            f"{model_path}: trained to forecast the return of --execution {trained_for}, not "
+            f"{execution_mode(execution).name}; leave --execution out, or retrain with it"
+        )
     started = time.perf_counter()
     if out is not None:
         check_out(out)
         model_dir = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
         if Path(out).resolve() == model_dir.resolve():
-            raise ConfigError(f"--out {out} is the folder of the model read; give another folder, so that the "
-                              "training run's files are kept")
+            raise ConfigError(
+                f"--out {out} is the folder of the model read; give another folder, so that the "
+                "training run's files are kept"
+            )
     window = int(meta["window"])
     if calendar == "auto" and meta.get("calendar"):
         calendar = str(meta["calendar"])
@@ -703,22 +814,29 @@ def predict_with_model(
     dev = resolve_device(device)
     to_predict = _dataset(prep, samples, with_target=False)
     residual_vars = meta.get("residual_vars", [meta.get("residual_var")])
-    members = [(predict(network.to(dev), to_predict, device=dev), None if rv is None else float(rv))
-               for network, rv in zip(ckpt.models, residual_vars, strict=False)]
+    members = [
+        (predict(network.to(dev), to_predict, device=dev), None if rv is None else float(rv))
+        for network, rv in zip(ckpt.models, residual_vars, strict=False)
+    ]
     uncovered = _uncovered(cube, labels, meta)
     if uncovered is None and not (prep.ends & (labels == TRAIN)[None, :] & np.isfinite(cube.target)).any():
         uncovered = "not scored: the data holds no realised target in the model's training block"
     fitted = uncovered is None
     saved_shrinkage = dict(meta.get("mean_shrinkage", {"factor": 1.0, "mode": "none"}))
-    scored = _scored(cube, prep, samples, members, baselines=score and fitted,
-                     shrinkage=float(saved_shrinkage["factor"]))
+    scored = _scored(
+        cube, prep, samples, members, baselines=score and fitted, shrinkage=float(saved_shrinkage["factor"])
+    )
     if score and fitted:
         metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
         metrics["models"]["lstm"] = lstm_label(str(meta.get("dist", "normal")), len(ckpt.models))
         metrics["mean_shrinkage"] = shrinkage_report(scored, {**saved_shrinkage, "from": "the checkpoint"})
-        metrics["run"] = {"model": str(model_path), "device": str(dev),
-                          "seconds": round(time.perf_counter() - started, 2), "repaired_values": clean.repaired,
-                          "calendar": clean.calendar or "none"}
+        metrics["run"] = {
+            "model": str(model_path),
+            "device": str(dev),
+            "seconds": round(time.perf_counter() - started, 2),
+            "repaired_values": clean.repaired,
+            "calendar": clean.calendar or "none",
+        }
     else:
         metrics = {"note": "not scored" if not score else uncovered}
     forecasts = _forecasts(scored, cube)
@@ -730,9 +848,13 @@ def predict_with_model(
         _write_forecasts(forecasts, o)
         if "models" in metrics:
             _write_metrics(metrics, o)
-        manifest = run_manifest(command="forecast --model", seed=int(meta["config"]["seed"]), panel=panel,
-                                source=source, config=meta["config"],
-                                extra={"model": str(model_path), "calendar": clean.calendar or "none",
-                                       "outputs": written(o)})
+        manifest = run_manifest(
+            command="forecast --model",
+            seed=int(meta["config"]["seed"]),
+            panel=panel,
+            source=source,
+            config=meta["config"],
+            extra={"model": str(model_path), "calendar": clean.calendar or "none", "outputs": written(o)},
+        )
         write_text(o / "manifest.json", json.dumps(manifest, indent=2, default=_json_default))
     return run

@@ -26,26 +26,47 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DataArg = Annotated[
     Path | None,
-    typer.Argument(help="CSV/Parquet file or JPX folder; the embedded US tech panel when left out.", show_default=False),
+    typer.Argument(
+        help="CSV/Parquet file or JPX folder; the embedded US tech panel when left out.", show_default=False
+    ),
 ]
 TickersOpt = Annotated[
     list[str] | None, typer.Option("--tickers", "-t", help="Keep only these tickers (repeat the option).")
 ]
 MaxGapOpt = Annotated[int, typer.Option(help="Interpolate gaps of at most this many trading days.", min=0)]
-DateFormatOpt = Annotated[str | None, typer.Option(
-    help="strptime format of the data's dates, such as %d/%m/%Y, when the file cannot tell.")]
-CalendarOpt = Annotated[str, typer.Option(
-    help="Trading days: auto (XTKS for a JPX folder, else none), none (the data's own days) or an exchange-calendars "
-         "code such as XNYS or XTKS, whose sessions missing from the data become gaps.")]
-DistOpt = Annotated[str | None, typer.Option(
-    help="Predictive distribution of the network: studentt (fat tails, degrees of freedom learnt per forecast; the "
-         "default) or normal (the default with --loss mse).", show_default=False)]
-EnsembleOpt = Annotated[int, typer.Option(
-    help="Train this many seeds (seed, seed+1, ...) and forecast their equal mixture.")]
-ThreadsOpt = Annotated[int | None, typer.Option(
-    help="CPU threads for torch; by default the cores are shared among the qtrade processes running.", min=1)]
-ExecutionOpt = Annotated[str, typer.Option(
-    help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts.")]
+DateFormatOpt = Annotated[
+    str | None, typer.Option(help="strptime format of the data's dates, such as %d/%m/%Y, when the file cannot tell.")
+]
+CalendarOpt = Annotated[
+    str,
+    typer.Option(
+        help="Trading days: auto (XTKS for a JPX folder, else none), none (the data's own days) or an "
+        "exchange-calendars code such as XNYS or XTKS, whose sessions missing from the data become gaps."
+    ),
+]
+DistOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Predictive distribution of the network: studentt (fat tails, degrees of freedom learnt per forecast; the "
+        "default) or normal (the default with --loss mse).",
+        show_default=False,
+    ),
+]
+EnsembleOpt = Annotated[
+    int, typer.Option(help="Train this many seeds (seed, seed+1, ...) and forecast their equal mixture.")
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for torch; by default the cores are shared among the qtrade processes running.", min=1
+    ),
+]
+ExecutionOpt = Annotated[
+    str,
+    typer.Option(
+        help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts."
+    ),
+]
 
 
 def _fail_cleanly(fn: F) -> F:
@@ -65,21 +86,22 @@ def _fail_cleanly(fn: F) -> F:
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last guard: a bug must not reach users as a traceback
+        except Exception as exc:
             if os.environ.get("QTRADE_DEBUG"):
                 raise
             first = (str(exc).splitlines() or [""])[0][:200]
-            typer.echo(f"error: unexpected {type(exc).__name__}: {first}; this is a qtrade bug, please report it "
-                       "(QTRADE_DEBUG=1 shows the traceback)", err=True)
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {first}; this is a qtrade bug, please report it "
+                "(QTRADE_DEBUG=1 shows the traceback)",
+                err=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
+def main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
     if version:
         from qtrade import __version__
 
@@ -125,7 +147,9 @@ def data(
 def forecast(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for forecasts, metrics, model and charts.")],
-    data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")
+    ] = None,
     tickers: TickersOpt = None,
     model: Annotated[Path | None, typer.Option(help="Forecast with this saved model.pt; no training.")] = None,
     params: Annotated[Path | None, typer.Option(help="JSON of settings (best_params.json of qtrade tune).")] = None,
@@ -139,50 +163,90 @@ def forecast(
     patience: Annotated[int, typer.Option(help="Epochs without validation gain before stopping.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the run (weights, dropout, shuffling).")] = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when there is one), cpu or cuda.")] = "auto",
-    amp: Annotated[bool, typer.Option("--amp", help=(
-        "Half-precision autocast on CUDA (bfloat16): about 1.8x faster from batch 16,384, slightly worse NLL."))] = False,
+    amp: Annotated[
+        bool,
+        typer.Option(
+            "--amp",
+            help=(
+                "Half-precision autocast on CUDA (bfloat16): about 1.8x faster from batch 16,384, slightly worse NLL."
+            ),
+        ),
+    ] = False,
     loss: Annotated[str, typer.Option(help="nll (MLE of --dist) or mse (variance from validation residuals).")] = "nll",
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
     max_gap: MaxGapOpt = 5,
-    walk_forward: Annotated[int, typer.Option(help="Refit over the test period in this many folds (0: one split).")] = 0,
-    walk_mode: Annotated[str, typer.Option(help="expanding or rolling training windows for --walk-forward.")] = "expanding",
-    execution: Annotated[str | None, typer.Option(
-        help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
+    walk_forward: Annotated[
+        int, typer.Option(help="Refit over the test period in this many folds (0: one split).")
+    ] = 0,
+    walk_mode: Annotated[
+        str, typer.Option(help="expanding or rolling training windows for --walk-forward.")
+    ] = "expanding",
+    execution: Annotated[
+        str | None,
+        typer.Option(help="next-close (default), next-open or same-close: the fill, and so the return forecast."),
+    ] = None,
     date_format: DateFormatOpt = None,
     calendar: CalendarOpt = "auto",
     threads: ThreadsOpt = None,
-    mean_shrinkage: Annotated[str, typer.Option(
-        help="Scale the forecast mean: auto (the factor 0, 0.1, ..., 1 with the lowest validation NLL), none, or a "
-             "factor from 0 (a zero mean) to 1.")] = "none",
+    mean_shrinkage: Annotated[
+        str,
+        typer.Option(
+            help="Scale the forecast mean: auto (the factor 0, 0.1, ..., 1 with the lowest validation NLL), none, or a "
+            "factor from 0 (a zero mean) to 1."
+        ),
+    ] = "none",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
-    from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
+    from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
 
     if execution is not None:
         execution = execution_mode(execution).name
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     if model is not None:
-        saved = predict_with_model(panel, model, out, source=source, device=device, execution=execution,
-                                   calendar=calendar)
+        saved = predict_with_model(
+            panel, model, out, source=source, device=device, execution=execution, calendar=calendar
+        )
         typer.echo(f"{len(saved.forecasts)} forecasts from {model} written to {out}")
         if "test" in saved.metrics:
             _print_comparison(saved.metrics, out)
         else:
-            typer.echo(saved.metrics.get("note", "not scored: no test-period forecast has a realised return and a "
-                                                 "forecast from every baseline (GARCH needs 100 training returns)"))
+            typer.echo(
+                saved.metrics.get(
+                    "note",
+                    "not scored: no test-period forecast has a realised return and a "
+                    "forecast from every baseline (GARCH needs 100 training returns)",
+                )
+            )
         return
     config = ForecastConfig(
-        window=window, hidden=hidden, layers=layers, dropout=dropout, lr=lr, epochs=epochs, batch_size=batch_size,
-        patience=patience, seed=seed, device=device, amp=amp, loss=loss, workers=workers, max_gap=max_gap,
-        walk_forward=walk_forward, walk_mode=walk_mode, execution=execution or DEFAULT_EXECUTION, threads=threads,
-        dist=dist, ensemble=ensemble,
-        calendar=calendar, mean_shrinkage=mean_shrinkage,
+        window=window,
+        hidden=hidden,
+        layers=layers,
+        dropout=dropout,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        seed=seed,
+        device=device,
+        amp=amp,
+        loss=loss,
+        workers=workers,
+        max_gap=max_gap,
+        walk_forward=walk_forward,
+        walk_mode=walk_mode,
+        execution=execution or DEFAULT_EXECUTION,
+        threads=threads,
+        dist=dist,
+        ensemble=ensemble,
+        calendar=calendar,
+        mean_shrinkage=mean_shrinkage,
     )
     if params is not None:
         config = _with_params(ctx, config, params)
@@ -190,8 +254,10 @@ def forecast(
     if "test" in run.metrics:
         _print_comparison(run.metrics, out)
     else:
-        typer.echo(f"forecasts written to {out}; not scored: no test-period forecast has a realised return and a "
-                   "forecast from every baseline")
+        typer.echo(
+            f"forecasts written to {out}; not scored: no test-period forecast has a realised return and a "
+            "forecast from every baseline"
+        )
 
 
 @app.command()
@@ -206,13 +272,22 @@ def strategies() -> None:
     table = Table("name", "what it does", "parameters (defaults)", "forecast", "weights")
     for spec in available():
         params = "\n".join(f"{k}={p.default!r}: {p.help}" for k, p in spec.params.items()) or "-"
-        table.add_row(spec.name, spec.summary, params, "yes" if spec.uses_forecast else "no",
-                      "per sleeve" if spec.sleeve else "portfolio")
+        table.add_row(
+            spec.name,
+            spec.summary,
+            params,
+            "yes" if spec.uses_forecast else "no",
+            "per sleeve" if spec.sleeve else "portfolio",
+        )
     console = Console(width=140)
     console.print(table)
-    console.print("per sleeve: each weight is divided by N, the number of tickers, so N tickers share the equity in N "
-                  "equal sleeves\n(kelly fraction=0.5 on 4 tickers holds at most 0.5 * E[R] / E[R^2] / 4 of the equity "
-                  "in one ticker); portfolio: shares of the whole equity.", markup=False, highlight=False)
+    console.print(
+        "per sleeve: each weight is divided by N, the number of tickers, so N tickers share the equity in N "
+        "equal sleeves\n(kelly fraction=0.5 on 4 tickers holds at most 0.5 * E[R] / E[R^2] / 4 of the equity "
+        "in one ticker); portfolio: shares of the whole equity.",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -221,30 +296,50 @@ def backtest(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tearsheet, returns, trades and stats.")],
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="A name from qtrade strategies.")] = "kelly",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy setting key=value (repeat).")] = None,
-    forecasts: Annotated[Path | None, typer.Option(
-        help="forecasts.csv/.parquet or a qtrade forecast folder; when left out, the forecaster runs first.")] = None,
-    data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Strategy setting key=value (repeat).")
+    ] = None,
+    forecasts: Annotated[
+        Path | None,
+        typer.Option(
+            help="forecasts.csv/.parquet or a qtrade forecast folder; when left out, the forecaster runs first."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")
+    ] = None,
     tickers: TickersOpt = None,
     cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
     execution: ExecutionOpt = "next-close",
     commission_bps: Annotated[float, typer.Option(help="Commission, basis points of traded value.")] = 1.0,
-    half_spread_bps: Annotated[float, typer.Option(
-        help="Half the bid-ask spread paid on each fill, basis points (a spread column in the data wins).")] = 2.0,
-    impact: Annotated[float, typer.Option(
-        help="Square-root impact: this x daily vol x sqrt(traded value / average daily traded value).")] = 0.5,
-    participation: Annotated[float, typer.Option(
-        help="Largest share of a bar's volume one order takes; the rest is not traded (1: no cap).")] = 0.1,
+    half_spread_bps: Annotated[
+        float,
+        typer.Option(
+            help="Half the bid-ask spread paid on each fill, basis points (a spread column in the data wins)."
+        ),
+    ] = 2.0,
+    impact: Annotated[
+        float,
+        typer.Option(help="Square-root impact: this x daily vol x sqrt(traded value / average daily traded value)."),
+    ] = 0.5,
+    participation: Annotated[
+        float, typer.Option(help="Largest share of a bar's volume one order takes; the rest is not traded (1: no cap).")
+    ] = 0.1,
     borrow: Annotated[float, typer.Option(help="Annual fee on the value of short positions, accrued daily.")] = 0.005,
-    financing: Annotated[float, typer.Option(
-        help="Annual rate on gross exposure above equity (leverage above 1), accrued daily.")] = 0.05,
-    delisting_return: Annotated[float, typer.Option(
-        help="Return booked when a ticker's data ends and its position is closed at its last real price.")] = 0.0,
+    financing: Annotated[
+        float, typer.Option(help="Annual rate on gross exposure above equity (leverage above 1), accrued daily.")
+    ] = 0.05,
+    delisting_return: Annotated[
+        float,
+        typer.Option(help="Return booked when a ticker's data ends and its position is closed at its last real price."),
+    ] = 0.0,
     band: Annotated[float, typer.Option(help="Skip trades smaller than this share of equity.")] = 0.0,
     short: Annotated[bool, typer.Option("--short/--no-short", help="Allow short positions.")] = True,
     split: Annotated[str, typer.Option(help="Trade the test period, val, or all (all includes in-sample).")] = "test",
-    forecast_params: Annotated[Path | None, typer.Option(
-        help="JSON of forecaster settings when it runs first (best_params.json of qtrade tune).")] = None,
+    forecast_params: Annotated[
+        Path | None,
+        typer.Option(help="JSON of forecaster settings when it runs first (best_params.json of qtrade tune)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the forecaster when it runs first.")] = 0,
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
@@ -260,17 +355,32 @@ def backtest(
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
-    costs = CostModel(commission_bps=commission_bps, half_spread_bps=half_spread_bps, impact=impact,
-                      participation=participation, borrow=borrow, financing=financing)
-    setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band,
-                      delisting_return=delisting_return)
+    costs = CostModel(
+        commission_bps=commission_bps,
+        half_spread_bps=half_spread_bps,
+        impact=impact,
+        participation=participation,
+        borrow=borrow,
+        financing=financing,
+    )
+    setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band, delisting_return=delisting_return)
     config = ForecastConfig(seed=seed, threads=threads, calendar=calendar, dist=dist, ensemble=ensemble)
     if forecast_params is not None:
         config = _with_params(ctx, config, forecast_params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
-    run = run_backtest_job(panel, out, strategy=strategy, params=param, forecasts=forecasts, execution=setup,
-                           split=split, forecast_config=config, source=source, progress=not quiet)
+    run = run_backtest_job(
+        panel,
+        out,
+        strategy=strategy,
+        params=param,
+        forecasts=forecasts,
+        execution=setup,
+        split=split,
+        forecast_config=config,
+        source=source,
+        progress=not quiet,
+    )
     for message in run.warnings:
         typer.echo(f"warning: {message}", err=True)
     _print_backtest(run.stats, out)
@@ -303,14 +413,31 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
         return "-" if x is None else f"{x:.2f}"
 
     mode = stats["execution"]["mode"]
-    table = Table("", "total", "CAGR", "volatility", "Sharpe", "Sortino", "max drawdown", "P(Sharpe>0)",
-                  title=f"{stats['strategy']} on {_count(len(period['tickers']), 'ticker')}, {stats['split']} period "
-                        f"{period['first_close']} to {period['last_close']}, {mode} fills"
-                        f"{' (optimistic)' if stats['execution']['optimistic'] else ''}")
+    table = Table(
+        "",
+        "total",
+        "CAGR",
+        "volatility",
+        "Sharpe",
+        "Sortino",
+        "max drawdown",
+        "P(Sharpe>0)",
+        title=f"{stats['strategy']} on {_count(len(period['tickers']), 'ticker')}, {stats['split']} period "
+        f"{period['first_close']} to {period['last_close']}, {mode} fills"
+        f"{' (optimistic)' if stats['execution']['optimistic'] else ''}",
+    )
     for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), ("buy and hold", "benchmark")):
         s = stats[key]
-        table.add_row(label, pct(s["total_return"]), pct(s["cagr"]), pct(s["volatility"]), num(s["sharpe"]),
-                      num(s["sortino"]), pct(s["max_drawdown"]), pct(s["probabilistic_sharpe"]))
+        table.add_row(
+            label,
+            pct(s["total_return"]),
+            pct(s["cagr"]),
+            pct(s["volatility"]),
+            num(s["sharpe"]),
+            num(s["sortino"]),
+            pct(s["max_drawdown"]),
+            pct(s["probabilistic_sharpe"]),
+        )
     console.print(table)
     f = stats["forecast"]
     if f.get("n"):
@@ -321,9 +448,12 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
         )
     if stats.get("jpx", {}).get("score") is not None:
         console.print(f"JPX score {stats['jpx']['score']:.3f} (daily spread mean / sd; the competition winner: 0.381)")
-    console.print(f"Turnover {stats['turnover_annual']:.1f}x a year (one-way), costs {stats['costs_total'] * 100:.2f}% "
-                  f"in all, {stats['fills']} fills ({stats['partial_fills']} in part); numpy replay differs by at "
-                  f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day", soft_wrap=True)
+    console.print(
+        f"Turnover {stats['turnover_annual']:.1f}x a year (one-way), costs {stats['costs_total'] * 100:.2f}% "
+        f"in all, {stats['fills']} fills ({stats['partial_fills']} in part); numpy replay differs by at "
+        f"most {stats['vectorised_check_bp_per_day'] or 0:.2g} bp on a day",
+        soft_wrap=True,
+    )
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
     console.print(f"Open {out / 'tearsheet.html'} in a browser for the full report.", soft_wrap=True, highlight=False)
@@ -334,67 +464,106 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
 def tune(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study, best_params.json and the report.")],
-    data: Annotated[Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Data file or JPX folder; the embedded panel when left out.")
+    ] = None,
     tickers: TickersOpt = None,
-    n_trials: Annotated[int, typer.Option(help="Finished trials the study should hold (all workers together).",
-                                          min=1)] = 20,
+    n_trials: Annotated[
+        int, typer.Option(help="Finished trials the study should hold (all workers together).", min=1)
+    ] = 20,
     timeout: Annotated[float | None, typer.Option(help="Stop starting trials after this many seconds.")] = None,
-    storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL shared by workers (postgresql://...); a SQLite file in --out when left out.")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL shared by workers (postgresql://...); a SQLite file in --out when left out."
+        ),
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Study name; workers with the same name share trials.")] = None,
-    objective: Annotated[str, typer.Option(help="nll or mse (forecaster, validation), or sharpe (a strategy).")] = "nll",
+    objective: Annotated[
+        str, typer.Option(help="nll or mse (forecaster, validation), or sharpe (a strategy).")
+    ] = "nll",
     strategy: Annotated[str, typer.Option(help="The strategy tuned by --objective sharpe.")] = "kelly",
     space: Annotated[Path | None, typer.Option(help="JSON or TOML file of search ranges (see README).")] = None,
     pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
-    params: Annotated[Path | None, typer.Option(help="JSON of fixed forecaster settings the search starts from.")] = None,
-    epochs: Annotated[int, typer.Option(
-        help="Most epochs of a trial's training; the forecast's own default, so best_params trains as tuned.",
-        min=1)] = 30,
+    params: Annotated[
+        Path | None, typer.Option(help="JSON of fixed forecaster settings the search starts from.")
+    ] = None,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            help="Most epochs of a trial's training; the forecast's own default, so best_params trains as tuned.", min=1
+        ),
+    ] = 30,
     patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial (as forecast's).", min=1)] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
-    execution: Annotated[str | None, typer.Option(
-        help="next-close (default), next-open or same-close: the fill, and so the return forecast.")] = None,
+    execution: Annotated[
+        str | None,
+        typer.Option(help="next-close (default), next-open or same-close: the fill, and so the return forecast."),
+    ] = None,
     date_format: DateFormatOpt = None,
     calendar: CalendarOpt = "auto",
     threads: ThreadsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune the forecaster (or a strategy) with Optuna on the validation period; the test period is never seen."""
-    from forecasting.preparation.execution import DEFAULT_EXECUTION
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
+    from forecasting.preparation.execution import DEFAULT_EXECUTION
 
-    base = ForecastConfig(seed=seed, epochs=epochs, patience=patience, execution=execution or DEFAULT_EXECUTION,
-                          threads=threads, dist=dist, ensemble=ensemble, calendar=calendar)
+    base = ForecastConfig(
+        seed=seed,
+        epochs=epochs,
+        patience=patience,
+        execution=execution or DEFAULT_EXECUTION,
+        threads=threads,
+        dist=dist,
+        ensemble=ensemble,
+        calendar=calendar,
+    )
     if params is not None:
         base = _with_params(ctx, base, params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
-    common = dict(n_trials=n_trials, timeout=timeout, storage=storage, space_file=space, seed=seed, source=source,
-                  progress=not quiet)
+    common: dict[str, Any] = dict(
+        n_trials=n_trials,
+        timeout=timeout,
+        storage=storage,
+        space_file=space,
+        seed=seed,
+        source=source,
+        progress=not quiet,
+    )
     if objective == "sharpe":
         from backtests.tuning import tune_strategy
 
-        record = tune_strategy(panel, out, strategy=strategy, base=base, study_name=study or f"qtrade-{strategy}",
-                               **common)  # type: ignore[arg-type]
+        record = tune_strategy(
+            panel, out, strategy=strategy, base=base, study_name=study or f"qtrade-{strategy}", **common
+        )
     else:
         from forecasting.tuning.search import tune_forecaster
 
-        record = tune_forecaster(panel, out, base=base, objective=objective, study_name=study or "qtrade",
-                                 pruner=pruner, **common)  # type: ignore[arg-type]
+        record = tune_forecaster(
+            panel, out, base=base, objective=objective, study_name=study or "qtrade", pruner=pruner, **common
+        )
     default = record.get("default_value")
     target = f" of the {record['target']}" if "target" in record else ""
-    typer.echo(f"{record['objective']}{target}: best {record['value']:.5g} (trial {record['trial']}) against "
-               f"{'-' if default is None else format(default, '.5g')} for the defaults; "
-               f"{record['n_finished']} trials finished, {record['n_pruned']} pruned")
-    typer.echo("best settings: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                             for k, v in record["params"].items()))
+    typer.echo(
+        f"{record['objective']}{target}: best {record['value']:.5g} (trial {record['trial']}) against "
+        f"{'-' if default is None else format(default, '.5g')} for the defaults; "
+        f"{record['n_finished']} trials finished, {record['n_pruned']} pruned"
+    )
+    typer.echo(
+        "best settings: "
+        + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record["params"].items())
+    )
     if "deflated_sharpe" in record:
         typer.echo(record["note"])
-    typer.echo(f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, manifest.json"
-               f"{'' if storage else ', study.db'}")
+    typer.echo(
+        f"written to {out}: best_params.json, trials.csv, tuning_report.html, charts, manifest.json"
+        f"{'' if storage else ', study.db'}"
+    )
 
 
 @app.command()
@@ -437,10 +606,16 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     console.width = max(console.width, 120)
     test = metrics["test"]
     table = Table(
-        "model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction",
+        "model",
+        "MSE x1e4",
+        "R2 vs 0",
+        "NLL",
+        "CRPS x1e2",
+        "90% cover",
+        "QLIKE",
+        "direction",
         title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every "
-              "model"
-              + (f" (target: {metrics['target']})" if "target" in metrics else ""),
+        "model" + (f" (target: {metrics['target']})" if "target" in metrics else ""),
     )
     for row in comparison_rows(metrics, "test"):
         table.add_row(*row)
@@ -448,13 +623,17 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     left = metrics.get("left_out", {}).get("test")
     if left:
         tickers = ", ".join(f"{t} {n}" for t, n in list(left["tickers"].items())[:8])
-        lacking = ", ".join(f"{labels_of.get(m, m)} {n}" for m, n in left["without_forecast"].items()
-                            for labels_of in [metrics["models"]])
+        lacking = ", ".join(
+            f"{labels_of.get(m, m)} {n}"
+            for m, n in left["without_forecast"].items()
+            for labels_of in [metrics["models"]]
+        )
         console.print(
             f"Left out of every model's score: {left['rows']} of {left['of']} test rows with a realised return, "
             f"{len(left['tickers'])} ticker{'s' if len(left['tickers']) != 1 else ''} ({tickers}"
             f"{' ...' if len(left['tickers']) > 8 else ''}), for want of a forecast from {lacking} (a baseline needs "
-            "100 real training returns of a ticker); left_out in metrics.json", soft_wrap=True,
+            "100 real training returns of a ticker); left_out in metrics.json",
+            soft_wrap=True,
         )
     dm = test["diebold_mariano"]
     labels = metrics["models"]
@@ -467,8 +646,11 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     )
     shrunk = metrics.get("mean_shrinkage", {})
     if "test" in shrunk:
-        how = {"auto": "chosen by the validation NLL of 0, 0.1, ..., 1", "none": "--mean-shrinkage none",
-               "fixed": "given"}.get(shrunk["mode"], shrunk["mode"])
+        how = {
+            "auto": "chosen by the validation NLL of 0, 0.1, ..., 1",
+            "none": "--mean-shrinkage none",
+            "fixed": "given",
+        }.get(shrunk["mode"], shrunk["mode"])
         before, after = shrunk["test"]["unshrunk"], shrunk["test"]["shrunk"]
         console.print(
             f"Mean shrinkage: the LSTM's mean x {shrunk['factor']:.1f} ({how}"
@@ -478,12 +660,16 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
         )
     if "ensemble" in test:
         e = test["ensemble"]
-        console.print(f"Ensemble of {e['members']}: NLL {e['ensemble_nll']:.4f} against {e['mean_member_nll']:.4f} for "
-                      f"its average member (best member {e['best_member_nll']:.4f})", soft_wrap=True)
+        console.print(
+            f"Ensemble of {e['members']}: NLL {e['ensemble_nll']:.4f} against {e['mean_member_nll']:.4f} for "
+            f"its average member (best member {e['best_member_nll']:.4f})",
+            soft_wrap=True,
+        )
     cs = test.get("cross_section", {})
     if cs.get("absent"):
         console.print(f"Cross-section: none ({cs['absent']})", soft_wrap=True)
     elif cs:
+
         def fig(x: float | None, spec: str) -> str:
             return "-" if x is None else format(x, spec)
 
@@ -492,7 +678,8 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
             f"(ICIR {fig(cs['ic']['icir'], '+.3f')}, t {fig(cs['ic']['t_stat'], '+.2f')}), rank IC "
             f"{fig(cs['rank_ic']['mean'], '+.4f')} (t {fig(cs['rank_ic']['t_stat'], '+.2f')}), top-minus-bottom "
             f"quintile {fig(None if cs['spread']['mean'] is None else cs['spread']['mean'] * 1e4, '+.2f')} bp a day "
-            f"(t {fig(cs['spread']['t_stat'], '+.2f')})", soft_wrap=True,
+            f"(t {fig(cs['spread']['t_stat'], '+.2f')})",
+            soft_wrap=True,
         )
     price = test["price_level_mse"]
     console.print(
@@ -524,22 +711,25 @@ def _print_summary(summary: Any) -> None:
     console.print(
         f"{_count(s.n_tickers, 'ticker')}, {s.first_date:%Y-%m-%d} to {s.last_date:%Y-%m-%d}, "
         f"{s.n_dates:,} trading days "
-        f"({days}), {s.rows:,} rows in the data", soft_wrap=True,
+        f"({days}), {s.rows:,} rows in the data",
+        soft_wrap=True,
     )
     console.print(
         f"{s.ticker_days:,} ticker-days from each ticker's first to last price, {s.filled_rows:,} of them filled "
-        f"by interpolation", soft_wrap=True,
+        f"by interpolation",
+        soft_wrap=True,
     )
     console.print(
         f"{s.repaired:,} values repaired by interpolation, {s.unbridged:,} values left missing (gaps too long), "
-        f"{s.closed_dates} market-wide empty days dropped", soft_wrap=True,
+        f"{s.closed_dates} market-wide empty days dropped",
+        soft_wrap=True,
     )
     if s.calendar:
         gone = s.missing_sessions
         listed = ", ".join(f"{d:%Y-%m-%d}" for d in gone[:5]) + (" ..." if len(gone) > 5 else "")
         console.print(
-            f"{s.calendar}: {len(gone)} session(s) with no price in the data" + (f" ({listed}), gaps like any "
-                                                                                 "other" if len(gone) else ""),
+            f"{s.calendar}: {len(gone)} session(s) with no price in the data"
+            + (f" ({listed}), gaps like any other" if len(gone) else ""),
             soft_wrap=True,
         )
     table = Table("ticker", "first", "last", "rows", "days", "filled days", "missing closes")
@@ -547,16 +737,24 @@ def _print_summary(summary: Any) -> None:
     shown = per if len(per) <= 20 else per.head(20)
     for ticker, row in shown.iterrows():
         table.add_row(
-            str(ticker), f"{row['first']:%Y-%m-%d}", f"{row['last']:%Y-%m-%d}", str(row["rows"]), str(row["days"]),
-            str(row["filled"]), str(row["missing_close"]),
+            str(ticker),
+            f"{row['first']:%Y-%m-%d}",
+            f"{row['last']:%Y-%m-%d}",
+            str(row["rows"]),
+            str(row["days"]),
+            str(row["filled"]),
+            str(row["missing_close"]),
         )
     console.print(table)
     if len(per) > 20:
         console.print(f"... and {len(per) - 20} more tickers")
     suspects = s.suspect_splits
     for row in suspects.head(10).itertuples():
-        typer.echo(f"warning: {row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.3f} in one day, as an unadjusted "
-                   f"{row.split} split would move it; check the split adjustment unless the move is real", err=True)
+        typer.echo(
+            f"warning: {row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.3f} in one day, as an unadjusted "
+            f"{row.split} split would move it; check the split adjustment unless the move is real",
+            err=True,
+        )
     if len(suspects):
         listed = " (the first 10 listed)" if len(suspects) > 10 else ""
         typer.echo(f"warning: {len(suspects)} suspected unadjusted split(s){listed}", err=True)

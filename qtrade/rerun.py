@@ -36,8 +36,9 @@ def _manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise DataError(f"{path}: missing or unreadable; give the --out folder of a qtrade forecast, backtest or "
-                        "tune") from None
+        raise DataError(
+            f"{path}: missing or unreadable; give the --out folder of a qtrade forecast, backtest or tune"
+        ) from None
     if not isinstance(manifest, dict) or not manifest.get("argv"):
         raise DataError(f"{path}: records no command line; it was not written by qtrade forecast, backtest or tune")
     return manifest
@@ -76,11 +77,20 @@ def _compare_trials(result: Rerun, old: Path, new: Path, processes: int) -> None
         result.compare("trials.csv", False, what=f"DIFFERENT (only in the {'recorded run' if a else 'rerun'})")
         return
     differ = sorted({n for n in a.keys() | b.keys() if a.get(n) != b.get(n)}, key=lambda n: (len(n), n))
-    why = (f"; the recorded study ran in {processes} processes (parallel workers or a resumed run), whose trials "
-           "one rerun cannot repeat") if differ and processes > 1 else ""
+    why = (
+        (
+            f"; the recorded study ran in {processes} processes (parallel workers or a resumed run), whose trials "
+            "one rerun cannot repeat"
+        )
+        if differ and processes > 1
+        else ""
+    )
     shown = ", ".join(differ[:5]) + (" ..." if len(differ) > 5 else "")
-    result.compare("trials.csv", not differ, detail=f" (trial {shown}{why})" if differ else
-                   f" ({len(a)} trials: settings, states and values)")
+    result.compare(
+        "trials.csv",
+        not differ,
+        detail=f" (trial {shown}{why})" if differ else f" ({len(a)} trials: settings, states and values)",
+    )
 
 
 def _with_out(argv: list[str], out: Path) -> list[str]:
@@ -119,19 +129,26 @@ def rerun(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> Rerun:
     argv = [a for a in manifest["argv"][1:] if a not in ("-q", "--quiet")]
     args = [*_with_out(_without_storage(argv) if tune else argv, new), "--quiet"]
     cwd = manifest.get("cwd") if manifest.get("cwd") and Path(manifest["cwd"]).is_dir() else None
-    done = subprocess.run([sys.executable, "-m", "qtrade.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "qtrade.cli", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise DataError(f"the rerun failed: {message}")
     result = Rerun()
     if tune and _without_storage(argv) != argv:
-        result.lines.append(f"--storage {manifest.get('study', {}).get('storage', '?')}: not used; the rerun's study "
-                            f"is {new / 'study.db'}")
+        result.lines.append(
+            f"--storage {manifest.get('study', {}).get('storage', '?')}: not used; the rerun's study "
+            f"is {new / 'study.db'}"
+        )
     again = _manifest(new)
     sha = again["data"]["sha256"]
-    result.compare("data", sha == manifest["data"]["sha256"], what="the same" if sha == manifest["data"]["sha256"]
-                   else "DIFFERENT", detail=f" (sha256 {sha[:12]}...)")
+    result.compare(
+        "data",
+        sha == manifest["data"]["sha256"],
+        what="the same" if sha == manifest["data"]["sha256"] else "DIFFERENT",
+        detail=f" (sha256 {sha[:12]}...)",
+    )
     recorded, now = manifest.get("inputs"), again.get("inputs", {})
     for option, entry in sorted(now.items()):
         before = (recorded or {}).get(option)
@@ -140,14 +157,20 @@ def rerun(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> Rerun:
             continue
         equal = before.get("sha256") == entry.get("sha256") and entry.get("sha256") is not None
         shown = "missing" if entry.get("sha256") is None else f"sha256 {entry['sha256'][:12]}..."
-        result.compare(f"{option} {entry['path']}", equal, what="the same" if equal else "DIFFERENT",
-                       detail=f" ({shown})")
+        result.compare(
+            f"{option} {entry['path']}", equal, what="the same" if equal else "DIFFERENT", detail=f" ({shown})"
+        )
     for name in (*COMPARED, *(("best_params.json",) if tune else ())):
         a, b = old / name, new / name
         if a.is_file() or b.is_file():
             equal = a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
-            result.compare(name, equal, what="" if a.is_file() and b.is_file() else
-                           f"DIFFERENT (only in the {'recorded run' if a.is_file() else 'rerun'})")
+            result.compare(
+                name,
+                equal,
+                what=""
+                if a.is_file() and b.is_file()
+                else f"DIFFERENT (only in the {'recorded run' if a.is_file() else 'rerun'})",
+            )
     if tune:
         _compare_trials(result, old, new, int(manifest.get("study", {}).get("processes", 1)))
     return result

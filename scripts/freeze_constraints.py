@@ -21,8 +21,13 @@ def main() -> None:
     left_out = {"qtrade", "torch", "pip", "setuptools", "wheel"}
     with contextlib.suppress(metadata.PackageNotFoundError):
         left_out |= {_name(re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]) for r in metadata.requires("torch") or []}
-    pins = sorted({_name(d.metadata["Name"]): d.version for d in metadata.distributions()
-                   if d.metadata["Name"] and _name(d.metadata["Name"]) not in left_out}.items())
+    pins = sorted(
+        {
+            _name(d.metadata["Name"]): d.version
+            for d in metadata.distributions()
+            if d.metadata["Name"] and _name(d.metadata["Name"]) not in left_out
+        }.items()
+    )
     version = ".".join(map(str, sys.version_info[:2]))
     print(f"# The versions `make test` passed with (Python {version}); `make install` installs within them and")
     print("# `make upgrade` refreshes them. torch and its own requirements are left to scripts/install.sh.")

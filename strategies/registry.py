@@ -132,8 +132,9 @@ def register(
     """
 
     def deco(rule: Rule) -> Rule:
-        _REGISTRY[name] = StrategySpec(name, summary, rule, dict(params), sleeve, uses_forecast, warmup, check,
-                                       calibrate)
+        _REGISTRY[name] = StrategySpec(
+            name, summary, rule, dict(params), sleeve, uses_forecast, warmup, check, calibrate
+        )
         return rule
 
     return deco
@@ -153,8 +154,9 @@ def get(name: str) -> StrategySpec:
     """The strategy called ``name``, or a one-line error that lists the known ones."""
     _load_builtins()
     if name not in _REGISTRY:
-        raise ConfigError(f"strategy {name!r} is not known; use one of {', '.join(sorted(_REGISTRY))} "
-                          "(qtrade strategies lists them)")
+        raise ConfigError(
+            f"strategy {name!r} is not known; use one of {', '.join(sorted(_REGISTRY))} (qtrade strategies lists them)"
+        )
     return _REGISTRY[name]
 
 
@@ -196,6 +198,7 @@ def _parse(name: str, key: str, text: str, default: object) -> object:
                 raise ValueError(text)
             return value
     except ValueError:
-        raise ConfigError(f"strategy {name}: {key}={text!r} is not a {type(default).__name__}; "
-                          f"for example {key}={default}") from None
+        raise ConfigError(
+            f"strategy {name}: {key}={text!r} is not a {type(default).__name__}; for example {key}={default}"
+        ) from None
     return text

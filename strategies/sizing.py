@@ -108,12 +108,7 @@ def kelly(mean: ArrayLike, variance: ArrayLike, *, fraction: float = 0.5, max_le
 
 
 def voltarget(
-    mean: ArrayLike,
-    variance: ArrayLike,
-    *,
-    target_vol: float = 0.10,
-    threshold: float = 0.0,
-    max_leverage: float = 1.0,
+    mean: ArrayLike, variance: ArrayLike, *, target_vol: float = 0.10, threshold: float = 0.0, max_leverage: float = 1.0
 ) -> np.ndarray:
     """Volatility targeting: ``sign(mu) * daily target volatility / sd`` of the simple return.
 
@@ -172,9 +167,11 @@ def volmanaged_scale(mean: ArrayLike, variance: ArrayLike, *, max_leverage: floa
     hi = max_leverage * float(sd.max())  # every weight at the cap: the largest average there is
     if max_leverage <= 1:
         if max_leverage < 1:
-            warnings.warn(f"volmanaged: with max_leverage={max_leverage} the average weight cannot reach 1; "
-                          f"c puts every weight at the cap (raise max_leverage to 1 or more to avoid this)",
-                          stacklevel=2)
+            warnings.warn(
+                f"volmanaged: with max_leverage={max_leverage} the average weight cannot reach 1; "
+                f"c puts every weight at the cap (raise max_leverage to 1 or more to avoid this)",
+                stacklevel=2,
+            )
         return hi
     lo = 0.0
     while hi - lo > 1e-15 * hi:

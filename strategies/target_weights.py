@@ -71,8 +71,15 @@ class TargetWeights(bt.Strategy):
         Allow negative weights; when False they become 0.
     """
 
-    params = (("spec", None), ("rule_params", None), ("columns", None), ("mode", None), ("warmup", 0),
-              ("band", 0.0), ("short", True))
+    params = (
+        ("spec", None),
+        ("rule_params", None),
+        ("columns", None),
+        ("mode", None),
+        ("warmup", 0),
+        ("band", 0.0),
+        ("short", True),
+    )
 
     def __init__(self) -> None:
         self.spec: StrategySpec = self.p.spec
@@ -135,8 +142,7 @@ class TargetWeights(bt.Strategy):
         self.decisions.append(target)
         return target, closing
 
-    def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray,
-              equity: float) -> np.ndarray:
+    def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float) -> np.ndarray:
         """Orders from ``target`` at bar ``i``; returns the weights held once they fill.
 
         At the last bar nothing is sent: nothing after it could be held in the period (nor fill at a next open).
@@ -171,12 +177,21 @@ class TargetWeights(bt.Strategy):
         # a close fill is processed (and notified) at the bar after the close it filled at
         bar = len(self) - 1 - (1 if self.mode.price == "close" else 0)
         commission, spread, impact, delisting = self.broker.parts.pop(order.ref)
-        self.fills.append({
-            "date": self._dates[bar], "ticker": order.data._name, "side": "buy" if order.isbuy() else "sell",
-            "requested": abs(order.created.size), "size": abs(ex.size), "price": ex.price,
-            "value": abs(ex.size) * ex.price, "commission": commission, "spread": spread, "impact": impact,
-            "delisting": delisting,
-        })
+        self.fills.append(
+            {
+                "date": self._dates[bar],
+                "ticker": order.data._name,
+                "side": "buy" if order.isbuy() else "sell",
+                "requested": abs(order.created.size),
+                "size": abs(ex.size),
+                "price": ex.price,
+                "value": abs(ex.size) * ex.price,
+                "commission": commission,
+                "spread": spread,
+                "impact": impact,
+                "delisting": delisting,
+            }
+        )
 
     def notify_order(self, order: Any) -> None:
         ex = order.executed
@@ -186,8 +201,20 @@ class TargetWeights(bt.Strategy):
             if ex.size:  # a cover executed before the cash refused the rest (the new position)
                 self._record_fill(order, ex)
             self.broker.parts.pop(order.ref, None)
-            self.fills.append({"date": self._date(order.created.dt), "ticker": order.data._name, "side": "rejected",
-                               "requested": abs(order.created.size), "size": 0.0, "price": np.nan, "value": 0.0,
-                               "commission": 0.0, "spread": 0.0, "impact": 0.0, "delisting": 0.0})
+            self.fills.append(
+                {
+                    "date": self._date(order.created.dt),
+                    "ticker": order.data._name,
+                    "side": "rejected",
+                    "requested": abs(order.created.size),
+                    "size": 0.0,
+                    "price": np.nan,
+                    "value": 0.0,
+                    "commission": 0.0,
+                    "spread": 0.0,
+                    "impact": 0.0,
+                    "delisting": 0.0,
+                }
+            )
         elif order.status == order.Canceled:
             self.broker.parts.pop(order.ref, None)

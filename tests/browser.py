@@ -60,9 +60,22 @@ _PROBE = """<script>(function () {
   });
 })();</script>"""
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-          "--disable-sync", "--disable-quic", "--no-first-run", "--disable-default-apps", "--enable-logging=stderr",
-          "--v=0", "--virtual-time-budget=15000", "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=15000",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--dump-dom",
+]
 
 
 @dataclass(frozen=True)
@@ -98,8 +111,18 @@ def load_page(page: Path, *, timeout: float = 120.0) -> PageLoad:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             netlog = Path(tmp) / "net.json"
-            run = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={tmp}/profile", f"--log-net-log={netlog}",
-                                  copy.resolve().as_uri()], capture_output=True, text=True, timeout=timeout)
+            run = subprocess.run(
+                [
+                    chromium,
+                    *_FLAGS,
+                    f"--user-data-dir={tmp}/profile",
+                    f"--log-net-log={netlog}",
+                    copy.resolve().as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
             requests = _page_requests(netlog)
     finally:
         copy.unlink(missing_ok=True)
@@ -107,7 +130,7 @@ def load_page(page: Path, *, timeout: float = 120.0) -> PageLoad:
     marker = 'data-qtrade-probe="'
     if marker not in dom:
         raise AssertionError(f"the page did not finish loading in Chromium: {run.stderr[-2000:]}")
-    raw = dom[dom.index(marker) + len(marker):]
+    raw = dom[dom.index(marker) + len(marker) :]
     probe = json.loads(_unescape(raw[: raw.index('"')]))
     uncaught = [line for line in run.stderr.splitlines() if ":CONSOLE" in line and "Uncaught" in line]
     outside = [u for u in requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
@@ -115,8 +138,13 @@ def load_page(page: Path, *, timeout: float = 120.0) -> PageLoad:
 
 
 def _unescape(text: str) -> str:
-    return (text.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'")
-            .replace("&amp;", "&"))
+    return (
+        text.replace("&quot;", '"')
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+    )
 
 
 def _page_requests(netlog: Path) -> list[str]:
@@ -127,5 +155,8 @@ def _page_requests(netlog: Path) -> list[str]:
         text = netlog.read_text(encoding="utf-8").rstrip().rstrip(",")
         log = json.loads(text + "]}")
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [e["params"]["url"] for e in log["events"]
-            if e["type"] == start and e.get("params", {}).get("initiator", "not an origin") != "not an origin"]
+    return [
+        e["params"]["url"]
+        for e in log["events"]
+        if e["type"] == start and e.get("params", {}).get("initiator", "not an origin") != "not an origin"
+    ]

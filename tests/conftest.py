@@ -73,11 +73,7 @@ def yahoo_csv(tmp_path: Path) -> Path:
 def write_yahoo_multiheader(path: Path, p: pd.DataFrame, ticker: str) -> None:
     """The newer yfinance layout: rows Price / Ticker / Date, then data, no Adj Close."""
     cols = ["Close", "High", "Low", "Open", "Volume"]
-    lines = [
-        "Price," + ",".join(cols),
-        "Ticker," + ",".join([ticker] * len(cols)),
-        "Date" + "," * len(cols),
-    ]
+    lines = ["Price," + ",".join(cols), "Ticker," + ",".join([ticker] * len(cols)), "Date" + "," * len(cols)]
     for d, row in p.iterrows():
         lines.append(f"{d:%Y-%m-%d}," + ",".join(repr(float(row[c.lower()])) for c in cols))
     path.write_text("\n".join(lines) + "\n")

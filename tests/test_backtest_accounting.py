@@ -14,6 +14,7 @@ from tests.built_markets import forecasts, market, run, walk
 
 # --- item 2: a next-open fill knows the volume of the sessions before its open, not its own ------------------
 
+
 def test_next_open_fills_never_read_the_volume_of_their_own_day() -> None:
     n = 60
     close, open_ = walk(n, 1)
@@ -22,8 +23,9 @@ def test_next_open_fills_never_read_the_volume_of_their_own_day() -> None:
     # the weight changes every day: each origin's order fills at the next open, capped at 5% of a volume
     rng = np.random.default_rng(3)
     mean = np.round(rng.uniform(-1.0, 1.0, n), 2).tolist()
-    costs = CostModel(commission_bps=1.0, half_spread_bps=2.0, impact=0.5, participation=0.05, borrow=0.0,
-                      financing=0.0)
+    costs = CostModel(
+        commission_bps=1.0, half_spread_bps=2.0, impact=0.5, participation=0.05, borrow=0.0, financing=0.0
+    )
     panel = market({"A": close}, open_={"A": open_}, volume={"A": vol.tolist()}, spread={"A": quoted.tolist()})
     fc = forecasts(panel, "next-open", {"A": mean}, test_from=30)
     base, _ = run(panel, fc, "next-open", costs, cash=1e6)
@@ -41,8 +43,13 @@ def test_next_open_fills_never_read_the_volume_of_their_own_day() -> None:
             changed, wider = vol.copy(), quoted.copy()
             changed[row] *= factor
             wider[row] *= 1 + factor
-            other, _ = run(market({"A": close}, open_={"A": open_}, volume={"A": changed.tolist()},
-                                  spread={"A": wider.tolist()}), fc, "next-open", costs, cash=1e6)
+            other, _ = run(
+                market({"A": close}, open_={"A": open_}, volume={"A": changed.tolist()}, spread={"A": wider.tolist()}),
+                fc,
+                "next-open",
+                costs,
+                cash=1e6,
+            )
             upto = fills["date"] <= day
             pd.testing.assert_frame_equal(other.fills[other.fills["date"] <= day], fills[upto])
             pd.testing.assert_series_equal(other.returns[:day], base.returns[:day])
@@ -66,6 +73,7 @@ def test_close_fills_take_their_own_bars_volume(mode) -> None:
 
 # --- item 3: an order refused for want of cash costs nothing -------------------------------------------------
 
+
 def _sigma_adv(close: list[float], volume: list[float], row: int) -> tuple[float, float]:
     """The impact model's inputs from its definition: the sd of the 20 log returns and the mean traded value
     of the 20 bars before ``row``."""
@@ -81,8 +89,9 @@ def test_an_order_refused_for_margin_costs_nothing(mode) -> None:
     panel = market({"A": close}, open_={"A": open_})
     mean = [np.nan] * 40
     mean[30] = 10.0  # ten times the equity, long: a rule that declares at most 1 gets cash for 4 at most
-    costs = CostModel(commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.01,
-                      financing=0.05)
+    costs = CostModel(
+        commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.01, financing=0.05
+    )
     result, said = run(panel, forecasts(panel, mode, {"A": mean}, test_from=25), mode, costs, cash=1e6)
     assert result.fills["side"].tolist() == ["rejected"]
     assert result.fills[["commission", "spread", "impact", "delisting"]].to_numpy().sum() == 0.0
@@ -98,10 +107,10 @@ def test_an_order_refused_in_part_pays_for_the_part_that_filled() -> None:
     panel = market({"A": close}, volume={"A": vol})
     mean = [np.nan] * 40
     mean[30], mean[31] = -0.5, 10.0
-    costs = CostModel(commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.0,
-                      financing=0.0)
-    result, said = run(panel, forecasts(panel, "same-close", {"A": mean}, test_from=25), "same-close", costs,
-                       cash=1e6)
+    costs = CostModel(
+        commission_bps=10.0, half_spread_bps=5.0, impact=0.5, participation=1.0, borrow=0.0, financing=0.0
+    )
+    result, said = run(panel, forecasts(panel, "same-close", {"A": mean}, test_from=25), "same-close", costs, cash=1e6)
     c0, c1 = close[30], close[31]
     shares = 0.5 * 1e6 / c0
     sigma, adv = _sigma_adv(close, vol, 31)
@@ -121,6 +130,7 @@ def test_an_order_refused_in_part_pays_for_the_part_that_filled() -> None:
 
 
 # --- item 5: every forecast's target must be the return its execution holds, within rounding ----------------
+
 
 def _targets_case() -> tuple[pd.DataFrame, pd.DataFrame]:
     closes = {t: walk(80, seed)[0] for t, seed in (("A", 11), ("B", 12), ("C", 13))}
@@ -168,6 +178,7 @@ def test_targets_rounded_as_files_round_them_are_accepted() -> None:
 
 # --- item 12: a delisting return is a return of the position, in gross, net and the benchmark ----------------
 
+
 @pytest.mark.parametrize("mode", ["next-close", "same-close", "next-open"])
 @pytest.mark.parametrize("weight", [-0.5, 0.5])
 def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
@@ -181,8 +192,13 @@ def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
     r = -0.3
     costs = CostModel(borrow=0.05, financing=0.05)
     result, _ = run(panel, fc, mode, costs, delisting_return=r)
-    free, _ = run(panel, fc, mode, CostModel(commission_bps=0, half_spread_bps=0, impact=0, participation=1,
-                                            borrow=0, financing=0), delisting_return=r)
+    free, _ = run(
+        panel,
+        fc,
+        mode,
+        CostModel(commission_bps=0, half_spread_bps=0, impact=0, participation=1, borrow=0, financing=0),
+        delisting_return=r,
+    )
     last = result.data.dates[30]
     for res in (result, free):
         gone = res.fills[res.fills["ticker"] == "A"].iloc[-1]
@@ -209,9 +225,13 @@ def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
     m = execution_mode(mode)
     entry = data.start + m.lag
     a_in, b_in = (a_close, b_close) if m.price == "close" else (a_open, b_open)
-    path = np.array([[a_close[min(t, 30)] / a_in[entry] * (1 + r if t >= 30 else 1), b_close[t] / b_in[entry]]
-                     for t in range(data.start, data.stop)])
-    value = np.r_[np.ones(m.lag), path[m.lag:].mean(axis=1)]
+    path = np.array(
+        [
+            [a_close[min(t, 30)] / a_in[entry] * (1 + r if t >= 30 else 1), b_close[t] / b_in[entry]]
+            for t in range(data.start, data.stop)
+        ]
+    )
+    value = np.r_[np.ones(m.lag), path[m.lag :].mean(axis=1)]
     expected = value[1:] / value[:-1] - 1
     assert result.benchmark.to_numpy() == pytest.approx(expected, rel=1e-12, abs=1e-15)
     stats = backtest_stats(result)
@@ -225,6 +245,7 @@ def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
 
 # --- item 13: zero volume is unknown volume, and a cap that blocks every order says so -----------------------
 
+
 @pytest.mark.parametrize("mode", ["next-close", "next-open"])
 @pytest.mark.parametrize("missing", [0.0, np.nan])
 def test_a_ticker_without_volume_trades_uncapped_and_without_impact_and_says_so(mode, missing) -> None:
@@ -232,8 +253,11 @@ def test_a_ticker_without_volume_trades_uncapped_and_without_impact_and_says_so(
 
     a_close, a_open = walk(60, 16, level=3000.0)  # an index: its file carries no volume
     b_close, b_open = walk(60, 17)
-    panel = market({"IDX": a_close, "B": b_close}, open_={"IDX": a_open, "B": b_open},
-                   volume={"IDX": [missing] * 60, "B": [2e4] * 60})
+    panel = market(
+        {"IDX": a_close, "B": b_close},
+        open_={"IDX": a_open, "B": b_open},
+        volume={"IDX": [missing] * 60, "B": [2e4] * 60},
+    )
     mean = np.round(np.random.default_rng(18).uniform(-0.5, 0.5, 60), 2).tolist()
     fc = forecasts(panel, mode, {"IDX": mean, "B": mean[::-1]}, test_from=30)
     result, said = run(panel, fc, mode, CostModel(participation=0.05, impact=0.5), cash=1e6)
@@ -259,13 +283,20 @@ def test_a_cap_that_blocks_every_order_is_named_as_the_cause(mode) -> None:
     assert any("made no trade" in m and "--participation 0.1" in m and "volume" in m for m in said), said
     # with some volume left on one day, the rest of the orders are still named
     volume[40] = 1e3
-    result, said = run(market({"A": close}, open_={"A": open_}, volume={"A": volume}), fc, mode,
-                       CostModel(participation=0.1), strategy="kelly", cash=1e6)
+    result, said = run(
+        market({"A": close}, open_={"A": open_}, volume={"A": volume}),
+        fc,
+        mode,
+        CostModel(participation=0.1),
+        strategy="kelly",
+        cash=1e6,
+    )
     assert len(result.fills) == 1
     assert any("orders filled nothing" in m and "--participation" in m for m in said), said
 
 
 # --- item 4: the replay shares no code with the engine, so an error there shows as a gap --------------------
+
 
 @pytest.mark.parametrize("broken", ["holding_cost", "market_stats", "closing_decisions"])
 def test_an_error_in_the_engines_cost_code_does_not_agree_with_itself(monkeypatch, broken) -> None:
@@ -276,11 +307,16 @@ def test_an_error_in_the_engines_cost_code_does_not_agree_with_itself(monkeypatc
 
     a_close, a_open = walk(61, 20)  # A's prices end ten days before B's: a delisting the engine must close
     b_close, b_open = walk(71, 21)
-    panel = market({"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open},
-                   volume={"A": [3e4] * 61, "B": [3e4] * 71})
+    panel = market(
+        {"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open}, volume={"A": [3e4] * 61, "B": [3e4] * 71}
+    )
     rng = np.random.default_rng(22)
-    fc = forecasts(panel, "next-close", {"A": rng.uniform(-1, 1, 61).round(2).tolist(),
-                                         "B": rng.uniform(-1, 1, 71).round(2).tolist()}, test_from=30)
+    fc = forecasts(
+        panel,
+        "next-close",
+        {"A": rng.uniform(-1, 1, 61).round(2).tolist(), "B": rng.uniform(-1, 1, 71).round(2).tolist()},
+        test_from=30,
+    )
     costs = CostModel(borrow=0.05, financing=0.1, impact=1.0, participation=0.5)
     result, _ = run(panel, fc, "next-close", costs, cash=1e6, delisting_return=-0.2)
     assert backtest_stats(result)["vectorised_check_bp_per_day"] < 1e-6
@@ -296,7 +332,8 @@ def test_an_error_in_the_engines_cost_code_does_not_agree_with_itself(monkeypatc
 
         monkeypatch.setattr(backtests.engine, "market_stats", shifted)
     else:  # delisted tickers never closed
-        monkeypatch.setattr(backtests.engine, "closing_decisions", lambda data, mode: np.zeros(data.tradable.shape,
-                                                                                               dtype=bool))
+        monkeypatch.setattr(
+            backtests.engine, "closing_decisions", lambda data, mode: np.zeros(data.tradable.shape, dtype=bool)
+        )
     wrong, _ = run(panel, fc, "next-close", costs, cash=1e6, delisting_return=-0.2)
     assert backtest_stats(wrong)["vectorised_check_bp_per_day"] > 1e-3

@@ -23,8 +23,7 @@ from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from qtrade.cli import app
 from strategies import Bar, available, get, parse_params, register
 
-NO_COSTS = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0,
-                     financing=0.0)
+NO_COSTS = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0, financing=0.0)
 FREE = Execution(costs=NO_COSTS)
 
 
@@ -32,8 +31,15 @@ def free(mode: str = "next-close", **kw) -> Execution:
     return Execution(mode=mode, costs=NO_COSTS, **kw)
 
 
-def oracle_forecasts(panel: pd.DataFrame, *, shift: int = 0, test_from: int = 150, var: float = 1e-4,
-                     mode: str = "next-close", marker: bool = True) -> pd.DataFrame:
+def oracle_forecasts(
+    panel: pd.DataFrame,
+    *,
+    shift: int = 0,
+    test_from: int = 150,
+    var: float = 1e-4,
+    mode: str = "next-close",
+    marker: bool = True,
+) -> pd.DataFrame:
     """Forecasts whose mean is the realised held return of ``mode`` (shifted by ``shift`` days), as qtrade
     writes them."""
     m = execution_mode(mode)
@@ -49,8 +55,18 @@ def oracle_forecasts(panel: pd.DataFrame, *, shift: int = 0, test_from: int = 15
         mean[:shift] = np.nan
     rows = []
     for j, ticker in enumerate(clean.tickers):
-        rows.append(pd.DataFrame({"date": clean.dates, "ticker": str(ticker), "mean": mean[:, j], "variance": var,
-                                  "target": target[:, j], "split": "train"}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": clean.dates,
+                    "ticker": str(ticker),
+                    "mean": mean[:, j],
+                    "variance": var,
+                    "target": target[:, j],
+                    "split": "train",
+                }
+            )
+        )
     frame = pd.concat(rows, ignore_index=True)
     frame.loc[frame["date"] >= clean.dates[test_from], "split"] = "test"
     if marker:
@@ -66,9 +82,19 @@ def iid_panel(n_tickers: int, n_days: int, seed: int) -> pd.DataFrame:
     for j in range(n_tickers):
         close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, n_days)))
         open_ = close * np.exp(rng.normal(0.0, 0.005, n_days))
-        frames.append(pd.DataFrame({"date": dates, "ticker": f"I{j}", "open": open_,
-                                    "high": np.maximum(open_, close) * 1.01, "low": np.minimum(open_, close) * 0.99,
-                                    "close": close, "volume": 1e6}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "ticker": f"I{j}",
+                    "open": open_,
+                    "high": np.maximum(open_, close) * 1.01,
+                    "low": np.minimum(open_, close) * 0.99,
+                    "close": close,
+                    "volume": 1e6,
+                }
+            )
+        )
     return pd.concat(frames).set_index(["date", "ticker"]).sort_index()
 
 
@@ -80,8 +106,16 @@ def market() -> pd.DataFrame:
 def _replay(result, data) -> pd.DataFrame:
     ex = result.execution
     mode = ex.execution_mode
-    return replay(result.decisions, data, mode=mode, costs=ex.costs, first=result.first, cash=ex.cash,
-                  band=ex.band, delisting_return=ex.delisting_return)
+    return replay(
+        result.decisions,
+        data,
+        mode=mode,
+        costs=ex.costs,
+        first=result.first,
+        cash=ex.cash,
+        band=ex.band,
+        delisting_return=ex.delisting_return,
+    )
 
 
 @pytest.mark.parametrize("mode", EXECUTIONS)
@@ -95,20 +129,24 @@ def test_perfect_foresight_wins_under_every_mode_and_a_day_late_it_does_not(name
     assert r.mean() / r.std() * np.sqrt(252) > 5
     if mode != "next-open":  # positions change at closes: each day's return is one decision's held return
         invested = good.holdings.abs().sum(axis=1).to_numpy() > 1e-9
-        held_days = good.returns.iloc[execution_mode(mode).lag:].to_numpy()[: len(invested)]
+        held_days = good.returns.iloc[execution_mode(mode).lag :].to_numpy()[: len(invested)]
         moved = np.abs(held_days) > 1e-12
         assert invested.sum() > 100
         assert (held_days[invested[: len(held_days)] & moved] > 0).all()
-    late = run_backtest(align(market, oracle_forecasts(market, shift=1, mode=mode), execution=mode), spec, params,
-                        free(mode))
+    late = run_backtest(
+        align(market, oracle_forecasts(market, shift=1, mode=mode), execution=mode), spec, params, free(mode)
+    )
     assert late.returns.mean() < 0.1 * good.returns.mean()  # (open-to-open returns here reverse a little)
 
 
 def test_same_close_fills_at_the_origin_close_next_close_one_close_later_next_open_at_the_next_open() -> None:
     market = iid_panel(1, 200, seed=4)
     spec = get("buyhold")
-    for mode, price_col, bars_later in (("same-close", "close", 0), ("next-close", "close", 1),
-                                        ("next-open", "open", 1)):
+    for mode, price_col, bars_later in (
+        ("same-close", "close", 0),
+        ("next-close", "close", 1),
+        ("next-open", "open", 1),
+    ):
         data = align(market, oracle_forecasts(market, mode=mode), execution=mode)
         result = run_backtest(data, spec, {}, free(mode))
         fill = result.fills.iloc[0]
@@ -131,19 +169,23 @@ def gappy() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("mode", EXECUTIONS)
-@pytest.mark.parametrize("name", ["kelly", "voltarget", "threshold", "betsize", "longshort", "buyhold", "sma",
-                                  "volmanaged"])
+@pytest.mark.parametrize(
+    "name", ["kelly", "voltarget", "threshold", "betsize", "longshort", "buyhold", "sma", "volmanaged"]
+)
 def test_numpy_replay_agrees_with_backtrader_every_cost_included(gappy, name, mode) -> None:
     fc = oracle_forecasts(gappy, mode=mode, test_from=100)
     rng = np.random.default_rng(0)
     fc["mean"] = 0.3 * fc["mean"] + rng.normal(0, 0.01, len(fc))  # a noisy forecast: trades both ways
     data = align(gappy, fc, execution=mode)
     spec = get(name)
-    params = parse_params(spec, ["slow=30", "fast=5"] if name == "sma" else ["max_leverage=3"]
-                          if name in ("kelly", "volmanaged") else None)
+    params = parse_params(
+        spec,
+        ["slow=30", "fast=5"] if name == "sma" else ["max_leverage=3"] if name in ("kelly", "volmanaged") else None,
+    )
     # volumes small enough that the participation cap binds now and then; leverage pays financing, shorts borrow
-    costs = CostModel(commission_bps=3.0, half_spread_bps=4.0, impact=0.8, participation=0.02, borrow=0.03,
-                      financing=0.06)
+    costs = CostModel(
+        commission_bps=3.0, half_spread_bps=4.0, impact=0.8, participation=0.02, borrow=0.03, financing=0.06
+    )
     ex = Execution(mode=mode, costs=costs, band=0.01, cash=5e6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -163,11 +205,18 @@ def test_the_replay_check_can_fail() -> None:
     result = run_backtest(data, spec, parse_params(spec, None), Execution())
     ok = _replay(result, data)
     assert (ok["net"] - result.returns.reindex(ok.index)).abs().max() < 1e-10
-    other = replay(result.decisions, data, mode="same-close", costs=result.execution.costs, first=result.first,
-                   cash=result.execution.cash)
+    other = replay(
+        result.decisions,
+        data,
+        mode="same-close",
+        costs=result.execution.costs,
+        first=result.first,
+        cash=result.execution.cash,
+    )
     assert (other["net"] - result.returns.reindex(other.index)).abs().max() > 1e-4
-    cheaper = replay(result.decisions, data, mode="next-close", costs=NO_COSTS, first=result.first,
-                     cash=result.execution.cash)
+    cheaper = replay(
+        result.decisions, data, mode="next-close", costs=NO_COSTS, first=result.first, cash=result.execution.cash
+    )
     assert (cheaper["net"] - result.returns.reindex(cheaper.index)).abs().max() > 1e-6
 
 
@@ -202,20 +251,33 @@ def test_the_fast_paths_give_backtraders_own_numbers(monkeypatch, gappy, name) -
 
 # --- costs against figures computed by hand ----------------------------------------------------------------
 
+
 def one_ticker(n_days: int = 60, *, volume: float = 1e6, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 40.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n_days)))
     dates = pd.bdate_range("2020-01-01", periods=n_days)
-    return pd.DataFrame({"date": dates, "ticker": "A", "open": close, "high": close * 1.01, "low": close * 0.99,
-                         "close": close, "volume": volume}).set_index(["date", "ticker"]).sort_index()
+    return (
+        pd.DataFrame(
+            {
+                "date": dates,
+                "ticker": "A",
+                "open": close,
+                "high": close * 1.01,
+                "low": close * 0.99,
+                "close": close,
+                "volume": volume,
+            }
+        )
+        .set_index(["date", "ticker"])
+        .sort_index()
+    )
 
 
 def test_spread_commission_and_impact_on_a_known_trade() -> None:
     panel = one_ticker(volume=20_000.0)
     fc = oracle_forecasts(panel, test_from=40, mode="same-close")
     data = align(panel, fc, execution="same-close")
-    costs = CostModel(commission_bps=2.0, half_spread_bps=5.0, impact=0.7, participation=1.0, borrow=0.0,
-                      financing=0.0)
+    costs = CostModel(commission_bps=2.0, half_spread_bps=5.0, impact=0.7, participation=1.0, borrow=0.0, financing=0.0)
     result = run_backtest(data, get("buyhold"), {}, Execution(mode="same-close", costs=costs, cash=100_000.0))
     fill = result.fills.iloc[0]
     t = data.start
@@ -245,8 +307,9 @@ def test_a_spread_column_in_the_data_sets_the_half_spread(tmp_path: Path) -> Non
     loaded = read_panel(tmp_path / "p.csv")
     assert "spread" in loaded.columns
     data = align(loaded, oracle_forecasts(panel, test_from=40, mode="same-close"), execution="same-close")
-    costs = CostModel(commission_bps=0.0, half_spread_bps=99.0, impact=0.0, participation=1.0, borrow=0.0,
-                      financing=0.0)
+    costs = CostModel(
+        commission_bps=0.0, half_spread_bps=99.0, impact=0.0, participation=1.0, borrow=0.0, financing=0.0
+    )
     fill = run_backtest(data, get("buyhold"), {}, Execution(mode="same-close", costs=costs)).fills.iloc[0]
     quoted = frame.loc[frame["date"] == fill["date"], "Spread"].iloc[0]
     assert fill["spread"] == pytest.approx(fill["value"] * quoted / 2)  # the column's, not --half-spread-bps
@@ -273,8 +336,9 @@ def test_a_fills_costs_land_in_the_return_of_the_day_it_filled() -> None:
 def test_a_participation_cap_leaves_part_of_an_order_unfilled() -> None:
     panel = one_ticker(volume=1_000.0)
     data = align(panel, oracle_forecasts(panel, test_from=40, mode="next-close"))
-    costs = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=0.05, borrow=0.0,
-                      financing=0.0)
+    costs = CostModel(
+        commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=0.05, borrow=0.0, financing=0.0
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run_backtest(data, get("buyhold"), {}, Execution(costs=costs, cash=1_000_000.0))
@@ -298,10 +362,16 @@ def test_borrow_and_financing_accrue_over_a_known_holding() -> None:
     close = data.prices["close"][:, 0]
     t0 = data.start
     for weight, rate_field in ((-0.8, "borrow"), (1.5, "financing")):
-        costs = CostModel(commission_bps=0.0, half_spread_bps=0.0, impact=0.0, participation=1.0,
-                          **{"borrow": 0.0, "financing": 0.0, rate_field: 0.1})
-        result = run_backtest(data, get("test_fixed"), {"weight": weight},
-                              Execution(mode="same-close", costs=costs, cash=1_000.0))
+        costs = CostModel(
+            commission_bps=0.0,
+            half_spread_bps=0.0,
+            impact=0.0,
+            participation=1.0,
+            **{"borrow": 0.0, "financing": 0.0, rate_field: 0.1},
+        )
+        result = run_backtest(
+            data, get("test_fixed"), {"weight": weight}, Execution(mode="same-close", costs=costs, cash=1_000.0)
+        )
         shares = weight * 1_000.0 / close[t0]  # bought at the first close, never traded again
         expected, equity = 0.0, 1_000.0
         for t in range(t0 + 1, data.stop):
@@ -324,8 +394,9 @@ def test_a_delisted_ticker_is_closed_at_its_last_real_price_and_its_capital_free
     data = align(panel, fc, execution=mode)
     m = execution_mode(mode)
     for r in (0.0, -0.5):
-        result = run_backtest(data, get("kelly"), parse_params(get("kelly"), None),
-                              free(mode, delisting_return=r, cash=1e6))
+        result = run_backtest(
+            data, get("kelly"), parse_params(get("kelly"), None), free(mode, delisting_return=r, cash=1e6)
+        )
         check = _replay(result, data)
         assert (check["net"] - result.returns.reindex(check.index)).abs().max() < 1e-10
         gone = result.fills[result.fills["ticker"] == "I0"].iloc[-1]
@@ -338,8 +409,12 @@ def test_a_delisted_ticker_is_closed_at_its_last_real_price_and_its_capital_free
         # a delisting settles the whole position, whatever the volume cap
         thin = panel.copy()
         thin.loc[(last, "I0"), "volume"] = 10.0
-        capped = run_backtest(align(thin, fc, execution=mode), get("kelly"), parse_params(get("kelly"), None),
-                              Execution(mode=mode, costs=CostModel(participation=0.01), delisting_return=r))
+        capped = run_backtest(
+            align(thin, fc, execution=mode),
+            get("kelly"),
+            parse_params(get("kelly"), None),
+            Execution(mode=mode, costs=CostModel(participation=0.01), delisting_return=r),
+        )
         i0 = capped.fills[capped.fills["ticker"] == "I0"]
         assert i0["size"].where(i0["side"] == "buy", -i0["size"]).sum() == pytest.approx(0.0, abs=1e-9)
         # from the origin whose fill is the last real price on, nothing is held: no forecast there opens
@@ -353,8 +428,9 @@ def test_costs_are_charged_on_traded_value(market) -> None:
     data = align(market, oracle_forecasts(market))
     spec, params = get("threshold"), parse_params(get("threshold"), None)
     nothing = run_backtest(data, spec, params, FREE)
-    costs = CostModel(commission_bps=10.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0,
-                      financing=0.0)
+    costs = CostModel(
+        commission_bps=10.0, half_spread_bps=0.0, impact=0.0, participation=1.0, borrow=0.0, financing=0.0
+    )
     paid = run_backtest(data, spec, params, Execution(costs=costs))
     fills = paid.fills[paid.fills["side"] != "rejected"]
     assert fills["commission"].sum() == pytest.approx((fills["value"] * 10 / 1e4).sum())
@@ -385,9 +461,12 @@ def test_fractional_positions_at_index_level_prices() -> None:
     panel = synthetic_panel(1, 260, seed=3)
     panel[["open", "high", "low", "close"]] *= 5000.0  # a price near the account's size
     spec = get("threshold")
-    result = run_backtest(align(panel, oracle_forecasts(panel, mode="same-close"), execution="same-close"), spec,
-                          parse_params(spec, ["weight=0.37"]),
-                          free("same-close", cash=10_000.0))
+    result = run_backtest(
+        align(panel, oracle_forecasts(panel, mode="same-close"), execution="same-close"),
+        spec,
+        parse_params(spec, ["weight=0.37"]),
+        free("same-close", cash=10_000.0),
+    )
     sizes = result.fills["size"]
     assert (sizes % 1 != 0).any()
     traded = result.holdings.iloc[:-1, 0].abs()
@@ -463,8 +542,11 @@ def test_interpolated_prices_are_not_traded() -> None:
     hole = (dates[200], "T0000")
     panel.loc[hole, ["open", "high", "low", "close"]] = np.nan
     # forecasts made from the data without the hole: those whose target uses the hole's price are left out
-    data = align(panel, oracle_forecasts(synthetic_panel(2, 260, seed=9)).pipe(
-        lambda f: f[~f["date"].isin(dates[198:201])]), split="test")
+    data = align(
+        panel,
+        oracle_forecasts(synthetic_panel(2, 260, seed=9)).pipe(lambda f: f[~f["date"].isin(dates[198:201])]),
+        split="test",
+    )
     j = data.tickers.index("T0000")
     t = data.dates.get_loc(dates[200])
     assert not data.tradable[t, j]
@@ -483,14 +565,32 @@ def test_outputs_tearsheet_and_report_offline(tmp_path: Path, market, monkeypatc
     fc.to_csv(fc_path, index=False)
     out = tmp_path / "bt"
     run = run_backtest_job(market, out, strategy="kelly", forecasts=fc_path)
-    for name in ("tearsheet.html", "returns.csv", "trades.csv", "holdings.csv", "deciles.csv", "stats.json",
-                 "manifest.json"):
+    for name in (
+        "tearsheet.html",
+        "returns.csv",
+        "trades.csv",
+        "holdings.csv",
+        "deciles.csv",
+        "stats.json",
+        "manifest.json",
+    ):
         assert (out / name).is_file(), name
     page = (out / "tearsheet.html").read_text()
-    for text in ("Sharpe", "Max Drawdown", "Buy and hold", "The forecast behind the trades", "R2 vs zero",
-                 "Calibration", "Profit by decile of forecast confidence", "Forecast MSE (x1e4)", "<svg",
-                 "Execution: next-close", "Costs: commission 1 bp, half-spread 2 bp", "Execution and costs",
-                 "the position holds the log return from the close of t+1 to the close of t+2"):
+    for text in (
+        "Sharpe",
+        "Max Drawdown",
+        "Buy and hold",
+        "The forecast behind the trades",
+        "R2 vs zero",
+        "Calibration",
+        "Profit by decile of forecast confidence",
+        "Forecast MSE (x1e4)",
+        "<svg",
+        "Execution: next-close",
+        "Costs: commission 1 bp, half-spread 2 bp",
+        "Execution and costs",
+        "the position holds the log return from the close of t+1 to the close of t+2",
+    ):
         assert text in page, text
     assert "optimistic" not in page.lower()
     stats = json.loads((out / "stats.json").read_text())
@@ -535,8 +635,24 @@ def test_cli_backtest_report_and_strategies(tmp_path: Path, market) -> None:
     fc = tmp_path / "forecasts.csv"
     oracle_forecasts(market).to_csv(fc, index=False)
     out = tmp_path / "bt"
-    res = runner.invoke(app, ["backtest", "--strategy", "longshort", "--param", "k=1", "--forecasts", str(fc),
-                              "--data", str(data), "--commission-bps", "2", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--strategy",
+            "longshort",
+            "--param",
+            "k=1",
+            "--forecasts",
+            str(fc),
+            "--data",
+            str(data),
+            "--commission-bps",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "longshort on 3 tickers" in res.output and (out / "tearsheet.html").is_file()
     jpx = json.loads((out / "stats.json").read_text())["jpx"]["score"]

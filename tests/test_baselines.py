@@ -159,7 +159,8 @@ def test_gjr_garch_t_recovers_simulated_parameters() -> None:
 
 
 def test_gjr_two_steps_ahead_is_the_analytic_recursion() -> None:
-    """For symmetric errors E[1(e < 0) e^2] = sigma2 / 2: sigma2_{t+2|t} = omega + (alpha + gamma/2 + beta) sigma2_{t+1|t}."""
+    """For symmetric errors E[1(e < 0) e^2] = sigma2 / 2:
+    sigma2_{t+2|t} = omega + (alpha + gamma/2 + beta) sigma2_{t+1|t}."""
     r, _ = _gjr_sample(1200, seed=1)
     _, var1, _ = gjr_garch_t(r, 1000)
     mean2, var2, _ = gjr_garch_t(r, 1000, horizon=2)
@@ -185,7 +186,7 @@ def test_gjr_garch_t_fits_on_the_training_block_only() -> None:
     later = r.copy()
     later[0, train_end + 1 :] *= 3  # the future: no forecast at or before train_end moves, nor nu
     moved = gjr_garch_t(later, train_end, horizon=2)
-    for a, b in zip(base, moved):
+    for a, b in zip(base, moved, strict=False):
         np.testing.assert_array_equal(a[:, : train_end + 1], b[:, : train_end + 1])
     assert not np.allclose(base[1][0, train_end + 2 :], moved[1][0, train_end + 2 :])
     # one day s after the block: the forecasts at origins before s do not move; those from s on do
@@ -193,7 +194,7 @@ def test_gjr_garch_t_fits_on_the_training_block_only() -> None:
     one = r.copy()
     one[0, s] = -0.2
     bumped = gjr_garch_t(one, train_end, horizon=2)
-    for a, b in zip(base, bumped):
+    for a, b in zip(base, bumped, strict=False):
         np.testing.assert_array_equal(a[:, :s], b[:, :s])
     assert bumped[1][0, s] > 2 * base[1][0, s]
     # a return in the block moves the fit: the test above could see a change
@@ -207,7 +208,9 @@ def test_gjr_garch_t_leaves_short_tickers_out() -> None:
     two = np.vstack([r, r])
     two[1, :350] = np.nan  # 50 returns in the block: no fit
     mean, var, dof = gjr_garch_t(two, 300)
-    assert np.isfinite(var[0, 1:]).all() and np.isnan(var[1]).all() and np.isnan(mean[1]).all() and np.isnan(dof[1]).all()
+    assert (
+        np.isfinite(var[0, 1:]).all() and np.isnan(var[1]).all() and np.isnan(mean[1]).all() and np.isnan(dof[1]).all()
+    )
 
 
 # --- HAR of a range-based variance ------------------------------------------------------------------------------
@@ -226,8 +229,12 @@ def _sv_ohlc(n_tickers: int, n_days: int, seed: int, *, steps: int = 40) -> dict
     path = np.concatenate([np.zeros((n_tickers, n_days, 1)), np.cumsum(moves, axis=2)], axis=2)
     log_close = np.log(50.0) + np.cumsum(gap + path[..., -1], axis=1)
     log_open = log_close - path[..., -1]
-    return {"open": np.exp(log_open), "high": np.exp(log_open + path.max(axis=2)),
-            "low": np.exp(log_open + path.min(axis=2)), "close": np.exp(log_close)}
+    return {
+        "open": np.exp(log_open),
+        "high": np.exp(log_open + path.max(axis=2)),
+        "low": np.exp(log_open + path.min(axis=2)),
+        "close": np.exp(log_close),
+    }
 
 
 def _target(p: dict[str, np.ndarray], execution: str) -> np.ndarray:
@@ -303,18 +310,18 @@ def test_har_fits_on_the_training_block_and_forecasts_from_the_past_only(executi
     def moved(first: int, last: int | None = None) -> tuple[np.ndarray, ...]:
         q = {k: v.copy() for k, v in p.items()}
         factor = np.exp(np.random.default_rng(first).normal(0, 0.1, (2, (last or 600) - first)))
-        for k in q:
-            q[k][:, first:last] *= factor
+        for v in q.values():
+            v[:, first:last] *= factor
         q["high"][:, first:last] *= 1.05  # and a wider range
         return _har(q, train_end, execution)
 
     after = moved(train_end + 1)  # every price after the block: parameters and forecasts up to train_end stay
-    for a, b in zip(base, after):
+    for a, b in zip(base, after, strict=False):
         np.testing.assert_array_equal(a[:, : train_end + 1], b[:, : train_end + 1])
     assert not np.allclose(base[1][:, train_end + 1 :], after[1][:, train_end + 1 :], equal_nan=True)
     s = 500  # one day after the block: the origins before it do not move, the origin s does
     day = moved(s, s + 1)
-    for a, b in zip(base, day):
+    for a, b in zip(base, day, strict=False):
         np.testing.assert_array_equal(a[:, :s], b[:, :s])
     assert not np.allclose(base[1][:, s], day[1][:, s])
     # the last day of the block moves the fit: the checks above could see a change
@@ -334,7 +341,7 @@ def test_har_is_fitted_without_values_interpolated_from_after_the_training_block
         args = (v["open"], v["high"], v["low"], v["close"], last)
         guarded.append(har_range(*args, fit_ok=cube.real))
         unguarded.append(har_range(*args))
-    for a, b in zip(*guarded):
+    for a, b in zip(*guarded, strict=False):
         np.testing.assert_array_equal(a[:, : last - 1], b[:, : last - 1])
     assert not np.array_equal(unguarded[0][1][0, : last - 1], unguarded[1][1][0, : last - 1])
 
@@ -343,5 +350,5 @@ def test_har_leaves_short_tickers_out() -> None:
     p = _sv_ohlc(2, 300, seed=9)
     for k in p:
         p[k][1, :200] = np.nan
-    mean, var, dof = _har(p, 250, "next-close")
+    _mean, var, dof = _har(p, 250, "next-close")
     assert np.isfinite(var[0, 22:]).all() and np.isnan(var[1]).all() and np.isnan(dof[1]).all()

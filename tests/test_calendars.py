@@ -22,8 +22,17 @@ from forecasting.market.loaders import load_market_data
 from forecasting.market.synthetic import synthetic_panel, to_jpx_frame
 from forecasting.pipeline import ForecastConfig
 
-NYSE_2020_HOLIDAYS = ["2020-01-01", "2020-01-20", "2020-02-17", "2020-04-10", "2020-05-25", "2020-07-03",
-                      "2020-09-07", "2020-11-26", "2020-12-25"]
+NYSE_2020_HOLIDAYS = [
+    "2020-01-01",
+    "2020-01-20",
+    "2020-02-17",
+    "2020-04-10",
+    "2020-05-25",
+    "2020-07-03",
+    "2020-09-07",
+    "2020-11-26",
+    "2020-12-25",
+]
 TSE_NEW_YEAR = ["2019-12-31", "2020-01-01", "2020-01-02", "2020-01-03", "2020-01-13"]
 
 
@@ -58,8 +67,9 @@ def test_tse_new_year_and_the_2020_outage_are_not_sessions() -> None:
     assert pd.Timestamp("2020-10-01") not in sessions("XTKS", pd.Timestamp("2020-09-28"), pd.Timestamp("2020-10-02"))
 
 
-@pytest.mark.parametrize(("given", "expected"), [("XNYS", "XNYS"), ("xtks", "XTKS"), ("NYSE", "NYSE"),
-                                                 ("Auto", "auto"), ("NONE", "none")])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("XNYS", "XNYS"), ("xtks", "XTKS"), ("NYSE", "NYSE"), ("Auto", "auto"), ("NONE", "none")]
+)
 def test_calendar_names_are_checked_and_spelled_as_the_package_spells_them(given: str, expected: str) -> None:
     assert calendar_name(given) == expected
 
@@ -119,8 +129,11 @@ def test_a_holiday_is_never_made_a_gap() -> None:
 def test_a_row_on_a_holiday_is_left_out_with_a_warning_not_kept() -> None:
     days = _weekdays("2020-06-22", "2020-07-10", without=[])  # 3 July, a NYSE holiday, has a row
     panel = _on_days(days, n_tickers=2)
-    with pytest.warns(UserWarning, match=r"2 row\(s\) on 1 day\(s\) that are not XNYS sessions were left out "
-                                         r"\(2020-07-03\); check --calendar, or pass --calendar none"):
+    with pytest.warns(
+        UserWarning,
+        match=r"2 row\(s\) on 1 day\(s\) that are not XNYS sessions were left out "
+        r"\(2020-07-03\); check --calendar, or pass --calendar none",
+    ):
         clean = clean_panel(panel, calendar="XNYS")
     assert pd.Timestamp("2020-07-03") not in clean.dates and len(clean.dates) == len(days) - 1
     assert list(clean.off_calendar) == [pd.Timestamp("2020-07-03")] and clean.off_calendar_rows == 2

@@ -16,11 +16,32 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_a_skip_for_a_missing_tool_fails_in_ci_and_names_it(tmp_path: Path, ci: str) -> None:
     (tmp_path / "test_needs.py").write_text(
         "import pytest\n\n\ndef test_needs_a_tool():\n    pytest.skip('frobnicator is not installed')\n\n\n"
-        "def test_plain():\n    assert 1 + 1 == 2\n", encoding="utf-8")
+        "def test_plain():\n    assert 1 + 1 == 2\n",
+        encoding="utf-8",
+    )
     env = {**os.environ, "QTRADE_CI": ci}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q",
-                          "--rootdir", str(tmp_path), "-o", "addopts=", str(tmp_path / "test_needs.py")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(tmp_path),
+            "-o",
+            "addopts=",
+            str(tmp_path / "test_needs.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if ci:
         assert run.returncode == 1, run.stdout
         assert "1 failed, 1 passed" in run.stdout

@@ -111,11 +111,19 @@ def _flat_then_jump(log_move: float) -> pd.DataFrame:
     return pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx)
 
 
-@pytest.mark.parametrize(("log_move", "split"), [
-    (-np.log(2) - 0.049, "2-for-1"), (-np.log(2) + 0.049, "2-for-1"), (np.log(3) + 0.049, "1-for-3"),
-    (-np.log(10), "10-for-1"), (np.log(4), "1-for-4"),
-    (-np.log(2) - 0.051, None), (np.log(5) + 0.051, None), (-0.3, None),
-])
+@pytest.mark.parametrize(
+    ("log_move", "split"),
+    [
+        (-np.log(2) - 0.049, "2-for-1"),
+        (-np.log(2) + 0.049, "2-for-1"),
+        (np.log(3) + 0.049, "1-for-3"),
+        (-np.log(10), "10-for-1"),
+        (np.log(4), "1-for-4"),
+        (-np.log(2) - 0.051, None),
+        (np.log(5) + 0.051, None),
+        (-0.3, None),
+    ],
+)
 def test_suspects_are_moves_within_005_of_a_split_ratio(log_move: float, split: str | None) -> None:
     from forecasting.market.cleaning import clean_panel
     from forecasting.market.summary import suspect_splits
@@ -165,8 +173,9 @@ def test_a_session_missing_from_a_single_ticker_file_is_counted_listed_and_inter
     lines = _lines(result.output)
     assert "1 ticker, 2020-06-01 to 2020-07-31, 44 trading days (XNYS sessions), 42 rows in the data" in lines
     assert "44 ticker-days from each ticker's first to last price, 2 of them filled by interpolation" in lines
-    assert ("10 values repaired by interpolation, 0 values left missing (gaps too long), "
-            "0 market-wide empty days dropped") in lines
+    assert (
+        "10 values repaired by interpolation, 0 values left missing (gaps too long), 0 market-wide empty days dropped"
+    ) in lines
     assert "XNYS: 2 session(s) with no price in the data (2020-06-10, 2020-07-15), gaps like any other" in lines
     assert _table_row(result.output, "ACME") == ["ACME", "2020-06-01", "2020-07-31", "42", "44", "2", "0"]
     assert "warning" not in result.output  # 3 July has no row, and is not made a gap either
@@ -183,8 +192,10 @@ def test_without_a_calendar_rows_days_and_values_are_each_counted_as_such(tmp_pa
     lines = _lines(result.output)
     assert "2 tickers, 2020-06-01 to 2020-07-31, 44 trading days (days with a price), 87 rows in the data" in lines
     assert "88 ticker-days from each ticker's first to last price, 2 of them filled by interpolation" in lines
-    assert "6 values repaired by interpolation, 0 values left missing (gaps too long), " \
-           "0 market-wide empty days dropped" in lines
+    assert (
+        "6 values repaired by interpolation, 0 values left missing (gaps too long), "
+        "0 market-wide empty days dropped" in lines
+    )
     assert _table_row(result.output, "T0000")[3:] == ["44", "44", "1", "0"]
     assert _table_row(result.output, "T0001")[3:] == ["43", "44", "1", "0"]
     assert not any(line.startswith("XNYS") for line in lines)
@@ -195,8 +206,10 @@ def test_a_row_on_a_holiday_is_reported_not_made_a_gap(tmp_path: Path) -> None:
     path = _yahoo(tmp_path / "ACME.csv", days)
     result = runner.invoke(app, ["data", str(path), "--calendar", "XNYS"])
     assert result.exit_code == 0, result.output
-    assert ("warning: 1 row(s) on 1 day(s) that are not XNYS sessions were left out (2020-07-03); check --calendar, "
-            "or pass --calendar none to keep them") in result.output
+    assert (
+        "warning: 1 row(s) on 1 day(s) that are not XNYS sessions were left out (2020-07-03); check --calendar, "
+        "or pass --calendar none to keep them"
+    ) in result.output
     assert "44 trading days (XNYS sessions), 45 rows in the data" in result.output
     assert "0 values repaired" in result.output and "XNYS: 0 session(s) with no price" in result.output
 
@@ -205,8 +218,10 @@ def test_auto_uses_the_tokyo_calendar_for_a_jpx_folder(tmp_path: Path) -> None:
     tse = pd.bdate_range("2019-12-23", "2020-02-07").as_unit("ns")
     tse = tse[~tse.isin(pd.DatetimeIndex(TSE_NEW_YEAR))]
     jpx = to_jpx_frame(_on_days(tse.drop(pd.Timestamp("2020-01-08")), n_tickers=2))
-    for sub, part in (("train_files", jpx[jpx["Date"] < "2020-01-20"]), ("supplemental_files", jpx[jpx["Date"] >=
-                                                                                                 "2020-01-20"])):
+    for sub, part in (
+        ("train_files", jpx[jpx["Date"] < "2020-01-20"]),
+        ("supplemental_files", jpx[jpx["Date"] >= "2020-01-20"]),
+    ):
         (tmp_path / sub).mkdir()
         part.to_csv(tmp_path / sub / "stock_prices.csv", index=False)
     result = runner.invoke(app, ["data", str(tmp_path), "--window", "5"])
@@ -231,15 +246,20 @@ def test_an_unknown_calendar_is_one_line_and_exit_1(tmp_path: Path, command: lis
 
 # --- files in a European spreadsheet's layout -------------------------------------------------------------------
 
+
 def test_a_semicolon_separated_file_is_named_as_such(tmp_path: Path) -> None:
     path = tmp_path / "ACME.csv"
-    path.write_text("Date;Open;High;Low;Close;Volume\n2020-01-02;101.5;102.0;100.0;101.0;1000\n"
-                    "2020-01-03;101.0;102.5;100.5;102.0;1200\n")
+    path.write_text(
+        "Date;Open;High;Low;Close;Volume\n2020-01-02;101.5;102.0;100.0;101.0;1000\n"
+        "2020-01-03;101.0;102.5;100.5;102.0;1200\n"
+    )
     result = runner.invoke(app, ["data", str(path)])
     assert result.exit_code == 1
-    assert result.output.strip() == (f"error: {path}: the columns are separated by ';'; save it as a comma-separated "
-                                     "CSV with '.' as the decimal point (a spreadsheet's CSV export in an English "
-                                     "locale writes one)")
+    assert result.output.strip() == (
+        f"error: {path}: the columns are separated by ';'; save it as a comma-separated "
+        "CSV with '.' as the decimal point (a spreadsheet's CSV export in an English "
+        "locale writes one)"
+    )
 
 
 def test_a_semicolon_file_with_decimal_commas_names_both(tmp_path: Path) -> None:
@@ -255,11 +275,14 @@ def test_decimal_commas_in_a_comma_separated_file_are_named(tmp_path: Path) -> N
     path.write_text('Date,Open,High,Low,Close,Volume\n2020-01-02,"101,5","102,0","100,0","101,0",1000\n')
     result = runner.invoke(app, ["data", str(path)])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
-    assert "column open writes decimals with a comma ('101,5'); save the file with '.' as the decimal point" \
+    assert (
+        "column open writes decimals with a comma ('101,5'); save the file with '.' as the decimal point"
         in result.output
+    )
 
 
 # --- prices that cannot be right, units and volume (issue 18, items 11 and 13) ----------------------------------
+
 
 def test_a_close_of_1e9_against_a_high_of_104_is_one_line_and_exit_1(tmp_path: Path) -> None:
     frame = synthetic_panel(2, 60, seed=8).reset_index()
@@ -271,9 +294,11 @@ def test_a_close_of_1e9_against_a_high_of_104_is_one_line_and_exit_1(tmp_path: P
     result = runner.invoke(app, ["data", str(path)])
     assert result.exit_code == 1, result.output
     day = f"{frame.loc[row, 'date']:%Y-%m-%d}"
-    assert result.output.strip() == (f"error: {path}: close above high for T0000 on {day} (1 row(s) with open or "
-                                     "close outside [low, high]); check the column order and the units, or fix "
-                                     "those rows")
+    assert result.output.strip() == (
+        f"error: {path}: close above high for T0000 on {day} (1 row(s) with open or "
+        "close outside [low, high]); check the column order and the units, or fix "
+        "those rows"
+    )
 
 
 def _in_cents_from(panel: pd.DataFrame, ticker: str, day: int, factor: float) -> tuple[pd.DataFrame, str]:
@@ -322,7 +347,9 @@ def test_all_zero_volume_is_named_with_what_the_backtest_does(tmp_path: Path) ->
     result = runner.invoke(app, ["data", str(path)])
     assert result.exit_code == 0, result.output
     zero = [line for line in result.output.splitlines() if line.startswith("warning:") and "volume" in line]
-    assert zero == ["warning: volume is 0 or blank on every day for T0001, T0003 (as in index and FX files); the "
-                    "backtest treats their volume as unknown: no participation cap and no market impact for them"]
+    assert zero == [
+        "warning: volume is 0 or blank on every day for T0001, T0003 (as in index and FX files); the "
+        "backtest treats their volume as unknown: no participation cap and no market impact for them"
+    ]
     plain = runner.invoke(app, ["data"])
     assert "volume" not in plain.output

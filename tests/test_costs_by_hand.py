@@ -16,16 +16,21 @@ from backtests.inputs import align
 from backtests.vectorized import replay
 from tests.built_markets import forecasts, market, run
 
-CLOSE = {"A": [100.0, 102.0, 101.0, 103.0, 104.0, 106.0, 105.0, 107.0],
-         "B": [50.0, 49.0, 50.5, 50.0, 49.5, 49.0, 50.0, 49.8]}
-OPEN = {"A": [100.0, 101.0, 102.0, 102.0, 103.5, 105.0, 106.5, 105.5],
-        "B": [50.0, 49.5, 49.2, 50.4, 49.8, 49.6, 49.2, 50.1]}
+CLOSE = {
+    "A": [100.0, 102.0, 101.0, 103.0, 104.0, 106.0, 105.0, 107.0],
+    "B": [50.0, 49.0, 50.5, 50.0, 49.5, 49.0, 50.0, 49.8],
+}
+OPEN = {
+    "A": [100.0, 101.0, 102.0, 102.0, 103.5, 105.0, 106.5, 105.5],
+    "B": [50.0, 49.5, 49.2, 50.4, 49.8, 49.6, 49.2, 50.1],
+}
 VOLUME = {"A": [20_000.0] * 8, "B": [10_000.0, 10_000.0, 10_000.0, 10_000.0, 9_000.0, 12_000.0, 8_000.0, 10_000.0]}
 # origin 4: A 1.2 and B -0.6 of the equity; origin 5: A kept, B -0.7
-MEAN = {"A": [float("nan")] * 4 + [1.2, float("nan"), float("nan"), float("nan")],
-        "B": [float("nan")] * 4 + [-0.6, -0.7, float("nan"), float("nan")]}
-COSTS = CostModel(commission_bps=2.0, half_spread_bps=3.0, impact=0.5, participation=0.1, borrow=0.02,
-                  financing=0.05)
+MEAN = {
+    "A": [float("nan")] * 4 + [1.2, float("nan"), float("nan"), float("nan")],
+    "B": [float("nan")] * 4 + [-0.6, -0.7, float("nan"), float("nan")],
+}
+COSTS = CostModel(commission_bps=2.0, half_spread_bps=3.0, impact=0.5, participation=0.1, borrow=0.02, financing=0.05)
 CASH = 100_000.0
 
 
@@ -70,8 +75,9 @@ def check(mode: str, fills: list[tuple[str, int, float, float]], equity: list[fl
     net = [equity[k] / equity[k - 1] - 1 for k in range(1, len(equity))]
     assert result.returns.tolist() == pytest.approx(net, rel=1e-9, abs=1e-15)
     assert result.costs.tolist() == pytest.approx([c / equity[k] for k, c in enumerate(costs)], rel=1e-9)
-    again = replay(result.decisions, align(panel, fc, execution=mode), mode=mode, costs=COSTS, first=result.first,
-                   cash=CASH)
+    again = replay(
+        result.decisions, align(panel, fc, execution=mode), mode=mode, costs=COSTS, first=result.first, cash=CASH
+    )
     assert again["net"].tolist() == pytest.approx(net, rel=1e-9, abs=1e-15)
     assert again["cost"].tolist() == pytest.approx([c / equity[k] for k, c in enumerate(costs)], rel=1e-9)
 
@@ -93,8 +99,12 @@ def test_next_close_costs_by_hand() -> None:
     hold7 = holding(a, -(b + more), 6, e6)
     e7 = e6 + a * (107.0 - 105.0) - (b + more) * (49.8 - 50.0) - hold7
     assert b < b_asked and more < 800.0
-    check("next-close", [("B", 5, b, b * 49.0), ("A", 5, a, a * 106.0), ("B", 6, more, more * 50.0)],
-          [CASH, e5, e6, e7], [paid5, hold6 + paid6, hold7])
+    check(
+        "next-close",
+        [("B", 5, b, b * 49.0), ("A", 5, a, a * 106.0), ("B", 6, more, more * 50.0)],
+        [CASH, e5, e6, e7],
+        [paid5, hold6 + paid6, hold7],
+    )
 
 
 def test_next_open_costs_by_hand() -> None:
@@ -116,5 +126,9 @@ def test_next_open_costs_by_hand() -> None:
     e7 = e6 + a * (107.0 - 105.0) - (b + more) * (49.8 - 50.0) - hold7
     e4 = CASH
     assert b < b_asked and more < 1_200.0
-    check("next-open", [("B", 5, b, b * 49.6), ("A", 5, a, a * 105.0), ("B", 6, more, more * 49.2)],
-          [e4, e5, e6, e7], [paid5, hold6 + paid6, hold7])
+    check(
+        "next-open",
+        [("B", 5, b, b * 49.6), ("A", 5, a, a * 105.0), ("B", 6, more, more * 49.2)],
+        [e4, e5, e6, e7],
+        [paid5, hold6 + paid6, hold7],
+    )

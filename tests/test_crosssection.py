@@ -14,21 +14,23 @@ from forecasting.evaluation.crosssection import cross_section, jpx_score, jpx_sp
 
 DATES = pd.to_datetime(["2024-01-04", "2024-01-05", "2024-01-08"])
 #            A     B     C     D     E
-SIGNAL = [[1.0, 2.0, 3.0, 4.0, 5.0],
-          [1.0, 2.0, 3.0, 4.0, 10.0],
-          [5.0, 4.0, 3.0, 2.0, 1.0]]
-TARGET = [[1.0, 3.0, 2.0, 5.0, 4.0],  # percent
-          [1.0, 2.0, 3.0, 4.0, 5.0],
-          [1.0, 2.0, 3.0, 4.0, 5.0]]
+SIGNAL = [[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0, 10.0], [5.0, 4.0, 3.0, 2.0, 1.0]]
+TARGET = [
+    [1.0, 3.0, 2.0, 5.0, 4.0],  # percent
+    [1.0, 2.0, 3.0, 4.0, 5.0],
+    [1.0, 2.0, 3.0, 4.0, 5.0],
+]
 
 
 def _tiny() -> pd.DataFrame:
-    return pd.DataFrame({
-        "date": np.repeat(DATES, 5),
-        "ticker": list("ABCDE") * 3,
-        "mean": np.ravel(SIGNAL),
-        "target": np.ravel(TARGET) / 100,
-    })
+    return pd.DataFrame(
+        {
+            "date": np.repeat(DATES, 5),
+            "ticker": list("ABCDE") * 3,
+            "mean": np.ravel(SIGNAL),
+            "target": np.ravel(TARGET) / 100,
+        }
+    )
 
 
 def _sd(values: list[float]) -> float:
@@ -112,9 +114,16 @@ def test_quantiles_match_qcut_without_ties_and_ties_share_one() -> None:
     rng = np.random.default_rng(0)
     frames = []
     for k, n in enumerate(range(5, 31)):
-        frames.append(pd.DataFrame({"date": pd.Timestamp("2024-01-01") + pd.Timedelta(days=k),
-                                    "ticker": [f"T{j:02d}" for j in range(n)],
-                                    "mean": rng.normal(size=n), "target": rng.normal(size=n)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": pd.Timestamp("2024-01-01") + pd.Timedelta(days=k),
+                    "ticker": [f"T{j:02d}" for j in range(n)],
+                    "mean": rng.normal(size=n),
+                    "target": rng.normal(size=n),
+                }
+            )
+        )
     frame = pd.concat(frames, ignore_index=True)
     q = frame.groupby("date")["mean"].transform(lambda s: pd.qcut(s, 5, labels=False) + 1)
     expected = frame.assign(q=q).groupby(["date", "q"])["target"].mean().unstack().mean()
@@ -145,7 +154,9 @@ def _competition_score(df: pd.DataFrame, portfolio_size: int = 200, toprank_weig
     def per_day(day: pd.DataFrame) -> float:
         weights = np.linspace(start=toprank_weight_ratio, stop=1, num=portfolio_size)
         purchase = (day.sort_values(by="Rank")["Target"][:portfolio_size] * weights).sum() / weights.mean()
-        short = (day.sort_values(by="Rank", ascending=False)["Target"][:portfolio_size] * weights).sum() / weights.mean()
+        short = (
+            day.sort_values(by="Rank", ascending=False)["Target"][:portfolio_size] * weights
+        ).sum() / weights.mean()
         return float(purchase - short)
 
     buf = pd.Series({d: per_day(g) for d, g in df.groupby("Date")})
@@ -155,8 +166,13 @@ def _competition_score(df: pd.DataFrame, portfolio_size: int = 200, toprank_weig
 def test_jpx_spread_and_score_follow_the_competition() -> None:
     rng = np.random.default_rng(2)
     dates = pd.bdate_range("2022-01-03", periods=6)
-    frame = pd.DataFrame({"date": np.repeat(dates, 450), "ticker": np.tile([f"{1000 + j}" for j in range(450)], 6),
-                          "mean": rng.normal(size=2700)})
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(dates, 450),
+            "ticker": np.tile([f"{1000 + j}" for j in range(450)], 6),
+            "mean": rng.normal(size=2700),
+        }
+    )
     frame["target"] = 0.3 * frame["mean"] * 0.01 + rng.normal(0, 0.02, size=2700)
     jpx = frame.rename(columns={"date": "Date", "target": "Target"})
     jpx["Rank"] = jpx.groupby("Date")["mean"].rank(ascending=False, method="first").astype(int) - 1

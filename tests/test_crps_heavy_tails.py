@@ -20,6 +20,7 @@ def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> Cal
     its distribution function at standardised ``z`` is ``1 - I_{dof / (dof + z^2)}(dof / 2, 1 / 2) / 2`` for
     ``z >= 0`` (the regularised incomplete beta function), mirrored for ``z < 0``; a normal is ``Phi(z)``.
     """
+
     def cdf(x: float) -> float:
         total = 0.0
         for m, sd, d in zip(means, sds, dofs, strict=True):
@@ -30,6 +31,7 @@ def _mixture_cdf(means: list[float], sds: list[float], dofs: list[float]) -> Cal
             tail = 0.5 * float(special.betainc(d / 2, 0.5, d / (d + z * z)))
             total += 1 - tail if z >= 0 else tail
         return total / len(means)
+
     return cdf
 
 
@@ -45,14 +47,18 @@ def _crps_by_definition(f: Callable[[float], float], y: float, knots: list[float
 
 
 @pytest.mark.parametrize("dof", [2.01, 2.5, 3.0, 5.0])
-@pytest.mark.parametrize(("means", "sds"), [
-    ([0.0, 5.0], [1.0, 1.0]),  # two modes 5 sd apart: 1.8e-2 relative error before (dof 2.01)
-    ([-5.0, 0.0, 5.0], [1.0, 1.0, 1.0]),  # three modes, one at the mixture's mean: 0.13 before
-    ([0.0, 0.02, -0.01], [1.0, 1.1, 0.9]),  # an ensemble whose members roughly agree
-    ([0.0, 0.5], [0.1, 10.0]),  # scales 100 times apart
-])
-def test_student_t_mixture_crps_matches_the_definition_to_1e_8_from_dof_2_01(dof: float, means: list[float],
-                                                                            sds: list[float]) -> None:
+@pytest.mark.parametrize(
+    ("means", "sds"),
+    [
+        ([0.0, 5.0], [1.0, 1.0]),  # two modes 5 sd apart: 1.8e-2 relative error before (dof 2.01)
+        ([-5.0, 0.0, 5.0], [1.0, 1.0, 1.0]),  # three modes, one at the mixture's mean: 0.13 before
+        ([0.0, 0.02, -0.01], [1.0, 1.1, 0.9]),  # an ensemble whose members roughly agree
+        ([0.0, 0.5], [0.1, 10.0]),  # scales 100 times apart
+    ],
+)
+def test_student_t_mixture_crps_matches_the_definition_to_1e_8_from_dof_2_01(
+    dof: float, means: list[float], sds: list[float]
+) -> None:
     k = len(means)
     p = Predictive(np.array(means)[:, None], np.array(sds)[:, None] ** 2, np.full((k, 1), dof))
     cdf = _mixture_cdf(means, sds, [dof] * k)
@@ -66,7 +72,10 @@ def test_mixed_normal_and_near_dof_2_components_and_many_rows_at_once() -> None:
     cdf = _mixture_cdf(means, sds, dofs)
     ys = np.array([-30.0, -1.0, 0.2, 4.0, 9.0])
     n = len(ys)
-    p = Predictive(np.repeat(np.array(means)[:, None], n, 1), np.repeat(np.array(sds)[:, None] ** 2, n, 1),
-                   np.repeat(np.array(dofs)[:, None], n, 1))
+    p = Predictive(
+        np.repeat(np.array(means)[:, None], n, 1),
+        np.repeat(np.array(sds)[:, None] ** 2, n, 1),
+        np.repeat(np.array(dofs)[:, None], n, 1),
+    )
     want = np.array([_crps_by_definition(cdf, float(y), means) for y in ys])
     np.testing.assert_allclose(p.crps(ys), want, rtol=1e-8, atol=0)

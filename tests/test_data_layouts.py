@@ -36,27 +36,35 @@ FIELDS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Volum
 def _prices(tickers: list[str], n_days: int = 40, seed: int = 21) -> pd.DataFrame:
     """A synthetic panel under real-looking tickers."""
     panel = synthetic_panel(len(tickers), n_days, seed=seed)
-    return panel.rename(index=dict(zip(sorted(panel.index.get_level_values("ticker").unique()), tickers, strict=True)),
-                        level="ticker")
+    return panel.rename(
+        index=dict(zip(sorted(panel.index.get_level_values("ticker").unique()), tickers, strict=True)), level="ticker"
+    )
 
 
 def _cell(value: float) -> str:
     return "" if np.isnan(value) else repr(float(value))
 
 
-def _yf_download_csv(panel: pd.DataFrame, *, group_by: str = "column", named_levels: bool = True,
-                     adj: pd.DataFrame | None = None) -> str:
+def _yf_download_csv(
+    panel: pd.DataFrame, *, group_by: str = "column", named_levels: bool = True, adj: pd.DataFrame | None = None
+) -> str:
     """What ``yf.download(tickers, group_by=...).to_csv()`` writes (auto_adjust=True: no Adj Close, fields sorted)."""
     tickers = sorted(panel.index.get_level_values("ticker").unique())
-    fields = ["Close", "High", "Low", "Open", "Volume"] if adj is None else [
-        "Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    fields = (
+        ["Close", "High", "Low", "Open", "Volume"]
+        if adj is None
+        else ["Adj Close", "Close", "High", "Low", "Open", "Volume"]
+    )
     if group_by == "column":
         columns = [(f, t) for f in fields for t in tickers]
         top, second = ("Price", "Ticker") if named_levels else ("", "")
         rows = [[top, *[f for f, _ in columns]], [second, *[t for _, t in columns]]]
     else:
-        columns = [(f, t) for t in tickers for f in ["Open", "High", "Low", "Close", *(
-            ["Adj Close"] if adj is not None else []), "Volume"]]
+        columns = [
+            (f, t)
+            for t in tickers
+            for f in ["Open", "High", "Low", "Close", *(["Adj Close"] if adj is not None else []), "Volume"]
+        ]
         top, second = ("Ticker", "Price") if named_levels else ("", "")
         rows = [[top, *[t for _, t in columns]], [second, *[f for f, _ in columns]]]
     rows.append(["Date"] + [""] * len(columns))
@@ -114,8 +122,10 @@ def _kaggle_file(path: Path, one: pd.DataFrame) -> None:
     """One file of the Huge Stock Market Dataset: Date,Open,High,Low,Close,Volume,OpenInt."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["Date,Open,High,Low,Close,Volume,OpenInt"]
-    lines += [f"{d:%Y-%m-%d},{_cell(r.open)},{_cell(r.high)},{_cell(r.low)},{_cell(r.close)},{int(r.volume)},0"
-              for d, r in one.iterrows()]
+    lines += [
+        f"{d:%Y-%m-%d},{_cell(r.open)},{_cell(r.high)},{_cell(r.low)},{_cell(r.close)},{int(r.volume)},0"
+        for d, r in one.iterrows()
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -123,8 +133,11 @@ def _stooq_file(path: Path, symbol: str, one: pd.DataFrame, period: str = "D") -
     """One stooq bulk file: <TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>"]
-    lines += [f"{symbol},{period},{d:%Y%m%d},000000,{_cell(r.open)},{_cell(r.high)},{_cell(r.low)},{_cell(r.close)},"
-              f"{_cell(r.volume)},0" for d, r in one.iterrows()]
+    lines += [
+        f"{symbol},{period},{d:%Y%m%d},000000,{_cell(r.open)},{_cell(r.high)},{_cell(r.low)},{_cell(r.close)},"
+        f"{_cell(r.volume)},0"
+        for d, r in one.iterrows()
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -145,7 +158,8 @@ def test_a_stooq_folder_loads_and_the_real_first_row_of_aapl_reads(tmp_path: Pat
     (root / "nasdaq stocks" / "1" / "aapl.us.txt").write_text(
         "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
         "AAPL.US,D,19840907,000000,0.100763,0.101999,0.0995229,0.100763,97676041.878,0\n"
-        "AAPL.US,D,19840910,000000,0.100763,0.101071,0.0982878,0.100144,75812543.732,0\n")
+        "AAPL.US,D,19840910,000000,0.100763,0.101071,0.0982878,0.100144,75812543.732,0\n"
+    )
     msft = _prices(["MSFT"], n_days=2).xs("MSFT", level="ticker")
     msft.index = pd.DatetimeIndex(["1986-03-13", "1986-03-14"], name="date")
     _stooq_file(root / "nasdaq stocks" / "2" / "msft.us.txt", "MSFT.US", msft)
@@ -164,8 +178,12 @@ def test_a_stooq_file_alone_and_a_stooq_file_of_other_bars(tmp_path: Path) -> No
     assert loaded.index.get_level_values("ticker").unique().tolist() == ["BRK-B"]
     np.testing.assert_allclose(loaded.to_numpy(), one.to_numpy(), rtol=1e-12)
     _stooq_file(path, "BRK-B.US", one, period="W")
-    with pytest.raises(DataError, match=re.escape(f"{path}: bars of period 'W' (<PER>); qtrade reads daily bars "
-                                                  "(<PER> D): take stooq's daily files")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{path}: bars of period 'W' (<PER>); qtrade reads daily bars (<PER> D): take stooq's daily files"
+        ),
+    ):
         load_market_data(path)
 
 
@@ -173,12 +191,17 @@ def _alpha_vantage(panel: pd.DataFrame, *, adjusted: pd.Series | None = None) ->
     one = panel.iloc[::-1]  # newest row first, as Alpha Vantage sends it
     if adjusted is None:
         lines = ["timestamp,open,high,low,close,volume"]
-        lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{int(r.volume)}"
-                  for d, r in one.iterrows()]
+        lines += [
+            f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{int(r.volume)}"
+            for d, r in one.iterrows()
+        ]
     else:
         lines = ["timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient"]
-        lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{adjusted[d]:.4f},"
-                  f"{int(r.volume)},0.0000,1.0" for d, r in one.iterrows()]
+        lines += [
+            f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{adjusted[d]:.4f},"
+            f"{int(r.volume)},0.0000,1.0"
+            for d, r in one.iterrows()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -198,10 +221,26 @@ def test_alpha_vantage_timestamp_is_the_date_and_adjusted_close_adjusts(tmp_path
 
 
 def test_tickers_from_file_names() -> None:
-    names = ["aapl.us.txt", "brk-b.us.txt", "AAPL.csv", "7203.T.csv", "spy.csv", "^spx_d.csv", "aapl_us_d.csv",
-             "download.CSV"]
-    assert [ticker_from_filename(n) for n in names] == ["AAPL", "BRK-B", "AAPL", "7203.T", "SPY", "^SPX", "AAPL",
-                                                         "DOWNLOAD"]
+    names = [
+        "aapl.us.txt",
+        "brk-b.us.txt",
+        "AAPL.csv",
+        "7203.T.csv",
+        "spy.csv",
+        "^spx_d.csv",
+        "aapl_us_d.csv",
+        "download.CSV",
+    ]
+    assert [ticker_from_filename(n) for n in names] == [
+        "AAPL",
+        "BRK-B",
+        "AAPL",
+        "7203.T",
+        "SPY",
+        "^SPX",
+        "AAPL",
+        "DOWNLOAD",
+    ]
 
 
 def test_a_folder_with_tickers_reads_only_their_files_and_skips_empty_files(tmp_path: Path) -> None:
@@ -212,8 +251,9 @@ def test_a_folder_with_tickers_reads_only_their_files_and_skips_empty_files(tmp_
     (tmp_path / "bad.us.txt").write_text("Date,Open,High,Low,Close,Volume,OpenInt\n2017-01-04,1,2,1.5,9,100,0\n")
     only = load_market_data(tmp_path, tickers=["AAPL"])  # bad.us.txt is never read
     assert only.index.get_level_values("ticker").unique().tolist() == ["AAPL"]
-    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'bad.us.txt'}: close above high for BAD on "
-                                                  "2017-01-04")):
+    with pytest.raises(
+        DataError, match=re.escape(f"{tmp_path / 'bad.us.txt'}: close above high for BAD on 2017-01-04")
+    ):
         load_market_data(tmp_path)
     (tmp_path / "bad.us.txt").unlink()
     with pytest.warns(UserWarning, match=re.escape("1 empty file(s) skipped (accp.us.txt)")):
@@ -225,9 +265,13 @@ def test_a_folder_refuses_two_files_of_one_ticker_and_says_what_it_reads_when_em
     one = _prices(["AAPL"]).xs("AAPL", level="ticker")
     _kaggle_file(tmp_path / "Stocks" / "aapl.us.txt", one)
     _kaggle_file(tmp_path / "Data" / "Stocks" / "aapl.us.txt", one)
-    with pytest.raises(DataError, match=re.escape(
+    with pytest.raises(
+        DataError,
+        match=re.escape(
             f"{tmp_path}: {Path('Data/Stocks/aapl.us.txt')} and {Path('Stocks/aapl.us.txt')} are both ticker AAPL; "
-            "point at a folder that holds each ticker once")):
+            "point at a folder that holds each ticker once"
+        ),
+    ):
         load_market_data(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -235,7 +279,8 @@ def test_a_folder_refuses_two_files_of_one_ticker_and_says_what_it_reads_when_em
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"error: {empty}: no price files in it (.csv or .txt, one per ticker, as Kaggle's and stooq's) and no "
-        "stock_prices.csv of the JPX competition; point at such a folder or at one file")
+        "stock_prices.csv of the JPX competition; point at such a folder or at one file"
+    )
 
 
 def test_qtrade_data_on_a_kaggle_folder(tmp_path: Path) -> None:

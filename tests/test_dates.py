@@ -31,8 +31,9 @@ def _price_of(days: pd.DatetimeIndex) -> np.ndarray:
 
 def _write_yahoo(path: Path, dates: list[str], days: pd.DatetimeIndex) -> Path:
     close = _price_of(days)
-    frame = pd.DataFrame({"Date": dates, "Open": close, "High": close + 1, "Low": close - 1, "Close": close,
-                          "Volume": 1000.0})
+    frame = pd.DataFrame(
+        {"Date": dates, "Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 1000.0}
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -48,8 +49,19 @@ def _assert_every_row_on_its_day(panel: pd.DataFrame, days: pd.DatetimeIndex) ->
 
 @pytest.mark.parametrize(
     "fmt",
-    ["%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y",
-     "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%d/%m/%Y %H:%M:%S"],
+    [
+        "%Y-%m-%d",
+        "%Y%m%d",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d/%m/%Y",
+        "%d-%m-%Y",
+        "%d.%m.%Y",
+        "%m/%d/%Y",
+        "%m-%d-%Y",
+        "%m.%d.%Y",
+        "%d/%m/%Y %H:%M:%S",
+    ],
 )
 def test_each_format_loads_every_row_on_its_own_day(tmp_path: Path, fmt: str) -> None:
     days = _days("1999-01-04", 4444)  # 1999-2016, as a long Yahoo download
@@ -137,8 +149,17 @@ def test_time_zone_aware_dates_with_a_date_format(tmp_path: Path) -> None:
 def test_long_panel_takes_the_date_format(tmp_path: Path) -> None:
     days = _ambiguous_days()
     close = _price_of(days)
-    frame = pd.DataFrame({"date": [d.strftime("%m/%d/%Y") for d in days], "ticker": "X", "open": close,
-                          "high": close, "low": close, "close": close, "volume": 1.0})
+    frame = pd.DataFrame(
+        {
+            "date": [d.strftime("%m/%d/%Y") for d in days],
+            "ticker": "X",
+            "open": close,
+            "high": close,
+            "low": close,
+            "close": close,
+            "volume": 1.0,
+        }
+    )
     path = tmp_path / "panel.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(DataError, match="--date-format"):

@@ -50,34 +50,44 @@ def test_student_t_density_distribution_and_quantiles_match_scipy_with_variance_
     np.testing.assert_array_equal(n.cdf(y), stats.norm.cdf((y - m) / np.sqrt(v)))
 
 
-@pytest.mark.parametrize(("means", "variances", "dofs", "y"), [
-    ([0.0], [1.0], None, 0.7),
-    ([0.1], [2.0], None, -9.0),
-    ([0.0], [1.0], [5.0], 0.7),
-    ([0.3], [0.4], [2.05], 3.0),
-    ([0.0], [1.0], [60.0], -1.5),
-])
-def test_crps_of_a_normal_or_student_t_equals_the_integral_definition(means: list[float], variances: list[float],
-                                                                      dofs: list[float] | None, y: float) -> None:
-    p = Predictive(np.array(means)[:, None], np.array(variances)[:, None], None if dofs is None else
-                   np.array(dofs)[:, None])
+@pytest.mark.parametrize(
+    ("means", "variances", "dofs", "y"),
+    [
+        ([0.0], [1.0], None, 0.7),
+        ([0.1], [2.0], None, -9.0),
+        ([0.0], [1.0], [5.0], 0.7),
+        ([0.3], [0.4], [2.05], 3.0),
+        ([0.0], [1.0], [60.0], -1.5),
+    ],
+)
+def test_crps_of_a_normal_or_student_t_equals_the_integral_definition(
+    means: list[float], variances: list[float], dofs: list[float] | None, y: float
+) -> None:
+    p = Predictive(
+        np.array(means)[:, None], np.array(variances)[:, None], None if dofs is None else np.array(dofs)[:, None]
+    )
     cdf, knots = _one(p, y)
     assert np.isclose(p.crps(np.array([y]))[0], _crps_by_integration(cdf, y, knots), rtol=1e-9, atol=0)
 
 
-@pytest.mark.parametrize(("means", "variances", "dofs", "y"), [
-    ([0.0, 0.3, -0.2], [1.0, 2.0, 0.5], [4.0, 6.0, 3.0], 0.4),  # an ensemble of t forecasts
-    ([0.0, 0.1, -0.1, 0.05, 0.0], [1.0, 1.2, 0.8, 1.1, 0.9], [4.0, 5.0, 6.0, 4.5, 3.5], -2.5),
-    ([0.0, 0.3, -0.2], [1.0, 2.0, 0.5], [2.05, np.inf, 3.0], -2.0),  # t and normal components
-    ([0.0, 5.0], [1.0, 1.0], [4.0, 4.0], 10.0),  # well separated modes
-    ([0.0, 0.0], [1.0, 100.0], [2.5, 8.0], 30.0),  # scales far apart, y in the tail
-    ([0.0, 5.0], [1.0, 1.0], None, 1.0),  # normal mixtures: closed form
-    ([0.0, 0.1, 0.2], [1.0, 1.5, 0.5], None, -30.0),
-])
-def test_crps_of_a_mixture_equals_the_integral_definition(means: list[float], variances: list[float],
-                                                          dofs: list[float] | None, y: float) -> None:
-    p = Predictive(np.array(means)[:, None], np.array(variances)[:, None],
-                   None if dofs is None else np.array(dofs)[:, None])
+@pytest.mark.parametrize(
+    ("means", "variances", "dofs", "y"),
+    [
+        ([0.0, 0.3, -0.2], [1.0, 2.0, 0.5], [4.0, 6.0, 3.0], 0.4),  # an ensemble of t forecasts
+        ([0.0, 0.1, -0.1, 0.05, 0.0], [1.0, 1.2, 0.8, 1.1, 0.9], [4.0, 5.0, 6.0, 4.5, 3.5], -2.5),
+        ([0.0, 0.3, -0.2], [1.0, 2.0, 0.5], [2.05, np.inf, 3.0], -2.0),  # t and normal components
+        ([0.0, 5.0], [1.0, 1.0], [4.0, 4.0], 10.0),  # well separated modes
+        ([0.0, 0.0], [1.0, 100.0], [2.5, 8.0], 30.0),  # scales far apart, y in the tail
+        ([0.0, 5.0], [1.0, 1.0], None, 1.0),  # normal mixtures: closed form
+        ([0.0, 0.1, 0.2], [1.0, 1.5, 0.5], None, -30.0),
+    ],
+)
+def test_crps_of_a_mixture_equals_the_integral_definition(
+    means: list[float], variances: list[float], dofs: list[float] | None, y: float
+) -> None:
+    p = Predictive(
+        np.array(means)[:, None], np.array(variances)[:, None], None if dofs is None else np.array(dofs)[:, None]
+    )
     cdf, knots = _one(p, y)
     assert np.isclose(p.crps(np.array([y]))[0], _crps_by_integration(cdf, y, knots), rtol=1e-6, atol=0)
 
@@ -94,15 +104,19 @@ def test_crps_of_a_one_member_mixture_is_that_member_and_of_identical_members_to
 
 
 def _mixture() -> Predictive:
-    return Predictive.mixture([Predictive.single([0.0, 1.0], [1.0, 0.5], [4.0, 6.0]),
-                               Predictive.single([0.8, -1.0], [2.0, 0.3]),
-                               Predictive.single([-0.5, 0.2], [0.6, 1.5], [9.0, 3.0])])
+    return Predictive.mixture(
+        [
+            Predictive.single([0.0, 1.0], [1.0, 0.5], [4.0, 6.0]),
+            Predictive.single([0.8, -1.0], [2.0, 0.3]),
+            Predictive.single([-0.5, 0.2], [0.6, 1.5], [9.0, 3.0]),
+        ]
+    )
 
 
 def test_mixture_density_integrates_to_one_and_its_moments_are_the_mixture_moments() -> None:
     p = _mixture()
     for i in range(2):
-        pdf = lambda x: float(np.exp(p[i : i + 1].logpdf(np.array([x])))[0])  # noqa: E731
+        pdf = lambda x, i=i: float(np.exp(p[i : i + 1].logpdf(np.array([x])))[0])  # noqa: E731
         opts = {"limit": 500, "epsabs": 1e-12}
         assert np.isclose(integrate.quad(pdf, -np.inf, np.inf, **opts)[0], 1.0, atol=1e-9)
         mean = integrate.quad(lambda x: x * pdf(x), -np.inf, np.inf, **opts)[0]  # noqa: B023
@@ -114,8 +128,9 @@ def test_mixture_density_integrates_to_one_and_its_moments_are_the_mixture_momen
 
 
 def test_mixture_moments_match_sampling_and_sampling_owns_its_randomness() -> None:
-    p = Predictive.mixture([Predictive.single([0.0, 1.0], [1.0, 0.5], [6.0, 8.0]),
-                            Predictive.single([0.8, -1.0], [2.0, 0.3])])
+    p = Predictive.mixture(
+        [Predictive.single([0.0, 1.0], [1.0, 0.5], [6.0, 8.0]), Predictive.single([0.8, -1.0], [2.0, 0.3])]
+    )
     draws = p.sample(400_000, seed=1)
     assert draws.shape == (400_000, 2)
     se = np.sqrt(p.var / len(draws))

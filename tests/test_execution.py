@@ -39,9 +39,20 @@ def reversal_forecasts(panel: pd.DataFrame, mode: str) -> pd.DataFrame:
     r[1:] = np.log(close[1:] / close[:-1])
     var = pd.DataFrame(r).ewm(alpha=0.06).var().to_numpy()
     target = held_returns(clean.values[m.price], ~clean.filled, m.lag)
-    rows = [pd.DataFrame({"date": clean.dates, "ticker": str(t), "mean": -0.5 * r[:, j], "variance": var[:, j],
-                          "target": target[:, j], "split": "train", "execution": m.name})
-            for j, t in enumerate(clean.tickers)]
+    rows = [
+        pd.DataFrame(
+            {
+                "date": clean.dates,
+                "ticker": str(t),
+                "mean": -0.5 * r[:, j],
+                "variance": var[:, j],
+                "target": target[:, j],
+                "split": "train",
+                "execution": m.name,
+            }
+        )
+        for j, t in enumerate(clean.tickers)
+    ]
     frame = pd.concat(rows, ignore_index=True)
     frame.loc[frame["date"] >= clean.dates[1000], "split"] = "test"
     return frame.dropna(subset=["mean", "variance"]).reset_index(drop=True)
@@ -102,9 +113,25 @@ def test_the_lstm_learns_the_bounce_and_only_same_close_pays_for_it(tmp_path: Pa
     sharpe = {}
     for mode in ("same-close", "next-close"):
         out = tmp_path / mode
-        res = runner.invoke(app, ["backtest", "--strategy", "threshold", "--param", "k=0", "--data", str(data),
-                                  "--execution", mode, "--forecast-params", str(_small_model(tmp_path)), "--quiet",
-                                  "--out", str(out)])
+        res = runner.invoke(
+            app,
+            [
+                "backtest",
+                "--strategy",
+                "threshold",
+                "--param",
+                "k=0",
+                "--data",
+                str(data),
+                "--execution",
+                mode,
+                "--forecast-params",
+                str(_small_model(tmp_path)),
+                "--quiet",
+                "--out",
+                str(out),
+            ],
+        )
         assert res.exit_code == 0, res.output
         stats = json.loads((out / "stats.json").read_text())
         assert stats["execution"]["mode"] == mode
@@ -119,6 +146,9 @@ def test_the_lstm_learns_the_bounce_and_only_same_close_pays_for_it(tmp_path: Pa
 
 def _small_model(folder: Path) -> Path:
     path = folder / "params.json"
-    path.write_text(json.dumps({"window": 10, "hidden": 16, "layers": 1, "epochs": 8, "patience": 3,
-                                "batch_size": 512, "lr": 0.003}))
+    path.write_text(
+        json.dumps(
+            {"window": 10, "hidden": 16, "layers": 1, "epochs": 8, "patience": 3, "batch_size": 512, "lr": 0.003}
+        )
+    )
     return path

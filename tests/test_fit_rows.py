@@ -60,7 +60,8 @@ def test_a_rolling_folds_scaler_starts_at_its_own_training_start() -> None:
     before = early.index.get_level_values("date") < dates[start - 1]
     early.loc[before, "volume"] *= 3.0  # a change before the fold's training block (its first row included)
     early.loc[before, ["open", "high", "low", "close"]] *= np.exp(
-        np.random.default_rng(0).normal(0, 0.02, (before.sum(), 1)))
+        np.random.default_rng(0).normal(0, 0.02, (before.sum(), 1))
+    )
     fitted = [prepare(build_features(clean_panel(p)), last_fold, window=10).scaler for p in (panel, early)]
     assert np.array_equal(fitted[0].mean, fitted[1].mean) and np.array_equal(fitted[0].std, fitted[1].std)
     expanding = walk_forward_folds(dates, 3, mode="expanding")[-1]  # the change does reach an expanding fold

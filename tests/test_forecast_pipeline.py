@@ -31,10 +31,17 @@ def small_run(small_panel: pd.DataFrame, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_outputs_are_complete(small_run) -> None:  # type: ignore[no-untyped-def]
-    run, out = small_run
+    _run, out = small_run
     names = {p.name for p in out.iterdir()}
-    assert {"forecasts.csv", "forecasts.parquet", "metrics.json", "model.pt", "training_curve.png", "pit.png",
-            "manifest.json"} <= names
+    assert {
+        "forecasts.csv",
+        "forecasts.parquet",
+        "metrics.json",
+        "model.pt",
+        "training_curve.png",
+        "pit.png",
+        "manifest.json",
+    } <= names
     assert not any(n.endswith(".part") for n in names)
     csv = pd.read_csv(out / "forecasts.csv", parse_dates=["date"])
     assert list(csv.columns) == FORECAST_COLUMNS
@@ -102,9 +109,12 @@ def test_checkpoint_round_trip_reproduces_the_forecasts(small_run, small_panel: 
     assert ckpt.meta["execution"] == "next-close" and (again["execution"] == "next-close").all()
 
 
-def test_a_saved_model_forecasts_the_target_it_was_trained_for(small_run, small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
-                                                               tmp_path: Path) -> None:
-    run, out = small_run
+def test_a_saved_model_forecasts_the_target_it_was_trained_for(
+    small_run,
+    small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    _run, out = small_run
     with pytest.raises(ConfigError, match="trained to forecast the return of --execution next-close, not next-open"):
         predict_with_model(small_panel, out / "model.pt", None, execution="next-open")
     # a checkpoint from before execution modes was trained on the next-day close: its target is same-close's
@@ -117,12 +127,16 @@ def test_a_saved_model_forecasts_the_target_it_was_trained_for(small_run, small_
     for _, row in old.forecasts.dropna(subset=["target"]).iloc[:20].iterrows():
         i = close.index.get_loc(row["date"])
         assert np.isclose(row["target"], np.log(close[row["ticker"]].iloc[i + 1] / close[row["ticker"]].iloc[i]))
-    np.testing.assert_allclose(old.forecasts["mean"], predict_with_model(small_panel, out / "model.pt", None)
-                               .forecasts["mean"], rtol=1e-6)
+    np.testing.assert_allclose(
+        old.forecasts["mean"], predict_with_model(small_panel, out / "model.pt", None).forecasts["mean"], rtol=1e-6
+    )
 
 
-def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
-                                                                     tmp_path: Path) -> None:
+def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(
+    small_run,
+    small_panel: pd.DataFrame,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     run, out = small_run
     again = predict_with_model(small_panel, out / "model.pt", tmp_path / "again")
     saved = json.loads((tmp_path / "again" / "metrics.json").read_text())
@@ -137,8 +151,9 @@ def test_a_saved_model_is_scored_beside_the_baselines_as_in_training(small_run, 
         assert rescored[split]["n"] == run.metrics[split]["n"]
         for model in MODELS:
             for key in ("nll", "mse", "coverage_90"):
-                assert np.isclose(rescored[split]["overall"][model][key], run.metrics[split]["overall"][model][key],
-                                  rtol=1e-4), (split, model, key)
+                assert np.isclose(
+                    rescored[split]["overall"][model][key], run.metrics[split]["overall"][model][key], rtol=1e-4
+                ), (split, model, key)
     # data that starts after the model's training period cannot fit the baselines: no scores, and it says why
     last_train = pd.Timestamp(load_checkpoint(out / "model.pt").meta["split_dates"]["train"])
     later = small_panel[small_panel.index.get_level_values("date") > last_train]
@@ -180,7 +195,9 @@ def test_walk_forward_forecasts_never_see_their_dates(small_panel: pd.DataFrame)
     cut = test["date"].iloc[len(test) // 2]
     later = small_panel.index.get_level_values("date") > cut
     changed = small_panel.copy()
-    changed.loc[later, ["open", "high", "low", "close"]] *= np.exp(np.random.default_rng(0).normal(0, 0.3, (int(later.sum()), 1)))
+    changed.loc[later, ["open", "high", "low", "close"]] *= np.exp(
+        np.random.default_rng(0).normal(0, 0.3, (int(later.sum()), 1))
+    )
     run2 = run_forecast(changed, cfg, None, progress=False)
     a = run.forecasts[run.forecasts["date"] <= cut].reset_index(drop=True)
     b = run2.forecasts[run2.forecasts["date"] <= cut].reset_index(drop=True)
@@ -198,13 +215,30 @@ def test_cli_forecast_then_reuse_the_model(tmp_path: Path, small_panel: pd.DataF
     small_panel.reset_index().to_csv(data, index=False)
     runner = CliRunner()
     out = tmp_path / "run"
-    result = runner.invoke(app, ["forecast", "--data", str(data), "--out", str(out), "--window", "10", "--hidden", "8",
-                                 "--epochs", "2", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--window",
+            "10",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "GARCH(1,1)" in result.output and "LSTM-MLE" in result.output and "persistence" in result.output
     assert "(target: log return from the close of t+1 to the close of t+2)" in " ".join(result.output.split())
     again = tmp_path / "again"
-    result = runner.invoke(app, ["forecast", "--model", str(out / "model.pt"), "--data", str(data), "--out", str(again)])
+    result = runner.invoke(
+        app, ["forecast", "--model", str(out / "model.pt"), "--data", str(data), "--out", str(again)]
+    )
     assert result.exit_code == 0, result.output
     assert (again / "forecasts.csv").exists()
     result = runner.invoke(app, ["forecast", "--out", str(again), "--loss", "huber"])

@@ -16,16 +16,16 @@ from scipy import stats as sps
 
 pytest.importorskip("quantstats")
 
-from backtests import tearsheet  # noqa: E402
-from backtests.engine import Execution  # noqa: E402
-from backtests.inputs import align, load_forecasts  # noqa: E402
-from backtests.pipeline import run_backtest_job  # noqa: E402
-from backtests.stats import forecast_scores  # noqa: E402
-from backtests.tearsheet import ReportInputs, forecast_section  # noqa: E402
-from forecasting.errors import DataError  # noqa: E402
-from forecasting.market.synthetic import synthetic_panel  # noqa: E402
-from tests.browser import load_page  # noqa: E402
-from tests.conftest import table_with  # noqa: E402
+from backtests import tearsheet
+from backtests.engine import Execution
+from backtests.inputs import align, load_forecasts
+from backtests.pipeline import run_backtest_job
+from backtests.stats import forecast_scores
+from backtests.tearsheet import ReportInputs, forecast_section
+from forecasting.errors import DataError
+from forecasting.market.synthetic import synthetic_panel
+from tests.browser import load_page
+from tests.conftest import table_with
 
 
 def _held(panel: pd.DataFrame) -> pd.DataFrame:
@@ -34,8 +34,9 @@ def _held(panel: pd.DataFrame) -> pd.DataFrame:
     return np.log(close.shift(-2) / close.shift(-1))
 
 
-def _forecasts(panel: pd.DataFrame, *, test_from: int, seed: int, skill: float = 0.3,
-               dof: str = "none") -> pd.DataFrame:
+def _forecasts(
+    panel: pd.DataFrame, *, test_from: int, seed: int, skill: float = 0.3, dof: str = "none"
+) -> pd.DataFrame:
     """Forecasts as qtrade writes them: a mean with some skill (``skill`` x the held return plus noise), a variance
     of the right size, and degrees of freedom: ``none`` (no column), ``all`` (a Student-t each) or ``some``."""
     rng = np.random.default_rng(seed)
@@ -56,6 +57,7 @@ def _forecasts(panel: pd.DataFrame, *, test_from: int, seed: int, skill: float =
 
 # --- the forecast's own density ---------------------------------------------------------------------------------
 
+
 def _hand_scores(m: np.ndarray, v: np.ndarray, y: np.ndarray, d: np.ndarray) -> dict[str, Any]:
     """NLL, coverage and PIT with scipy.stats: Student-t (scale sqrt(v (d - 2) / d)) where d is finite, else normal."""
     t = np.isfinite(d)
@@ -69,8 +71,11 @@ def _hand_scores(m: np.ndarray, v: np.ndarray, y: np.ndarray, d: np.ndarray) -> 
     logpdf[~t] = sps.norm.logpdf(y[~t], loc=m[~t], scale=sd)
     cdf[~t] = sps.norm.cdf(y[~t], loc=m[~t], scale=sd)
     lo90[~t], hi90[~t] = sps.norm.interval(0.9, loc=m[~t], scale=sd)
-    return {"nll": -logpdf.mean(), "coverage_90": np.mean((y >= lo90) & (y <= hi90)),
-            "pit": np.histogram(cdf, bins=10, range=(0, 1))[0].tolist()}
+    return {
+        "nll": -logpdf.mean(),
+        "coverage_90": np.mean((y >= lo90) & (y <= hi90)),
+        "pit": np.histogram(cdf, bins=10, range=(0, 1))[0].tolist(),
+    }
 
 
 @pytest.mark.parametrize(("dof", "density"), [("all", "student-t"), ("some", "mixed"), ("none", "normal")])
@@ -117,44 +122,87 @@ def test_forecasts_without_a_dof_column_still_load_as_normal(tmp_path: Path) -> 
 
 # --- the baselines and the headline Diebold-Mariano line ---------------------------------------------------------
 
+
 def _scores(nll: float) -> dict[str, Any]:
-    return {"mse": 2e-4, "r2_vs_zero": -0.001, "nll": nll, "crps": 0.008, "coverage_90": 0.9,
-            "qlike_sq_return": -7.4, "directional_accuracy": 0.51, "pit_histogram": [10] * 10}
+    return {
+        "mse": 2e-4,
+        "r2_vs_zero": -0.001,
+        "nll": nll,
+        "crps": 0.008,
+        "coverage_90": 0.9,
+        "qlike_sq_return": -7.4,
+        "directional_accuracy": 0.51,
+        "pit_histogram": [10] * 10,
+    }
 
 
 def _dm(stat: float, p: float) -> dict[str, Any]:
-    return {"nll": {"statistic": stat, "p_value": p, "n": 480},
-            "squared_error": {"statistic": stat / 2, "p_value": min(1.0, 2 * p), "n": 480}}
+    return {
+        "nll": {"statistic": stat, "p_value": p, "n": 480},
+        "squared_error": {"statistic": stat / 2, "p_value": min(1.0, 2 * p), "n": 480},
+    }
 
 
 def _report_inputs(returns: pd.DataFrame, metrics: dict[str, Any] | None, **stats: Any) -> ReportInputs:
-    base = {"split": "test", "period": {"first_close": "2020-01-02", "tickers": ["A", "B", "C"]},
-            "forecast": {"n": 10, "nll": -2.9, "density": "student-t",
-                         "density_words": "Student-t, 4.1 to 9.7 degrees of freedom (median 6.2)"},
-            "fills": 1, "rejected_orders": 0, "unusable_forecasts": 0, **stats}
+    base = {
+        "split": "test",
+        "period": {"first_close": "2020-01-02", "tickers": ["A", "B", "C"]},
+        "forecast": {
+            "n": 10,
+            "nll": -2.9,
+            "density": "student-t",
+            "density_words": "Student-t, 4.1 to 9.7 degrees of freedom (median 6.2)",
+        },
+        "fills": 1,
+        "rejected_orders": 0,
+        "unusable_forecasts": 0,
+        **stats,
+    }
     return ReportInputs(returns, base, pd.DataFrame(), metrics, None)
 
 
 def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_validation() -> None:
     returns = pd.DataFrame({"strategy": 0.0, "benchmark": 0.0}, index=pd.bdate_range("2020-01-03", periods=5))
-    models = {"lstm": "LSTM-MLE (Student-t, 3 seeds)", "zero_ewma": "zero + EWMA(0.94)",
-              "historical": "historical mean/var", "garch": "GARCH(1,1)", "gjr_garch_t": "GJR-GARCH(1,1,1)-t",
-              "har": "HAR (range), t"}
-    nlls = {"lstm": -2.91, "zero_ewma": -2.80, "historical": -2.70, "garch": -2.88, "gjr_garch_t": -2.90,
-            "har": -2.85}
-    tests = {m: _dm(s, p) for m, s, p in (("zero_ewma", -3.0, 0.003), ("historical", -5.0, 1e-6),
-                                          ("garch", -2.2, 0.03), ("gjr_garch_t", -0.4, 0.69), ("har", -1.1, 0.27))}
-    block = {"first_date": "2020-01-02", "overall": {m: _scores(v) for m, v in nlls.items()},
-             "diebold_mariano": {"model": "lstm", "against": "garch", "chosen_on": "val", **tests["garch"]},
-             "diebold_mariano_all": tests,
-             "ensemble": {"members": 3, "ensemble_nll": -2.91, "mean_member_nll": -2.89, "best_member_nll": -2.90,
-                          "gain_over_mean_member": 0.02}}
+    models = {
+        "lstm": "LSTM-MLE (Student-t, 3 seeds)",
+        "zero_ewma": "zero + EWMA(0.94)",
+        "historical": "historical mean/var",
+        "garch": "GARCH(1,1)",
+        "gjr_garch_t": "GJR-GARCH(1,1,1)-t",
+        "har": "HAR (range), t",
+    }
+    nlls = {"lstm": -2.91, "zero_ewma": -2.80, "historical": -2.70, "garch": -2.88, "gjr_garch_t": -2.90, "har": -2.85}
+    tests = {
+        m: _dm(s, p)
+        for m, s, p in (
+            ("zero_ewma", -3.0, 0.003),
+            ("historical", -5.0, 1e-6),
+            ("garch", -2.2, 0.03),
+            ("gjr_garch_t", -0.4, 0.69),
+            ("har", -1.1, 0.27),
+        )
+    }
+    block = {
+        "first_date": "2020-01-02",
+        "overall": {m: _scores(v) for m, v in nlls.items()},
+        "diebold_mariano": {"model": "lstm", "against": "garch", "chosen_on": "val", **tests["garch"]},
+        "diebold_mariano_all": tests,
+        "ensemble": {
+            "members": 3,
+            "ensemble_nll": -2.91,
+            "mean_member_nll": -2.89,
+            "best_member_nll": -2.90,
+            "gain_over_mean_member": 0.02,
+        },
+    }
     text = forecast_section(_report_inputs(returns, {"models": models, "test": block}))
     rows = table_with(text, ["model", "MSE x1e4", "R2 vs 0", "NLL", "CRPS x1e2", "90% cover", "QLIKE", "direction"])
     assert [r[0] for r in rows] == list(models.values())  # the LSTM and all five baselines, labelled by the run
     assert [float(r[3]) for r in rows] == pytest.approx(list(nlls.values()))
-    assert table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
-                              "direction"])[0][0] == "LSTM-MLE (Student-t, 3 seeds)"
+    assert (
+        table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover", "direction"])[0][0]
+        == "LSTM-MLE (Student-t, 3 seeds)"
+    )
     line = re.search(r"<p>Diebold-Mariano \(Harvey-Leybourne-Newbold corrected, p from t\(n-1\).*?</p>", text)
     assert line, "no headline Diebold-Mariano line"
     words = line.group(0)
@@ -163,8 +211,13 @@ def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_val
     assert "NLL statistic -2.20 (p = 0.030), squared error statistic -1.10 (p = 0.060)" in words
     assert "n = 480 days" in words
     every = table_with(text, ["LSTM against", "NLL statistic", "NLL p", "squared-error statistic", "squared-error p"])
-    assert [r[0] for r in every] == ["zero + EWMA(0.94)", "historical mean/var", "GARCH(1,1) (headline)",
-                                     "GJR-GARCH(1,1,1)-t", "HAR (range), t"]
+    assert [r[0] for r in every] == [
+        "zero + EWMA(0.94)",
+        "historical mean/var",
+        "GARCH(1,1) (headline)",
+        "GJR-GARCH(1,1,1)-t",
+        "HAR (range), t",
+    ]
     assert every[1][1:3] == ["-5.00", "p < 0.001"]
     assert "Ensemble of 3 seeds" in text and "a gain of +0.0200 nats" in text
     assert "each forecast's own predictive density: Student-t, 4.1 to 9.7 degrees of freedom" in text
@@ -174,6 +227,7 @@ def test_baselines_table_and_the_headline_test_name_the_comparator_chosen_on_val
 
 
 # --- the cross-section, against figures computed by hand ---------------------------------------------------------
+
 
 def _test_pairs(fc: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     """The test forecasts beside the return each holds, read from the closes; those with a realised one."""
@@ -213,18 +267,27 @@ def _hand_cross_section(fc: pd.DataFrame, held: pd.DataFrame) -> dict[str, Any]:
         sd = x.std(ddof=1)
         return {"mean": x.mean(), "std": sd, "icir": x.mean() / sd, "t_stat": x.mean() / sd * np.sqrt(len(x))}
 
-    return {"ic": summary(np.array(list(ic.values()))), "rank_ic": summary(np.array(list(rank_ic.values()))),
-            "quintiles": q.mean(axis=0), "spread": summary(spread), "autocorr": float(np.mean(autocorr)),
-            "jpx": _hand_jpx(fc, held), "n_dates": len(ic),
-            "ic_daily": pd.Series(ic), "rank_ic_daily": pd.Series(rank_ic)}
+    return {
+        "ic": summary(np.array(list(ic.values()))),
+        "rank_ic": summary(np.array(list(rank_ic.values()))),
+        "quintiles": q.mean(axis=0),
+        "spread": summary(spread),
+        "autocorr": float(np.mean(autocorr)),
+        "jpx": _hand_jpx(fc, held),
+        "n_dates": len(ic),
+        "ic_daily": pd.Series(ic),
+        "rank_ic_daily": pd.Series(rank_ic),
+    }
 
 
 def _close(shown: str, expected: float, fmt: str) -> None:
     """A shown cell equals the figure to its printed precision."""
     digits = int(fmt[-2]) if fmt != "bp" else 2
     value = float(shown) / (1e4 if fmt == "bp" else 1)
-    assert value == pytest.approx(expected, abs=0.5 * 10.0**-digits / (1e4 if fmt == "bp" else 1) + 1e-12), \
-        (shown, expected)
+    assert value == pytest.approx(expected, abs=0.5 * 10.0**-digits / (1e4 if fmt == "bp" else 1) + 1e-12), (
+        shown,
+        expected,
+    )
 
 
 class _Figures:
@@ -237,6 +300,7 @@ class _Figures:
         def record(fig: Any) -> str:
             self.figures.append(fig)
             return original(fig)
+
         return record
 
     def with_gid(self, gid: str) -> Any:
@@ -255,8 +319,14 @@ def eight(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame,
     recorder = _Figures()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tearsheet, "_svg", recorder(tearsheet._svg))
-        run_backtest_job(panel, tmp / "bt", strategy="longshort", forecasts=tmp / "forecasts.csv",
-                         execution=Execution(), progress=False)
+        run_backtest_job(
+            panel,
+            tmp / "bt",
+            strategy="longshort",
+            forecasts=tmp / "forecasts.csv",
+            execution=Execution(),
+            progress=False,
+        )
     return tmp / "bt", fc, _held(panel), recorder
 
 
@@ -329,8 +399,7 @@ def test_fewer_than_five_tickers_say_why_the_cross_section_is_absent(tmp_path: P
     panel = synthetic_panel(4, 260, seed=6)
     fc = _forecasts(panel, test_from=150, seed=2)
     fc.to_csv(tmp_path / "forecasts.csv", index=False)
-    run_backtest_job(panel, tmp_path / "bt", strategy="longshort", forecasts=tmp_path / "forecasts.csv",
-                     progress=False)
+    run_backtest_job(panel, tmp_path / "bt", strategy="longshort", forecasts=tmp_path / "forecasts.csv", progress=False)
     stats = json.loads((tmp_path / "bt" / "stats.json").read_text())
     assert stats["cross_section"]["absent"].startswith("fewer than 5 tickers")
     page = (tmp_path / "bt" / "tearsheet.html").read_text(encoding="utf-8")
@@ -347,8 +416,10 @@ def test_a_backtest_folder_of_an_older_qtrade_says_its_cross_section_was_not_rec
     text = forecast_section(_report_inputs(returns, None, forecast={"n": 10, "nll": -2.9}))
     assert "Cross-sectional figures were not recorded (a backtest of an older qtrade)" in text
     assert "NLL, interval coverage and the PIT are those of each forecast's own predictive density: normal." in text
-    assert table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover",
-                              "direction"])[0][0] == "LSTM-MLE (normal)"
+    assert (
+        table_with(text, ["model", "MSE x1e4", "R2 vs zero", "NLL", "90% cover", "95% cover", "direction"])[0][0]
+        == "LSTM-MLE (normal)"
+    )
 
 
 def test_the_page_with_the_cross_section_loads_without_errors_or_blank_charts(eight) -> None:

@@ -26,11 +26,18 @@ def _frame(rng: np.random.Generator, n_dates: int = 60, n_tickers: int = 3) -> p
     n = n_dates * n_tickers
     split = np.repeat(np.where(np.arange(n_dates) < n_dates // 2, "val", "test"), n_tickers)
     y = rng.standard_t(4, n) * 0.01
-    return pd.DataFrame({
-        "date": np.repeat(dates, n_tickers), "ticker": np.tile([f"T{k}" for k in range(n_tickers)], n_dates),
-        "split": split, "target": y, "parkinson": np.full(n, 1e-4), "entry": np.full(n, 100.0),
-        "historical_mean": np.zeros(n), "historical_var": np.full(n, 1e-4),
-    })
+    return pd.DataFrame(
+        {
+            "date": np.repeat(dates, n_tickers),
+            "ticker": np.tile([f"T{k}" for k in range(n_tickers)], n_dates),
+            "split": split,
+            "target": y,
+            "parkinson": np.full(n, 1e-4),
+            "entry": np.full(n, 100.0),
+            "historical_mean": np.zeros(n),
+            "historical_var": np.full(n, 1e-4),
+        }
+    )
 
 
 def test_the_headline_opponent_is_the_best_baseline_on_validation_not_on_test() -> None:
@@ -71,24 +78,31 @@ def test_student_t_and_ensemble_forecasts_are_scored_with_their_own_density() ->
     assert m["t"]["nll"] == pytest.approx(-np.mean(np.log(t_pdf(0.001, 1.5e-4, 4.5))), rel=1e-10)
     mixture = 0.5 * t_pdf(0.001, 1e-4, 3.5) + 0.5 * t_pdf(-0.001, 2e-4, 8.0)
     assert m["ens"]["nll"] == pytest.approx(-np.mean(np.log(mixture)), rel=1e-10)
-    cdf = 0.5 * stats.t.cdf(y[test], 3.5, loc=0.001, scale=np.sqrt(1e-4 * 1.5 / 3.5)) + \
-        0.5 * stats.t.cdf(y[test], 8.0, loc=-0.001, scale=np.sqrt(2e-4 * 6 / 8))
+    cdf = 0.5 * stats.t.cdf(y[test], 3.5, loc=0.001, scale=np.sqrt(1e-4 * 1.5 / 3.5)) + 0.5 * stats.t.cdf(
+        y[test], 8.0, loc=-0.001, scale=np.sqrt(2e-4 * 6 / 8)
+    )
     assert m["ens"]["pit_histogram"] == np.histogram(cdf, bins=10, range=(0, 1))[0].tolist()
 
 
 def test_a_student_t_ensemble_run_writes_its_density_and_its_checkpoint_reproduces_it(tmp_path: Path) -> None:
     panel = synthetic_panel(3, 320, seed=2)
-    single = run_forecast(panel, ForecastConfig(window=10, hidden=8, epochs=2, dist="studentt"), tmp_path / "t",
-                          progress=False)
+    single = run_forecast(
+        panel, ForecastConfig(window=10, hidden=8, epochs=2, dist="studentt"), tmp_path / "t", progress=False
+    )
     dof = single.forecasts["dof"]
     assert dof.notna().all() and (dof > 2).all()
     assert json.loads((tmp_path / "t" / "metrics.json").read_text())["models"]["lstm"] == "LSTM-MLE (Student-t)"
     again = predict_with_model(panel, tmp_path / "t" / "model.pt", None)
-    pd.testing.assert_frame_equal(again.forecasts[["mean", "variance", "dof"]],
-                                  single.forecasts[["mean", "variance", "dof"]])
+    pd.testing.assert_frame_equal(
+        again.forecasts[["mean", "variance", "dof"]], single.forecasts[["mean", "variance", "dof"]]
+    )
 
-    ens = run_forecast(panel, ForecastConfig(window=10, hidden=8, epochs=2, dist="studentt", ensemble=3),
-                       tmp_path / "e", progress=False)
+    ens = run_forecast(
+        panel,
+        ForecastConfig(window=10, hidden=8, epochs=2, dist="studentt", ensemble=3),
+        tmp_path / "e",
+        progress=False,
+    )
     assert ens.forecasts["dof"].isna().all()  # a mixture of t densities is no t density
     gain = ens.metrics["test"]["ensemble"]
     assert gain["members"] == 3 and len(gain["member_nll"]) == 3
@@ -98,7 +112,8 @@ def test_a_student_t_ensemble_run_writes_its_density_and_its_checkpoint_reproduc
     again = predict_with_model(panel, tmp_path / "e" / "model.pt", None)
     pd.testing.assert_frame_equal(again.forecasts[["mean", "variance"]], ens.forecasts[["mean", "variance"]])
     assert again.metrics["test"]["overall"]["lstm"]["nll"] == pytest.approx(
-        ens.metrics["test"]["overall"]["lstm"]["nll"], rel=1e-12)
+        ens.metrics["test"]["overall"]["lstm"]["nll"], rel=1e-12
+    )
 
 
 def test_every_baseline_is_scored_on_the_same_rows() -> None:
@@ -119,28 +134,39 @@ def test_the_cross_section_needs_five_tickers_and_says_why_it_is_absent() -> Non
     assert -1 <= cs["rank_ic"]["mean"] <= 1
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--dist", "cauchy"], "--dist 'cauchy' is not known; use normal or studentt"),
-    (["--ensemble", "0"], "--ensemble 0 must be 1 or more"),
-    (["--dist", "studentt", "--loss", "mse"], "--loss mse trains no studentt distribution"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--dist", "cauchy"], "--dist 'cauchy' is not known; use normal or studentt"),
+        (["--ensemble", "0"], "--ensemble 0 must be 1 or more"),
+        (["--dist", "studentt", "--loss", "mse"], "--loss mse trains no studentt distribution"),
+    ],
+)
 def test_bad_distribution_settings_are_one_line(tmp_path: Path, args: list[str], words: str) -> None:
     res = CliRunner().invoke(app, ["forecast", "--out", str(tmp_path / "x"), "-q", *args])
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [f"error: {res.output.strip()[7:]}"] and words in res.output
     assert not (tmp_path / "x").exists()
     with pytest.raises(ConfigError):
-        ForecastConfig(**{a.lstrip("-"): (int(b) if b.isdigit() else b) for a, b in zip(args[::2], args[1::2])})
+        pairs = zip(args[::2], args[1::2], strict=True)
+        ForecastConfig(**{a.lstrip("-"): (int(b) if b.isdigit() else b) for a, b in pairs})
 
 
 def test_the_distribution_and_the_ensemble_can_be_tuned(tmp_path: Path) -> None:
     from forecasting.tuning.search import tune_forecaster
 
     space = tmp_path / "space.json"
-    space.write_text(json.dumps({"dist": {"type": "categorical", "choices": ["normal", "studentt"]},
-                                 "ensemble": {"type": "int", "low": 1, "high": 2}}))
-    record = tune_forecaster(synthetic_panel(2, 300, seed=5), tmp_path / "tune", base=TINY, n_trials=3,
-                             space_file=space, progress=False)
+    space.write_text(
+        json.dumps(
+            {
+                "dist": {"type": "categorical", "choices": ["normal", "studentt"]},
+                "ensemble": {"type": "int", "low": 1, "high": 2},
+            }
+        )
+    )
+    record = tune_forecaster(
+        synthetic_panel(2, 300, seed=5), tmp_path / "tune", base=TINY, n_trials=3, space_file=space, progress=False
+    )
     assert record["params"]["dist"] in ("normal", "studentt") and record["params"]["ensemble"] in (1, 2)
     trials = pd.read_csv(tmp_path / "tune" / "trials.csv")
     assert {"params_dist", "params_ensemble"} <= set(trials.columns)
@@ -157,10 +183,13 @@ def test_a_rolling_walk_forward_scores_every_fold() -> None:
 
 def test_command_line_options_win_over_a_parameters_file(tmp_path: Path) -> None:
     params = tmp_path / "best_params.json"
-    params.write_text(json.dumps({"params": {"window": 12, "hidden": 8, "epochs": 1, "patience": 1,
-                                             "dist": "normal", "max_gap": 5}}))
-    res = CliRunner().invoke(app, ["forecast", "--params", str(params), "--window", "10", "--max-gap", "2",
-                                   "--out", str(tmp_path / "run"), "-q"])
+    params.write_text(
+        json.dumps({"params": {"window": 12, "hidden": 8, "epochs": 1, "patience": 1, "dist": "normal", "max_gap": 5}})
+    )
+    res = CliRunner().invoke(
+        app,
+        ["forecast", "--params", str(params), "--window", "10", "--max-gap", "2", "--out", str(tmp_path / "run"), "-q"],
+    )
     assert res.exit_code == 0, res.output
     config = json.loads((tmp_path / "run" / "manifest.json").read_text())["config"]
     assert (config["window"], config["max_gap"], config["hidden"], config["dist"]) == (10, 2, 8, "normal")
@@ -170,11 +199,18 @@ def test_fixed_search_settings_are_recorded_and_split_settings_cannot_be_tuned(t
     from forecasting.tuning import tune_forecaster
 
     space = tmp_path / "space.json"
-    space.write_text(json.dumps({"dist": {"type": "fixed", "value": "normal"},
-                                 "ensemble": {"type": "fixed", "value": 2},
-                                 "lr": {"type": "float", "low": 1e-3, "high": 1e-2}}))
-    record = tune_forecaster(synthetic_panel(2, 300, seed=5), tmp_path / "t", base=TINY, n_trials=2,
-                             space_file=space, progress=False)
+    space.write_text(
+        json.dumps(
+            {
+                "dist": {"type": "fixed", "value": "normal"},
+                "ensemble": {"type": "fixed", "value": 2},
+                "lr": {"type": "float", "low": 1e-3, "high": 1e-2},
+            }
+        )
+    )
+    record = tune_forecaster(
+        synthetic_panel(2, 300, seed=5), tmp_path / "t", base=TINY, n_trials=2, space_file=space, progress=False
+    )
     assert (record["params"]["dist"], record["params"]["ensemble"]) == ("normal", 2)
     for name in ("embargo", "test", "walk_forward"):
         space.write_text(json.dumps({name: {"type": "int", "low": 1, "high": 3}}))

@@ -37,18 +37,22 @@ def _dates(panel: pd.DataFrame) -> pd.Index:
     return panel.index.get_level_values("date")
 
 
-def test_the_whole_training_block_is_scored_as_in_training(panel: pd.DataFrame,
-                                                            trained: tuple[Path, dict[str, str]]) -> None:
+def test_the_whole_training_block_is_scored_as_in_training(
+    panel: pd.DataFrame, trained: tuple[Path, dict[str, str]]
+) -> None:
     model, split = trained
-    assert load_checkpoint(model).meta["training_starts"] == {"T0000": split["train_start"],
-                                                              "T0001": split["train_start"],
-                                                              "T0002": split["train_start"]}
+    assert load_checkpoint(model).meta["training_starts"] == {
+        "T0000": split["train_start"],
+        "T0001": split["train_start"],
+        "T0002": split["train_start"],
+    }
     run = predict_with_model(panel, model, None)
     assert run.metrics["test"]["n"] > 0 and "note" not in run.metrics
 
 
 def test_data_starting_inside_the_training_block_is_not_scored_and_the_dates_needed_are_named(
-        panel: pd.DataFrame, trained: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    panel: pd.DataFrame, trained: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     model, split = trained
     start = pd.Timestamp(split["train_start"]) + pd.Timedelta(days=120)  # still 100+ training rows left
     later = panel[_dates(panel) >= start]
@@ -61,24 +65,27 @@ def test_data_starting_inside_the_training_block_is_not_scored_and_the_dates_nee
     assert run.forecasts["mean"].notna().all() and len(run.forecasts) > 0  # the forecasts are still made
     data = tmp_path / "later.csv"
     later.reset_index().to_csv(data, index=False)
-    result = CliRunner().invoke(app, ["forecast", "--model", str(model), "--data", str(data), "--out",
-                                      str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app, ["forecast", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert f"the data starts {first}" in text and "GARCH" not in text
     assert not (tmp_path / "out" / "metrics.json").exists()
 
 
-def test_data_ending_inside_the_training_block_is_not_scored(panel: pd.DataFrame,
-                                                             trained: tuple[Path, dict[str, str]]) -> None:
+def test_data_ending_inside_the_training_block_is_not_scored(
+    panel: pd.DataFrame, trained: tuple[Path, dict[str, str]]
+) -> None:
     model, split = trained
     early = panel[_dates(panel) <= pd.Timestamp(split["train"]) - pd.Timedelta(days=14)]
     run = predict_with_model(early, model, None)
     assert "the data ends" in run.metrics["note"] and "test" not in run.metrics
 
 
-def test_one_ticker_starting_later_than_in_training_is_named(panel: pd.DataFrame,
-                                                              trained: tuple[Path, dict[str, str]]) -> None:
+def test_one_ticker_starting_later_than_in_training_is_named(
+    panel: pd.DataFrame, trained: tuple[Path, dict[str, str]]
+) -> None:
     model, split = trained
     cut = pd.Timestamp(split["train_start"]) + pd.Timedelta(days=60)
     tickers = panel.index.get_level_values("ticker")
@@ -97,8 +104,25 @@ def test_a_ticker_too_short_for_the_baselines_is_named_as_left_out(tmp_path: Pat
     data = tmp_path / "short.csv"
     short.reset_index().to_csv(data, index=False)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["forecast", "--data", str(data), "--out", str(out), "--window", "10",
-                                      "--hidden", "8", "--layers", "1", "--epochs", "2", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--window",
+            "10",
+            "--hidden",
+            "8",
+            "--layers",
+            "1",
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     forecasts = pd.read_csv(out / "forecasts.csv")

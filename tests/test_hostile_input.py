@@ -21,10 +21,21 @@ from qtrade.cli import app
 HEADERS = ["date", "ticker", "open", "high", "low", "close", "volume", "adj close", "extra"]
 CELLS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(-10**20, 10**20).map(str),
+    st.integers(-(10**20), 10**20).map(str),
     st.sampled_from(["", " ", "abc", "1e400", "-5", "0", "nan", "NULL", "1,5", "TRUE", "\u00e9t\u00e9", "\x00"]),
-    st.sampled_from(["2020-01-02", "20200103", "2020/01/06", "01/07/2020", "2020-13-45", "not a date",
-                     "2020-01-02T10:00:00+09:00", "1999-12-31", "2020-01-02"]),
+    st.sampled_from(
+        [
+            "2020-01-02",
+            "20200103",
+            "2020/01/06",
+            "01/07/2020",
+            "2020-13-45",
+            "not a date",
+            "2020-01-02T10:00:00+09:00",
+            "1999-12-31",
+            "2020-01-02",
+        ]
+    ),
 )
 
 
@@ -97,8 +108,10 @@ def test_the_command_line_answers_0_or_1_and_never_a_traceback(content: bytes) -
 
 def test_unsorted_duplicated_and_mixed_dates() -> None:
     rows = [
-        ("2020-01-03", "A", 1, 2, 0.5, 1.5, 100), ("2020-01-02", "A", 1, 2, 0.5, 1.5, 100),
-        ("2020-01-06", "A", 1, 2, 0.5, 1.5, 0), ("2020-01-07", "A", 1, 2, 0.5, 1.5, 1e15),
+        ("2020-01-03", "A", 1, 2, 0.5, 1.5, 100),
+        ("2020-01-02", "A", 1, 2, 0.5, 1.5, 100),
+        ("2020-01-06", "A", 1, 2, 0.5, 1.5, 0),
+        ("2020-01-07", "A", 1, 2, 0.5, 1.5, 1e15),
     ]
     columns = ["date", "ticker", "open", "high", "low", "close", "volume"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,8 +119,9 @@ def test_unsorted_duplicated_and_mixed_dates() -> None:
         pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
         panel = load_market_data(path)
         _check(panel)
-        assert panel.index.get_level_values("date").tolist() == list(pd.to_datetime(
-            ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]))
+        assert panel.index.get_level_values("date").tolist() == list(
+            pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"])
+        )
         mixed = Path(tmp) / "m.csv"  # one format per column: ISO beside YYYYMMDD is refused, not guessed per cell
         pd.DataFrame([("20200102", *rows[1][1:]), *rows[:1], *rows[2:]], columns=columns).to_csv(mixed, index=False)
         try:
@@ -140,9 +154,11 @@ def vendor_files(draw: st.DrawFn) -> str:
         first = draw(st.sampled_from(HEADS))
         n = draw(st.integers(1, 8))
         fields = ["Close", "High", "Low", "Open", "Volume", "Adj Close", "Other"]
-        rows = [[first[0], *[draw(st.sampled_from(fields)) for _ in range(n)]],
-                [first[1], *[draw(st.sampled_from(["AAPL", "MSFT", ""])) for _ in range(n)]],
-                [first[2], *[""] * n]]
+        rows = [
+            [first[0], *[draw(st.sampled_from(fields)) for _ in range(n)]],
+            [first[1], *[draw(st.sampled_from(["AAPL", "MSFT", ""])) for _ in range(n)]],
+            [first[2], *[""] * n],
+        ]
     width = len(rows[0])
     for _ in range(draw(st.integers(0, 6))):
         rows.append([draw(VENDOR_CELLS) for _ in range(draw(st.sampled_from([width, width, width - 1, width + 1])))])

@@ -65,8 +65,9 @@ def test_both_conventions_load_to_the_true_adjusted_series(tmp_path: Path, conve
     true = _true_panel()
     raw = _write_jpx(tmp_path / "stock_prices.csv", true, convention)
     one = raw[raw["SecuritiesCode"] == "10001"]["Close"].to_numpy()
-    assert one[149] / one[150] == pytest.approx(2.0 * true.xs("T0001", level="ticker")["close"].iloc[149]
-                                                / true.xs("T0001", level="ticker")["close"].iloc[150])
+    assert one[149] / one[150] == pytest.approx(
+        2.0 * true.xs("T0001", level="ticker")["close"].iloc[149] / true.xs("T0001", level="ticker")["close"].iloc[150]
+    )
     loaded = load_market_data(tmp_path / "stock_prices.csv")
     assert_close_panels(loaded, _codes(true))
     close = loaded["close"].unstack("ticker")

@@ -124,12 +124,15 @@ def test_jpx_file_with_semicolons_and_decimal_commas_is_named(tmp_path: Path) ->
         load_market_data(path)
 
 
-@pytest.mark.parametrize(("cell", "message"), [
-    ("101,5", "column close writes decimals with a comma ('101,5')"),
-    ("1.101,5", "column close writes decimals with a comma ('1.101,5')"),
-    ("1,101.5", "column close has a comma in the number '1,101.5' (a thousands separator or a decimal comma)"),
-    ("abc", "column close has a non-numeric value 'abc'; fix or blank that cell"),
-])
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("101,5", "column close writes decimals with a comma ('101,5')"),
+        ("1.101,5", "column close writes decimals with a comma ('1.101,5')"),
+        ("1,101.5", "column close has a comma in the number '1,101.5' (a thousands separator or a decimal comma)"),
+        ("abc", "column close has a non-numeric value 'abc'; fix or blank that cell"),
+    ],
+)
 def test_commas_in_numbers_are_named(tmp_path: Path, cell: str, message: str) -> None:
     from forecasting.errors import DataError
 
@@ -140,6 +143,7 @@ def test_commas_in_numbers_are_named(tmp_path: Path, cell: str, message: str) ->
 
 
 # --- open and close within the day's range (issue 18, item 11) ------------------------------------------------
+
 
 def _one_day_changed(tmp_path: Path, changes: dict[str, float], *, day: int = 17) -> tuple[Path, str]:
     """The synthetic panel as a long CSV, with T0001's prices on one day changed; returns the path and the day."""
@@ -152,20 +156,29 @@ def _one_day_changed(tmp_path: Path, changes: dict[str, float], *, day: int = 17
     return path, f"{frame.loc[row, 'date']:%Y-%m-%d}"
 
 
-@pytest.mark.parametrize(("column", "scale", "side"), [
-    ("close", None, "above high"), ("close", 1.5, "above high"), ("close", 0.5, "below low"),
-    ("open", 1.01, "above high"), ("open", 0.99, "below low"),
-])
+@pytest.mark.parametrize(
+    ("column", "scale", "side"),
+    [
+        ("close", None, "above high"),
+        ("close", 1.5, "above high"),
+        ("close", 0.5, "below low"),
+        ("open", 1.01, "above high"),
+        ("open", 0.99, "below low"),
+    ],
+)
 def test_an_open_or_close_outside_the_days_range_is_refused_naming_ticker_and_date(
-        tmp_path: Path, column: str, scale: float | None, side: str) -> None:
+    tmp_path: Path, column: str, scale: float | None, side: str
+) -> None:
     from forecasting.errors import DataError
 
     frame = synthetic_panel(2, 40, seed=4)
     high, low = frame.xs("T0001", level="ticker")[["high", "low"]].iloc[17]
     value = 1e9 if scale is None else (high * scale if side == "above high" else low * scale)
     path, day = _one_day_changed(tmp_path, {column: value})
-    message = (f"{path}: {column} {side} for T0001 on {day} (1 row(s) with open or close outside [low, high]); "
-               "check the column order and the units, or fix those rows")
+    message = (
+        f"{path}: {column} {side} for T0001 on {day} (1 row(s) with open or close outside [low, high]); "
+        "check the column order and the units, or fix those rows"
+    )
     with pytest.raises(DataError, match=re.escape(message)):
         load_market_data(path)
 

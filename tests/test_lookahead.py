@@ -95,5 +95,6 @@ def test_features_are_invariant_to_rescaling_a_tickers_past() -> None:
     a = build_features(clean_panel(panel))
     b = build_features(clean_panel(scaled))
     price = [0, 1, 2, 3, 5]
-    np.testing.assert_allclose(np.delete(a.x[:, :, price], 30, axis=1), np.delete(b.x[:, :, price], 30, axis=1),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.delete(a.x[:, :, price], 30, axis=1), np.delete(b.x[:, :, price], 30, axis=1), rtol=1e-5, atol=1e-6
+    )

@@ -20,8 +20,9 @@ from forecasting.model.distributions import Predictive
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from qtrade.cli import app
 
-SMALL = ForecastConfig(window=10, hidden=8, layers=1, epochs=2, batch_size=64, patience=2, device="cpu",
-                       mean_shrinkage="auto")
+SMALL = ForecastConfig(
+    window=10, hidden=8, layers=1, epochs=2, batch_size=64, patience=2, device="cpu", mean_shrinkage="auto"
+)
 
 
 def test_shrinking_moves_the_mean_and_keeps_the_spread_of_every_member() -> None:
@@ -77,13 +78,17 @@ def panel() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def runs(panel: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("auto")
-    return {"auto": run_forecast(panel, SMALL, out, progress=False), "out": out,
-            "none": run_forecast(panel, replace(SMALL, mean_shrinkage="none"), None, progress=False),
-            "half": run_forecast(panel, replace(SMALL, mean_shrinkage=0.5), None, progress=False)}
+    return {
+        "auto": run_forecast(panel, SMALL, out, progress=False),
+        "out": out,
+        "none": run_forecast(panel, replace(SMALL, mean_shrinkage="none"), None, progress=False),
+        "half": run_forecast(panel, replace(SMALL, mean_shrinkage=0.5), None, progress=False),
+    }
 
 
 def test_the_forecasts_carry_the_factor_chosen_on_validation_and_the_test_block_before_and_after(
-        runs: dict[str, object]) -> None:
+    runs: dict[str, object],
+) -> None:
     auto, none, half = runs["auto"], runs["none"], runs["half"]
     chosen = auto.metrics["mean_shrinkage"]  # type: ignore[attr-defined]
     val_nll = {float(k): v for k, v in chosen["val_nll"].items()}
@@ -96,14 +101,18 @@ def test_the_forecasts_carry_the_factor_chosen_on_validation_and_the_test_block_
     assert none.metrics["mean_shrinkage"]["factor"] == 1.0 and "val_nll" not in none.metrics["mean_shrinkage"]  # type: ignore[attr-defined]
     # the validation NLL at k = 1 is the unshrunk run's validation score, on the validation rows with a target
     val = none.scored[(none.scored["split"] == "val") & none.scored["target"].notna()]  # type: ignore[attr-defined]
-    t = stats.t(val["lstm_dof"], loc=val["lstm_mean"], scale=np.sqrt(val["lstm_var"] * (val["lstm_dof"] - 2)
-                                                                       / val["lstm_dof"]))
+    t = stats.t(
+        val["lstm_dof"], loc=val["lstm_mean"], scale=np.sqrt(val["lstm_var"] * (val["lstm_dof"] - 2) / val["lstm_dof"])
+    )
     assert np.isclose(val_nll[1.0], -np.mean(t.logpdf(val["target"])), rtol=1e-9)
     # before and after on the test block: the unshrunk and the half-shrunk runs' own test scores
     for run, key in ((none, "unshrunk"), (half, "shrunk")):
         test = run.metrics["test"]["overall"]["lstm"]  # type: ignore[attr-defined]
-        other = auto.metrics["mean_shrinkage"]["test"]["unshrunk"] if key == "unshrunk" else \
-            half.metrics["mean_shrinkage"]["test"]["shrunk"]  # type: ignore[attr-defined]
+        other = (
+            auto.metrics["mean_shrinkage"]["test"]["unshrunk"]
+            if key == "unshrunk"
+            else half.metrics["mean_shrinkage"]["test"]["shrunk"]
+        )  # type: ignore[attr-defined]
         assert np.isclose(other["nll"], test["nll"], rtol=1e-9)
         assert np.isclose(other["r2_vs_zero"], test["r2_vs_zero"], rtol=1e-9)
 
@@ -148,14 +157,29 @@ def test_a_saved_model_applies_its_own_factor(panel: pd.DataFrame, runs: dict[st
 def test_the_command_line_reports_the_factor_and_refuses_a_bad_one(panel: pd.DataFrame, tmp_path: Path) -> None:
     data = tmp_path / "panel.csv"
     panel.reset_index().to_csv(data, index=False)
-    common = ["forecast", "--data", str(data), "--window", "10", "--hidden", "8", "--layers", "1", "--epochs", "2",
-              "--quiet"]
+    common = [
+        "forecast",
+        "--data",
+        str(data),
+        "--window",
+        "10",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--epochs",
+        "2",
+        "--quiet",
+    ]
     result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "a"), "--mean-shrinkage", "0.3"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     before, after = metrics["mean_shrinkage"]["test"]["unshrunk"], metrics["mean_shrinkage"]["test"]["shrunk"]
-    assert (f"Mean shrinkage: the LSTM's mean x 0.3 (given); on the test block NLL {before['nll']:.4f} -> "
-            f"{after['nll']:.4f}") in " ".join(result.output.split())
+    assert (
+        f"Mean shrinkage: the LSTM's mean x 0.3 (given); on the test block NLL {before['nll']:.4f} -> "
+        f"{after['nll']:.4f}"
+    ) in " ".join(result.output.split())
     result = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "b"), "--mean-shrinkage", "2"])
     assert result.exit_code == 1 and result.stderr.strip() == (
-        "error: --mean-shrinkage '2' is not known; use auto, none or a factor from 0 to 1")
+        "error: --mean-shrinkage '2' is not known; use auto, none or a factor from 0 to 1"
+    )

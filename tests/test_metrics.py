@@ -99,11 +99,14 @@ def test_student_t_scores_match_scipy_and_beat_the_normal_on_fat_tailed_data() -
     i = 7
     knots = [mean[i] - scale[i], mean[i], y[i], mean[i] + scale[i]]
     f = lambda x: stats.t.cdf(x, dof[i], mean[i], scale[i])  # noqa: E731
-    by_definition = (integrate.quad(lambda x: f(x) ** 2, -np.inf, min(knots))[0]
-                     + integrate.quad(lambda x: (f(x) - (x >= y[i])) ** 2, min(knots), max(knots), points=knots)[0]
-                     + integrate.quad(lambda x: (1 - f(x)) ** 2, max(knots), np.inf)[0])
-    assert np.isclose(crps(y[i : i + 1], mean[i : i + 1], var[i : i + 1], dof=dof[i : i + 1])[0], by_definition,
-                      rtol=1e-8)
+    by_definition = (
+        integrate.quad(lambda x: f(x) ** 2, -np.inf, min(knots))[0]
+        + integrate.quad(lambda x: (f(x) - (x >= y[i])) ** 2, min(knots), max(knots), points=knots)[0]
+        + integrate.quad(lambda x: (1 - f(x)) ** 2, max(knots), np.inf)[0]
+    )
+    assert np.isclose(
+        crps(y[i : i + 1], mean[i : i + 1], var[i : i + 1], dof=dof[i : i + 1])[0], by_definition, rtol=1e-8
+    )
     t = score(y, mean, var, hist_mean=np.zeros(n), parkinson=var, dof=dof)
     normal = score(y, mean, var, hist_mean=np.zeros(n), parkinson=var)
     for level in (0.5, 0.9, 0.95):
@@ -118,8 +121,9 @@ def test_student_t_scores_match_scipy_and_beat_the_normal_on_fat_tailed_data() -
 def test_score_of_an_ensemble_uses_its_mixture() -> None:
     rng = np.random.default_rng(6)
     n = 2000
-    members = [Predictive.single(rng.normal(0, 0.01, n), rng.uniform(1e-4, 4e-4, n), rng.uniform(3, 8, n))
-               for _ in range(3)]
+    members = [
+        Predictive.single(rng.normal(0, 0.01, n), rng.uniform(1e-4, 4e-4, n), rng.uniform(3, 8, n)) for _ in range(3)
+    ]
     ens = Predictive.mixture(members)
     y = ens.sample(seed=7)
     s = score(y, ens.mean, ens.var, hist_mean=np.zeros(n), parkinson=ens.var, predictive=ens)
@@ -138,7 +142,8 @@ def test_normal_scores_are_unchanged_by_the_density_argument() -> None:
     np.testing.assert_array_equal(nll(y, m, v), 0.5 * (np.log(2 * np.pi * v) + (y - m) ** 2 / v))
     z = (y - m) / np.sqrt(v)
     np.testing.assert_array_equal(
-        crps(y, m, v), np.sqrt(v) * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)))
+        crps(y, m, v), np.sqrt(v) * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi))
+    )
     s = score(y, m, v, hist_mean=np.zeros(500), parkinson=v)
     assert s["coverage_90"] == float(np.mean(np.abs(z) <= stats.norm.ppf(0.95)))
     assert s["pit_histogram"] == np.histogram(stats.norm.cdf(z), bins=10, range=(0, 1))[0].tolist()
@@ -147,18 +152,20 @@ def test_normal_scores_are_unchanged_by_the_density_argument() -> None:
 def _scoring_frame(n_dates: int = 40, n_tickers: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     n = n_dates * n_tickers
-    frame = pd.DataFrame({
-        "date": np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers),
-        "ticker": np.tile([f"T{i}" for i in range(n_tickers)], n_dates),
-        "split": "test",
-        "target": rng.normal(0, 0.02, n),
-        "parkinson": rng.uniform(1e-4, 5e-4, n),
-        "entry": rng.uniform(50, 150, n),
-        "lstm_mean": rng.normal(0, 0.005, n),
-        "lstm_var": np.full(n, 4e-4),
-        "historical_mean": np.full(n, 1e-3),
-        "historical_var": np.full(n, 3e-4),
-    })
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(pd.bdate_range("2022-01-03", periods=n_dates), n_tickers),
+            "ticker": np.tile([f"T{i}" for i in range(n_tickers)], n_dates),
+            "split": "test",
+            "target": rng.normal(0, 0.02, n),
+            "parkinson": rng.uniform(1e-4, 5e-4, n),
+            "entry": rng.uniform(50, 150, n),
+            "lstm_mean": rng.normal(0, 0.005, n),
+            "lstm_var": np.full(n, 4e-4),
+            "historical_mean": np.full(n, 1e-3),
+            "historical_var": np.full(n, 3e-4),
+        }
+    )
     frame.loc[7, "target"] = np.nan  # not realised: scored by no model
     return frame
 
@@ -166,9 +173,11 @@ def _scoring_frame(n_dates: int = 40, n_tickers: int = 3) -> pd.DataFrame:
 def test_price_level_mse_prices_the_exit_from_the_entry_of_the_execution() -> None:
     frame = _scoring_frame()
     rows = frame.drop(index=7)
-    for execution, prices in (("next-close", ("the close of t+2", "the close of t+1")),
-                              ("next-open", ("the open of t+2", "the open of t+1")),
-                              ("same-close", ("the close of t+1", "the close of t"))):
+    for execution, prices in (
+        ("next-close", ("the close of t+2", "the close of t+1")),
+        ("next-open", ("the open of t+2", "the open of t+1")),
+        ("same-close", ("the close of t+1", "the close of t")),
+    ):
         result = evaluate(frame, ["lstm", "historical"], execution=execution)
         assert result["execution"] == execution and result["test"]["n"] == len(rows)  # type: ignore[index]
         price = result["test"]["price_level_mse"]  # type: ignore[index]
@@ -177,5 +186,6 @@ def test_price_level_mse_prices_the_exit_from_the_entry_of_the_execution() -> No
         assert np.isclose(price["persistence"], np.mean((exit_price - rows["entry"]) ** 2))
         assert price["note"].startswith(f"MSE of {prices[0]} in price units") and prices[1] in price["note"]
     assert evaluate(frame, ["lstm", "historical"], execution="next-open")["target"] == (
-        "log return from the open of t+1 to the open of t+2")
+        "log return from the open of t+1 to the open of t+2"
+    )
     assert len(common_rows(frame, ["lstm", "historical"])) == len(rows)

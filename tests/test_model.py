@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-import math
-
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,9 @@ def test_nll_matches_the_gaussian_formula_and_is_minimised_at_the_truth() -> Non
     y = torch.tensor([0.3, -1.2, 2.0])
     m = torch.tensor([0.1, -1.0, 1.0])
     v = torch.tensor([0.5, 2.0, 1.5])
-    hand = np.mean([0.5 * (math.log(2 * math.pi * vi) + (yi - mi) ** 2 / vi) for yi, mi, vi in zip(y, m, v)])
+    hand = np.mean(
+        [0.5 * (math.log(2 * math.pi * vi) + (yi - mi) ** 2 / vi) for yi, mi, vi in zip(y, m, v, strict=True)]
+    )
     assert np.isclose(gaussian_nll(m, v, y).item(), hand, rtol=1e-6)
     # for data drawn from N(0, 4), the NLL over a grid of variances is smallest near 4
     g = torch.Generator().manual_seed(0)
@@ -56,14 +57,17 @@ def test_training_on_nll_learns_the_variance_of_the_data() -> None:
     xt = torch.from_numpy(x)
     tr = WindowDataset(xt, samples[split], target[samples[split, 0], samples[split, 1]], w)
     va = WindowDataset(xt, samples[~split], target[samples[~split, 0], samples[~split, 1]], w)
-    res = train_model(tr, va, ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0),
-                      TrainConfig(epochs=15, batch_size=128, lr=1e-2, patience=15, device="cpu"))
+    res = train_model(
+        tr,
+        va,
+        ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0),
+        TrainConfig(epochs=15, batch_size=128, lr=1e-2, patience=15, device="cpu"),
+    )
     _, var, dof = predict(res.model, va, device=torch.device("cpu"))
     assert dof is None
     v = vol[samples[~split, 0], samples[~split, 1]]
     assert np.median(var[v == 2.0]) > 2.0 and np.median(var[v == 0.5]) < 0.6
     assert res.best_epoch >= 1 and len(res.history) >= res.best_epoch
-
 
 
 def test_batches_gathered_in_place_draw_what_a_dataloader_draws() -> None:
@@ -89,8 +93,8 @@ def test_batches_gathered_in_place_draw_what_a_dataloader_draws() -> None:
         runs.append((epochs, torch.get_rng_state()))
     (a, state_a), (b, state_b) = runs
     assert [len(e) for e in a] == [len(e) for e in b] == [7, 7, 7]
-    for epoch_a, epoch_b in zip(a, b):
-        for (xa, ya), (xb, yb) in zip(epoch_a, epoch_b):
+    for epoch_a, epoch_b in zip(a, b, strict=False):
+        for (xa, ya), (xb, yb) in zip(epoch_a, epoch_b, strict=False):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert not torch.equal(a[0][0][1], a[1][0][1])  # epochs are shuffled afresh
     assert torch.equal(state_a, state_b)
@@ -150,7 +154,7 @@ def test_checkpoints_keep_the_distribution_and_old_ones_load_as_normal(tmp_path:
     save_checkpoint(tmp_path / "t.pt", t_net, {"window": 10})
     loaded = load_checkpoint(tmp_path / "t.pt").model
     assert loaded.config.dist == "studentt"
-    for a, b in zip(t_net(x), loaded(x)):
+    for a, b in zip(t_net(x), loaded(x), strict=False):
         assert torch.equal(a, b)
     # a checkpoint written before the Student-t: its model_config has no "dist"
     n_net = LSTMMLE(ModelConfig(n_features=3, hidden=8, layers=1)).eval()
@@ -192,8 +196,12 @@ def test_studentt_training_learns_fat_tails_and_beats_the_normal_nll() -> None:
     tr, va, y = _fat_tailed_data(4.0)
     fits = {}
     for dist in ("normal", "studentt"):
-        res = train_model(tr, va, ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0, dist=dist),
-                          TrainConfig(epochs=12, batch_size=128, lr=1e-2, patience=12, device="cpu"))
+        res = train_model(
+            tr,
+            va,
+            ModelConfig(n_features=1, hidden=8, layers=1, dropout=0.0, dist=dist),
+            TrainConfig(epochs=12, batch_size=128, lr=1e-2, patience=12, device="cpu"),
+        )
         mean, var, dof = predict(res.model, va, device=torch.device("cpu"))
         fits[dist] = (float(np.mean(nll(y, mean, var, dof=dof))), dof, res)
     t_nll, dof, res = fits["studentt"]

@@ -28,15 +28,19 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--epochs", "0"], "error: --epochs 0 must be 1 or more"),
-    (["--hidden", "0"], "error: --hidden 0 must be 1 or more"),
-    (["--batch-size", "-3"], "error: --batch-size -3 must be 1 or more"),
-    (["--patience", "0"], "error: --patience 0 must be 1 or more"),
-    (["--lr", "0"], "error: --lr 0.0 must be above 0"),
-])
-def test_a_bad_setting_is_refused_naming_only_that_option(data: Path, tmp_path: Path, args: list[str],
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "error: --epochs 0 must be 1 or more"),
+        (["--hidden", "0"], "error: --hidden 0 must be 1 or more"),
+        (["--batch-size", "-3"], "error: --batch-size -3 must be 1 or more"),
+        (["--patience", "0"], "error: --patience 0 must be 1 or more"),
+        (["--lr", "0"], "error: --lr 0.0 must be above 0"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_only_that_option(
+    data: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = runner.invoke(app, ["forecast", "--data", str(data), "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 1 and result.stderr == message + "\n"
 
@@ -46,9 +50,12 @@ def test_data_too_short_is_refused_in_one_line_without_a_blank_one_before(tmp_pa
     synthetic_panel(2, 150, seed=1).reset_index().to_csv(short, index=False)
     result = runner.invoke(app, ["forecast", "--data", str(short), "--out", str(tmp_path / "o"), "--epochs", "1"])
     assert result.exit_code == 1
-    assert re.fullmatch(r"error: \S+short\.csv: 150 trading days give a training block of \d+ days, too few for the "
-                        r"baselines' fits \(\d+ days\); with --window 30 the split needs at least \d+ days of data, so "
-                        r"give more data\n", result.stderr), result.stderr
+    assert re.fullmatch(
+        r"error: \S+short\.csv: 150 trading days give a training block of \d+ days, too few for the "
+        r"baselines' fits \(\d+ days\); with --window 30 the split needs at least \d+ days of data, so "
+        r"give more data\n",
+        result.stderr,
+    ), result.stderr
 
 
 def test_one_ticker_is_one_ticker(tmp_path: Path) -> None:
@@ -59,12 +66,32 @@ def test_one_ticker_is_one_ticker(tmp_path: Path) -> None:
     assert "1 ticker, " in result.output and "1 tickers" not in result.output
 
 
-def test_the_normal_head_is_named_and_the_progress_shows_the_nll_of_returns(
-        data: Path, tmp_path: Path) -> None:
+def test_the_normal_head_is_named_and_the_progress_shows_the_nll_of_returns(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "normal"
-    result = runner.invoke(app, ["forecast", "--data", str(data), "--out", str(out), "--window", "10", "--hidden",
-                                 "8", "--layers", "1", "--epochs", "3", "--patience", "3", "--dist", "normal",
-                                 "--mean-shrinkage", "none"])
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--window",
+            "10",
+            "--hidden",
+            "8",
+            "--layers",
+            "1",
+            "--epochs",
+            "3",
+            "--patience",
+            "3",
+            "--dist",
+            "normal",
+            "--mean-shrinkage",
+            "none",
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["models"]["lstm"] == "LSTM-MLE (normal)" and "LSTM-MLE (normal)" in result.output
@@ -72,8 +99,9 @@ def test_the_normal_head_is_named_and_the_progress_shows_the_nll_of_returns(
     assert "fitting the baselines (GARCH, GJR-GARCH-t, HAR, ...) and scoring" in result.stderr
     # the bar's last epoch: the NLL of log returns, as the table gives it; the network was trained on returns
     # divided by the target scale, whose NLL is larger by log(scale)
-    shown = [(float(t), float(v)) for t, v in re.findall(r"epoch 3: NLL train (-?\d+\.\d+) val (-?\d+\.\d+)",
-                                                         result.stderr)]
+    shown = [
+        (float(t), float(v)) for t, v in re.findall(r"epoch 3: NLL train (-?\d+\.\d+) val (-?\d+\.\d+)", result.stderr)
+    ]
     assert shown, result.stderr
     train_nll, val_nll = shown[-1]
     assert val_nll < 0 and train_nll < 0  # daily returns: a density far above 1, a negative NLL
@@ -83,11 +111,13 @@ def test_the_normal_head_is_named_and_the_progress_shows_the_nll_of_returns(
     assert abs(val_nll - metrics["val"]["overall"]["lstm"]["nll"]) < 0.05 < abs(np.log(scale))
 
 
-def test_baselines_line_and_losses_in_returns_through_the_api(capsys: pytest.CaptureFixture[str],
-                                                               tmp_path: Path) -> None:
+def test_baselines_line_and_losses_in_returns_through_the_api(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     panel = synthetic_panel(2, 330, seed=4)
-    config = ForecastConfig(window=10, hidden=8, layers=1, epochs=2, patience=2, device="cpu", dist="normal",
-                            mean_shrinkage="none")
+    config = ForecastConfig(
+        window=10, hidden=8, layers=1, epochs=2, patience=2, device="cpu", dist="normal", mean_shrinkage="none"
+    )
     run = run_forecast(panel, config, tmp_path / "o", progress=True)
     err = capsys.readouterr().err
     assert "fitting the baselines" in err
@@ -106,9 +136,17 @@ def test_a_backtest_ends_by_naming_the_tearsheet_to_open(tmp_path: Path) -> None
     panel.reset_index().to_csv(data, index=False)
     close = panel["close"].droplevel("ticker")
     target = np.log(close.shift(-2) / close.shift(-1))
-    forecasts = pd.DataFrame({"date": close.index, "ticker": "T0000", "mean": 0.0005, "variance": 1e-4,
-                              "target": target.to_numpy(), "split": np.where(np.arange(len(close)) < 150, "train",
-                                                                              "test"), "execution": "next-close"})
+    forecasts = pd.DataFrame(
+        {
+            "date": close.index,
+            "ticker": "T0000",
+            "mean": 0.0005,
+            "variance": 1e-4,
+            "target": target.to_numpy(),
+            "split": np.where(np.arange(len(close)) < 150, "train", "test"),
+            "execution": "next-close",
+        }
+    )
     fc = tmp_path / "forecasts.csv"
     forecasts.to_csv(fc, index=False, date_format="%Y-%m-%d")
     out = tmp_path / "bt"

@@ -67,10 +67,15 @@ def test_every_command_the_readme_shows_exists_with_its_options() -> None:
 
 def test_the_check_catches_a_command_or_option_that_does_not_exist() -> None:
     commands = _commands()
-    shown = readme_invocations("```bash\nqtrade forecast --no-such-option 3 --out x\nqtrade launch\n```\n"
-                               "and `qtrade backtest --strategy kelly --out y`")
-    assert [_options(s) for s in shown] == [("forecast", ["--no-such-option", "--out"]), ("launch", []),
-                                            ("backtest", ["--strategy", "--out"])]
+    shown = readme_invocations(
+        "```bash\nqtrade forecast --no-such-option 3 --out x\nqtrade launch\n```\n"
+        "and `qtrade backtest --strategy kelly --out y`"
+    )
+    assert [_options(s) for s in shown] == [
+        ("forecast", ["--no-such-option", "--out"]),
+        ("launch", []),
+        ("backtest", ["--strategy", "--out"]),
+    ]
     assert "--no-such-option" not in commands["forecast"] and "launch" not in commands
 
 
@@ -81,8 +86,9 @@ def _table_rows(text: str) -> list[str]:
 
 def _ok(args: list[str]) -> str:
     """Run ``qtrade args`` as a user would, in its own process (a manifest records that process's command line)."""
-    run = subprocess.run([QTRADE, *args], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "QTRADE_THREADS": "1"})
+    run = subprocess.run(
+        [QTRADE, *args], capture_output=True, text=True, timeout=600, env={**os.environ, "QTRADE_THREADS": "1"}
+    )
     assert run.returncode == 0, f"qtrade {shlex.join(args)}: {(run.stdout + run.stderr)[-1500:]}"
     return run.stdout
 
@@ -98,17 +104,57 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
 
     _ok(["data", str(data), "--calendar", "none"])
     ran.append("data")
-    _ok(["forecast", "--data", str(data), "--execution", "next-close", "--dist", "normal", "--ensemble", "1", *tiny,
-         "--out", str(tmp_path / "fc")])
+    _ok(
+        [
+            "forecast",
+            "--data",
+            str(data),
+            "--execution",
+            "next-close",
+            "--dist",
+            "normal",
+            "--ensemble",
+            "1",
+            *tiny,
+            "--out",
+            str(tmp_path / "fc"),
+        ]
+    )
     assert (tmp_path / "fc" / "forecasts.csv").is_file() and (tmp_path / "fc" / "model.pt").is_file()
-    _ok(["forecast", "--model", str(tmp_path / "fc" / "model.pt"), "--data", str(data), "--out",
-         str(tmp_path / "again")])
+    _ok(
+        [
+            "forecast",
+            "--model",
+            str(tmp_path / "fc" / "model.pt"),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "again"),
+        ]
+    )
     assert (tmp_path / "again" / "forecasts.csv").is_file()
     ran.append("forecast")
     assert "kelly" in _ok(["strategies"])
     ran.append("strategies")
-    _ok(["backtest", "--strategy", "kelly", "--forecasts", str(tmp_path / "fc"), "--data", str(data), "--param", "fraction=0.5",
-         "--execution", "next-close", "--commission-bps", "1", "--out", str(tmp_path / "bt")])
+    _ok(
+        [
+            "backtest",
+            "--strategy",
+            "kelly",
+            "--forecasts",
+            str(tmp_path / "fc"),
+            "--data",
+            str(data),
+            "--param",
+            "fraction=0.5",
+            "--execution",
+            "next-close",
+            "--commission-bps",
+            "1",
+            "--out",
+            str(tmp_path / "bt"),
+        ]
+    )
     page = tmp_path / "bt" / "tearsheet.html"
     assert page.is_file()
     ran.append("backtest")
@@ -116,8 +162,22 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     _ok(["report", str(tmp_path / "bt")])
     assert page.is_file()
     ran.append("report")
-    _ok(["tune", "--data", str(data), "--n-trials", "2", "--epochs", "1", "--objective", "nll", "--quiet",
-         "--out", str(tmp_path / "tune")])
+    _ok(
+        [
+            "tune",
+            "--data",
+            str(data),
+            "--n-trials",
+            "2",
+            "--epochs",
+            "1",
+            "--objective",
+            "nll",
+            "--quiet",
+            "--out",
+            str(tmp_path / "tune"),
+        ]
+    )
     assert json.loads((tmp_path / "tune" / "best_params.json").read_text())["params"]
     ran.append("tune")
     _ok(["rerun", str(tmp_path / "fc"), "--out", str(tmp_path / "rerun")])

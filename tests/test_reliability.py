@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -42,11 +41,17 @@ def random_forecasts(panel: pd.DataFrame, seed: int, *, scale: float = 0.01) -> 
     target = held_returns(close, ~clean.filled, lag=1)
     rng = np.random.default_rng(seed)
     n_dates, n_tickers = close.shape
-    return pd.DataFrame({
-        "date": np.repeat(clean.dates, n_tickers), "ticker": np.tile(clean.tickers.astype(str), n_dates),
-        "mean": rng.normal(0, scale, n_dates * n_tickers), "variance": 1e-4,
-        "target": target.reshape(-1), "split": "test", "execution": "next-close",
-    }).dropna(subset=["target"])
+    return pd.DataFrame(
+        {
+            "date": np.repeat(clean.dates, n_tickers),
+            "ticker": np.tile(clean.tickers.astype(str), n_dates),
+            "mean": rng.normal(0, scale, n_dates * n_tickers),
+            "variance": 1e-4,
+            "target": target.reshape(-1),
+            "split": "test",
+            "execution": "next-close",
+        }
+    ).dropna(subset=["target"])
 
 
 def test_strategy_positions_ignore_everything_after_their_date() -> None:
@@ -56,7 +61,9 @@ def test_strategy_positions_ignore_everything_after_their_date() -> None:
     cut = dates[180]
     later = panel.copy()
     after = later.index.get_level_values("date") > cut
-    later.loc[after, ["open", "high", "low", "close"]] *= np.exp(np.random.default_rng(2).normal(0, 0.05, (after.sum(), 1)))
+    later.loc[after, ["open", "high", "low", "close"]] *= np.exp(
+        np.random.default_rng(2).normal(0, 0.05, (after.sum(), 1))
+    )
     fc_later = fc.copy()
     fc_later.loc[fc_later["date"] > cut, "mean"] *= -3.0
     fc_later["target"] = random_forecasts(later, 1)["target"].to_numpy()  # the targets of the changed prices
@@ -74,8 +81,9 @@ def test_forecasts_from_truncated_data_equal_those_from_the_full_data(tmp_path: 
     full = predict_with_model(panel, tmp_path / "m" / "model.pt", None, score=False).forecasts
     dates = panel.index.get_level_values("date").unique()
     for cut in (dates[200], dates[260]):
-        short = predict_with_model(panel[panel.index.get_level_values("date") <= cut], tmp_path / "m" / "model.pt",
-                                   None, score=False).forecasts
+        short = predict_with_model(
+            panel[panel.index.get_level_values("date") <= cut], tmp_path / "m" / "model.pt", None, score=False
+        ).forecasts
         mine = full[full["date"] <= cut].reset_index(drop=True)
         assert len(short) == len(mine)
         assert np.array_equal(short["mean"].to_numpy(), mine["mean"].to_numpy())
@@ -103,8 +111,9 @@ def test_placebo_forecasts_earn_nothing_but_lose_the_costs() -> None:
 def test_the_same_command_gives_the_same_numbers(tmp_path: Path) -> None:
     panel = synthetic_panel(3, 300, seed=9)
     fc = tmp_path / "f.csv"
-    random_forecasts(panel, 3).assign(split=lambda f: np.where(f["date"] < f["date"].iloc[len(f) // 2], "val", "test")
-                                      ).to_csv(fc, index=False)
+    random_forecasts(panel, 3).assign(
+        split=lambda f: np.where(f["date"] < f["date"].iloc[len(f) // 2], "val", "test")
+    ).to_csv(fc, index=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = run_backtest_job(panel, tmp_path / "a", strategy="voltarget", forecasts=fc)
@@ -121,9 +130,25 @@ def test_the_same_command_gives_the_same_numbers(tmp_path: Path) -> None:
 def test_rerun_from_the_manifest_reproduces_the_run(tmp_path: Path) -> None:
     data = tmp_path / "panel.csv"
     synthetic_panel(2, 260, seed=4).reset_index().to_csv(data, index=False)
-    first = subprocess.run([sys.executable, "-m", "qtrade.cli", "backtest", "--data", str(data), "--strategy", "betsize",
-                            "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
-                           cwd=tmp_path, timeout=600)
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qtrade.cli",
+            "backtest",
+            "--data",
+            str(data),
+            "--strategy",
+            "betsize",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert first.returncode == 0, first.stderr
     res = CliRunner().invoke(app, ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")])
     assert res.exit_code == 0, res.output
@@ -134,7 +159,12 @@ def test_rerun_from_the_manifest_reproduces_the_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["forecast"], ["backtest", "--out", "x", "--cash", "lots"], ["nosuchcommand"], ["tune", "--out", "x", "--n-trials", "0"]],
+    [
+        ["forecast"],
+        ["backtest", "--out", "x", "--cash", "lots"],
+        ["nosuchcommand"],
+        ["tune", "--out", "x", "--n-trials", "0"],
+    ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     res = CliRunner().invoke(app, args)
@@ -167,8 +197,19 @@ def test_a_run_killed_at_any_moment_leaves_only_whole_files(tmp_path: Path) -> N
     data = tmp_path / "panel.csv"
     synthetic_panel(2, 300, seed=4).reset_index().to_csv(data, index=False)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "qtrade.cli", "backtest", "--data", str(data), "--strategy", "kelly", "--out",
-           str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qtrade.cli",
+        "backtest",
+        "--data",
+        str(data),
+        "--strategy",
+        "kelly",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)  # a complete previous output
     _outputs_are_whole(out)
     for delay in (2.0, 3.5, 5.0, 6.5, 8.0):
@@ -182,9 +223,9 @@ def test_a_run_killed_at_any_moment_leaves_only_whole_files(tmp_path: Path) -> N
 
 
 def test_non_finite_inputs_never_reach_the_loss() -> None:
+    from forecasting.errors import DataError
     from forecasting.market.cleaning import clean_panel
     from forecasting.preparation.dataset import prepare
-    from forecasting.errors import DataError
     from forecasting.preparation.features import build_features
     from forecasting.preparation.splits import TRAIN, chronological_split
 

@@ -37,14 +37,17 @@ def _csv(tmp_path: Path, n_dates: int, n_tickers: int = 1, seed: int = 1) -> Pat
 
 # --- item 8: an --out that cannot be written is refused before any training ------------------------------------
 
+
 def test_an_out_that_is_a_file_is_refused_at_once_in_one_line(tmp_path: Path) -> None:
     data = _csv(tmp_path, 200)
     taken = tmp_path / "taken"
     taken.write_text("not a folder")
-    for args in (["forecast", "--data", str(data), "--out", str(taken), "--epochs", "1", "-q"],
-                 ["backtest", "--data", str(data), "--out", str(taken), "-q"],
-                 ["tune", "--data", str(data), "--out", str(taken), "--n-trials", "1", "-q"],
-                 ["forecast", "--data", str(data), "--out", str(taken / "sub"), "-q"]):
+    for args in (
+        ["forecast", "--data", str(data), "--out", str(taken), "--epochs", "1", "-q"],
+        ["backtest", "--data", str(data), "--out", str(taken), "-q"],
+        ["tune", "--data", str(data), "--out", str(taken), "--n-trials", "1", "-q"],
+        ["forecast", "--data", str(data), "--out", str(taken / "sub"), "-q"],
+    ):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 1, res.output
         lines = res.output.strip().splitlines()
@@ -65,6 +68,7 @@ def test_the_out_check_creates_nothing(tmp_path: Path) -> None:
 
 
 # --- item 9: a split too small to score is refused up front, with the minimum -------------------------------
+
 
 def test_a_file_too_short_to_split_is_refused_before_training_naming_the_minimum(tmp_path: Path) -> None:
     data = _csv(tmp_path, 20)
@@ -101,6 +105,7 @@ def test_minimum_dates_matches_the_split_it_describes() -> None:
 
 
 # --- item 13: reusing --out leaves nothing of the earlier run ---------------------------------------------
+
 
 def test_a_reused_out_folder_keeps_no_stale_outputs_but_the_users_own_files(tmp_path: Path) -> None:
     panel = synthetic_panel(2, 260, seed=3)
@@ -139,8 +144,9 @@ def test_outputs_never_replace_the_inputs_they_were_made_from(tmp_path: Path, mo
     assert (out / "model.pt").read_bytes() == model and (out / "forecasts.csv").is_file()
     # a parameters file read from the folder being written stays (best_params.json is also an output name)
     (out / "best_params.json").write_text(json.dumps({"params": {"window": 10, "hidden": 8, "epochs": 1}}))
-    monkeypatch.setattr(sys, "argv", ["qtrade", "forecast", "--params", str(out / "best_params.json"), "--out",
-                                      str(out)])
+    monkeypatch.setattr(
+        sys, "argv", ["qtrade", "forecast", "--params", str(out / "best_params.json"), "--out", str(out)]
+    )
     run_forecast(panel, TINY.with_params(out / "best_params.json"), out, progress=False)
     assert (out / "best_params.json").is_file()
 
@@ -156,11 +162,13 @@ def test_clear_previous_removes_only_qtrade_outputs(tmp_path: Path) -> None:
 
 # --- item 11: --model scores the training run's own test rows ---------------------------------------------
 
+
 @pytest.mark.parametrize("execution", ["next-close", "same-close"])
 def test_a_saved_model_scores_the_same_test_rows_as_its_training_run(tmp_path: Path, execution: str) -> None:
     panel = synthetic_panel(2, 240, seed=6)
-    trained = run_forecast(panel, ForecastConfig(window=10, hidden=8, epochs=1, execution=execution), tmp_path / "a",
-                           progress=False)
+    trained = run_forecast(
+        panel, ForecastConfig(window=10, hidden=8, epochs=1, execution=execution), tmp_path / "a", progress=False
+    )
     again = predict_with_model(panel, tmp_path / "a" / "model.pt", None)
     for split in ("train", "val", "test"):
         a = trained.forecasts[trained.forecasts["split"] == split][["date", "ticker"]].reset_index(drop=True)
@@ -172,14 +180,16 @@ def test_a_saved_model_scores_the_same_test_rows_as_its_training_run(tmp_path: P
 
 # --- item 10: reruns compare every input and fail loudly ------------------------------------------------
 
+
 def test_input_hashes_cover_every_file_option(tmp_path: Path) -> None:
     params = tmp_path / "p.json"
     params.write_text('{"window": 10}')
     folder = tmp_path / "fc"
     folder.mkdir()
     (folder / "forecasts.csv").write_text("a")
-    found = input_hashes(["qtrade", "backtest", "--forecasts", str(folder), f"--forecast-params={params}",
-                          "--out", "x"])
+    found = input_hashes(
+        ["qtrade", "backtest", "--forecasts", str(folder), f"--forecast-params={params}", "--out", "x"]
+    )
     assert set(found) == {"--forecasts", "--forecast-params"}
     assert found["--forecast-params"]["sha256"] == file_hash(params)
     before = found["--forecasts"]["sha256"]
@@ -192,9 +202,25 @@ def test_rerun_exits_non_zero_when_an_input_changed(tmp_path: Path) -> None:
     data = _csv(tmp_path, 200)
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"window": 10, "hidden": 8, "epochs": 1}))
-    first = subprocess.run([sys.executable, "-m", "qtrade.cli", "forecast", "--data", str(data), "--params",
-                            str(params), "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True,
-                           cwd=tmp_path, timeout=600)
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qtrade.cli",
+            "forecast",
+            "--data",
+            str(data),
+            "--params",
+            str(params),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert first.returncode == 0, first.stderr
     recorded = json.loads((tmp_path / "run" / "manifest.json").read_text())["inputs"]
     assert recorded["--params"]["sha256"] == file_hash(params)
@@ -220,6 +246,7 @@ def test_rerun_result_is_not_the_same_when_an_output_is_missing(tmp_path: Path) 
 
 # --- item 12: torch threads shared among qtrade processes --------------------------------------------------
 
+
 def test_threads_are_shared_among_live_processes_and_dead_ones_are_forgotten(tmp_path: Path) -> None:
     registry = tmp_path / "procs"
     sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
@@ -229,8 +256,9 @@ def test_threads_are_shared_among_live_processes_and_dead_ones_are_forgotten(tmp
             for p in sleepers:
                 (registry / f"{p.pid}.pid").touch()
             assert share(registry) == max(1, cores() // 3)
-            dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                                  text=True).stdout.strip()
+            dead = subprocess.run(
+                [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+            ).stdout.strip()
             (registry / f"{dead}.pid").touch()
             assert share(registry) == max(1, cores() // 3)
             assert not (registry / f"{dead}.pid").exists()
@@ -257,15 +285,37 @@ def test_threads_option_and_environment_fix_the_count(tmp_path: Path, monkeypatc
 
 # --- item 13: tuning output people can read ---------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_tune_rounds_what_it_prints_and_draws_importances_only_with_enough_trials(tmp_path: Path) -> None:
     data = _csv(tmp_path, 220, n_tickers=2)
     space = tmp_path / "space.json"
-    space.write_text(json.dumps({"window": {"type": "int", "low": 8, "high": 12},
-                                 "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-                                 "hidden": {"type": "fixed", "value": 8}}))
-    res = CliRunner().invoke(app, ["tune", "--data", str(data), "--out", str(tmp_path / "t"), "--n-trials", "3",
-                                   "--epochs", "1", "--space", str(space), "-q"])
+    space.write_text(
+        json.dumps(
+            {
+                "window": {"type": "int", "low": 8, "high": 12},
+                "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+                "hidden": {"type": "fixed", "value": 8},
+            }
+        )
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "tune",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "t"),
+            "--n-trials",
+            "3",
+            "--epochs",
+            "1",
+            "--space",
+            str(space),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     best = res.output.split("best ")[1].split()[0]
     assert len(best.replace("-", "").replace(".", "")) <= 5, res.output
@@ -277,6 +327,7 @@ def test_tune_rounds_what_it_prints_and_draws_importances_only_with_enough_trial
 
 
 # --- issue 18, item 15: every command that writes a folder records its manifest ---------------------------------
+
 
 def test_report_rebuilding_a_tearsheet_records_it_in_the_backtests_manifest(tmp_path: Path) -> None:
     out = tmp_path / "run"

@@ -48,8 +48,12 @@ def _growth_optimal(m: float, v: float) -> float:
     p = p / p.sum()
     r = np.expm1(m + math.sqrt(v) * z)
     lo, hi = -1 / r.max(), -1 / r.min()
-    res = minimize_scalar(lambda w: -float(p @ np.log1p(w * r)), bounds=(lo * (1 - 1e-9), hi * (1 - 1e-9)),
-                          method="bounded", options={"xatol": 1e-10})
+    res = minimize_scalar(
+        lambda w: -float(p @ np.log1p(w * r)),
+        bounds=(lo * (1 - 1e-9), hi * (1 - 1e-9)),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     assert res.success and lo + 0.05 * (hi - lo) < res.x < hi - 0.05 * (hi - lo)  # an interior optimum
     return float(res.x)
 
@@ -61,7 +65,9 @@ def _near(w: float, optimum: float) -> bool:
 REQUIRED = [(2e-4, 4e-4), (1e-3, 1e-4), (-5e-4, 2.5e-4), (0.0, 4e-4)]
 
 
-@pytest.mark.parametrize(("m", "v"), [*REQUIRED, (0.0005, 0.001), (-0.001, 0.0004), (0.0002, 0.0001), (-0.0002, 2.5e-05)])
+@pytest.mark.parametrize(
+    ("m", "v"), [*REQUIRED, (0.0005, 0.001), (-0.001, 0.0004), (0.0002, 0.0001), (-0.0002, 2.5e-05)]
+)
 def test_full_kelly_is_growth_optimal(m: float, v: float) -> None:
     w = float(sizing.kelly([m], [v], fraction=1.0, max_leverage=100.0)[0])
     assert _near(w, _growth_optimal(m, v))
@@ -127,8 +133,10 @@ def test_longshort_shrinks_k_and_skips_bad_forecasts() -> None:
     assert sizing.longshort([0.002], [1e-4], k=1).tolist() == [0.0]
 
 
-@pytest.mark.parametrize("rule", [sizing.kelly, sizing.voltarget, sizing.threshold, sizing.betsize,
-                                  lambda m, v: sizing.volmanaged(m, v, c=0.01)])
+@pytest.mark.parametrize(
+    "rule",
+    [sizing.kelly, sizing.voltarget, sizing.threshold, sizing.betsize, lambda m, v: sizing.volmanaged(m, v, c=0.01)],
+)
 def test_unusable_forecasts_give_nan(rule) -> None:
     w = rule([0.001, 0.001, 0.001, np.nan, 0.001], [0.0, -1e-4, np.nan, 1e-4, 1e-4])
     assert np.isnan(w[:4]).all() and np.isfinite(w[4])
@@ -206,8 +214,13 @@ def _bar(mean, var=None, first=False, closes=None) -> Bar:
     mean = np.asarray(mean, dtype=float)
     var = np.full_like(mean, 1e-4) if var is None else np.asarray(var, dtype=float)
     hist = np.zeros((0, len(mean))) if closes is None else np.asarray(closes, dtype=float)
-    return Bar(mean=mean, variance=var, weights=np.zeros_like(mean), first=first,
-               history=lambda n: hist[-n:] if len(hist) >= n else np.zeros((0, len(mean))))
+    return Bar(
+        mean=mean,
+        variance=var,
+        weights=np.zeros_like(mean),
+        first=first,
+        history=lambda n: hist[-n:] if len(hist) >= n else np.zeros((0, len(mean))),
+    )
 
 
 def test_per_asset_rules_share_equity_in_sleeves() -> None:

@@ -29,8 +29,9 @@ LOW = [98.0, 100.0, 98.0, 102.0, 103.0, 106.0]
 NAN = np.nan
 
 
-def _tiny(close: list[float] = CLOSE, open_: list[float] = OPEN, high: list[float] = HIGH,
-          low: list[float] = LOW) -> pd.DataFrame:
+def _tiny(
+    close: list[float] = CLOSE, open_: list[float] = OPEN, high: list[float] = HIGH, low: list[float] = LOW
+) -> pd.DataFrame:
     dates = pd.bdate_range("2021-03-01", periods=len(close), name="date")
     idx = pd.MultiIndex.from_product([dates, ["A"]], names=["date", "ticker"])
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1000.0}, index=idx)
@@ -87,8 +88,16 @@ def test_interpolated_prices_never_enter_a_target() -> None:
     clean = clean_panel(_tiny(close, open_, high, low))
     assert clean.filled[3, 0] and np.isfinite(clean.values["close"][3, 0])  # day 3 was filled
     expected = {  # every target that would use day 3's price is missing
-        "same-close": [np.log(102 / 100), np.log(99 / 102), NAN, NAN, np.log(108 / 104), np.log(107 / 108),
-                       np.log(110 / 107), NAN],
+        "same-close": [
+            np.log(102 / 100),
+            np.log(99 / 102),
+            NAN,
+            NAN,
+            np.log(108 / 104),
+            np.log(107 / 108),
+            np.log(110 / 107),
+            NAN,
+        ],
         "next-close": [np.log(99 / 102), NAN, NAN, np.log(108 / 104), np.log(107 / 108), np.log(110 / 107), NAN, NAN],
         "next-open": [np.log(100 / 101), NAN, NAN, np.log(107 / 106), np.log(108 / 107), np.log(109 / 108), NAN, NAN],
     }

@@ -26,9 +26,11 @@ from forecasting.pipeline import ForecastConfig, run_forecast
 from forecasting.tuning.search import tune_forecaster, tuning_data
 
 TINY = ForecastConfig(window=10, hidden=8, epochs=3, patience=2)
-SPACE = {"window": {"type": "int", "low": 5, "high": 15, "step": 5},
-         "hidden": {"type": "categorical", "choices": [8, 16]},
-         "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
+SPACE = {
+    "window": {"type": "int", "low": 5, "high": 15, "step": 5},
+    "hidden": {"type": "categorical", "choices": [8, 16]},
+    "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+}
 
 
 @pytest.fixture
@@ -96,9 +98,27 @@ def test_the_execution_is_tuned_for_recorded_and_kept(tmp_path: Path, data_file:
 
     _write_base(tmp_path)
     out = tmp_path / "tune"
-    res = CliRunner().invoke(app, ["tune", "--out", str(out), "--data", str(data_file), "--space", str(space_file),
-                                   "--params", str(tmp_path / "base.json"), "--n-trials", "1", "--epochs", "2",
-                                   "--execution", "next-open", "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "tune",
+            "--out",
+            str(out),
+            "--data",
+            str(data_file),
+            "--space",
+            str(space_file),
+            "--params",
+            str(tmp_path / "base.json"),
+            "--n-trials",
+            "1",
+            "--epochs",
+            "2",
+            "--execution",
+            "next-open",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "of the log return from the open of t+1 to the open of t+2" in res.output
     best = json.loads((out / "best_params.json").read_text())
@@ -106,14 +126,39 @@ def test_the_execution_is_tuned_for_recorded_and_kept(tmp_path: Path, data_file:
     assert "execution" not in best["params"]
     # a resumed study scores one target only
     with pytest.raises(ConfigError, match="scores the target of --execution next-open; pass --execution next-open"):
-        tune_forecaster(pd.read_csv(data_file, parse_dates=["date"]).set_index(["date", "ticker"]), out,
-                        base=TINY, n_trials=2, space_file=space_file, progress=False)
+        tune_forecaster(
+            pd.read_csv(data_file, parse_dates=["date"]).set_index(["date", "ticker"]),
+            out,
+            base=TINY,
+            n_trials=2,
+            space_file=space_file,
+            progress=False,
+        )
 
 
 def _tune_cmd(out: Path, data: Path, space: Path, n: int, *extra: str, epochs: int = 3) -> list[str]:
-    return [sys.executable, "-m", "qtrade.cli", "tune", "--out", str(out), "--data", str(data), "--space",
-            str(space), "--n-trials", str(n), "--epochs", str(epochs), "--patience", "2", "--params",
-            str(out.parent / "base.json"), "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "qtrade.cli",
+        "tune",
+        "--out",
+        str(out),
+        "--data",
+        str(data),
+        "--space",
+        str(space),
+        "--n-trials",
+        str(n),
+        "--epochs",
+        str(epochs),
+        "--patience",
+        "2",
+        "--params",
+        str(out.parent / "base.json"),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _write_base(tmp_path: Path) -> None:
@@ -181,8 +226,9 @@ def _whole_outputs(out: Path, study: object) -> int:
     return int(manifest["study"]["processes"])
 
 
-def _three_workers_under_load(tmp_path: Path, data_file: Path, space_file: Path, storage: str | None,
-                              rounds: int = 2, n_trials: int = 6) -> None:
+def _three_workers_under_load(
+    tmp_path: Path, data_file: Path, space_file: Path, storage: str | None, rounds: int = 2, n_trials: int = 6
+) -> None:
     """Three workers of one study started together on one folder while another process keeps a core busy."""
     _write_base(tmp_path)
     extra = ["--storage", storage] if storage else []
@@ -192,8 +238,7 @@ def _three_workers_under_load(tmp_path: Path, data_file: Path, space_file: Path,
         for r in range(rounds):
             out = tmp_path / f"shared{r}"
             cmd = _tune_cmd(out, data_file, space_file, n_trials, "--study", f"round{r}", *extra, epochs=2)
-            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                     for _ in range(3)]
+            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
             for p in procs:
                 _, err = p.communicate(timeout=400)
                 assert p.returncode == 0, f"round {r}: {err}"
@@ -214,8 +259,9 @@ def test_three_workers_under_load_share_one_sqlite_study(tmp_path: Path, data_fi
     _three_workers_under_load(tmp_path, data_file, space_file, None)
 
 
-def test_clearing_tolerates_outputs_another_worker_removed_first(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clearing_tolerates_outputs_another_worker_removed_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the race of the failing `make test`, made certain: another worker removes each output between this one's
     # check that it exists and its removal
     from forecasting.outputs import clear_previous
@@ -246,8 +292,10 @@ def test_the_folder_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
     # workers that finish together write the outputs one after the other
     from forecasting.atomic import folder_lock
 
-    script = ("import sys, time\nfrom forecasting.atomic import folder_lock\nprint('trying', flush=True)\n"
-              "with folder_lock(sys.argv[1]):\n    print(time.time(), flush=True)\n")
+    script = (
+        "import sys, time\nfrom forecasting.atomic import folder_lock\nprint('trying', flush=True)\n"
+        "with folder_lock(sys.argv[1]):\n    print(time.time(), flush=True)\n"
+    )
     with folder_lock(tmp_path):
         other = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
         assert other.stdout is not None and other.stdout.readline().strip() == "trying"
@@ -256,8 +304,9 @@ def test_the_folder_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
     assert float(other.communicate(timeout=60)[0]) >= released
 
 
-def test_a_worker_joining_the_study_removes_none_of_its_outputs(tmp_path: Path, space_file: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_joining_the_study_removes_none_of_its_outputs(
+    tmp_path: Path, space_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from forecasting.outputs import OUTPUT_NAMES
 
     panel = synthetic_panel(2, 260, seed=4)
@@ -288,20 +337,24 @@ def test_a_worker_joining_the_study_removes_none_of_its_outputs(tmp_path: Path, 
     assert json.loads((out / "manifest.json").read_text())["study"]["name"] == "other"
 
 
-def test_the_manifest_hides_the_storage_password(tmp_path: Path, space_file: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_manifest_hides_the_storage_password(
+    tmp_path: Path, space_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the command line as a worker on a shared database would record it (the study here is the folder's SQLite)
-    monkeypatch.setattr(sys, "argv", ["qtrade", "tune", "--storage", "postgresql://me:secret@db.example.com/optuna",
-                                      "--out", str(tmp_path / "t")])
-    tune_forecaster(synthetic_panel(2, 260, seed=4), tmp_path / "t", base=TINY, n_trials=1, space_file=space_file,
-                    progress=False)
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["qtrade", "tune", "--storage", "postgresql://me:secret@db.example.com/optuna", "--out", str(tmp_path / "t")],
+    )
+    tune_forecaster(
+        synthetic_panel(2, 260, seed=4), tmp_path / "t", base=TINY, n_trials=1, space_file=space_file, progress=False
+    )
     text = (tmp_path / "t" / "manifest.json").read_text()
     assert "secret" not in text and "postgresql://me:***@db.example.com/optuna" in text
 
 
 @pytest.mark.slow
-def test_tune_records_a_manifest_and_rerun_repeats_the_study(tmp_path: Path, data_file: Path,
-                                                             space_file: Path) -> None:
+def test_tune_records_a_manifest_and_rerun_repeats_the_study(tmp_path: Path, data_file: Path, space_file: Path) -> None:
     import optuna
     from typer.testing import CliRunner
 
@@ -359,26 +412,44 @@ def postgres():
         shutil.chown(root, "postgres")
         os.chmod(root, 0o700)
     port = _free_port()
-    init = subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust"],
-                          capture_output=True, text=True)
+    init = subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust"],
+        capture_output=True,
+        text=True,
+    )
     if init.returncode != 0:
         pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
-    start = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(root / "log"), "-w",
-                            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-                           capture_output=True, text=True)
+    start = subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if start.returncode != 0:
         pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()[-200:]}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_three_workers_under_load_share_one_postgresql_study(tmp_path: Path, data_file: Path, space_file: Path,
-                                                             postgres: str) -> None:
+def test_three_workers_under_load_share_one_postgresql_study(
+    tmp_path: Path, data_file: Path, space_file: Path, postgres: str
+) -> None:
     _three_workers_under_load(tmp_path, data_file, space_file, postgres)
 
 
@@ -449,8 +520,9 @@ def test_deflated_sharpe_ratio_by_hand() -> None:
 def test_strategy_tuning_reports_the_deflated_sharpe(tmp_path: Path) -> None:
     from backtests.tuning import tune_strategy
 
-    record = tune_strategy(synthetic_panel(3, 320, seed=2), tmp_path / "s", strategy="threshold", base=TINY,
-                           n_trials=5, progress=False)
+    record = tune_strategy(
+        synthetic_panel(3, 320, seed=2), tmp_path / "s", strategy="threshold", base=TINY, n_trials=5, progress=False
+    )
     assert record["configurations_tried"] == 5
     assert 0.0 <= record["deflated_sharpe"]["dsr"] <= 1.0
     assert record["validation_period"][1] < record["test_period_starts"]

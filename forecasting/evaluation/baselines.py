@@ -120,8 +120,9 @@ def historical(target: np.ndarray, train_origins: np.ndarray) -> tuple[np.ndarra
     return np.broadcast_to(mu[:, None], shape).copy(), np.broadcast_to(var[:, None], shape).copy()
 
 
-def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_start: int = 0,
-            fit_ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def garch11(
+    returns: np.ndarray, train_end: int, *, horizon: int = 1, train_start: int = 0, fit_ok: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """GARCH(1,1) with a constant mean and normal errors (``arch``), fitted per ticker on dates
     ``train_start..train_end``.
 
@@ -133,13 +134,15 @@ def garch11(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_star
     touch an interpolated price (which borrows a later one). A ticker whose fit fails or has fewer than 100
     training returns gets NaN (and is scored only where every model has a forecast).
     """
-    mean, var, _ = _fixed_garch(returns, train_end, horizon=horizon, train_start=train_start, fit_ok=fit_ok,
-                                o=0, dist="normal")
+    mean, var, _ = _fixed_garch(
+        returns, train_end, horizon=horizon, train_start=train_start, fit_ok=fit_ok, o=0, dist="normal"
+    )
     return mean, var
 
 
-def gjr_garch_t(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_start: int = 0,
-                fit_ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gjr_garch_t(
+    returns: np.ndarray, train_end: int, *, horizon: int = 1, train_start: int = 0, fit_ok: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GJR-GARCH(1,1,1) with a constant mean and Student-t errors, fitted and run on as :func:`garch11`.
 
     sigma2_s = omega + (alpha + gamma 1[e_{s-1} < 0]) e_{s-1}^2 + beta sigma2_{s-1} (Glosten, Jagannathan and
@@ -174,16 +177,24 @@ def gjr_garch_t(returns: np.ndarray, train_end: int, *, horizon: int = 1, train_
     >>> var.shape, bool((var > 0).all()), bool(2 < dof[0, -1] < 500)
     ((1, 400), True, True)
     """
-    mean, var, params = _fixed_garch(returns, train_end, horizon=horizon, train_start=train_start, fit_ok=fit_ok,
-                                     o=1, dist="t")
+    mean, var, params = _fixed_garch(
+        returns, train_end, horizon=horizon, train_start=train_start, fit_ok=fit_ok, o=1, dist="t"
+    )
     nu = np.array([np.nan if p is None else float(p["nu"]) for p in params])
     dof = np.where(np.isfinite(var), nu[:, None], np.nan)
     return mean, var, dof
 
 
-def _fixed_garch(returns: np.ndarray, train_end: int, *, horizon: int, train_start: int,
-                 fit_ok: np.ndarray | None, o: int, dist: Literal["normal", "t"],
-                 ) -> tuple[np.ndarray, np.ndarray, list[pd.Series | None]]:
+def _fixed_garch(
+    returns: np.ndarray,
+    train_end: int,
+    *,
+    horizon: int,
+    train_start: int,
+    fit_ok: np.ndarray | None,
+    o: int,
+    dist: Literal["normal", "t"],
+) -> tuple[np.ndarray, np.ndarray, list[pd.Series | None]]:
     """A GARCH(1, o, 1) fitted per ticker on its training block, run on with the parameters fixed.
 
     The shared body of :func:`garch11` (``o=0``, normal) and :func:`gjr_garch_t` (``o=1``, Student-t); also
@@ -210,8 +221,9 @@ def _fixed_garch(returns: np.ndarray, train_end: int, *, horizon: int, train_sta
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                fitted = arch_model(returns[i, in_fit] * 100.0, mean="Constant", vol="GARCH", p=1, o=o, q=1,
-                                    dist=dist, rescale=False).fit(disp="off", show_warning=False)
+                fitted = arch_model(
+                    returns[i, in_fit] * 100.0, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist, rescale=False
+                ).fit(disp="off", show_warning=False)
                 model = arch_model(r, mean="Constant", vol="GARCH", p=1, o=o, q=1, dist=dist, rescale=False)
                 fixed = model.fix(fitted.params, first_obs=first, last_obs=n_train)
                 # arch forecasts from first_obs - 1 on (a rolling fold's training block starts later): the
@@ -226,8 +238,9 @@ def _fixed_garch(returns: np.ndarray, train_end: int, *, horizon: int, train_sta
     return mean, var, params
 
 
-def range_proxies(open_: np.ndarray, high: np.ndarray, low: np.ndarray,
-                  close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def range_proxies(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The two parts of a day's range-based variance: Garman-Klass intraday variance and the squared gap.
 
     gk_s = 0.5 log(H_s / L_s)^2 - (2 ln 2 - 1) log(C_s / O_s)^2 estimates the variance of the open-to-close
@@ -252,9 +265,17 @@ def range_proxies(open_: np.ndarray, high: np.ndarray, low: np.ndarray,
     return np.where(np.isnan(gk), np.nan, np.maximum(gk, 0.0)), gap2
 
 
-def har_range(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, train_end: int, *,
-              execution: str | ExecutionMode = DEFAULT_EXECUTION, train_start: int = 0,
-              fit_ok: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def har_range(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    train_end: int,
+    *,
+    execution: str | ExecutionMode = DEFAULT_EXECUTION,
+    train_start: int = 0,
+    fit_ok: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A log-HAR (Corsi, 2009) of the range-based variance of the execution's target, with Student-t errors.
 
     The daily proxy rv_s = gk_s + gap2_s (:func:`range_proxies`) is the variance of the close-to-close return of
@@ -368,8 +389,12 @@ def _student_t_fit(z: np.ndarray) -> tuple[float, float]:
 
     def nll(theta: np.ndarray) -> float:
         k, nu = np.exp(theta[0]), 2.0 + np.exp(theta[1])
-        ll = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(np.pi * (nu - 2) * k)
-              - (nu + 1) / 2 * np.log1p(z2 / (k * (nu - 2))))
+        ll = (
+            gammaln((nu + 1) / 2)
+            - gammaln(nu / 2)
+            - 0.5 * np.log(np.pi * (nu - 2) * k)
+            - (nu + 1) / 2 * np.log1p(z2 / (k * (nu - 2)))
+        )
         return -float(np.sum(ll))
 
     start = np.array([np.log(k0), np.log(6.0)])

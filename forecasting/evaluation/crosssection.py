@@ -68,8 +68,15 @@ class CrossSection:
         return None if reason is None else str(reason)
 
 
-def cross_section(frame: pd.DataFrame, *, signal: str = "mean", target: str = "target", quantiles: int = 5,
-                  min_tickers: int = MIN_TICKERS, log_target: bool = True) -> CrossSection:
+def cross_section(
+    frame: pd.DataFrame,
+    *,
+    signal: str = "mean",
+    target: str = "target",
+    quantiles: int = 5,
+    min_tickers: int = MIN_TICKERS,
+    log_target: bool = True,
+) -> CrossSection:
     """Daily IC and rank IC, quantile returns, the top-minus-bottom spread, rank autocorrelation and JPX score.
 
     Parameters
@@ -125,9 +132,15 @@ def cross_section(frame: pd.DataFrame, *, signal: str = "mean", target: str = "t
         return CrossSection({**summary, "absent": "no row has both a forecast and a realised return"})
     enough = counts[counts >= min_tickers]
     if len(enough) * 2 < len(counts):
-        return CrossSection({**summary, "absent": (
-            f"fewer than {min_tickers} tickers with a forecast and a realised return on most dates "
-            f"(median {float(counts.median()):g} of {len(counts)} dates)")})
+        return CrossSection(
+            {
+                **summary,
+                "absent": (
+                    f"fewer than {min_tickers} tickers with a forecast and a realised return on most dates "
+                    f"(median {float(counts.median()):g} of {len(counts)} dates)"
+                ),
+            }
+        )
     rows = rows[rows["date"].isin(enough.index)].sort_values(["date", "ticker"], ignore_index=True)
     by_date = rows.groupby("date")
     ic = _daily_pearson(rows, "s", "y").rename("ic")
@@ -138,27 +151,40 @@ def cross_section(frame: pd.DataFrame, *, signal: str = "mean", target: str = "t
     autocorr = _rank_autocorrelation(base[np.isfinite(base["s"].to_numpy())], min_tickers)
     simple = rows.assign(y=np.expm1(rows["y"])) if log_target else rows
     jpx_daily = jpx_spread_returns(simple, signal="s", target="y")
-    summary.update({
-        "n_dates": len(enough),
-        "n_dates_left_out": len(counts) - len(enough),
-        "median_tickers": float(enough.median()),
-        "ic": _series_stats(ic),
-        "rank_ic": _series_stats(rank_ic),
-        "quantile_mean_target": [_num(v) for v in table.mean().tolist()],
-        "spread": {k: v for k, v in _series_stats(spread).items() if k != "icir"},
-        "rank_autocorrelation": {"mean": _num(float(autocorr.mean())) if len(autocorr) else None,
-                                 "n_dates": len(autocorr)},
-        "jpx": {"score": _num(jpx_score(jpx_daily)), "n_dates": int(jpx_daily.notna().sum()),
+    summary.update(
+        {
+            "n_dates": len(enough),
+            "n_dates_left_out": len(counts) - len(enough),
+            "median_tickers": float(enough.median()),
+            "ic": _series_stats(ic),
+            "rank_ic": _series_stats(rank_ic),
+            "quantile_mean_target": [_num(v) for v in table.mean().tolist()],
+            "spread": {k: v for k, v in _series_stats(spread).items() if k != "icir"},
+            "rank_autocorrelation": {
+                "mean": _num(float(autocorr.mean())) if len(autocorr) else None,
+                "n_dates": len(autocorr),
+            },
+            "jpx": {
+                "score": _num(jpx_score(jpx_daily)),
+                "n_dates": int(jpx_daily.notna().sum()),
                 "portfolio_size": [int(min(200, enough.min() // 2)), int(min(200, enough.max() // 2))],
                 "note": "mean / std of the daily spread return of the top and bottom 200 by the signal (half the "
-                        "tickers where a date has fewer than 400), weights 2 down to 1; the competition's "
-                        "winner scored 0.381"},
-    })
+                "tickers where a date has fewer than 400), weights 2 down to 1; the competition's "
+                "winner scored 0.381",
+            },
+        }
+    )
     return CrossSection(summary, ic=ic, rank_ic=rank_ic, spread=spread)
 
 
-def jpx_spread_returns(frame: pd.DataFrame, *, signal: str = "mean", target: str = "target",
-                       portfolio_size: int = 200, toprank_weight_ratio: float = 2.0) -> pd.Series:
+def jpx_spread_returns(
+    frame: pd.DataFrame,
+    *,
+    signal: str = "mean",
+    target: str = "target",
+    portfolio_size: int = 200,
+    toprank_weight_ratio: float = 2.0,
+) -> pd.Series:
     """The daily spread return of the JPX Tokyo Stock Exchange Prediction competition.
 
     On each date the tickers are ranked by ``signal`` (highest first; ties by ticker); the ``portfolio_size``
@@ -174,8 +200,10 @@ def jpx_spread_returns(frame: pd.DataFrame, *, signal: str = "mean", target: str
     >>> round(float(jpx_spread_returns(f, portfolio_size=2).iloc[0]), 6)  # (2*.04 + .01)/1.5 - (2*-.01 + .02)/1.5
     0.06
     """
-    rows = frame.loc[np.isfinite(frame[signal].to_numpy(float)) & np.isfinite(frame[target].to_numpy(float)),
-                     ["date", "ticker", signal, target]]
+    rows = frame.loc[
+        np.isfinite(frame[signal].to_numpy(float)) & np.isfinite(frame[target].to_numpy(float)),
+        ["date", "ticker", signal, target],
+    ]
     if rows.empty:
         return pd.Series(dtype=float, name="jpx_spread")
     rows = rows.sort_values(["date", signal, "ticker"], ascending=[True, False, True], ignore_index=True)
@@ -266,8 +294,7 @@ def _series_stats(s: pd.Series) -> dict[str, Any]:
     mean = float(np.mean(v)) if n else math.nan
     std = float(np.std(v, ddof=1)) if n > 1 else math.nan
     icir = mean / std if n > 1 and std > 0 else math.nan
-    return {"mean": _num(mean), "std": _num(std), "icir": _num(icir), "t_stat": _num(icir * math.sqrt(n)),
-            "n_dates": n}
+    return {"mean": _num(mean), "std": _num(std), "icir": _num(icir), "t_stat": _num(icir * math.sqrt(n)), "n_dates": n}
 
 
 def _num(x: float) -> float | None:

@@ -64,8 +64,9 @@ def qlike(proxy: np.ndarray, var: np.ndarray) -> np.ndarray:
     return np.log(var) + proxy / var
 
 
-def pit_histogram(y: ArrayLike, mean: ArrayLike, var: ArrayLike, bins: int = 10, *,
-                  dof: ArrayLike | None = None) -> list[int]:
+def pit_histogram(
+    y: ArrayLike, mean: ArrayLike, var: ArrayLike, bins: int = 10, *, dof: ArrayLike | None = None
+) -> list[int]:
     """Counts of the probability integral transform F(y) in equal bins (F the normal, or the Student-t with
     ``dof``); flat if calibrated."""
     return _histogram(Predictive.single(mean, var, dof).cdf(y), bins)
@@ -134,8 +135,9 @@ def score(
     return out
 
 
-def diebold_mariano(loss_a: ArrayLike, loss_b: ArrayLike, *, lags: int | None = None,
-                    horizon: int = 1) -> dict[str, float | int]:
+def diebold_mariano(
+    loss_a: ArrayLike, loss_b: ArrayLike, *, lags: int | None = None, horizon: int = 1
+) -> dict[str, float | int]:
     """Diebold-Mariano test of equal expected loss with the Harvey, Leybourne and Newbold (1997) correction.
 
     ``loss_a`` and ``loss_b`` are time series of losses (for a panel: the cross-sectional mean loss per

@@ -17,8 +17,13 @@ __all__ = ["pit_figure", "plot_pit", "plot_training_curve"]
 
 
 def plot_training_curve(
-    histories: Sequence[Sequence[dict[str, float]]], best_epochs: Sequence[int], path: str | os.PathLike[str],
-    *, loss: str = "nll", labels: Sequence[str] | None = None, dist: str = "normal",
+    histories: Sequence[Sequence[dict[str, float]]],
+    best_epochs: Sequence[int],
+    path: str | os.PathLike[str],
+    *,
+    loss: str = "nll",
+    labels: Sequence[str] | None = None,
+    dist: str = "normal",
 ) -> None:
     """Train and validation loss per epoch, one pair of lines per training (fold, or ensemble member: ``labels``),
     the restored epoch marked; the losses are those of log returns (the NLL, or the MSE x1e4), as the reports

@@ -69,10 +69,14 @@ def left_out(frame: pd.DataFrame, models: list[str]) -> dict[str, object]:
             continue
         left = realised[gone & in_split]
         counts = left["ticker"].value_counts(sort=False).sort_index()
-        out[split] = {"rows": len(left), "of": int(in_split.sum()),
-                      "tickers": {str(t): int(n) for t, n in counts.items()},
-                      "without_forecast": {m: int((miss & in_split).sum()) for m, miss in lacking.items()
-                                           if (miss & in_split).any()}}
+        out[split] = {
+            "rows": len(left),
+            "of": int(in_split.sum()),
+            "tickers": {str(t): int(n) for t, n in counts.items()},
+            "without_forecast": {
+                m: int((miss & in_split).sum()) for m, miss in lacking.items() if (miss & in_split).any()
+            },
+        }
     return out
 
 
@@ -92,17 +96,31 @@ def _scores(sub: pd.DataFrame, models: list[str]) -> dict[str, dict[str, object]
     y = sub["target"].to_numpy()
     out = {}
     for m in models:
-        out[m] = score(y, sub[f"{m}_mean"].to_numpy(), sub[f"{m}_var"].to_numpy(),
-                       hist_mean=sub["historical_mean"].to_numpy(), parkinson=sub["parkinson"].to_numpy(),
-                       predictive=predictive(sub, m))
+        out[m] = score(
+            y,
+            sub[f"{m}_mean"].to_numpy(),
+            sub[f"{m}_var"].to_numpy(),
+            hist_mean=sub["historical_mean"].to_numpy(),
+            parkinson=sub["parkinson"].to_numpy(),
+            predictive=predictive(sub, m),
+        )
     return out
 
 
 def _daily_losses(sub: pd.DataFrame, model: str) -> pd.DataFrame:
     """Per date, the cross-sectional mean NLL (the model's own density) and squared error."""
     y = sub["target"].to_numpy()
-    return pd.DataFrame({"date": sub["date"].to_numpy(), "nll": -predictive(sub, model).logpdf(y),
-                         "se": (y - sub[f"{model}_mean"].to_numpy()) ** 2}).groupby("date").mean()
+    return (
+        pd.DataFrame(
+            {
+                "date": sub["date"].to_numpy(),
+                "nll": -predictive(sub, model).logpdf(y),
+                "se": (y - sub[f"{model}_mean"].to_numpy()) ** 2,
+            }
+        )
+        .groupby("date")
+        .mean()
+    )
 
 
 def _lowest_nll(sub: pd.DataFrame, models: list[str]) -> str:
@@ -116,8 +134,10 @@ def _diebold_mariano(sub: pd.DataFrame, head: str, rest: list[str], horizon: int
     tests: dict[str, dict[str, object]] = {}
     for m in rest:
         b = _daily_losses(sub, m)
-        tests[m] = {name: diebold_mariano(a[loss].to_numpy(), b[loss].to_numpy(), horizon=horizon)
-                    for loss, name in (("nll", "nll"), ("se", "squared_error"))}
+        tests[m] = {
+            name: diebold_mariano(a[loss].to_numpy(), b[loss].to_numpy(), horizon=horizon)
+            for loss, name in (("nll", "nll"), ("se", "squared_error"))
+        }
     return tests
 
 
@@ -129,13 +149,19 @@ def _ensemble_gain(sub: pd.DataFrame, model: str) -> dict[str, object] | None:
     y = sub["target"].to_numpy()
     alone = [float(np.mean(-predictive(sub, m).logpdf(y))) for m in members]
     mixture = float(np.mean(-predictive(sub, model).logpdf(y)))
-    return {"members": len(members), "member_nll": alone, "mean_member_nll": float(np.mean(alone)),
-            "best_member_nll": float(np.min(alone)), "ensemble_nll": mixture,
-            "gain_over_mean_member": float(np.mean(alone)) - mixture}
+    return {
+        "members": len(members),
+        "member_nll": alone,
+        "mean_member_nll": float(np.mean(alone)),
+        "best_member_nll": float(np.min(alone)),
+        "ensemble_nll": mixture,
+        "gain_over_mean_member": float(np.mean(alone)) - mixture,
+    }
 
 
-def evaluate(frame: pd.DataFrame, models: list[str], *,
-             execution: str | ExecutionMode = DEFAULT_EXECUTION) -> dict[str, Any]:
+def evaluate(
+    frame: pd.DataFrame, models: list[str], *, execution: str | ExecutionMode = DEFAULT_EXECUTION
+) -> dict[str, Any]:
     """Scores of every model per split (overall and per ticker), the Diebold-Mariano tests of the first model
     against every other, the cross-sectional view of its mean (test block), and the price-level MSE beside
     persistence.
@@ -157,15 +183,18 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
     baseline's test is under ``diebold_mariano_all``.
     """
     mode = execution_mode(execution)
-    result: dict[str, object] = {"models": {m: MODEL_LABELS.get(m, m) for m in models},
-                                 "execution": mode.name, "target": mode.describe()}
+    result: dict[str, object] = {
+        "models": {m: MODEL_LABELS.get(m, m) for m in models},
+        "execution": mode.name,
+        "target": mode.describe(),
+    }
     rows = common_rows(frame, models)
     dropped = left_out(frame, models)
     if dropped:
         result["left_out"] = {
             "note": "rows with a realised target but no forecast from some model, left out of every model's score "
-                    "so that all are scored on the same rows (a baseline has none for a ticker with fewer than 100 "
-                    "real training returns, nor HAR before 11 days of its 22-day mean)",
+            "so that all are scored on the same rows (a baseline has none for a ticker with fewer than 100 "
+            "real training returns, nor HAR before 11 days of its 22-day mean)",
             **dropped,
         }
     head, *rest = models
@@ -181,8 +210,10 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
                 sub.rename(columns={f"{m}_mean": "_f"}), "_f"
             )
         per_ticker = {str(t): _scores(g, models) for t, g in sub.groupby("ticker", sort=True)}
-        best, chosen_on = (comparator, "val") if comparator is not None else (
-            min(rest, key=lambda m: overall[m]["nll"]), split)  # type: ignore[arg-type,return-value]
+        if comparator is not None:
+            best, chosen_on = comparator, "val"
+        else:
+            best, chosen_on = min(rest, key=lambda m: float(overall[m]["nll"])), split  # type: ignore[arg-type]
         tests = _diebold_mariano(sub, head, rest, mode.horizon)
         exit_price = sub["entry"] * np.exp(sub["target"])
         model_price = sub["entry"] * np.exp(sub[f"{head}_mean"])
@@ -196,9 +227,11 @@ def evaluate(frame: pd.DataFrame, models: list[str], *,
                 "model": head,
                 "against": best,
                 "chosen_on": chosen_on,
-                "note": ("negative statistic: the model's loss is lower; per-date cross-sectional mean losses; "
-                         f"Harvey-Leybourne-Newbold corrected for a {mode.horizon}-step forecast, p from t(n-1); "
-                         f"the opponent is the best baseline by NLL on the {chosen_on} block"),
+                "note": (
+                    "negative statistic: the model's loss is lower; per-date cross-sectional mean losses; "
+                    f"Harvey-Leybourne-Newbold corrected for a {mode.horizon}-step forecast, p from t(n-1); "
+                    f"the opponent is the best baseline by NLL on the {chosen_on} block"
+                ),
                 **tests[best],
             },
             "diebold_mariano_all": tests,
@@ -222,8 +255,10 @@ def _price_note(mode: ExecutionMode) -> str:
         return "t" if k == 0 else f"t+{k}"
 
     entry, exit_ = f"the {mode.price} of {day(mode.lag)}", f"the {mode.price} of {day(mode.lag + 1)}"
-    return (f"MSE of {exit_} in price units; the model's price is {entry} times exp(mean), persistence's is "
-            f"{entry}; flatters any model, persistence shown beside it")
+    return (
+        f"MSE of {exit_} in price units; the model's price is {entry} times exp(mean), persistence's is "
+        f"{entry}; flatters any model, persistence shown beside it"
+    )
 
 
 def comparison_rows(metrics: dict[str, object], split: str = "test") -> list[list[str]]:

@@ -80,8 +80,9 @@ def choose_shrinkage(p: Predictive, y: ArrayLike, grid: tuple[float, ...] = SHRI
     a tie goes to the larger factor, the smaller change."""
     y = np.asarray(y, dtype=float)
     if not len(y):
-        raise ConfigError("--mean-shrinkage auto needs validation rows with a realised return; give more data or "
-                          "a fixed factor")
+        raise ConfigError(
+            "--mean-shrinkage auto needs validation rows with a realised return; give more data or a fixed factor"
+        )
     nll = {float(k): float(np.mean(-shrink(p, k).logpdf(y))) for k in grid}
     best = min(sorted(nll, reverse=True), key=lambda k: nll[k])
     return Shrinkage(best, "auto", nll)

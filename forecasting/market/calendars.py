@@ -114,14 +114,18 @@ def sessions(name: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeI
         days = pd.DatetimeIndex([])
     except (module.errors.CalendarError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"calendar {code} does not cover the data's dates {first:%Y-%m-%d} to {last:%Y-%m-%d} "
-                        f"({reason}); pass --calendar none") from None
+        raise DataError(
+            f"calendar {code} does not cover the data's dates {first:%Y-%m-%d} to {last:%Y-%m-%d} "
+            f"({reason}); pass --calendar none"
+        ) from None
     if days.tz is not None:
         days = days.tz_localize(None)
     days = days[(days >= first) & (days <= last)]
     if len(days) == 0:
-        raise DataError(f"calendar {code} has no session from {first:%Y-%m-%d} to {last:%Y-%m-%d}; "
-                        "pick the data's exchange or pass --calendar none")
+        raise DataError(
+            f"calendar {code} has no session from {first:%Y-%m-%d} to {last:%Y-%m-%d}; "
+            "pick the data's exchange or pass --calendar none"
+        )
     return pd.DatetimeIndex(days.normalize().as_unit("ns").to_numpy(), name="date")
 
 
@@ -129,6 +133,8 @@ def _module() -> Any:
     try:
         import exchange_calendars
     except ImportError:
-        raise ConfigError("--calendar needs the exchange-calendars package; pip install 'exchange-calendars>=4.5', "
-                          "or pass --calendar none") from None
+        raise ConfigError(
+            "--calendar needs the exchange-calendars package; pip install 'exchange-calendars>=4.5', "
+            "or pass --calendar none"
+        ) from None
     return exchange_calendars

@@ -137,7 +137,9 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5, calendar: str | None =
             shown = ", ".join(f"{d:%Y-%m-%d}" for d in off_calendar[:5]) + (" ..." if len(off_calendar) > 5 else "")
             warnings.warn(
                 f"{off_rows} row(s) on {len(off_calendar)} day(s) that are not {code} sessions were left out "
-                f"({shown}); check --calendar, or pass --calendar none to keep them", stacklevel=2)
+                f"({shown}); check --calendar, or pass --calendar none to keep them",
+                stacklevel=2,
+            )
     rows = panel.groupby(level="ticker", sort=False).size().reindex(tickers, fill_value=0).to_numpy()
 
     raw = {c: wide[c].reindex(index=dates, columns=tickers).to_numpy(dtype="float64") for c in COLUMNS}
@@ -153,9 +155,20 @@ def clean_panel(panel: pd.DataFrame, *, max_gap: int = 5, calendar: str | None =
         filled |= did_fill
         repaired += int(did_fill.sum())
         unbridged += int((np.isnan(out) & life).sum())
-    return CleanPanel(pd.DatetimeIndex(dates, name="date"), tickers, values, filled, repaired, unbridged,
-                      pd.DatetimeIndex(closed, name="date"), calendar=code, rows=rows.astype(np.int64),
-                      missing_sessions=missing_sessions, off_calendar=off_calendar, off_calendar_rows=off_rows)
+    return CleanPanel(
+        pd.DatetimeIndex(dates, name="date"),
+        tickers,
+        values,
+        filled,
+        repaired,
+        unbridged,
+        pd.DatetimeIndex(closed, name="date"),
+        calendar=code,
+        rows=rows.astype(np.int64),
+        missing_sessions=missing_sessions,
+        off_calendar=off_calendar,
+        off_calendar_rows=off_rows,
+    )
 
 
 def _life(raw: dict[str, np.ndarray]) -> np.ndarray:

@@ -58,8 +58,9 @@ rounding error.
 _TICKER_ALIASES = ("ticker", "symbol", "code", "securitiescode")
 _DATE_ALIASES = ("date", "datetime", "timestamp")
 _ADJ_ALIASES = ("adjclose", "adjustedclose")  # Yahoo's Adj Close, Alpha Vantage's adjusted_close
-_YF_FIELDS = frozenset({"open", "high", "low", "close", "adjclose", "volume", "dividends", "stocksplits",
-                        "capitalgains", "repaired"})
+_YF_FIELDS = frozenset(
+    {"open", "high", "low", "close", "adjclose", "volume", "dividends", "stocksplits", "capitalgains", "repaired"}
+)
 _FOLDER_SUFFIXES = (".csv", ".txt")
 
 
@@ -81,10 +82,7 @@ def load_default() -> pd.DataFrame:
 
 
 def load_market_data(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    tickers: Sequence[str] | None = None,
-    date_format: str | None = None,
+    path: str | os.PathLike[str] | None = None, *, tickers: Sequence[str] | None = None, date_format: str | None = None
 ) -> pd.DataFrame:
     """Load any supported layout into the canonical panel; ``None`` gives the embedded default.
 
@@ -301,13 +299,13 @@ def read_yfinance_csv(path: str | os.PathLike[str], *, date_format: str | None =
     head = _head_rows(p, 3)
     order = _two_level_header(head)
     if order is None:
-        raise DataError(f"{p}: not a yfinance download (header rows Price, Ticker and Date); "
-                        "see README 'Data formats'")
+        raise DataError(f"{p}: not a yfinance download (header rows Price, Ticker and Date); see README 'Data formats'")
     fields, names = (head[0], head[1]) if order == "price-first" else (head[1], head[0])
     raw = _read_csv(p, skiprows=3, header=None)
     if raw.shape[1] != len(fields):
-        raise DataError(f"{p}: {raw.shape[1]} columns in the rows but {len(fields)} in the header; "
-                        "check the delimiter and quoting")
+        raise DataError(
+            f"{p}: {raw.shape[1]} columns in the rows but {len(fields)} in the header; check the delimiter and quoting"
+        )
     by_ticker: dict[str, dict[str, int]] = {}
     for i, (field_name, ticker) in enumerate(zip(fields[1:], names[1:], strict=True), start=1):
         by_ticker.setdefault(ticker.strip(), {})[_norm(field_name)] = i
@@ -315,8 +313,10 @@ def read_yfinance_csv(path: str | os.PathLike[str], *, date_format: str | None =
     for ticker, cols in by_ticker.items():
         missing = [c for c in COLUMNS if c not in cols]
         if missing:
-            raise DataError(f"{p}: ticker {ticker} has no {', '.join(missing)} column(s); download every field "
-                            "(Open, High, Low, Close, Volume) or see README 'Data formats'")
+            raise DataError(
+                f"{p}: ticker {ticker} has no {', '.join(missing)} column(s); download every field "
+                "(Open, High, Low, Close, Volume) or see README 'Data formats'"
+            )
         part = pd.DataFrame({"date": raw[0], "ticker": ticker, **{c: raw[cols[c]] for c in COLUMNS}})
         adj = next((cols[a] for a in _ADJ_ALIASES if a in cols), None)
         if adj is not None:
@@ -347,13 +347,21 @@ def read_stooq(
     period = raw[cols["per"]].astype(str).str.strip()
     other = period[period.str.upper() != "D"]
     if len(other):
-        raise DataError(f"{p}: bars of period {other.iloc[0]!r} (<PER>); qtrade reads daily bars (<PER> D): "
-                        "take stooq's daily files")
+        raise DataError(
+            f"{p}: bars of period {other.iloc[0]!r} (<PER>); qtrade reads daily bars (<PER> D): "
+            "take stooq's daily files"
+        )
     symbols = raw[cols["ticker"]].astype(str).map(_stooq_symbol)
     if ticker is not None and symbols.nunique() <= 1:
         symbols = pd.Series(ticker, index=raw.index)
-    frame = pd.DataFrame({"date": raw[cols["date"]], "ticker": symbols,
-                          **{c: raw[cols[c]] for c in PRICE_COLUMNS}, "volume": raw[cols["vol"]]})
+    frame = pd.DataFrame(
+        {
+            "date": raw[cols["date"]],
+            "ticker": symbols,
+            **{c: raw[cols[c]] for c in PRICE_COLUMNS},
+            "volume": raw[cols["vol"]],
+        }
+    )
     return _finish(p, frame, date_format=date_format)
 
 
@@ -369,17 +377,26 @@ def read_folder(
     their files are read. Empty files (the Kaggle set has some) are skipped with a warning.
     """
     p = Path(path)
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in _FOLDER_SUFFIXES and f.is_file()
-                   and not any(part.startswith(".") for part in f.relative_to(p).parts))
+    files = sorted(
+        f
+        for f in p.rglob("*")
+        if f.suffix.lower() in _FOLDER_SUFFIXES
+        and f.is_file()
+        and not any(part.startswith(".") for part in f.relative_to(p).parts)
+    )
     if not files:
-        raise DataError(f"{p}: no price files in it (.csv or .txt, one per ticker, as Kaggle's and stooq's) and "
-                        "no stock_prices.csv of the JPX competition; point at such a folder or at one file")
+        raise DataError(
+            f"{p}: no price files in it (.csv or .txt, one per ticker, as Kaggle's and stooq's) and "
+            "no stock_prices.csv of the JPX competition; point at such a folder or at one file"
+        )
     by_ticker: dict[str, Path] = {}
     for f in files:
         name = ticker_from_filename(f.name)
         if name in by_ticker:
-            raise DataError(f"{p}: {by_ticker[name].relative_to(p)} and {f.relative_to(p)} are both ticker {name}; "
-                            "point at a folder that holds each ticker once")
+            raise DataError(
+                f"{p}: {by_ticker[name].relative_to(p)} and {f.relative_to(p)} are both ticker {name}; "
+                "point at a folder that holds each ticker once"
+            )
         by_ticker[name] = f
     if tickers:
         missing = [str(t) for t in tickers if str(t) not in by_ticker]
@@ -460,8 +477,10 @@ def read_jpx(path: str | os.PathLike[str], *, date_format: str | None = None) ->
     if p.is_dir():
         files = _jpx_files(p)
         if not files:
-            raise DataError(f"{p}: no stock_prices.csv in it or in train_files/ or supplemental_files/; "
-                            "point at the competition's folder or at a stock_prices.csv")
+            raise DataError(
+                f"{p}: no stock_prices.csv in it or in train_files/ or supplemental_files/; "
+                "point at the competition's folder or at a stock_prices.csv"
+            )
     else:
         files = [p]
     parts = []
@@ -545,8 +564,10 @@ def jpx_factor_convention(
     convention = "split-day" if int((on & ~off).sum()) > int((off & ~on).sum()) else "day-before"
     neither = marked & np.isfinite(jump_on) & np.isfinite(jump_off) & ~on & ~off
     wrong_row = (on & ~off) if convention == "day-before" else (off & ~on)
-    for bad, why in ((neither, "shows on neither that day's close nor the next day's"),
-                     (wrong_row, f"shows on the other row than the file's other factors ({convention})")):
+    for bad, why in (
+        (neither, "shows on neither that day's close nor the next day's"),
+        (wrong_row, f"shows on the other row than the file's other factors ({convention})"),
+    ):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
@@ -584,12 +605,16 @@ def _numeric(path: Path, values: pd.Series, name: str) -> pd.Series:
         example = values[bad].iloc[0]
         text = str(example).strip()
         if _THOUSANDS.fullmatch(text):
-            raise DataError(f"{path}: column {name} has a comma in the number {example!r} (a thousands separator or "
-                            "a decimal comma); write numbers without thousands separators, with '.' as the decimal "
-                            "point (1234.5)")
+            raise DataError(
+                f"{path}: column {name} has a comma in the number {example!r} (a thousands separator or "
+                "a decimal comma); write numbers without thousands separators, with '.' as the decimal "
+                "point (1234.5)"
+            )
         if _DECIMAL_COMMA.fullmatch(text):
-            raise DataError(f"{path}: column {name} writes decimals with a comma ({example!r}); save the file with "
-                            "'.' as the decimal point (101.5), as a spreadsheet's CSV export in an English locale does")
+            raise DataError(
+                f"{path}: column {name} writes decimals with a comma ({example!r}); save the file with "
+                "'.' as the decimal point (101.5), as a spreadsheet's CSV export in an English locale does"
+            )
         raise DataError(f"{path}: column {name} has a non-numeric value {example!r}; fix or blank that cell")
     return out.astype("float64")
 
@@ -672,8 +697,9 @@ def _infer_and_parse(path: Path, text: pd.Series) -> pd.Series:
         sep = dmy[1].iloc[0]
         if (first > 12).any() and (second > 12).any():
             example = text[(second > 12).to_numpy()].iloc[0]
-            raise DataError(f"{path}: date {example!r} is month-first but others are day-first; "
-                            "use one date format in the column")
+            raise DataError(
+                f"{path}: date {example!r} is month-first but others are day-first; use one date format in the column"
+            )
         if not (first > 12).any() and not (second > 12).any():
             raise DataError(
                 f"{path}: dates such as {text.iloc[0]!r} could be day-first or month-first; "
@@ -688,8 +714,10 @@ def _infer_and_parse(path: Path, text: pd.Series) -> pd.Series:
             raise DataError(f"{path}: cannot parse date {text[bad.to_numpy()].iloc[0]!r}; {_DATE_HELP}") from None
     known = (text.str.fullmatch(_COMPACT) | iso.notna() | dmy.notna().all(axis=1)).to_numpy()
     if known.all():
-        raise DataError(f"{path}: the dates mix formats (such as {_first_of_other_kind(text)!r} and "
-                        f"{text.iloc[0]!r}); use one date format in the column")
+        raise DataError(
+            f"{path}: the dates mix formats (such as {_first_of_other_kind(text)!r} and "
+            f"{text.iloc[0]!r}); use one date format in the column"
+        )
     raise DataError(f"{path}: cannot parse date {text[~known].iloc[0]!r}; {_DATE_HELP}")
 
 
@@ -774,8 +802,9 @@ def validate_panel(panel: pd.DataFrame, *, source: str = "data") -> pd.DataFrame
     if "spread" in panel.columns:
         spread = panel["spread"].astype("float64")
         if ((spread < 0) | (spread >= 1) | np.isinf(spread)).any():
-            raise DataError(f"{source}: spread must be a share of the price in [0, 1) (0.0004 = 4 bp); "
-                            "fix or blank those cells")
+            raise DataError(
+                f"{source}: spread must be a share of the price in [0, 1) (0.0004 = 4 bp); fix or blank those cells"
+            )
         keep.append("spread")
     return panel[keep].astype("float64")
 

@@ -162,8 +162,10 @@ def suspect_splits(clean: CleanPanel, *, tolerance: float = 0.05) -> pd.DataFram
     for k in SPLIT_RATIOS:
         for sign, name in ((-1.0, f"{k}-for-1"), (1.0, f"1-for-{k}")):
             rows, cols = np.nonzero(np.abs(r - sign * np.log(k)) < tolerance)
-            found += [(str(clean.tickers[j]), clean.dates[i + 1], float(np.exp(r[i, j])), name)
-                      for i, j in zip(rows, cols, strict=True)]
+            found += [
+                (str(clean.tickers[j]), clean.dates[i + 1], float(np.exp(r[i, j])), name)
+                for i, j in zip(rows, cols, strict=True)
+            ]
     return _suspect_frame(found)
 
 
@@ -204,8 +206,12 @@ def suspect_units(clean: CleanPanel, *, ratio: float = UNIT_RATIO) -> pd.DataFra
         moves = close / previous
     jump = real & np.isfinite(moves) & ((moves >= ratio) | (moves <= 1.0 / ratio))
     rows, cols = np.nonzero(jump)
-    return _units_frame([(str(clean.tickers[j]), clean.dates[i], float(previous[i, j]), float(close[i, j]),
-                          float(moves[i, j])) for i, j in zip(rows, cols, strict=True)])
+    return _units_frame(
+        [
+            (str(clean.tickers[j]), clean.dates[i], float(previous[i, j]), float(close[i, j]), float(moves[i, j]))
+            for i, j in zip(rows, cols, strict=True)
+        ]
+    )
 
 
 def _units_frame(rows: list[tuple[str, pd.Timestamp, float, float, float]]) -> pd.DataFrame:
@@ -241,17 +247,21 @@ def data_warnings(summary: DataSummary, *, shown: int = 10) -> list[str]:
     lines = []
     units = summary.suspect_units
     for row in units.head(shown).itertuples():
-        lines.append(f"{row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.4g} in one day ({row.previous:.6g} "
-                     f"to {row.close:.6g}), as prices in cents for dollars (or the reverse) would move it; check the "
-                     "units of the file around that day")
+        lines.append(
+            f"{row.ticker} on {row.date:%Y-%m-%d}: close x{row.ratio:.4g} in one day ({row.previous:.6g} "
+            f"to {row.close:.6g}), as prices in cents for dollars (or the reverse) would move it; check the "
+            "units of the file around that day"
+        )
     if len(units):
         listed = f" (the first {shown} listed)" if len(units) > shown else ""
         lines.append(f"{len(units)} suspected change(s) of units{listed}")
     if summary.zero_volume:
         names = ", ".join(summary.zero_volume[:shown])
         more = f" and {len(summary.zero_volume) - shown} more" if len(summary.zero_volume) > shown else ""
-        lines.append(f"volume is 0 or blank on every day for {names}{more} (as in index and FX files); the backtest "
-                     "treats their volume as unknown: no participation cap and no market impact for them")
+        lines.append(
+            f"volume is 0 or blank on every day for {names}{more} (as in index and FX files); the backtest "
+            "treats their volume as unknown: no participation cap and no market impact for them"
+        )
     return lines
 
 

@@ -46,9 +46,7 @@ def synthetic_panel(
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.01, close.shape)))
     volume = rng.lognormal(13, 0.5, close.shape).round()
     tickers = [f"T{i:04d}" for i in range(n_tickers)]
-    frames = {
-        "open": open_, "high": high, "low": low, "close": close, "volume": volume,
-    }
+    frames = {"open": open_, "high": high, "low": low, "close": close, "volume": volume}
     idx = pd.MultiIndex.from_product([dates, tickers], names=["date", "ticker"])
     panel = pd.DataFrame({k: v.reshape(-1) for k, v in frames.items()}, index=idx)
     if missing > 0:
@@ -92,8 +90,20 @@ def bounce_panel(
     high = np.maximum(open_, close) * np.exp(wiggle)
     low = np.minimum(open_, close) * np.exp(-wiggle)
     volume = rng.integers(200_000, 2_000_000, (n_days, n_tickers)).astype(float)
-    frames = [pd.DataFrame({"date": dates, "ticker": f"B{j}", "open": open_[:, j], "high": high[:, j],
-                            "low": low[:, j], "close": close[:, j], "volume": volume[:, j]}) for j in range(n_tickers)]
+    frames = [
+        pd.DataFrame(
+            {
+                "date": dates,
+                "ticker": f"B{j}",
+                "open": open_[:, j],
+                "high": high[:, j],
+                "low": low[:, j],
+                "close": close[:, j],
+                "volume": volume[:, j],
+            }
+        )
+        for j in range(n_tickers)
+    ]
     return pd.concat(frames).set_index(["date", "ticker"]).sort_index()
 
 

@@ -86,8 +86,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             members[-1].load_state_dict(state)
             members[-1].eval()
     except ConfigError:
-        raise CheckpointError(f"{p}: a predictive distribution this qtrade does not know (it knows normal and "
-                              "studentt); retrain with qtrade forecast") from None
+        raise CheckpointError(
+            f"{p}: a predictive distribution this qtrade does not know (it knows normal and "
+            "studentt); retrain with qtrade forecast"
+        ) from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{p}: damaged checkpoint ({type(exc).__name__}); retrain with qtrade forecast") from None
     model.eval()

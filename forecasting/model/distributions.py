@@ -81,8 +81,9 @@ class Predictive:
         if dofs is not None:
             with np.errstate(invalid="ignore"):
                 if np.any(dofs <= 2):
-                    raise ValueError("Student-t dofs must exceed 2 so that the variance exists; "
-                                     "np.inf marks a normal component")
+                    raise ValueError(
+                        "Student-t dofs must exceed 2 so that the variance exists; np.inf marks a normal component"
+                    )
             if np.all(np.isinf(dofs)):
                 dofs = None
         for a in arrays:
@@ -94,8 +95,11 @@ class Predictive:
     @classmethod
     def single(cls, mean: ArrayLike, var: ArrayLike, dof: ArrayLike | None = None) -> Predictive:
         """One component per observation: normal when ``dof`` is None, else Student-t with that variance."""
-        return cls(np.asarray(mean, dtype=float)[None], np.asarray(var, dtype=float)[None],
-                   None if dof is None else np.asarray(dof, dtype=float)[None])
+        return cls(
+            np.asarray(mean, dtype=float)[None],
+            np.asarray(var, dtype=float)[None],
+            None if dof is None else np.asarray(dof, dtype=float)[None],
+        )
 
     @classmethod
     def mixture(cls, parts: Sequence[Predictive]) -> Predictive:
@@ -165,8 +169,9 @@ class Predictive:
         q = np.broadcast_to(q, comp.shape[1:]).ravel()
         k = self.n_components
         means, variances = (np.broadcast_to(a, comp.shape).reshape(k, -1) for a in (self.means, self.variances))
-        flat = Predictive(means, variances,
-                          None if self.dofs is None else np.broadcast_to(self.dofs, comp.shape).reshape(k, -1))
+        flat = Predictive(
+            means, variances, None if self.dofs is None else np.broadcast_to(self.dofs, comp.shape).reshape(k, -1)
+        )
         tol = 1e-12 * np.sqrt(flat.var)
         todo = np.flatnonzero(lo < hi)
         for _ in range(200):
@@ -249,8 +254,12 @@ def _logpdf(y: np.ndarray, m: np.ndarray, v: np.ndarray, dof: np.ndarray | None)
     t, (d, y, m, v) = _split(dof, y, m, v)
     d, r = d[t], (y[t] - m[t]) ** 2 / ((d[t] - 2) * v[t])
     out = np.array(np.broadcast_to(out, t.shape))
-    out[t] = (special.gammaln((d + 1) / 2) - special.gammaln(d / 2) - 0.5 * np.log(np.pi * (d - 2) * v[t])
-              - (d + 1) / 2 * np.log1p(r))
+    out[t] = (
+        special.gammaln((d + 1) / 2)
+        - special.gammaln(d / 2)
+        - 0.5 * np.log(np.pi * (d - 2) * v[t])
+        - (d + 1) / 2 * np.log1p(r)
+    )
     return out
 
 
@@ -272,8 +281,12 @@ def _pdf(z: np.ndarray, dof: np.ndarray | None) -> np.ndarray:
     t, (d, z) = _split(dof, z)
     out = np.array(np.broadcast_to(out, t.shape))
     d = d[t]
-    out[t] = np.exp(special.gammaln((d + 1) / 2) - special.gammaln(d / 2) - 0.5 * np.log(np.pi * d)
-                    - (d + 1) / 2 * np.log1p(z[t] ** 2 / d))
+    out[t] = np.exp(
+        special.gammaln((d + 1) / 2)
+        - special.gammaln(d / 2)
+        - 0.5 * np.log(np.pi * d)
+        - (d + 1) / 2 * np.log1p(z[t] ** 2 / d)
+    )
     return out
 
 
@@ -299,8 +312,7 @@ def _abs_dev(z: np.ndarray, dof: np.ndarray | None) -> np.ndarray:
 def _half_mean_diff(dof: np.ndarray) -> np.ndarray:
     """E|Z - Z'| / 2 for two independent standardised components: 1 / sqrt(pi) for a normal."""
     with np.errstate(invalid="ignore"):
-        t = (2 * np.sqrt(dof) / (dof - 1)
-             * np.exp(special.betaln(0.5, dof - 0.5) - 2 * special.betaln(0.5, dof / 2)))
+        t = 2 * np.sqrt(dof) / (dof - 1) * np.exp(special.betaln(0.5, dof - 0.5) - 2 * special.betaln(0.5, dof / 2))
     return np.where(np.isinf(dof), 1 / math.sqrt(math.pi), t)
 
 
@@ -338,8 +350,9 @@ def _integral_f_sf(means: np.ndarray, scales: np.ndarray, dofs: np.ndarray) -> n
     ends = (np.concatenate([lo[None], mid]), np.concatenate([mid, hi[None]]))  # each centre's left and right end
     obs = np.broadcast_to(np.arange(m.shape[1]), p.shape)
     pieces = [(obs, p, a, np.abs(end - p), sign) for end, sign in zip(ends, (-1.0, 1.0), strict=True)]
-    obs, centre, scale, length, sign = (np.concatenate([np.broadcast_to(part[i], p.shape).ravel() for part in pieces])
-                                        for i in range(5))
+    obs, centre, scale, length, sign = (
+        np.concatenate([np.broadcast_to(part[i], p.shape).ravel() for part in pieces]) for i in range(5)
+    )
     u_len = np.arcsinh(length / scale)
     panels = np.ceil(u_len / _PANEL).astype(int)
     piece = np.repeat(np.arange(len(panels)), panels)

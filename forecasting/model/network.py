@@ -114,6 +114,10 @@ def studentt_nll(mean: torch.Tensor, var: torch.Tensor, dof: torch.Tensor, targe
     """
     nu = dof
     r = (target - mean) ** 2 / ((nu - 2) * var)
-    nll = (torch.lgamma(nu / 2) - torch.lgamma((nu + 1) / 2) + 0.5 * torch.log(math.pi * (nu - 2) * var)
-           + (nu + 1) / 2 * torch.log1p(r))
+    nll = (
+        torch.lgamma(nu / 2)
+        - torch.lgamma((nu + 1) / 2)
+        + 0.5 * torch.log(math.pi * (nu - 2) * var)
+        + (nu + 1) / 2 * torch.log1p(r)
+    )
     return nll.mean()

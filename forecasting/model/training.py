@@ -27,8 +27,16 @@ from forecasting.errors import ConfigError
 from forecasting.model.distributions import Predictive
 from forecasting.model.network import LSTMMLE, ModelConfig, gaussian_nll, studentt_nll
 
-__all__ = ["Prediction", "TrainConfig", "TrainResult", "WindowDataset", "amp_dtype", "predict", "resolve_device",
-           "train_model"]
+__all__ = [
+    "Prediction",
+    "TrainConfig",
+    "TrainResult",
+    "WindowDataset",
+    "amp_dtype",
+    "predict",
+    "resolve_device",
+    "train_model",
+]
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,9 @@ def _loader(ds: WindowDataset, batch_size: int, *, seed: int, workers: int, pin:
     )
 
 
-def _batches(ds: WindowDataset, batch_size: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches(
+    ds: WindowDataset, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of shuffled batches gathered where ``ds`` lives; the order is RandomSampler's for the same seed."""
     # Draw what a DataLoader over a RandomSampler draws each epoch: one number from the global generator (which
     # also drives dropout) and two permutations, the second discarded. A seed then gives the same forecasts on
@@ -142,8 +152,9 @@ def _batches(ds: WindowDataset, batch_size: int, generator: torch.Generator) -> 
     torch.randperm(len(ds), generator=generator)
 
 
-def _batch_source(train: WindowDataset, config: TrainConfig,
-                  device: torch.device) -> Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]:
+def _batch_source(
+    train: WindowDataset, config: TrainConfig, device: torch.device
+) -> Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]:
     """What each epoch iterates: worker processes on the CPU when asked for, else batches gathered on ``device``."""
     if config.workers > 0 and device.type != "cuda":
         loader = _loader(train, config.batch_size, seed=config.seed, workers=config.workers, pin=False)
@@ -223,9 +234,9 @@ def train_model(
             model.train()
             total, count = torch.zeros((), device=device), 0
             tick = time.perf_counter()
-            for xb, yb in epoch_batches():
-                xb = xb.to(device, non_blocking=True)
-                yb = yb.to(device, non_blocking=True)
+            for xb_host, yb_host in epoch_batches():
+                xb = xb_host.to(device, non_blocking=True)
+                yb = yb_host.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=half, enabled=amp):
                     mean, var, dof = model(xb)  # float32: the heads leave autocast
                 loss = _loss(mean, var, dof, yb, config.loss)
@@ -240,8 +251,9 @@ def train_model(
                 count += len(yb)
             train_loss = total.item() / count  # waits for the device, so the clock below is honest
             if not math.isfinite(train_loss):
-                raise ConfigError(f"training diverged: the loss is {train_loss} at epoch {epoch}; "
-                                  "lower --lr or raise --batch-size")
+                raise ConfigError(
+                    f"training diverged: the loss is {train_loss} at epoch {epoch}; lower --lr or raise --batch-size"
+                )
             train_seconds += time.perf_counter() - tick
             seen += count
             record = {"epoch": float(epoch), "train_loss": train_loss, **_validate(model, val, device, config)}
@@ -264,8 +276,9 @@ def train_model(
     return result
 
 
-def _loss(mean: torch.Tensor, var: torch.Tensor, dof: torch.Tensor | None, target: torch.Tensor,
-          loss: str) -> torch.Tensor:
+def _loss(
+    mean: torch.Tensor, var: torch.Tensor, dof: torch.Tensor | None, target: torch.Tensor, loss: str
+) -> torch.Tensor:
     """The training loss of one batch, in float32."""
     if loss == "mse":
         return torch.mean((mean - target) ** 2)

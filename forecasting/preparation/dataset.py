@@ -65,17 +65,22 @@ class Prepared:
         Cleaning and the window rules already keep them out; this is the last guard before the loss.
         """
         finite_rows = np.isfinite(self.x).all(axis=-1)
-        count = np.concatenate([np.zeros((finite_rows.shape[0], 1), np.int64),
-                                np.cumsum(finite_rows, axis=1, dtype=np.int64)], axis=1)
+        count = np.concatenate(
+            [np.zeros((finite_rows.shape[0], 1), np.int64), np.cumsum(finite_rows, axis=1, dtype=np.int64)], axis=1
+        )
         i, t = samples[:, 0], samples[:, 1]
-        ok = (t - self.window + 1 >= 0) & (count[i, t + 1] - count[i, np.maximum(t - self.window + 1, 0)] == self.window)
+        ok = (t - self.window + 1 >= 0) & (
+            count[i, t + 1] - count[i, np.maximum(t - self.window + 1, 0)] == self.window
+        )
         if with_target:
             ok &= np.isfinite(self.cube.target[i, t] / self.scaler.target_scale)
         if not ok.all():
             k = int(np.flatnonzero(~ok)[0])
-            raise DataError(f"a non-finite value reached the model's input for {self.cube.tickers[i[k]]} at "
-                            f"{self.cube.dates[t[k]]:%Y-%m-%d} ({int((~ok).sum())} window(s) in all); "
-                            "check that ticker's prices and volumes near that date")
+            raise DataError(
+                f"a non-finite value reached the model's input for {self.cube.tickers[i[k]]} at "
+                f"{self.cube.dates[t[k]]:%Y-%m-%d} ({int((~ok).sum())} window(s) in all); "
+                "check that ticker's prices and volumes near that date"
+            )
 
     def windows(self, samples: np.ndarray) -> np.ndarray:
         """Gather the windows of ``samples`` (a copy of just those): (k, window, n_features)."""
@@ -87,8 +92,8 @@ def prepare(cube: FeatureCube, fold: Fold, window: int, scaler: ZScoreScaler | N
     """Fit the scaler on the fold's training rows (unless given) and mark the valid windows.
 
     The scaler sees the real (not interpolated) feature rows of the fold's training block, from its first to its
-    last training origin, and the targets of training origins, nothing later; those targets end up to the target's horizon after the last training origin, inside the
-    embargo that the split leaves before the validation block.
+    last training origin, and the targets of training origins, nothing later; those targets end up to the target's
+    horizon after the last training origin, inside the embargo that the split leaves before the validation block.
     """
     ends = valid_ends(cube.x, cube.origin_ok, window)
     if scaler is None:

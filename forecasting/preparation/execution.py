@@ -89,6 +89,7 @@ def execution_mode(name: str | ExecutionMode) -> ExecutionMode:
         return name
     mode = _MODES.get(str(name).strip().lower())
     if mode is None:
-        raise ConfigError(f"--execution {name!r} is not known; use one of {', '.join(EXECUTIONS)} "
-                          f"(default {DEFAULT_EXECUTION})")
+        raise ConfigError(
+            f"--execution {name!r} is not known; use one of {', '.join(EXECUTIONS)} (default {DEFAULT_EXECUTION})"
+        )
     return mode

@@ -61,5 +61,5 @@ class ZScoreScaler:
 
     @classmethod
     def from_dict(cls, d: dict[str, list[float] | float]) -> ZScoreScaler:
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64),
-                   float(d["target_scale"]))  # type: ignore[arg-type]
+        scale = float(d["target_scale"])  # type: ignore[arg-type]
+        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), scale)

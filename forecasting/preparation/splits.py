@@ -10,6 +10,7 @@ otherwise.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -58,9 +59,7 @@ class Fold:
         return ", ".join(parts)
 
 
-def chronological_split(
-    dates: pd.DatetimeIndex, *, val: float = 0.15, test: float = 0.15, embargo: int = 1
-) -> Fold:
+def chronological_split(dates: pd.DatetimeIndex, *, val: float = 0.15, test: float = 0.15, embargo: int = 1) -> Fold:
     """Train / validation / test blocks in time order, ``embargo`` dates dropped before each later block.
 
     Examples
@@ -72,8 +71,8 @@ def chronological_split(
     """
     n = len(dates)
     _check_fractions(val, test, embargo)
-    n_test = int(round(n * test))
-    n_val = int(round(n * val))
+    n_test = round(n * test)
+    n_val = round(n * val)
     test_start = n - n_test
     val_start = test_start - n_val
     labels = _labels(n, 0, val_start, test_start, n, embargo)
@@ -101,23 +100,24 @@ def walk_forward_folds(
         raise ConfigError(f"unknown walk-forward mode {mode!r}; use expanding or rolling")
     _check_fractions(val, test, embargo)
     n = len(dates)
-    n_test = int(round(n * test))
-    n_val = int(round(n * val))
+    n_test = round(n * test)
+    n_val = round(n * val)
     first_test = n - n_test
     if n_test < n_folds:
         raise ConfigError(f"{n_test} test dates cannot make {n_folds} folds; use fewer folds")
     bounds = np.linspace(first_test, n, n_folds + 1).round().astype(int)
     initial_train = first_test - n_val
     folds = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         val_start = start - n_val
         train_start = 0 if mode == "expanding" else max(0, val_start - initial_train)
         folds.append(_fold(_labels(n, train_start, val_start, start, end, embargo), dates))
     return folds
 
 
-def minimum_dates(first_origin: int, *, horizon: int, val: float = 0.15, test: float = 0.15, embargo: int = 1,
-                  train_dates: int = 0) -> int:
+def minimum_dates(
+    first_origin: int, *, horizon: int, val: float = 0.15, test: float = 0.15, embargo: int = 1, train_dates: int = 0
+) -> int:
     """The fewest dates a :func:`chronological_split` needs to hold a forecast with a realised target in each of
     its training, validation and test blocks, when the first possible origin is date ``first_origin`` (the
     window's length less one, plus the days features need before it), a target ends ``horizon`` dates after
@@ -133,8 +133,8 @@ def minimum_dates(first_origin: int, *, horizon: int, val: float = 0.15, test: f
     _check_fractions(val, test, embargo)
 
     def holds(n: int) -> bool:
-        test_start = n - int(round(n * test))
-        val_start = test_start - int(round(n * val))
+        test_start = n - round(n * test)
+        val_start = test_start - round(n * val)
         train_ok = val_start - embargo > first_origin and val_start - embargo >= train_dates
         val_ok = test_start - embargo > max(val_start, first_origin)
         test_ok = n - 1 - horizon >= max(test_start, first_origin)
@@ -142,7 +142,7 @@ def minimum_dates(first_origin: int, *, horizon: int, val: float = 0.15, test: f
 
     # rounding the shares can make n work and n + 1 fail: the answer is the n from which every longer data set
     # works (checked over more than one rounding period)
-    span = int(math.ceil(1 / min(val, test))) + 2
+    span = math.ceil(1 / min(val, test)) + 2
     n = first_origin + 1
     while not all(holds(m) for m in range(n, n + span)):
         n += 1
@@ -160,9 +160,7 @@ def _labels(n: int, train_start: int, val_start: int, test_start: int, test_end:
 def _fold(labels: np.ndarray, dates: pd.DatetimeIndex) -> Fold:
     for label, name in SPLIT_NAMES.items():
         if not (labels == label).any():
-            raise ConfigError(
-                f"the {name} block is empty with {len(dates)} dates; use more data or larger fractions"
-            )
+            raise ConfigError(f"the {name} block is empty with {len(dates)} dates; use more data or larger fractions")
     return Fold(labels, dates)
 
 

@@ -5,8 +5,17 @@ The names of :mod:`forecasting.tuning.search` are importable from here too (load
 
 from typing import Any
 
-__all__ = ["DEFAULT_SPACE", "TuningData", "config_with", "fit_trial", "load_space", "params_record", "suggest",
-           "tune_forecaster", "tuning_data"]
+__all__ = [
+    "DEFAULT_SPACE",
+    "TuningData",
+    "config_with",
+    "fit_trial",
+    "load_space",
+    "params_record",
+    "suggest",
+    "tune_forecaster",
+    "tuning_data",
+]
 
 
 def __getattr__(name: str) -> Any:

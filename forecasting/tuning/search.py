@@ -60,8 +60,9 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
 }
 
 
-def load_space(path: str | os.PathLike[str] | None, *, allowed: set[str],
-               default: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+def load_space(
+    path: str | os.PathLike[str] | None, *, allowed: set[str], default: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """The search space: the entries of a JSON or TOML file, or ``default`` when there is no file.
 
     An entry is ``{"type": "int"|"float"|"categorical", "low": .., "high": .., "log": bool, "step": ..}`` or
@@ -81,8 +82,9 @@ def load_space(path: str | os.PathLike[str] | None, *, allowed: set[str],
     space = {}
     for name, dist in given.items():
         if name not in allowed:
-            raise ConfigError(f"{p}: {name!r} is not a setting that can be tuned; use one of "
-                              f"{', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"{p}: {name!r} is not a setting that can be tuned; use one of {', '.join(sorted(allowed))}"
+            )
         if not isinstance(dist, dict) or dist.get("type") not in ("int", "float", "categorical", "fixed"):
             raise ConfigError(f"{p}: {name}: give a table with type int, float, categorical or fixed")
         need = {"int": ("low", "high"), "float": ("low", "high"), "categorical": ("choices",), "fixed": ("value",)}
@@ -101,8 +103,9 @@ def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for name, d in space.items():
         kind = d["type"]
         if kind == "int":
-            out[name] = trial.suggest_int(name, int(d["low"]), int(d["high"]), step=int(d.get("step", 1)),
-                                          log=bool(d.get("log", False)))
+            out[name] = trial.suggest_int(
+                name, int(d["low"]), int(d["high"]), step=int(d.get("step", 1)), log=bool(d.get("log", False))
+            )
         elif kind == "float":
             out[name] = trial.suggest_float(name, float(d["low"]), float(d["high"]), log=bool(d.get("log", False)))
         elif kind == "categorical":
@@ -157,16 +160,15 @@ def config_with(base: ForecastConfig, params: dict[str, Any]) -> ForecastConfig:
 
 
 def fit_trial(
-    data: TuningData,
-    config: ForecastConfig,
-    *,
-    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    data: TuningData, config: ForecastConfig, *, on_epoch: Callable[[dict[str, float]], None] | None = None
 ) -> tuple[list[TrainResult], Prepared, dict[str, float]]:
     """Train on the training block (each member of an ensemble), score on the validation block (the execution's
     target, in its own units, with the model's own density: an ensemble's mixture)."""
     if data.cube.execution != config.execution:
-        raise ConfigError(f"the tuning data holds the target of --execution {data.cube.execution}, not "
-                          f"{config.execution}; build it with tuning_data(panel, config)")
+        raise ConfigError(
+            f"the tuning data holds the target of --execution {data.cube.execution}, not "
+            f"{config.execution}; build it with tuning_data(panel, config)"
+        )
     if len(data.cube.dates) <= config.window + 2:
         raise ConfigError(f"window {config.window} leaves no training windows; lower the window range")
     prep = prepare(data.cube, data.fold, config.window)
@@ -178,8 +180,13 @@ def fit_trial(
     s = prep.scaler.target_scale
     parts, results = [], []
     for member in range(config.ensemble):  # the first member's epochs are reported (and pruned on)
-        result = train_model(train_ds, val_ds, config.model_config(), config.train_config(member),
-                             on_epoch=on_epoch if member == 0 else None)
+        result = train_model(
+            train_ds,
+            val_ds,
+            config.model_config(),
+            config.train_config(member),
+            on_epoch=on_epoch if member == 0 else None,
+        )
         mean, var, dof = predict(result.model, to_predict, device=device)
         if result.residual_var is not None:
             var = np.full_like(var, result.residual_var)
@@ -187,8 +194,11 @@ def fit_trial(
         results.append(result)
     density = Predictive.mixture(parts) if len(parts) > 1 else parts[0]
     y = data.cube.target[val_samples[:, 0], val_samples[:, 1]]
-    scores = {"nll": float(np.mean(-density.logpdf(y))), "mse": float(np.mean((y - density.mean) ** 2)),
-              "n": float(len(y))}
+    scores = {
+        "nll": float(np.mean(-density.logpdf(y))),
+        "mse": float(np.mean((y - density.mean) ** 2)),
+        "n": float(len(y)),
+    }
     return results, prep, scores
 
 
@@ -202,12 +212,29 @@ def _check_study_execution(study: Any, execution: str) -> None:
             study.set_user_attr("execution", execution)
             return
     if recorded != execution:
-        raise ConfigError(f"study {study.study_name!r} scores the target of --execution {recorded}; pass --execution "
-                          f"{recorded} to resume it, or another --study name or --out for {execution}")
+        raise ConfigError(
+            f"study {study.study_name!r} scores the target of --execution {recorded}; pass --execution "
+            f"{recorded} to resume it, or another --study name or --out for {execution}"
+        )
 
 
-UNTUNABLE = frozenset({"seed", "device", "workers", "threads", "amp", "execution", "calendar", "max_gap", "val", "test",
-                       "embargo", "walk_forward", "walk_mode"})
+UNTUNABLE = frozenset(
+    {
+        "seed",
+        "device",
+        "workers",
+        "threads",
+        "amp",
+        "execution",
+        "calendar",
+        "max_gap",
+        "val",
+        "test",
+        "embargo",
+        "walk_forward",
+        "walk_mode",
+    }
+)
 """Settings a search may not change: the machine's, and those that shape the data and its split (the trials all
 use one split of the panel cut before the test block, so a "tuned" split would only move test data into training)."""
 
@@ -291,8 +318,9 @@ def tune_forecaster(
         return f"best val {objective} {min(t.value for t in done):.5f}" if done else "tuning"
 
     with shared_threads(base.threads):
-        run_study(study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress, describe=describe,
-                  inner=inner)
+        run_study(
+            study, run_trial, n_trials=n_trials, timeout=timeout, progress=progress, describe=describe, inner=inner
+        )
     fixed = {k: d["value"] for k, d in space.items() if d["type"] == "fixed"}  # Optuna records only drawn values
 
     def record() -> dict[str, Any]:  # read when this worker writes the outputs: the study as it stands then
@@ -320,7 +348,18 @@ def tune_forecaster(
             "note": "trials saw data up to the day before the test period only",
         }
 
-    manifest = run_manifest(command="tune", seed=base.seed, panel=panel, source=source,
-                            config={**asdict(base), "objective": objective, "n_trials": n_trials, "timeout": timeout,
-                                    "pruner": pruner, "space": space})
+    manifest = run_manifest(
+        command="tune",
+        seed=base.seed,
+        panel=panel,
+        source=source,
+        config={
+            **asdict(base),
+            "objective": objective,
+            "n_trials": n_trials,
+            "timeout": timeout,
+            "pruner": pruner,
+            "space": space,
+        },
+    )
     return write_study_outputs(study, out, record, manifest=manifest, storage=storage)

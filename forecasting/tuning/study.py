@@ -23,8 +23,18 @@ from forecasting.atomic import atomic_path, folder_lock, write_text
 from forecasting.errors import ConfigError
 from forecasting.outputs import clear_previous, written
 
-__all__ = ["FINISHED", "IMPORTANCE_MIN_TRIALS", "TrialProgress", "finished_trials", "open_study", "run_study",
-           "shown_url", "storage_url", "study_run", "write_study_outputs"]
+__all__ = [
+    "FINISHED",
+    "IMPORTANCE_MIN_TRIALS",
+    "TrialProgress",
+    "finished_trials",
+    "open_study",
+    "run_study",
+    "shown_url",
+    "storage_url",
+    "study_run",
+    "write_study_outputs",
+]
 
 IMPORTANCE_MIN_TRIALS = 10
 """Fewest complete trials before parameter importances are drawn: PED-ANOVA compares the best tenth of the trials
@@ -41,8 +51,9 @@ def _optuna() -> Any:
 FINISHED = ("COMPLETE", "PRUNED")
 
 
-def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, direction: str,
-               pruner: str = "median") -> Any:
+def open_study(
+    out: Path, *, storage: str | None, study_name: str, seed: int, direction: str, pruner: str = "median"
+) -> Any:
     """Create or resume the study; the default storage is a SQLite file in ``out``."""
     optuna = _optuna()
     out.mkdir(parents=True, exist_ok=True)
@@ -51,8 +62,10 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
         rdb = _storage(optuna, url)
     except Exception as exc:  # any database failure is one user-facing line
         first = str(exc).splitlines()[0][:120]
-        raise ConfigError(f"--storage {shown_url(url)}: cannot open ({type(exc).__name__}: {first}); check the URL, "
-                          "the server and its driver (pip install qtrade[postgres] for PostgreSQL)") from None
+        raise ConfigError(
+            f"--storage {shown_url(url)}: cannot open ({type(exc).__name__}: {first}); check the URL, "
+            "the server and its driver (pip install qtrade[postgres] for PostgreSQL)"
+        ) from None
     pruners = {
         "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=3),
         "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=2),
@@ -62,11 +75,19 @@ def open_study(out: Path, *, storage: str | None, study_name: str, seed: int, di
         raise ConfigError(f"--pruner {pruner!r} is not known; use median, hyperband or none")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = optuna.create_study(storage=rdb, study_name=study_name, load_if_exists=True, direction=direction,
-                                    sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruners[pruner]())
+        study = optuna.create_study(
+            storage=rdb,
+            study_name=study_name,
+            load_if_exists=True,
+            direction=direction,
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=pruners[pruner](),
+        )
     if study.direction.name.lower() != direction:
-        raise ConfigError(f"study {study_name!r} in {shown_url(url)} was made to {study.direction.name.lower()}; "
-                          "use another --study name for this objective")
+        raise ConfigError(
+            f"study {study_name!r} in {shown_url(url)} was made to {study.direction.name.lower()}; "
+            "use another --study name for this objective"
+        )
     return study
 
 
@@ -121,11 +142,13 @@ def _storage(optuna: Any, url: str, attempts: int = 5) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeats are marked experimental
-                return optuna.storages.RDBStorage(url, heartbeat_interval=5, grace_period=20,
-                                                  engine_kwargs={"pool_pre_ping": True})
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=5, grace_period=20, engine_kwargs={"pool_pre_ping": True}
+                )
         except (IntegrityError, ProgrammingError, OperationalError) as exc:
             concurrent = not isinstance(exc, OperationalError) or any(
-                words in str(exc) for words in ("already exists", "database is locked"))
+                words in str(exc) for words in ("already exists", "database is locked")
+            )
             if not concurrent or attempt == attempts - 1:
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))
@@ -166,8 +189,9 @@ def run_study(
     if len(finished_trials(study)) >= n_trials:
         return
     console = Console(stderr=True, quiet=not progress)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
         task = bar.add_task("tuning", total=n_trials, completed=len(finished_trials(study)))
         if inner is not None:
             running = bar.add_task("first trial: starting", total=None)
@@ -183,12 +207,18 @@ def run_study(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("optuna").setLevel(logging.WARNING)
-            study.optimize(objective, n_trials=None, timeout=timeout, gc_after_trial=False,
-                           callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=states), update])
+            study.optimize(
+                objective,
+                n_trials=None,
+                timeout=timeout,
+                gc_after_trial=False,
+                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=states), update],
+            )
 
 
-def write_study_outputs(study: Any, out: Path, record: Callable[[], dict[str, Any]], *, manifest: dict[str, Any],
-                        storage: str | None) -> dict[str, Any]:
+def write_study_outputs(
+    study: Any, out: Path, record: Callable[[], dict[str, Any]], *, manifest: dict[str, Any], storage: str | None
+) -> dict[str, Any]:
     """Write ``best_params.json`` (what ``record`` returns), ``trials.csv``, the report (PNG charts and
     ``tuning_report.html``) and ``manifest.json``; return the record.
 
@@ -210,10 +240,18 @@ def write_study_outputs(study: Any, out: Path, record: Callable[[], dict[str, An
         described = {
             **manifest,
             "argv": _without_passwords(manifest.get("argv", [])),
-            "study": {"name": study.study_name, "storage": shown_url(url), "run": run,
-                      "n_trials": len(trials), "n_finished": best["n_finished"],
-                      "n_complete": sum(t.state.name == "COMPLETE" for t in trials), "n_pruned": best["n_pruned"],
-                      "best_trial": best["trial"], "best_value": best["value"], "processes": len(processes)},
+            "study": {
+                "name": study.study_name,
+                "storage": shown_url(url),
+                "run": run,
+                "n_trials": len(trials),
+                "n_finished": best["n_finished"],
+                "n_complete": sum(t.state.name == "COMPLETE" for t in trials),
+                "n_pruned": best["n_pruned"],
+                "best_trial": best["trial"],
+                "best_value": best["value"],
+                "processes": len(processes),
+            },
         }
         described["outputs"] = sorted({*written(out), "manifest.json"})
         write_text(out / "manifest.json", json.dumps(described, indent=2, default=str))
@@ -240,18 +278,25 @@ def _write_files(study: Any, out: Path, best: dict[str, Any]) -> None:
         frame.to_csv(tmp, index=False)
     charts = _charts(study, out)
     complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
-    notes = "" if complete >= IMPORTANCE_MIN_TRIALS else (
-        f"<p>No parameter importances: {complete} complete trial{'s' if complete != 1 else ''}, and they need "
-        f"{IMPORTANCE_MIN_TRIALS} or more to mean anything.</p>")
+    notes = (
+        ""
+        if complete >= IMPORTANCE_MIN_TRIALS
+        else (
+            f"<p>No parameter importances: {complete} complete trial{'s' if complete != 1 else ''}, and they need "
+            f"{IMPORTANCE_MIN_TRIALS} or more to mean anything.</p>"
+        )
+    )
     rows = "".join(f"<tr><td>{k}</td><td>{_shown(v)}</td></tr>" for k, v in best["params"].items())
     imgs = "".join(f'<h3>{title}</h3><img src="{name}" style="max-width:900px">' for title, name in charts)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>qtrade tune</title></head>"
-            f"<body style='font-family:Arial,sans-serif;max-width:960px;margin:auto'>"
-            f"<h1>qtrade tune: {best['objective']}</h1>"
-            f"<p>{best['n_finished']} finished trials ({best['n_pruned']} pruned); best value {best['value']:.5g} "
-            f"against {_shown(best.get('default_value'))} for the default settings; {best.get('note', '')}</p>"
-            f"{notes}"
-            f"<table border=1 cellpadding=4><tr><th>setting</th><th>best</th></tr>{rows}</table>{imgs}</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>qtrade tune</title></head>"
+        f"<body style='font-family:Arial,sans-serif;max-width:960px;margin:auto'>"
+        f"<h1>qtrade tune: {best['objective']}</h1>"
+        f"<p>{best['n_finished']} finished trials ({best['n_pruned']} pruned); best value {best['value']:.5g} "
+        f"against {_shown(best.get('default_value'))} for the default settings; {best.get('note', '')}</p>"
+        f"{notes}"
+        f"<table border=1 cellpadding=4><tr><th>setting</th><th>best</th></tr>{rows}</table>{imgs}</body></html>"
+    )
     write_text(out / "tuning_report.html", page)
 
 
@@ -275,15 +320,26 @@ def _charts(study: Any, out: Path) -> list[tuple[str, str]]:
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     made: list[tuple[str, str]] = []
     plots: list[tuple[str, str, Callable[[], Any]]] = [
-        ("Optimisation history", "history.png", lambda: vis.plot_optimization_history(study)),
+        ("Optimisation history", "history.png", lambda: vis.plot_optimization_history(study))
     ]
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
-        plots.append(("Intermediate values (pruned trials stop early)", "intermediate.png",
-                      lambda: vis.plot_intermediate_values(study)))
+        plots.append(
+            (
+                "Intermediate values (pruned trials stop early)",
+                "intermediate.png",
+                lambda: vis.plot_intermediate_values(study),
+            )
+        )
     if len(done) >= IMPORTANCE_MIN_TRIALS and len(done[0].params) >= 2:
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-        plots.insert(1, ("Parameter importances (PED-ANOVA)", "importances.png",
-                         lambda: vis.plot_param_importances(study, evaluator=evaluator)))
+        plots.insert(
+            1,
+            (
+                "Parameter importances (PED-ANOVA)",
+                "importances.png",
+                lambda: vis.plot_param_importances(study, evaluator=evaluator),
+            ),
+        )
     for title, name, draw in plots:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
