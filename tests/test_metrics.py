@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from forecasting.evaluation.metrics import crps, diebold_mariano, nll, pit_histogram, qlike, score
+from forecasting.evaluation.metrics import (
+    crps,
+    diebold_mariano,
+    information_coefficient,
+    nll,
+    pit_histogram,
+    qlike,
+    score,
+)
 from forecasting.evaluation.scoring import common_rows, evaluate
 from forecasting.model.distributions import Predictive
 
@@ -189,3 +197,35 @@ def test_price_level_mse_prices_the_exit_from_the_entry_of_the_execution() -> No
         "log return from the open of t+1 to the open of t+2"
     )
     assert len(common_rows(frame, ["lstm", "historical"])) == len(rows)
+
+
+def _ic_by_loop(frame: pd.DataFrame, column: str) -> float | None:
+    """The definition, one date at a time with scipy's Spearman correlation."""
+    values = []
+    for _, g in frame.groupby("date", sort=False):
+        if len(g) < 3 or g[column].nunique() < 2 or g["target"].nunique() < 2:
+            continue
+        rho = stats.spearmanr(g[column], g["target"]).statistic
+        if np.isfinite(rho):
+            values.append(rho)
+    return float(np.mean(values)) if values else None
+
+
+def test_information_coefficient_equals_scipys_spearman_date_by_date() -> None:
+    rng = np.random.default_rng(5)
+    dates = np.repeat(pd.bdate_range("2020-01-01", periods=300), 6)
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "f": rng.integers(0, 4, len(dates)).astype(float),  # many ties
+            "target": rng.normal(size=len(dates)),
+        }
+    )
+    frame.loc[rng.random(len(frame)) < 0.03, "f"] = np.nan  # dates with a missing value are left out
+    frame.loc[frame["date"] == frame["date"].iloc[0], "f"] = 1.0  # a constant forecast
+    frame = frame.drop(index=frame.index[(frame["date"] == frame["date"].iloc[-1])][:4])  # a date of 2 tickers
+    frame = frame.sample(frac=1.0, random_state=1)  # dates out of order
+    expected = _ic_by_loop(frame, "f")
+    assert expected is not None
+    assert information_coefficient(frame, "f") == pytest.approx(expected, abs=1e-12)
+    assert information_coefficient(frame.assign(f=1.0), "f") is None

@@ -80,16 +80,28 @@ def _histogram(pit: np.ndarray, bins: int = 10) -> list[int]:
 def information_coefficient(frame: pd.DataFrame, column: str) -> float | None:
     """Mean across dates of the Spearman correlation between forecast and return across tickers.
 
-    Dates with fewer than 3 tickers or a constant forecast are left out; ``None`` when none remain.
+    Dates with fewer than 3 tickers, a constant forecast or return, or a missing value are left out; ``None`` when
+    none remain. Each date's Spearman correlation is the Pearson correlation of its average ranks (as
+    :func:`scipy.stats.spearmanr` computes it), for every date at once.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"date": [1, 1, 1, 2, 2, 2], "f": [1.0, 2.0, 3.0, 3.0, 2.0, 1.0],
+    ...                       "target": [0.1, 0.3, 0.2, 0.1, 0.2, 0.3]})
+    >>> information_coefficient(frame, "f")  # 0.5 on date 1, -1 on date 2
+    -0.25
     """
-    values = []
-    for _, g in frame.groupby("date", sort=False):
-        if len(g) < 3 or g[column].nunique() < 2 or g["target"].nunique() < 2:
-            continue
-        rho = stats.spearmanr(g[column], g["target"]).statistic
-        if np.isfinite(rho):
-            values.append(rho)
-    return float(np.mean(values)) if values else None
+    codes = pd.factorize(frame["date"])[0]
+    x, y = frame[column].astype(float), frame["target"].astype(float)
+    by = [codes]
+    complete = ~(x.isna() | y.isna()).groupby(by).any()
+    enough = (x.groupby(by).size() >= 3) & (x.groupby(by).nunique() >= 2) & (y.groupby(by).nunique() >= 2)
+    rx, ry = x.groupby(by).rank(method="average"), y.groupby(by).rank(method="average")
+    dx, dy = rx - rx.groupby(by).transform("mean"), ry - ry.groupby(by).transform("mean")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (dx * dy).groupby(by).sum() / np.sqrt((dx**2).groupby(by).sum() * (dy**2).groupby(by).sum())
+    values = rho[complete & enough & np.isfinite(rho)]
+    return float(values.mean()) if len(values) else None
 
 
 def score(
