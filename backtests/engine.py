@@ -28,7 +28,7 @@ from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
-__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest", "unknown_volume"]
+__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest", "volume_seen"]
 
 
 @dataclass(frozen=True)
@@ -263,37 +263,41 @@ def _fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> t
     impact model's inputs with the half-spread.
 
     A close fill knows its own bar; an open fill only the sessions before it (a day's volume and spread are
-    printed at its close). A ticker whose volume is 0 or missing on every day has unknown volume: no cap and no
-    impact, with one warning.
+    printed at its close). A ticker's volume is unknown until a real bar has printed a positive volume (index and
+    FX files carry 0 on every day): until then no cap and no impact apply, with one warning. The rule looks only
+    at bars up to the fill, so no later volume decides how a fill is treated.
     """
-    volume, spread = data.prices["volume"], data.spread
+    raw, spread = data.prices["volume"], data.spread
+    printed = volume_seen(raw, data.tradable)
+    seen, volume = printed, raw
     if mode.price == "open":
-        volume = known_at_open(volume, data.tradable)
+        volume = known_at_open(raw, data.tradable)
         spread = None if spread is None else known_at_open(spread, data.tradable, unknown=np.nan)
-    unknown = unknown_volume(data.prices["volume"], data.tradable)
-    if unknown.any() and (costs.participation < 1.0 or costs.impact > 0):
-        names = ", ".join(t for t, u in zip(data.tickers, unknown, strict=True) if u)
+        seen = np.vstack([np.zeros((1, printed.shape[1]), dtype=bool), printed[:-1]])
+    blind = (~seen & data.tradable)[data.start : data.stop].sum(axis=0)
+    if (blind > 1).any() and (costs.participation < 1.0 or costs.impact > 0):
+        names = ", ".join(f"{t} ({d} days)" for t, d in zip(data.tickers, blind, strict=True) if d > 1)
         warnings.warn(
-            f"the volume of {names} is 0 or missing on every day (an index or FX file?): taken as unknown, "
-            "so neither the participation cap (--participation) nor market impact (--impact) applies to "
-            "their orders",
+            f"no volume had been printed yet for {names} of the period (0 or missing: an index or FX file?): "
+            "taken as unknown there, so neither the participation cap (--participation) nor market impact "
+            "(--impact) applies to those fills",
             stacklevel=3,
         )
-    market = market_stats(data.prices["close"], np.where(unknown, np.nan, data.prices["volume"]), data.tradable, spread)
-    return np.where(unknown, np.nan, volume), market
+    market = market_stats(data.prices["close"], np.where(printed, raw, np.nan), data.tradable, spread)
+    return np.where(seen, volume, np.nan), market
 
 
-def unknown_volume(volume: np.ndarray, tradable: np.ndarray) -> np.ndarray:
-    """(n_tickers,) True for a ticker whose volume is 0 or missing on every real bar: index and FX files carry
-    no volume, and a cap on a share of 0 would block every order.
+def volume_seen(volume: np.ndarray, tradable: np.ndarray) -> np.ndarray:
+    """(n_dates, n_tickers) True once a real bar at or before the row has printed a positive volume: before that
+    the ticker's volume is unknown (index and FX files carry 0), and a cap on a share of 0 would block every order.
 
     Examples
     --------
-    >>> v = np.array([[0.0, 5.0, np.nan], [0.0, 0.0, np.nan]])
-    >>> unknown_volume(v, np.ones((2, 3), bool)).tolist()
-    [True, False, True]
+    >>> v = np.array([[0.0, 5.0, np.nan], [0.0, 0.0, np.nan], [3.0, 0.0, np.nan]])
+    >>> volume_seen(v, np.ones((3, 3), bool)).tolist()
+    [[False, True, False], [False, True, False], [True, True, False]]
     """
-    return ~np.any(np.where(tradable, np.nan_to_num(volume), 0.0) > 0, axis=0)
+    return np.logical_or.accumulate(tradable & (np.nan_to_num(volume) > 0), axis=0)
 
 
 def known_at_open(values: np.ndarray, tradable: np.ndarray, *, unknown: float = 0.0) -> np.ndarray:

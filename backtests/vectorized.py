@@ -79,9 +79,14 @@ def replay(
         raise ValueError("every decision date must be a date of data")
     targets = {int(r): decisions.to_numpy(dtype=float)[k] for k, r in enumerate(rows)}
     closing = _closing(tradable, mode.lag)
-    no_volume = ~np.any(np.where(tradable, volume, 0.0) > 0, axis=0)  # 0 or NaN on every real bar: unknown
-    sigma, adv = _impact_inputs(close, np.where(no_volume, np.nan, volume), tradable)
-    volume = np.where(no_volume, np.inf, volume)  # no cap where the volume is unknown
+    # a ticker's volume is unknown (no cap, no impact) until a real bar has printed a positive volume
+    printed = tradable & (np.nan_to_num(volume) > 0)
+    impact_volume = np.full(volume.shape, np.nan)
+    seen = np.zeros(n, dtype=bool)
+    for r in range(len(volume)):
+        seen = seen | printed[r]
+        impact_volume[r] = np.where(seen, volume[r], np.nan)
+    sigma, adv = _impact_inputs(close, impact_volume, tradable)
     spread = data.spread
     book = _Book(np.zeros(n), float(cash), costs, delisting_return)
     at_close = mode.price == "close"
@@ -89,6 +94,12 @@ def replay(
     at_open: list[tuple[int, float, bool]] = []  # next-open orders from the previous close
     known_volume = np.zeros(n)  # each ticker's last real session: all that an open knows of its trading
     known_spread = np.full(n, np.nan)
+    seen = np.zeros(n, dtype=bool)  # a positive volume printed on a real bar before this one
+    for r in range(first):  # the sessions before the simulation starts are known to its first open too
+        known_volume = np.where(tradable[r], volume[r], known_volume)
+        if data.spread is not None:
+            known_spread = np.where(tradable[r], data.spread[r], known_spread)
+        seen = seen | printed[r]
     base = float(cash)  # the equity the day's return is measured from: the previous close's, after its fills
     carried = 0.0
     out_rows = []
@@ -104,7 +115,7 @@ def replay(
                         shares,
                         delisting,
                         price=opens[b, j],
-                        volume=known_volume[j],
+                        volume=known_volume[j] if seen[j] else np.inf,
                         sigma=sigma[b, j],
                         adv=adv[b, j],
                         spread=known_spread[j],
@@ -130,6 +141,7 @@ def replay(
             orders = _orders(_forced(targets[b], closing[b]), closing[b], current, mark, close[b], fill_real, band)
         if b == data.stop - 1:  # nothing after the last close: its orders would hold nothing in the period
             orders = []
+        seen_now = seen | printed[b]
         if at_close:
             for j, shares, delisting in orders:
                 paid += book.fill(
@@ -137,7 +149,7 @@ def replay(
                     shares,
                     delisting,
                     price=close[b, j],
-                    volume=volume[b, j],
+                    volume=volume[b, j] if seen_now[j] else np.inf,
                     sigma=sigma[b, j],
                     adv=adv[b, j],
                     spread=np.nan if spread is None else spread[b, j],
@@ -152,6 +164,7 @@ def replay(
             carried = 0.0
         base = equity
         known_volume = np.where(tradable[b], volume[b], known_volume)
+        seen = seen_now
         if spread is not None:
             known_spread = np.where(tradable[b], spread[b], known_spread)
     frame = pd.DataFrame(out_rows, columns=["date", "net", "cost", "equity"]).set_index("date")

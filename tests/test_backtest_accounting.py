@@ -337,3 +337,52 @@ def test_an_error_in_the_engines_cost_code_does_not_agree_with_itself(monkeypatc
         )
     wrong, _ = run(panel, fc, "next-close", costs, cash=1e6, delisting_return=-0.2)
     assert backtest_stats(wrong)["vectorised_check_bp_per_day"] > 1e-3
+
+
+@pytest.mark.parametrize("mode", ["next-close", "next-open"])
+def test_a_volume_printed_later_never_changes_earlier_fills(mode) -> None:
+    """A ticker's volume is unknown (no cap, no impact) until a volume has been printed, whatever comes later."""
+    from backtests.stats import backtest_stats
+
+    a_close, a_open = walk(70, 21, level=300.0)
+    b_close, b_open = walk(70, 22)
+    later = [0.0] * 50 + [3e3] * 20  # volume starts to be printed on day 50
+    results = []
+    for volume in ([0.0] * 70, later):
+        panel = market(
+            {"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open}, volume={"A": volume, "B": [2e4] * 70}
+        )
+        mean = np.round(np.random.default_rng(23).uniform(-0.5, 0.5, 70), 2).tolist()
+        fc = forecasts(panel, mode, {"A": mean, "B": mean[::-1]}, test_from=30)
+        result, _ = run(panel, fc, mode, CostModel(participation=0.05, impact=0.5), cash=1e6)
+        assert backtest_stats(result)["vectorised_check_bp_per_day"] < 1e-6
+        results.append(result)
+    cut = pd.bdate_range("2021-01-04", periods=70)[49]  # the last day without a printed volume
+    early = [r.fills[r.fills["date"] <= cut].reset_index(drop=True) for r in results]
+    assert len(early[0][early[0]["ticker"] == "A"]) > 5
+    pd.testing.assert_frame_equal(early[0], early[1])
+    pd.testing.assert_series_equal(results[0].returns[:cut], results[1].returns[:cut])
+    late = results[1].fills[(results[1].fills["date"] > cut) & (results[1].fills["ticker"] == "A")]
+    # capped once a volume is known: at the close of day 50 itself, at an open from the day after
+    assert (late["size"].iloc[1:] <= 0.05 * 3e3 + 1e-9).all()
+    assert (late["impact"].iloc[1:] > 0).all()  # impact from the day after: its ADV needs a day before the fill
+
+
+def test_the_replay_agrees_when_a_ticker_is_halted_on_the_first_bar() -> None:
+    """The first open of the period knows the volume of the last session before it, in the engine and the replay."""
+    from backtests.stats import backtest_stats
+
+    a_close, a_open = walk(60, 24)
+    b_close, b_open = walk(60, 25)
+    full = market(
+        {"A": a_close, "B": b_close}, open_={"A": a_open, "B": b_open}, volume={"A": [5e3] * 60, "B": [5e3] * 60}
+    )
+    fc = forecasts(full, "next-open", 0.5, test_from=30)
+    halted = pd.bdate_range("2021-01-04", periods=60)[30]  # the period's first bar: no price for A
+    panel = full.drop(index=(halted, "A"))
+    days = pd.bdate_range("2021-01-04", periods=60)
+    touches = (fc["ticker"] == "A") & pd.to_datetime(fc["date"]).isin(days[28:30])  # targets that use day 30's open
+    fc = fc[~touches].reset_index(drop=True)  # origin 30 itself stays: its order fills at the open of day 31
+    result, _ = run(panel, fc, "next-open", CostModel(participation=0.1), cash=1e6)
+    assert not result.fills[result.fills["ticker"] == "A"].empty
+    assert backtest_stats(result)["vectorised_check_bp_per_day"] < 1e-6
