@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,7 +75,12 @@ def folder_lock(folder: str | os.PathLike[str], name: str = ".qtrade.lock") -> I
     with open(path / name, "a", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:  # a file system without locks (ENOLCK, EOPNOTSUPP): unlocked, as on Windows
+        except OSError as e:  # a file system without locks (ENOLCK, EOPNOTSUPP): unlocked, as on Windows
+            warnings.warn(
+                f"{path}: the file system refused a lock ({e.strerror}); writing without it, so qtrade processes "
+                "sharing this folder may interleave their outputs (each file is still whole)",
+                stacklevel=3,
+            )
             yield
             return
         try:

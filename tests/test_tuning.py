@@ -550,3 +550,19 @@ def test_tune_cli_errors(tmp_path: Path, space_file: Path) -> None:
     assert res.exit_code == 1 and "'nonsense' is not a setting that can be tuned" in res.output
     res = CliRunner().invoke(app, ["tune", "--out", str(tmp_path / "o"), "--objective", "profit"])
     assert res.exit_code == 1 and "--objective 'profit' is not known" in res.output
+
+
+def test_a_folder_lock_the_file_system_refuses_runs_unlocked_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import fcntl
+
+    from forecasting.atomic import folder_lock
+
+    def refuse(fd: object, op: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    ran = []
+    with pytest.warns(UserWarning, match="refused a lock"), folder_lock(tmp_path):
+        ran.append(True)
+    assert ran == [True]
