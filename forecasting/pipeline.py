@@ -17,6 +17,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,12 @@ import pandas as pd
 
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import CheckpointError, ConfigError
-from forecasting.evaluation.baselines import (
-    ewma,
-    garch11,
-    gjr_garch_t,
-    har_range,
-    historical,
-    log_returns,
-    min_training_dates,
-)
+from forecasting.evaluation.baselines import min_training_dates
+from forecasting.evaluation.by_fold import fold_report
 from forecasting.evaluation.plots import plot_pit, plot_training_curve
 from forecasting.evaluation.scoring import common_rows, evaluate, predictive
-from forecasting.evaluation.shrinkage import Shrinkage, parse_shrinkage, resolve
+from forecasting.evaluation.shrinkage import parse_shrinkage
+from forecasting.folds import FoldResult, LossInReturns, run_folds, scored_frame
 from forecasting.manifest import qtrade_version, run_manifest
 from forecasting.market.calendars import calendar_name
 from forecasting.market.cleaning import clean_panel
@@ -46,12 +41,20 @@ from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.model.distributions import Predictive
 from forecasting.model.network import DISTRIBUTIONS, ModelConfig
 from forecasting.model.threads import shared_threads, use_threads
-from forecasting.model.training import Prediction, TrainConfig, WindowDataset, predict, resolve_device, train_model
+from forecasting.model.training import TrainConfig, predict, resolve_device
 from forecasting.outputs import check_out, clear_previous, written
 from forecasting.preparation.dataset import Prepared, prepare
 from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
 from forecasting.preparation.features import FEATURES, FeatureCube, build_features
 from forecasting.preparation.scaling import ZScoreScaler
+from forecasting.preparation.schedule import (
+    DEFAULT_REFIT,
+    DEFAULT_VAL_DAYS,
+    Schedule,
+    parse_span,
+    trained_through,
+    walk_forward_folds,
+)
 from forecasting.preparation.splits import (
     SPLIT_NAMES,
     TEST,
@@ -61,12 +64,23 @@ from forecasting.preparation.splits import (
     Fold,
     chronological_split,
     minimum_dates,
-    walk_forward_folds,
 )
+from forecasting.preparation.windows import valid_ends
 
 __all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "predict_with_model", "run_forecast"]
 
-FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "dof", "target", "split", "execution"]
+FORECAST_COLUMNS = [
+    "date",
+    "ticker",
+    "mean",
+    "variance",
+    "dof",
+    "target",
+    "split",
+    "fold",
+    "trained_through",
+    "execution",
+]
 MODELS = ["lstm", "zero_ewma", "historical", "garch", "gjr_garch_t", "har"]
 
 
@@ -81,6 +95,13 @@ class ForecastConfig:
     trading days cleaning puts the data on. ``mean_shrinkage`` scales the forecast mean by a factor chosen on the
     validation block (``auto``), by none (``none``) or by a given factor in [0, 1]
     (:mod:`forecasting.evaluation.shrinkage`).
+
+    ``oos_start`` or ``refit_every`` make the run a walk-forward (:mod:`forecasting.preparation.schedule`): out of
+    sample from ``oos_start`` (by default the start of the ``test`` share of the dates), refitted every
+    ``refit_every`` (``1y`` by default) on an ``expanding`` or rolling ``train_window`` of trading days, with
+    ``val_days`` validation days before each refit; without them, one chronological split by the ``val`` and
+    ``test`` shares. ``warm_start`` starts each fold from the previous fold's weights; ``jobs`` (processes) or
+    ``cluster`` (a Dask scheduler's address) fit independent folds in parallel (:mod:`forecasting.folds`).
     """
 
     window: int = 30
@@ -100,8 +121,13 @@ class ForecastConfig:
     val: float = 0.15
     test: float = 0.15
     embargo: int | None = None
-    walk_forward: int = 0
-    walk_mode: str = "expanding"
+    oos_start: str | None = None
+    refit_every: str | None = None
+    train_window: str | int = "expanding"
+    val_days: int | None = None
+    warm_start: bool = False
+    jobs: int = 1
+    cluster: str | None = None
     calendar: str = "auto"
     threads: int | None = None
     dist: str | None = None
@@ -131,6 +157,7 @@ class ForecastConfig:
             raise ConfigError(f"--ensemble {self.ensemble} must be 1 or more (the number of seeds trained)")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads} must be 1 or more (leave it out to share the cores)")
+        self._check_schedule()
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"--dropout {self.dropout} must be in [0, 1)")
         if not self.lr > 0:
@@ -144,6 +171,74 @@ class ForecastConfig:
         ):
             if value < 1:
                 raise ConfigError(f"--{option} {value} must be 1 or more")
+
+    def _check_schedule(self) -> None:
+        if self.oos_start is not None:
+            try:
+                stamp = pd.Timestamp(self.oos_start)
+            except (ValueError, TypeError):
+                stamp = pd.NaT
+            if stamp is pd.NaT:
+                raise ConfigError(f"--oos-start {self.oos_start!r} is not a date; give one as YYYY-MM-DD")
+            object.__setattr__(self, "oos_start", f"{stamp:%Y-%m-%d}")
+        if self.refit_every is not None:
+            parse_span(self.refit_every)
+        window = str(self.train_window).strip().lower()
+        if window == "expanding":
+            object.__setattr__(self, "train_window", "expanding")
+        elif window.isdigit() and int(window) >= 1:
+            object.__setattr__(self, "train_window", int(window))
+        else:
+            raise ConfigError(f"--train-window {self.train_window!r} is neither expanding nor a number of trading days")
+        if self.val_days is not None and self.val_days < 1:
+            raise ConfigError(f"--val-days {self.val_days} must be 1 or more")
+        if self.jobs < 1:
+            raise ConfigError(f"--jobs {self.jobs} must be 1 or more")
+        if not self.walk_forward:
+            given = [
+                option
+                for option, on in (
+                    ("--train-window", self.train_window != "expanding"),
+                    ("--val-days", self.val_days is not None),
+                    ("--warm-start", self.warm_start),
+                    ("--jobs", self.jobs != 1),
+                    ("--cluster", self.cluster is not None),
+                )
+                if on
+            ]
+            if given:
+                raise ConfigError(
+                    f"{', '.join(given)} belong{'s' if len(given) == 1 else ''} to a walk-forward; give --oos-start "
+                    "DATE or --refit-every SPAN as well, or leave "
+                    f"{'it' if len(given) == 1 else 'them'} out for one split"
+                )
+        if self.warm_start and (self.jobs > 1 or self.cluster):
+            raise ConfigError(
+                "--warm-start trains each fold from the one before, so folds cannot run in parallel; "
+                "leave out --jobs and --cluster, or --warm-start"
+            )
+
+    @property
+    def walk_forward(self) -> bool:
+        """Whether the run refits on a walk-forward schedule (``oos_start`` or ``refit_every`` given)."""
+        return self.oos_start is not None or self.refit_every is not None
+
+    def schedule(self, dates: pd.DatetimeIndex) -> Schedule | None:
+        """The walk-forward schedule on ``dates`` (None for one split); without ``oos_start`` the out-of-sample
+        period starts where the single split's test block would."""
+        if not self.walk_forward:
+            return None
+        oos = (
+            pd.Timestamp(self.oos_start)
+            if self.oos_start is not None
+            else chronological_split(dates, val=self.val, test=self.test, embargo=self.split_embargo).block(TEST)[0]
+        )
+        return Schedule(
+            oos_start=oos,
+            refit_every=self.refit_every or DEFAULT_REFIT,
+            train_window=None if self.train_window == "expanding" else int(self.train_window),
+            val_days=self.val_days or DEFAULT_VAL_DAYS,
+        )
 
     @property
     def distribution(self) -> str:
@@ -172,6 +267,7 @@ class ForecastConfig:
         params = record.get("params", record) if isinstance(record, dict) else record
         if not isinstance(params, dict):
             raise ConfigError(f"{p}: parameters must be a JSON object of setting names")
+        params = _retired(params, p)
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -210,6 +306,20 @@ class ForecastConfig:
         )
 
 
+def _retired(params: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``params`` without the settings of earlier qtrade versions that mean nothing now (files written before
+    issue 19 record ``walk_forward: 0``); a walk-forward set by the old ``walk_forward`` is refused with the
+    options that replace it."""
+    params = dict(params)
+    folds, _ = params.pop("walk_forward", 0), params.pop("walk_mode", None)
+    if folds:
+        raise ConfigError(
+            f"{path}: walk_forward {folds} is an option of earlier qtrade versions; give --oos-start DATE and "
+            "--refit-every SPAN on the command line instead"
+        )
+    return params
+
+
 @dataclass
 class ForecastRun:
     """What a run produced: the forecasts, the scoring frame (every model), the metrics and the folds."""
@@ -223,17 +333,20 @@ class ForecastRun:
 
 
 def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
+    """The run's folds: one chronological split, or one per refit of its walk-forward schedule."""
     embargo = config.split_embargo
-    if config.walk_forward:
-        return walk_forward_folds(
-            cube.dates,
-            config.walk_forward,
-            mode=config.walk_mode,  # type: ignore[arg-type]
-            val=config.val,
-            test=config.test,
-            embargo=embargo,
-        )
-    return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=embargo)]
+    schedule = config.schedule(cube.dates)
+    if schedule is None:
+        return [chronological_split(cube.dates, val=config.val, test=config.test, embargo=embargo)]
+    with_window = np.flatnonzero(valid_ends(cube.x, cube.origin_ok, config.window).any(axis=0))
+    first_origin = int(with_window[0]) if len(with_window) else len(cube.dates)
+    return walk_forward_folds(
+        cube.dates,
+        schedule,
+        embargo=embargo,
+        first_origin=first_origin,
+        train_dates=min_training_dates(cube.mode.horizon),
+    )
 
 
 def lstm_label(dist: str, ensemble: int) -> str:
@@ -244,22 +357,6 @@ def lstm_label(dist: str, ensemble: int) -> str:
     """
     parts = ["Student-t" if dist == "studentt" else "normal"] + ([f"{ensemble} seeds"] if ensemble > 1 else [])
     return f"LSTM-MLE ({', '.join(parts)})"
-
-
-@dataclass(frozen=True)
-class LossInReturns:
-    """A training loss on the network's scaled target, in the units every report uses: the NLL of log returns
-    (the scaled NLL plus log of the target scale, the Jacobian of the scaling) or the MSE of log returns x1e4."""
-
-    loss: str
-    scale: float
-
-    @property
-    def name(self) -> str:
-        return "NLL" if self.loss == "nll" else "MSE x1e4"
-
-    def __call__(self, value: float) -> float:
-        return value + float(np.log(self.scale)) if self.loss == "nll" else value * self.scale**2 * 1e4
 
 
 def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
@@ -294,124 +391,6 @@ def check_blocks(prep: Prepared, config: ForecastConfig, source: str) -> None:
         f"{source}: {len(cube.dates)} trading days {what}; with --window {config.window} the split needs "
         f"at least {need} days of data, so {fix}"
     )
-
-
-def _dataset(prep: Prepared, samples: np.ndarray, *, with_target: bool) -> WindowDataset:
-    return prep.dataset(samples, with_target=with_target)
-
-
-def _frame(cube: FeatureCube, samples: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
-    i, t = samples[:, 0], samples[:, 1]
-    return pd.DataFrame(
-        {
-            "date": cube.dates[t],
-            "ticker": cube.tickers[i].astype(str),
-            "split": pd.Categorical.from_codes(labels[t], categories=["train", "val", "test"]),
-            "target": cube.target[i, t],
-            "parkinson": cube.parkinson[i, t],
-            "entry": cube.entry[i, t],
-        }
-    )
-
-
-def _baselines(cube: FeatureCube, prep: Prepared, samples: np.ndarray) -> dict[str, np.ndarray]:
-    """Every baseline's forecast of the cube's target at ``samples``: the return series of the execution's price
-    up to the origin, forecast ``horizon`` steps ahead, or the range-based HAR (see
-    :mod:`forecasting.evaluation.baselines`);
-    ``{name}_dof`` for those with a Student-t density."""
-    returns = log_returns(cube.price)
-    real_return = cube.real.copy()  # a return that touches an interpolated price stays out of the fits
-    real_return[:, 1:] &= cube.real[:, :-1]
-    train_origins = prep.ends & (prep.labels == TRAIN)[None, :]
-    first_train, last_train = (int(k) for k in np.flatnonzero(prep.labels == TRAIN)[[0, -1]])
-    horizon = cube.mode.horizon
-    fits: dict[str, tuple[np.ndarray, ...]] = {
-        "zero_ewma": ewma(returns),
-        "historical": historical(cube.target, train_origins),
-        "garch": garch11(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
-        "gjr_garch_t": gjr_garch_t(returns, last_train, horizon=horizon, train_start=first_train, fit_ok=real_return),
-        "har": har_range(
-            cube.prices["open"],
-            cube.prices["high"],
-            cube.prices["low"],
-            cube.prices["close"],
-            last_train,
-            execution=cube.mode,
-            train_start=first_train,
-            fit_ok=cube.real,
-        ),
-    }
-    i, t = samples[:, 0], samples[:, 1]
-    out: dict[str, np.ndarray] = {}
-    for name, arrays in fits.items():
-        out[f"{name}_mean"], out[f"{name}_var"] = arrays[0][i, t], arrays[1][i, t]
-        if len(arrays) > 2:
-            out[f"{name}_dof"] = arrays[2][i, t]
-    return out
-
-
-def _parts(prep: Prepared, members: list[tuple[Prediction, float | None]]) -> list[Predictive]:
-    """Each network's predictive distribution of the log return (scaled back from the network's units)."""
-    s = prep.scaler.target_scale
-    parts = []
-    for pred, residual_var in members:
-        var = pred.var if residual_var is None else np.full_like(pred.var, residual_var)
-        parts.append(Predictive.single(pred.mean * s, var * s * s, pred.dof))
-    return parts
-
-
-def _shrinkage(
-    setting: str | float, prep: Prepared, models: list[Any], residual_vars: list[float | None], device: Any
-) -> Shrinkage:
-    """The mean shrinkage of one fold: for ``auto``, chosen by the NLL of the networks' forecasts of the fold's
-    validation block; the test block takes no part."""
-    if setting != "auto":
-        return resolve(setting)
-    samples = prep.samples(VAL)
-    ds = _dataset(prep, samples, with_target=True)
-    preds = [(predict(m, ds, device=device), rv) for m, rv in zip(models, residual_vars, strict=True)]
-    return resolve(setting, Predictive.mixture(_parts(prep, preds)), prep.cube.target[samples[:, 0], samples[:, 1]])
-
-
-def _scored(
-    cube: FeatureCube,
-    prep: Prepared,
-    samples: np.ndarray,
-    members: list[tuple[Prediction, float | None]],
-    *,
-    baselines: bool = True,
-    shrinkage: float = 1.0,
-) -> pd.DataFrame:
-    """The scoring frame of ``samples``: the LSTM's forecasts, scaled back to log returns, and, with
-    ``baselines``, every baseline's beside them.
-
-    ``members`` holds each network's prediction and, with the MSE loss, its validation residual variance (the
-    variance of every forecast). One network gives ``lstm_mean``, ``lstm_var`` and, for a Student-t,
-    ``lstm_dof``; an ensemble gives each member's as ``lstm#k_mean`` ... and, as ``lstm_mean`` and ``lstm_var``,
-    the moments of their equal mixture (:class:`forecasting.model.distributions.Predictive`). The mean is scaled
-    by ``shrinkage`` (every member shifted alike); ``lstm_raw_mean`` keeps the mean before.
-    """
-    frame = _frame(cube, samples, prep.labels)
-    parts = _parts(prep, members)
-    raw = Predictive.mixture(parts).mean
-    shift = (shrinkage - 1.0) * raw
-    parts = [Predictive(p.means + shift, p.variances, p.dofs) for p in parts]
-    frame["lstm_raw_mean"] = raw
-    if len(parts) == 1:
-        frame["lstm_mean"], frame["lstm_var"] = parts[0].mean, parts[0].var
-        if parts[0].dofs is not None:
-            frame["lstm_dof"] = parts[0].dofs[0]
-    else:
-        for k, part in enumerate(parts):
-            frame[f"lstm#{k}_mean"], frame[f"lstm#{k}_var"] = part.mean, part.var
-            if part.dofs is not None:
-                frame[f"lstm#{k}_dof"] = part.dofs[0]
-        mixture = Predictive.mixture(parts)
-        frame["lstm_mean"], frame["lstm_var"] = mixture.mean, mixture.var
-    if baselines:
-        for col, values in _baselines(cube, prep, samples).items():
-            frame[col] = values
-    return frame
 
 
 def shrinkage_report(
@@ -466,7 +445,7 @@ def run_forecast(
     >>> run = run_forecast(synthetic_panel(2, 300), ForecastConfig(window=10, hidden=8, epochs=2), None,
     ...                    progress=False)
     >>> list(run.forecasts.columns)
-    ['date', 'ticker', 'mean', 'variance', 'dof', 'target', 'split', 'execution']
+    ['date', 'ticker', 'mean', 'variance', 'dof', 'target', 'split', 'fold', 'trained_through', 'execution']
     >>> run.metrics["target"]
     'log return from the close of t+1 to the close of t+2'
     """
@@ -481,92 +460,90 @@ def run_forecast(
     check_window(clean, config.window, source)
     cube = build_features(clean, execution=config.execution)
     folds = _folds(cube, config)
-    frames, histories, best_epochs, speeds, labels = [], [], [], [], []
-    shrinkages: list[Shrinkage] = []
-    scales: list[float] = []  # each training's target scale, which turns its losses into those of log returns
-    models: list[Any] = []  # the last fold's networks, which the checkpoint keeps
-    last: tuple[Any, Prepared, list[float | None]] | None = None
-    preps = [prepare(cube, fold, config.window) for fold in folds]
-    for prep in preps:  # before the progress bar, so that a refusal is the only line printed
-        check_blocks(prep, config, source)
+    if len(folds) == 1:
+        check_blocks(prepare(cube, folds[0], config.window), config, source)  # before any line is printed
+    parallel = config.jobs > 1 or config.cluster is not None
     with (
         shared_threads(config.threads) as threads,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} epochs"),
+            TextColumn("{task.completed}/{task.total} epochs" if not parallel else "{task.completed}/{task.total}"),
             TimeElapsedColumn(),
             console=console,
             transient=False,
         ) as bar,
     ):
-        for k, prep in enumerate(preps):
-            train_ds = _dataset(prep, prep.samples(TRAIN), with_target=True)
-            val_ds = _dataset(prep, prep.samples(VAL), with_target=True)
-            wanted = [TRAIN, VAL, TEST] if k == 0 else [TEST]
-            samples = np.concatenate([prep.samples(lab, with_target=False) for lab in wanted])
-            samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
-            to_predict = _dataset(prep, samples, with_target=False)
-            members, networks = [], []
-            for member in range(config.ensemble):
-                tag = " ".join(
-                    t
-                    for t in (
-                        f"fold {k + 1}/{len(folds)}" if len(folds) > 1 else "",
-                        f"member {member + 1}/{config.ensemble}" if config.ensemble > 1 else "",
-                    )
-                    if t
-                )
-                tag = f"{tag} " if tag else ""
-                task = bar.add_task(f"{tag}training on {device.type}", total=config.epochs)
 
-                def on_epoch(rec: dict[str, float], task: Any = task, tag: str = tag, prep: Prepared = prep) -> None:
-                    to_returns = LossInReturns(config.loss, prep.scaler.target_scale)
-                    bar.update(
-                        task,
-                        advance=1,
-                        description=(
-                            f"{tag}epoch {int(rec['epoch'])}: {to_returns.name} "
-                            f"train {to_returns(rec['train_loss']):.4f} val {to_returns(rec['val_loss']):.4f}"
-                        ),
-                    )
-                    use_threads(config.threads)  # the share changes as other qtrade processes start and end
+        def hook(fold: int, member: int, tag: str, to_returns: LossInReturns) -> Callable[[dict[str, float]], None]:
+            label = f"{tag} " if tag else ""
+            task = bar.add_task(f"{label}training on {device.type}", total=config.epochs)
 
-                result = train_model(
-                    train_ds, val_ds, config.model_config(), config.train_config(member), on_epoch=on_epoch
+            def on_epoch(rec: dict[str, float]) -> None:
+                bar.update(
+                    task,
+                    advance=1,
+                    description=(
+                        f"{label}epoch {int(rec['epoch'])}: {to_returns.name} "
+                        f"train {to_returns(rec['train_loss']):.4f} val {to_returns(rec['val_loss']):.4f}"
+                    ),
                 )
-                bar.update(task, total=len(result.history))
-                histories.append(result.history)
-                scales.append(prep.scaler.target_scale)
-                best_epochs.append(result.best_epoch)
-                labels.append(tag.strip())
-                speeds.append(result.windows_per_second)
-                members.append((predict(result.model, to_predict, device=device), result.residual_var))
-                networks.append(result.model)
-            fold_tag = f"fold {k + 1}/{len(folds)}: " if len(folds) > 1 else ""
+                use_threads(config.threads)  # the share changes as other qtrade processes start and end
+
+            return on_epoch
+
+        where = f"on the Dask cluster at {config.cluster}" if config.cluster else f"in {config.jobs} processes"
+        fold_task = bar.add_task(f"{len(folds)} folds {where}", total=len(folds)) if parallel else None
+
+        def on_fold(result: FoldResult) -> None:
+            if fold_task is not None:
+                bar.update(fold_task, advance=1)
             console.print(
-                f"{fold_tag}fitting the baselines (GARCH, GJR-GARCH-t, HAR, ...) and scoring "
-                f"{len(samples):,} forecasts",
+                f"{'fold ' + str(result.index + 1) + '/' + str(len(folds)) + ': ' if len(folds) > 1 else ''}"
+                f"baselines (GARCH, GJR-GARCH-t, HAR, ...) refitted and {len(result.scored):,} forecasts scored "
+                f"({result.seconds:.1f} s)",
                 highlight=False,
                 soft_wrap=True,
             )
-            shrinkages.append(_shrinkage(config.mean_shrinkage, prep, networks, [rv for _, rv in members], device))
-            frames.append(_scored(cube, prep, samples, members, shrinkage=shrinkages[-1].factor))
-            models = networks  # the last fold's networks, which the checkpoint keeps
-            last = (result, prep, [rv for _, rv in members])
-    scored = pd.concat(frames, ignore_index=True).sort_values(["date", "ticker"], ignore_index=True)
+
+        results = run_folds(
+            cube,
+            folds,
+            config,
+            jobs=config.jobs,
+            cluster=config.cluster,
+            warm=config.warm_start,
+            hook=None if parallel else hook,
+            on_fold=on_fold,
+        )
+    scored = pd.concat([r.scored for r in results], ignore_index=True).sort_values(
+        ["date", "ticker"], ignore_index=True
+    )
+    histories = [h for r in results for h in r.histories]
+    best_epochs = [b for r in results for b in r.best_epochs]
+    labels = [t for r in results for t in r.tags]
+    scales = [r.scale for r in results for _ in r.histories]
     metrics = evaluate(scored, MODELS, execution=cube.execution)
     metrics["models"]["lstm"] = lstm_label(config.distribution, config.ensemble)
+    last = results[-1]
     metrics["mean_shrinkage"] = shrinkage_report(
-        scored, shrinkages[-1].to_dict(), [sh.to_dict() for sh in shrinkages] if len(folds) > 1 else None
+        scored, last.shrinkage.to_dict(), [r.shrinkage.to_dict() for r in results] if len(folds) > 1 else None
     )
-    assert last is not None
-    result, prep, residual_vars = last
+    schedule = config.schedule(cube.dates)
+    if schedule is not None:
+        headline = metrics.get("test", {}).get("diebold_mariano", {}).get("against")
+        metrics["walk_forward"] = fold_report(
+            scored, results, folds, schedule, MODELS, opponent=headline, horizon=cube.mode.horizon
+        )
     metrics["run"] = {
         "folds": [f.describe() for f in folds],
         "best_epochs": best_epochs,
         "epochs_run": [len(h) for h in histories],
-        "training_windows_per_second": speeds,
+        "training_windows_per_second": [s for r in results for s in r.speeds],
+        "fold_seconds": [round(r.seconds, 2) for r in results],
+        "warm_start": config.warm_start,
+        "jobs": config.jobs,
+        "cluster": config.cluster,
         "device": str(device),
         "cpu_threads": threads,
         "seconds": round(time.perf_counter() - started, 2),
@@ -585,18 +562,20 @@ def run_forecast(
             "calendar": clean.calendar or "none",
             "loss": config.loss,
             "execution": config.execution,
-            "scaler": prep.scaler.to_dict(),
-            "residual_var": residual_vars[0],
-            "residual_vars": residual_vars,
+            "scaler": last.scaler,
+            "residual_var": last.residual_vars[0],
+            "residual_vars": last.residual_vars,
             "dist": config.distribution,
             "ensemble": config.ensemble,
-            "split_dates": _split_dates(prep.fold),
-            "mean_shrinkage": shrinkages[-1].to_dict(),
-            "training_starts": _training_starts(cube, prep.labels),
+            "split_dates": _split_dates(folds[-1]),
+            "trained_through": f"{last.trained_through:%Y-%m-%d}",
+            "fold": len(folds),
+            "mean_shrinkage": last.shrinkage.to_dict(),
+            "training_starts": _training_starts(cube, folds[-1].labels),
             "config": asdict(config),
             "source": source,
         }
-        _write_outputs(run, panel, config, source, meta, models, labels, scales)
+        _write_outputs(run, panel, config, source, meta, last.networks, labels, scales)
         metrics["run"]["seconds"] = round(time.perf_counter() - started, 2)
     return run
 
@@ -812,7 +791,7 @@ def predict_with_model(
     samples = np.argwhere(prep.ends & (labels != UNUSED)[None, :])
     samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
     dev = resolve_device(device)
-    to_predict = _dataset(prep, samples, with_target=False)
+    to_predict = prep.dataset(samples, with_target=False)
     residual_vars = meta.get("residual_vars", [meta.get("residual_var")])
     members = [
         (predict(network.to(dev), to_predict, device=dev), None if rv is None else float(rv))
@@ -823,9 +802,16 @@ def predict_with_model(
         uncovered = "not scored: the data holds no realised target in the model's training block"
     fitted = uncovered is None
     saved_shrinkage = dict(meta.get("mean_shrinkage", {"factor": 1.0, "mode": "none"}))
-    scored = _scored(
-        cube, prep, samples, members, baselines=score and fitted, shrinkage=float(saved_shrinkage["factor"])
+    scored = scored_frame(
+        cube, prep, samples, members, baselines_too=score and fitted, shrinkage=float(saved_shrinkage["factor"])
     )
+    scored["fold"] = int(meta.get("fold", 1))
+    if "trained_through" in meta:
+        scored["trained_through"] = pd.Timestamp(meta["trained_through"])
+    else:  # checkpoints before issue 19: the last validation target's price, on this data's calendar
+        used = (labels == TRAIN) | (labels == VAL)
+        scored["trained_through"] = trained_through(Fold(labels, dates), cube.mode.horizon) if used.any() else pd.NaT
+
     if score and fitted:
         metrics: dict[str, Any] = evaluate(scored, MODELS, execution=cube.execution)
         metrics["models"]["lstm"] = lstm_label(str(meta.get("dist", "normal")), len(ckpt.models))

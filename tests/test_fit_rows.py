@@ -15,7 +15,8 @@ from forecasting.market.cleaning import clean_panel
 from forecasting.market.synthetic import synthetic_panel
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.features import build_features
-from forecasting.preparation.splits import TRAIN, chronological_split, walk_forward_folds
+from forecasting.preparation.schedule import Schedule, walk_forward_folds
+from forecasting.preparation.splits import TRAIN, chronological_split
 
 
 def _gap_at_training_end(seed: int = 3) -> tuple[pd.DataFrame, int, pd.DatetimeIndex]:
@@ -52,7 +53,10 @@ def test_the_scaler_ignores_values_interpolated_from_after_the_training_block() 
 def test_a_rolling_folds_scaler_starts_at_its_own_training_start() -> None:
     panel = synthetic_panel(2, 500, seed=4)
     dates = panel.index.get_level_values("date").unique()
-    folds = walk_forward_folds(dates, 3, mode="rolling")
+    oos = dates[len(dates) - 75]
+    folds = walk_forward_folds(
+        dates, Schedule(oos_start=oos, refit_every="25", train_window=300, val_days=60), embargo=2
+    )
     last_fold = folds[-1]
     start = int(np.flatnonzero(last_fold.labels == TRAIN)[0])
     assert start > 20  # a rolling fold's training block starts after the data does
@@ -64,7 +68,8 @@ def test_a_rolling_folds_scaler_starts_at_its_own_training_start() -> None:
     )
     fitted = [prepare(build_features(clean_panel(p)), last_fold, window=10).scaler for p in (panel, early)]
     assert np.array_equal(fitted[0].mean, fitted[1].mean) and np.array_equal(fitted[0].std, fitted[1].std)
-    expanding = walk_forward_folds(dates, 3, mode="expanding")[-1]  # the change does reach an expanding fold
+    # the change does reach an expanding fold
+    expanding = walk_forward_folds(dates, Schedule(oos_start=oos, refit_every="25", val_days=60), embargo=2)[-1]
     grown = [prepare(build_features(clean_panel(p)), expanding, window=10).scaler for p in (panel, early)]
     assert not np.array_equal(grown[0].mean, grown[1].mean)
 

@@ -186,11 +186,11 @@ def test_mse_loss_gives_constant_validation_residual_variance(small_panel: pd.Da
 
 
 def test_walk_forward_forecasts_never_see_their_dates(small_panel: pd.DataFrame) -> None:
-    cfg = ForecastConfig(**{**SMALL.__dict__, "walk_forward": 3, "epochs": 2})
+    cfg = ForecastConfig(**{**SMALL.__dict__, "refit_every": "16", "val_days": 30, "epochs": 2})
     run = run_forecast(small_panel, cfg, None, progress=False)
     test = run.forecasts[run.forecasts["split"] == "test"]
     assert test["date"].is_monotonic_increasing and not test.duplicated(["date", "ticker"]).any()
-    assert len(run.histories) == 3
+    assert len(run.histories) == 3  # the last 48 days (15%) in folds of 16
     dates = small_panel.index.get_level_values("date").unique()
     cut = test["date"].iloc[len(test) // 2]
     later = small_panel.index.get_level_values("date") > cut

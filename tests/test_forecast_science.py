@@ -175,7 +175,7 @@ def test_the_distribution_and_the_ensemble_can_be_tuned(tmp_path: Path) -> None:
 
 
 def test_a_rolling_walk_forward_scores_every_fold() -> None:
-    config = ForecastConfig(window=10, hidden=8, epochs=1, walk_forward=3, walk_mode="rolling")
+    config = ForecastConfig(window=10, hidden=8, epochs=1, refit_every="35", train_window="300", val_days=60)
     run = run_forecast(synthetic_panel(2, 700, seed=6), config, None, progress=False)
     test = run.scored[(run.scored["split"] == "test") & run.scored["target"].notna()]
     assert run.metrics["test"]["n"] == len(test)  # every baseline forecasts every fold's block
@@ -212,7 +212,7 @@ def test_fixed_search_settings_are_recorded_and_split_settings_cannot_be_tuned(t
         synthetic_panel(2, 300, seed=5), tmp_path / "t", base=TINY, n_trials=2, space_file=space, progress=False
     )
     assert (record["params"]["dist"], record["params"]["ensemble"]) == ("normal", 2)
-    for name in ("embargo", "test", "walk_forward"):
+    for name in ("embargo", "test", "val_days"):
         space.write_text(json.dumps({name: {"type": "int", "low": 1, "high": 3}}))
         res = CliRunner().invoke(app, ["tune", "--out", str(tmp_path / name), "--space", str(space), "-q"])
         assert res.exit_code == 1 and f"{name!r} is not a setting that can be tuned" in res.output

@@ -130,7 +130,7 @@ def test_the_choice_never_sees_the_test_block(panel: pd.DataFrame, runs: dict[st
 
 
 def test_each_walk_forward_fold_chooses_on_its_own_validation_block(panel: pd.DataFrame) -> None:
-    folds = replace(SMALL, walk_forward=2)
+    folds = replace(SMALL, refit_every="26", val_days=40)  # the last 51 days (15%) in two folds
     auto = run_forecast(panel, folds, None, progress=False)
     none = run_forecast(panel, replace(folds, mean_shrinkage="none"), None, progress=False)
     chosen = auto.metrics["mean_shrinkage"]["folds"]

@@ -161,12 +161,14 @@ def _gap_after(labels: np.ndarray, block: int, following: int) -> int:
 
 
 @pytest.mark.parametrize("execution", EXECUTIONS)
-@pytest.mark.parametrize("walk_forward", [0, 3])
-def test_folds_leave_the_targets_horizon_before_each_judging_block(execution: str, walk_forward: int) -> None:
+@pytest.mark.parametrize("refit_every", [None, "15"])
+def test_folds_leave_the_targets_horizon_before_each_judging_block(execution: str, refit_every: str | None) -> None:
     cube = build_features(clean_panel(synthetic_panel(2, 300, seed=3)), execution=execution)
     horizon = execution_mode(execution).horizon
-    folds = _folds(cube, ForecastConfig(execution=execution, walk_forward=walk_forward))
-    assert len(folds) == max(walk_forward, 1)
+    folds = _folds(
+        cube, ForecastConfig(execution=execution, refit_every=refit_every, val_days=40 if refit_every else None)
+    )
+    assert len(folds) == (1 if refit_every is None else 3)  # the last 45 days in folds of 15
     for fold in folds:
         labels = fold.labels
         assert _gap_after(labels, TRAIN, VAL) == horizon and _gap_after(labels, VAL, TEST) == horizon

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, chronological_split, walk_forward_folds
+from forecasting.preparation.schedule import Schedule, walk_forward_folds
+from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, chronological_split
 from forecasting.preparation.windows import valid_ends, window_view
 
 
@@ -37,18 +38,21 @@ def test_chronological_split_is_ordered_with_embargo() -> None:
     assert (labels[170:] == TEST).all()
 
 
-@pytest.mark.parametrize("mode", ["expanding", "rolling"])
-def test_walk_forward_folds_cover_the_test_period_and_train_before_it(mode: str) -> None:
+@pytest.mark.parametrize("train_window", [None, 120])
+def test_walk_forward_folds_cover_the_out_of_sample_period_and_train_before_it(train_window: int | None) -> None:
     dates = pd.bdate_range("2020-01-01", periods=300)
-    folds = walk_forward_folds(dates, 3, mode=mode, embargo=1)
+    schedule = Schedule(oos_start=dates[255], refit_every="15", train_window=train_window, val_days=20)
+    folds = walk_forward_folds(dates, schedule, embargo=1)
     tested = np.concatenate([np.flatnonzero(f.labels == TEST) for f in folds])
     assert tested.tolist() == list(range(255, 300))
+    assert [int(np.flatnonzero(f.labels == TEST)[0]) for f in folds] == [255, 270, 285]
     for f in folds:
         test_start = np.flatnonzero(f.labels == TEST)[0]
-        assert np.flatnonzero(f.labels == TRAIN).max() < np.flatnonzero(f.labels == VAL).min()
-        assert np.flatnonzero(f.labels == VAL).max() < test_start - 1  # embargo of 1
+        val = np.flatnonzero(f.labels == VAL)
+        assert np.flatnonzero(f.labels == TRAIN).max() == val.min() - 2  # one embargo date between
+        assert val.max() == test_start - 2 and len(val) == 20
     train_sizes = [int((f.labels == TRAIN).sum()) for f in folds]
-    if mode == "expanding":
+    if train_window is None:
         assert train_sizes[0] < train_sizes[1] < train_sizes[2]
     else:
-        assert len(set(train_sizes)) == 1
+        assert train_sizes == [120, 120, 120]

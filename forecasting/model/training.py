@@ -203,13 +203,15 @@ def train_model(
     config: TrainConfig,
     *,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train on ``train``, stop early on the validation loss, restore the best epoch.
 
     With ``loss="nll"`` the training and validation losses are the NLL of the model's distribution (Gaussian, or
     Student-t for ``dist="studentt"``); with ``loss="mse"`` both are the MSE and the variance of every forecast
     is the mean squared validation residual of the best epoch (``residual_var``), a normal forecast.
-    ``on_epoch`` receives each epoch's record (for a progress bar).
+    ``on_epoch`` receives each epoch's record (for a progress bar). ``init`` is a state dict to start from (a
+    warm start from an earlier fold's network) instead of a fresh initialisation.
     """
     if len(train) == 0 or len(val) == 0:
         raise ConfigError("no training or validation windows; use more data, a shorter --window or other splits")
@@ -222,6 +224,8 @@ def train_model(
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed)
         model = LSTMMLE(model_config).to(device)
+        if init is not None:
+            model.load_state_dict(init)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         half = amp_dtype(device)
         # bfloat16 has float32's range, so it needs no loss scaling, whose step waits for the device every batch

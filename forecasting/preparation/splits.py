@@ -1,4 +1,4 @@
-"""Chronological splits and walk-forward folds on the shared calendar.
+"""Chronological splits on the shared calendar (walk-forward folds: :mod:`forecasting.preparation.schedule`).
 
 A split is an int8 label per date: :data:`TRAIN`, :data:`VAL`, :data:`TEST` or :data:`UNUSED`. Labels are
 given to forecast *origins*; ``embargo`` dates are left unused before each validation and test block so that
@@ -10,10 +10,8 @@ otherwise.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +27,6 @@ __all__ = [
     "Fold",
     "chronological_split",
     "minimum_dates",
-    "walk_forward_folds",
 ]
 
 UNUSED, TRAIN, VAL, TEST = -1, 0, 1, 2
@@ -77,42 +74,6 @@ def chronological_split(dates: pd.DatetimeIndex, *, val: float = 0.15, test: flo
     val_start = test_start - n_val
     labels = _labels(n, 0, val_start, test_start, n, embargo)
     return _fold(labels, dates)
-
-
-def walk_forward_folds(
-    dates: pd.DatetimeIndex,
-    n_folds: int,
-    *,
-    mode: Literal["expanding", "rolling"] = "expanding",
-    val: float = 0.15,
-    test: float = 0.15,
-    embargo: int = 1,
-) -> list[Fold]:
-    """Refit folds over the test period: the last ``test`` share of dates, cut into ``n_folds`` blocks.
-
-    Fold k tests on block k and trains on everything before it (``expanding``) or on a window as long as
-    the first fold's (``rolling``); its validation block is the ``val`` share of dates just before the test
-    block. Each test date therefore lies after every date its model trained or validated on.
-    """
-    if n_folds < 1:
-        raise ConfigError(f"walk-forward needs at least 1 fold, got {n_folds}; pass --walk-forward 1 or more")
-    if mode not in ("expanding", "rolling"):
-        raise ConfigError(f"unknown walk-forward mode {mode!r}; use expanding or rolling")
-    _check_fractions(val, test, embargo)
-    n = len(dates)
-    n_test = round(n * test)
-    n_val = round(n * val)
-    first_test = n - n_test
-    if n_test < n_folds:
-        raise ConfigError(f"{n_test} test dates cannot make {n_folds} folds; use fewer folds")
-    bounds = np.linspace(first_test, n, n_folds + 1).round().astype(int)
-    initial_train = first_test - n_val
-    folds = []
-    for start, end in itertools.pairwise(bounds):
-        val_start = start - n_val
-        train_start = 0 if mode == "expanding" else max(0, val_start - initial_train)
-        folds.append(_fold(_labels(n, train_start, val_start, start, end, embargo), dates))
-    return folds
 
 
 def minimum_dates(

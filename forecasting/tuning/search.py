@@ -34,6 +34,7 @@ from forecasting.pipeline import ForecastConfig
 from forecasting.preparation.dataset import Prepared, prepare
 from forecasting.preparation.execution import execution_mode
 from forecasting.preparation.features import build_features
+from forecasting.preparation.schedule import walk_forward_folds
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
 
 __all__ = [
@@ -126,13 +127,18 @@ class TuningData:
 
 
 def tuning_data(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "data") -> TuningData:
-    """Cut ``panel`` before the first test date of ``qtrade forecast``'s split; label train and validation.
+    """Cut ``panel`` before the first test date of ``qtrade forecast``'s split (the out-of-sample start of a
+    walk-forward ``config``); label train and validation as that split (the walk-forward's first fold) does.
 
     The features hold the target of ``config.execution``; with the split's embargo (at least that target's
     horizon) every validation target ends before the cut.
     """
     clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
-    full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
+    schedule = config.schedule(clean.dates)
+    if schedule is None:
+        full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
+    else:
+        full = walk_forward_folds(clean.dates, schedule, embargo=config.split_embargo)[0]
     first_test = full.block(TEST)[0]
     dates = panel.index.get_level_values("date")
     cut = panel[dates < first_test]
@@ -231,16 +237,36 @@ UNTUNABLE = frozenset(
         "val",
         "test",
         "embargo",
-        "walk_forward",
-        "walk_mode",
+        "oos_start",
+        "refit_every",
+        "train_window",
+        "val_days",
+        "warm_start",
+        "jobs",
+        "cluster",
     }
 )
 """Settings a search may not change: the machine's, and those that shape the data and its split (the trials all
 use one split of the panel cut before the test block, so a "tuned" split would only move test data into training)."""
 
-NOT_IN_PARAMS = ("device", "workers", "threads", "amp", "seed", "execution")
-"""Left out of ``best_params.json``'s ``params``: the machine's settings (so that it runs anywhere), and the seed
-and execution, which the file records beside them and the command line gives."""
+NOT_IN_PARAMS = (
+    "device",
+    "workers",
+    "threads",
+    "amp",
+    "seed",
+    "execution",
+    "jobs",
+    "cluster",
+    "oos_start",
+    "refit_every",
+    "train_window",
+    "val_days",
+    "warm_start",
+)
+"""Left out of ``best_params.json``'s ``params``: the machine's settings (so that it runs anywhere), the seed and
+execution, which the file records beside them and the command line gives, and the walk-forward schedule, which
+the command line gives too (a tuning with ``--oos-start`` saw only the data before it)."""
 
 
 def params_record(config: ForecastConfig) -> dict[str, Any]:
