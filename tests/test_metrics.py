@@ -8,6 +8,7 @@ from scipy import integrate, stats
 from forecasting.evaluation.metrics import (
     crps,
     diebold_mariano,
+    diebold_mariano_meaning,
     information_coefficient,
     nll,
     pit_histogram,
@@ -229,3 +230,25 @@ def test_information_coefficient_equals_scipys_spearman_date_by_date() -> None:
     assert expected is not None
     assert information_coefficient(frame, "f") == pytest.approx(expected, abs=1e-12)
     assert information_coefficient(frame.assign(f=1.0), "f") is None
+
+
+def test_the_diebold_mariano_sentence_follows_the_sign_and_the_p_value() -> None:
+    def test(stat: float, p: float) -> dict[str, float]:
+        return {"statistic": stat, "p_value": p}
+
+    say = lambda a, b=None: diebold_mariano_meaning(a, b, model="the LSTM", against="HAR")  # noqa: E731
+    assert (
+        say(test(-2.6, 0.01)) == "The log score of the LSTM is better than that of HAR (DM p = 0.01): more than noise."
+    )
+    assert (
+        say(test(2.6, 0.0004)) == "The log score of the LSTM is worse than that of HAR (DM p < 0.001): more than noise."
+    )
+    assert say(test(-1.9, 0.05)) == "The log scores of the LSTM and HAR cannot be told apart (DM p = 0.05)."
+    assert say(test(-1.0, 0.3), test(-3.0, 0.002)).endswith("; on squared error the LSTM is better (p = 0.002).")
+    assert say(test(-1.0, 0.3), test(3.0, 0.002)).endswith("; on squared error the LSTM is worse (p = 0.002).")
+    # evaluate's headline test carries its sentence, built from its own figures
+    frame = _scoring_frame()
+    dm = evaluate(frame, ["lstm", "historical"])["test"]["diebold_mariano"]
+    assert dm["meaning"] == diebold_mariano_meaning(
+        dm["nll"], dm["squared_error"], model="LSTM-MLE", against="historical mean/var"
+    )

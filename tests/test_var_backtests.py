@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecasting.evaluation.var_backtests import density_var_backtests, panel_var_backtest, var_backtest, var_hits
+from forecasting.evaluation.var_backtests import (
+    density_panel_var_backtests,
+    density_var_backtests,
+    panel_var_backtest,
+    var_backtest,
+    var_hits,
+)
 from forecasting.model.distributions import Predictive
 
 # day:   0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15 16 17 18 19
@@ -181,3 +187,31 @@ def test_a_panel_out_of_time_order_is_refused() -> None:
     y = pd.DataFrame({"A": [0.0, -3.0, 1.0]}, index=idx)
     with pytest.raises(ValueError, match="not in time order"):
         panel_var_backtest(y, pd.DataFrame(-2.0, index=idx, columns=["A"]), alpha=0.05)
+
+
+def test_a_long_table_is_backtested_as_the_panel_of_its_tickers_gaps_included() -> None:
+    """Rows shuffled, one ticker missing some dates: the same as panel_var_backtest on the hand-made wide panel."""
+    rng = np.random.default_rng(17)
+    dates = pd.bdate_range("2024-01-01", periods=120)
+    wide_y = pd.DataFrame(rng.standard_t(5, (120, 3)) * 0.01, index=dates, columns=["A", "B", "C"])
+    scale = pd.DataFrame(np.exp(rng.normal(-4.6, 0.3, (120, 3))), index=dates, columns=["A", "B", "C"])
+    wide_y.iloc[40:45, 1] = np.nan  # B has no row for 5 days: a gap, never a transition across it
+    long = pd.concat({"target": wide_y.stack(), "scale": scale.stack()}, axis=1).dropna()
+    long = long.rename_axis(["date", "ticker"]).reset_index().sample(frac=1.0, random_state=0)
+    density = Predictive.single(np.zeros(len(long)), long["scale"].to_numpy() ** 2, np.full(len(long), 5.0))
+    out = density_panel_var_backtests(long, density, levels=(0.01, 0.05))
+    assert list(out) == [0.01, 0.05] and out[0.05].per_ticker["B"].n == 115
+    for level, got in out.items():
+        wide_var = scale * stats.t.ppf(level, 5.0) * np.sqrt(3 / 5)  # the t(5)'s quantile at unit variance
+        want = panel_var_backtest(wide_y, wide_var.where(wide_y.notna()), level)
+        for t, g in [*got.per_ticker.items(), ("pooled", got.pooled)]:
+            w = want.pooled if t == "pooled" else want.per_ticker[t]
+            assert (g.n, g.hits, g.n00, g.n01, g.n10, g.n11) == (w.n, w.hits, w.n00, w.n01, w.n10, w.n11), t
+            assert g.uc_p == pytest.approx(w.uc_p) and g.cc_p == pytest.approx(w.cc_p), t
+            assert g.meaning == w.meaning
+
+
+def test_a_long_table_with_two_rows_for_one_ticker_and_date_is_refused() -> None:
+    f = pd.DataFrame({"date": [pd.Timestamp("2024-01-02")] * 2, "ticker": ["A", "A"], "target": [0.0, 0.1]})
+    with pytest.raises(ValueError, match="two rows for one"):
+        density_panel_var_backtests(f, Predictive.single(np.zeros(2), np.ones(2)))

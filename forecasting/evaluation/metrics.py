@@ -12,6 +12,8 @@ default, Student-t with the variance ``var`` when ``dof`` is given, or any
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ __all__ = [
     "COVERAGE_LEVELS",
     "crps",
     "diebold_mariano",
+    "diebold_mariano_meaning",
     "information_coefficient",
     "nll",
     "pit_histogram",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 COVERAGE_LEVELS = (0.5, 0.9, 0.95)
+SIGNIFICANCE = 0.05  # the level at which a sentence calls a difference more than noise
 
 
 def nll(y: ArrayLike, mean: ArrayLike, var: ArrayLike, *, dof: ArrayLike | None = None) -> np.ndarray:
@@ -202,3 +206,53 @@ def diebold_mariano(
         "lags": lags,
         "horizon": horizon,
     }
+
+
+def _p_words(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def diebold_mariano_meaning(
+    nll: Mapping[str, Any],
+    squared_error: Mapping[str, Any] | None = None,
+    *,
+    model: str,
+    against: str,
+    significance: float = SIGNIFICANCE,
+) -> str:
+    """One sentence that says what a Diebold-Mariano test on the log score (and on squared error) means.
+
+    ``nll`` and ``squared_error`` are results of :func:`diebold_mariano` of ``model``'s losses against
+    ``against``'s (a negative statistic favours ``model``); a p-value below ``significance`` is called more than
+    noise.
+
+    Examples
+    --------
+    >>> win = {"statistic": -2.6, "p_value": 0.0094}
+    >>> tie = {"statistic": 0.4, "p_value": 0.69}
+    >>> for part in diebold_mariano_meaning(win, tie, model="the LSTM", against="HAR").split("; "):
+    ...     print(part)
+    The log score of the LSTM is better than that of HAR (DM p = 0.0094): more than noise
+    on squared error they cannot be told apart (p = 0.69).
+    >>> diebold_mariano_meaning(tie, model="the LSTM", against="HAR")
+    'The log scores of the LSTM and HAR cannot be told apart (DM p = 0.69).'
+    """
+
+    def verdict(test: Mapping[str, Any]) -> str:
+        if float(test["p_value"]) >= significance or float(test["statistic"]) == 0:
+            return "tie"
+        return "better" if float(test["statistic"]) < 0 else "worse"
+
+    p = _p_words(float(nll["p_value"]))
+    first = verdict(nll)
+    if first == "tie":
+        out = f"The log scores of {model} and {against} cannot be told apart (DM {p})"
+    else:
+        out = f"The log score of {model} is {first} than that of {against} (DM {p}): more than noise"
+    if squared_error is None:
+        return out + "."
+    q = _p_words(float(squared_error["p_value"]))
+    second = verdict(squared_error)
+    if second == "tie":
+        return f"{out}; on squared error they cannot be told apart ({q})."
+    return f"{out}; on squared error {model} is {second} ({q})."

@@ -5,21 +5,40 @@ normal, a Student-t (``{model}_dof``), or, for an ensemble, the equal mixture of
 (``{model}#k_mean`` ...). The Diebold-Mariano test (Harvey-Leybourne-Newbold corrected, t reference) compares
 the first model with every other on NLL and on squared error; the headline comparison is with the baseline
 that scored best on the *validation* block, so that the choice of opponent does not peek at the test block.
+
+On the test block (the whole out-of-sample period, however many folds' test blocks it joins) two more verdicts:
+the model confidence set of Hansen, Lunde and Nason over every model on the log score
+(:mod:`forecasting.evaluation.confidence_set`), and value-at-risk backtests at 1% and 5% of each model's own
+density (:mod:`forecasting.evaluation.var_backtests`). Each test carries a sentence that says what it means.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecasting.evaluation.confidence_set import model_confidence_set
 from forecasting.evaluation.crosssection import cross_section
-from forecasting.evaluation.metrics import diebold_mariano, information_coefficient, score
+from forecasting.evaluation.metrics import diebold_mariano, diebold_mariano_meaning, information_coefficient, score
+from forecasting.evaluation.var_backtests import SIGNIFICANCE, density_panel_var_backtests
 from forecasting.model.distributions import Predictive
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 
-__all__ = ["MODEL_LABELS", "common_rows", "comparison_rows", "evaluate", "left_out", "predictive"]
+__all__ = [
+    "MCS_REPS",
+    "MCS_SEED",
+    "MCS_SIZE",
+    "MODEL_LABELS",
+    "VAR_LEVELS",
+    "common_rows",
+    "comparison_rows",
+    "evaluate",
+    "left_out",
+    "predictive",
+]
 
 MODEL_LABELS = {
     "lstm": "LSTM-MLE",
@@ -29,6 +48,10 @@ MODEL_LABELS = {
     "gjr_garch_t": "GJR-GARCH(1,1,1)-t",
     "har": "HAR (range), t",
 }
+MCS_SIZE = 0.10  # the 90% model confidence set
+MCS_REPS = 1000
+MCS_SEED = 0
+VAR_LEVELS = (0.01, 0.05)
 
 
 def common_rows(frame: pd.DataFrame, models: list[str]) -> pd.DataFrame:
@@ -128,17 +151,76 @@ def _lowest_nll(sub: pd.DataFrame, models: list[str]) -> str:
     return min(models, key=lambda m: float(np.mean(-predictive(sub, m).logpdf(y))))
 
 
-def _diebold_mariano(sub: pd.DataFrame, head: str, rest: list[str], horizon: int) -> dict[str, dict[str, object]]:
-    """The HLN-corrected Diebold-Mariano test of ``head`` against each model of ``rest``, on NLL and squared error."""
-    a = _daily_losses(sub, head)
+def _diebold_mariano(
+    daily: dict[str, pd.DataFrame], head: str, rest: list[str], horizon: int
+) -> dict[str, dict[str, object]]:
+    """The HLN-corrected Diebold-Mariano test of ``head`` against each model of ``rest``, on NLL and squared error,
+    from each model's :func:`_daily_losses`."""
+    a = daily[head]
     tests: dict[str, dict[str, object]] = {}
     for m in rest:
-        b = _daily_losses(sub, m)
+        b = daily[m]
         tests[m] = {
             name: diebold_mariano(a[loss].to_numpy(), b[loss].to_numpy(), horizon=horizon)
             for loss, name in (("nll", "nll"), ("se", "squared_error"))
         }
     return tests
+
+
+def _confidence_set(daily: dict[str, pd.DataFrame], models: list[str], horizon: int) -> dict[str, object]:
+    """The 90% model confidence set of every model on the per-date cross-sectional mean NLL."""
+    losses = pd.DataFrame({m: daily[m]["nll"] for m in models})
+    try:
+        found = model_confidence_set(
+            losses,
+            size=MCS_SIZE,
+            reps=MCS_REPS,
+            horizon=horizon,
+            seed=MCS_SEED,
+            head=models[0],
+            labels={m: MODEL_LABELS.get(m, m) for m in models},
+            loss="log score",
+        )
+    except ValueError as err:
+        return {"absent": str(err)}
+    return {
+        "note": "Hansen, Lunde and Nason (2011), arch's bootstrap.MCS on the per-date cross-sectional mean NLL "
+        "of each model's own density (the losses of the Diebold-Mariano tests); the set holds the best model "
+        "with probability 0.9; a model's MCS p-value is the largest size at which it stays in the set",
+        **found.as_dict(),
+    }
+
+
+def _rejects(p: float | None) -> bool:
+    return p is not None and p < SIGNIFICANCE
+
+
+def _var_backtests(sub: pd.DataFrame, models: list[str]) -> dict[str, object]:
+    """Kupiec's and Christoffersen's tests of each model's 1% and 5% VaR (its own density), pooled over tickers."""
+    out: dict[str, object] = {
+        "note": "the VaR at level a is the a-quantile of the model's own predictive density; a hit is a return "
+        "below it; Kupiec's unconditional coverage (uc), Christoffersen's independence (ind) and conditional "
+        "coverage (cc, uc + ind) on the tickers pooled (hits, returns and transitions summed, each ticker's "
+        "transitions within its own dates; pooled p-values treat tickers as independent, too small when a "
+        f"market-wide fall strikes many at once); a p-value below {SIGNIFICANCE} is read as a rejection; "
+        "per_ticker_rejections counts the tickers whose own test rejects",
+        "levels": list(VAR_LEVELS),
+        "significance": SIGNIFICANCE,
+    }
+    for m in models:
+        per_level: dict[str, object] = {}
+        for alpha, panel in density_panel_var_backtests(sub, predictive(sub, m), VAR_LEVELS).items():
+            per_level[f"{alpha:g}"] = {
+                **dataclasses.asdict(panel.pooled),
+                "per_ticker_rejections": {
+                    "tickers": len(panel.per_ticker),
+                    "uc": sum(_rejects(r.uc_p) for r in panel.per_ticker.values()),
+                    "ind": sum(_rejects(r.ind_p) for r in panel.per_ticker.values()),
+                    "cc": sum(_rejects(r.cc_p) for r in panel.per_ticker.values()),
+                },
+            }
+        out[m] = per_level
+    return out
 
 
 def _ensemble_gain(sub: pd.DataFrame, model: str) -> dict[str, object] | None:
@@ -163,8 +245,9 @@ def evaluate(
     frame: pd.DataFrame, models: list[str], *, execution: str | ExecutionMode = DEFAULT_EXECUTION
 ) -> dict[str, Any]:
     """Scores of every model per split (overall and per ticker), the Diebold-Mariano tests of the first model
-    against every other, the cross-sectional view of its mean (test block), and the price-level MSE beside
-    persistence.
+    against every other, the price-level MSE beside persistence, and on the test block the model confidence set
+    of every model on the log score, each model's VaR backtests and the cross-sectional view of the first
+    model's mean.
 
     Parameters
     ----------
@@ -180,7 +263,11 @@ def evaluate(
 
     The headline Diebold-Mariano test (``diebold_mariano`` of each split) is against the baseline with the lowest
     NLL on the validation block (on the test block itself only when there is no validation block); every
-    baseline's test is under ``diebold_mariano_all``.
+    baseline's test is under ``diebold_mariano_all``; the headline's ``meaning`` says what it means. The test
+    block's ``model_confidence_set`` (:func:`forecasting.evaluation.confidence_set.model_confidence_set`: size
+    ``MCS_SIZE``, ``MCS_REPS`` stationary-bootstrap replications, seed ``MCS_SEED``) and ``var_backtests``
+    (:func:`forecasting.evaluation.var_backtests.density_panel_var_backtests` at ``VAR_LEVELS``, pooled over
+    tickers) cover every model; the test block may join several folds' test blocks, the dates in time order.
     """
     mode = execution_mode(execution)
     result: dict[str, object] = {
@@ -214,7 +301,16 @@ def evaluate(
             best, chosen_on = comparator, "val"
         else:
             best, chosen_on = min(rest, key=lambda m: float(overall[m]["nll"])), split  # type: ignore[arg-type]
-        tests = _diebold_mariano(sub, head, rest, mode.horizon)
+        daily = {m: _daily_losses(sub, m) for m in models}
+        tests = _diebold_mariano(daily, head, rest, mode.horizon)
+        headline = {
+            "meaning": diebold_mariano_meaning(
+                tests[best]["nll"],  # type: ignore[arg-type]
+                tests[best]["squared_error"],  # type: ignore[arg-type]
+                model=MODEL_LABELS.get(head, head),
+                against=MODEL_LABELS.get(best, best),
+            )
+        }
         exit_price = sub["entry"] * np.exp(sub["target"])
         model_price = sub["entry"] * np.exp(sub[f"{head}_mean"])
         block: dict[str, object] = {
@@ -233,6 +329,7 @@ def evaluate(
                     f"the opponent is the best baseline by NLL on the {chosen_on} block"
                 ),
                 **tests[best],
+                **headline,
             },
             "diebold_mariano_all": tests,
             "price_level_mse": {
@@ -242,6 +339,8 @@ def evaluate(
             },
         }
         if split == "test":  # what a trader reads; on the training block it would only flatter
+            block["model_confidence_set"] = _confidence_set(daily, models, mode.horizon)
+            block["var_backtests"] = _var_backtests(sub, models)
             block["cross_section"] = cross_section(sub, signal=f"{head}_mean").summary
         gain = _ensemble_gain(sub, head)
         if gain is not None:

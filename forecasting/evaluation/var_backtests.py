@@ -45,7 +45,15 @@ from scipy import stats
 
 from forecasting.model.distributions import Predictive
 
-__all__ = ["PanelVaRBacktest", "VaRBacktest", "density_var_backtests", "panel_var_backtest", "var_backtest", "var_hits"]
+__all__ = [
+    "PanelVaRBacktest",
+    "VaRBacktest",
+    "density_panel_var_backtests",
+    "density_var_backtests",
+    "panel_var_backtest",
+    "var_backtest",
+    "var_hits",
+]
 
 SIGNIFICANCE = 0.05  # the level at which ``meaning`` calls a test rejected
 
@@ -323,3 +331,52 @@ def density_var_backtests(
     {0.01: 23, 0.05: 108}
     """
     return {float(a): var_backtest(y, density.ppf(_check_alpha(a)), a) for a in levels}
+
+
+def density_panel_var_backtests(
+    frame: pd.DataFrame, density: Predictive, levels: tuple[float, ...] = (0.01, 0.05)
+) -> dict[float, PanelVaRBacktest]:
+    """:func:`panel_var_backtest` at each level, for a long table of returns and each row's own density.
+
+    Parameters
+    ----------
+    frame
+        One row per (date, ticker) with columns ``date``, ``ticker`` and ``target`` (the realised return), in any
+        order; a ticker without a row on a date has a gap there, which breaks its chain of transitions.
+    density
+        The predictive distribution of each row's return, in the rows' order.
+    levels
+        VaR levels.
+
+    Returns
+    -------
+    dict
+        Each level's :class:`PanelVaRBacktest`: per ticker and pooled over tickers.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"date": np.repeat(pd.bdate_range("2024-01-01", periods=3), 2), "ticker": ["A", "B"] * 3,
+    ...                   "target": [-3.0, 0.0, -3.0, 0.5, 0.1, -3.0]})
+    >>> out = density_panel_var_backtests(f, Predictive.single(np.zeros(6), np.ones(6)), levels=(0.05,))
+    >>> p = out[0.05]
+    >>> p.per_ticker["A"].hits, p.per_ticker["B"].hits, p.pooled.n, (p.pooled.n11, p.pooled.n01)
+    (2, 1, 6, (1, 1))
+    """
+    missing = [c for c in ("date", "ticker", "target") if c not in frame]
+    if missing:
+        raise ValueError(f"the frame lacks the column(s) {', '.join(missing)}; pass date, ticker and target")
+    if frame.duplicated(["date", "ticker"]).any():
+        raise ValueError("the frame has two rows for one (date, ticker); keep one forecast per ticker and date")
+    keys = {"date": frame["date"].to_numpy(), "ticker": frame["ticker"].astype(str).to_numpy()}
+    y = pd.DataFrame({**keys, "v": frame["target"].to_numpy(dtype=float)}).pivot(
+        index="date", columns="ticker", values="v"
+    )
+    out = {}
+    for a in levels:
+        alpha = _check_alpha(a)
+        q = np.asarray(density.ppf(alpha), dtype=float)
+        if q.shape != (len(frame),):
+            raise ValueError(f"the density gives {q.shape} quantiles for {len(frame)} rows; pass one per row")
+        var = pd.DataFrame({**keys, "v": q}).pivot(index="date", columns="ticker", values="v")
+        out[alpha] = panel_var_backtest(y.sort_index(), var.reindex_like(y).sort_index(), alpha)
+    return out
