@@ -10,10 +10,14 @@ Outputs in the run folder (each file written whole or not at all):
   of forecast confidence;
 - ``cross_section.csv``: per origin date, the forecast's IC and rank IC across tickers and its top-minus-bottom
   quintile spread of held returns (panels of 5 tickers or more; ``stats.json``'s ``cross_section`` summarises it);
-- ``stats.json``: trading and forecast figures (``jpx``: the JPX competition score, for ``longshort``);
+- ``stats.json``: trading and forecast figures (``sharpe_inference``: how sure the Sharpe ratio is;
+  ``forecast.var_backtests``: the VaR backtests of the forecast density; ``jpx``: the JPX competition score, for
+  ``longshort``);
   ``manifest.json``: versions, settings and data hash;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
+
+``qtrade backtest --strategy all`` runs this once per strategy and compares them (:mod:`backtests.comparison`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ Sharpe ratios are of daily returns (excess returns, if the caller subtracts a ra
   efficient frontier", *Journal of Risk* 15(2):
   ``PSR(SR*) = Z((SR - SR*) sqrt(n - 1) / sqrt(1 - skew SR + (kurtosis - 1) / 4 SR^2))`` and
   ``MinTRL = 1 + (1 - skew SR + (kurtosis - 1) / 4 SR^2) (Z^-1(confidence) / (SR - SR*))^2``, with daily
-  (not annualised) SR; both assume i.i.d. returns. :func:`backtests.stats.deflated_sharpe_ratio` is the PSR
+  (not annualised) SR; both assume i.i.d. returns. :func:`backtests.sharpe_verdicts.deflated_sharpe_ratio` is the PSR
   against the Sharpe ratio that luck would reach over many trials.
 - Difference of two Sharpe ratios on the same days: Ledoit and Wolf (2008), "Robust performance hypothesis testing
   with the Sharpe ratio", *Journal of Empirical Finance* 15(5), section 3.1: the delta method on

@@ -4,7 +4,11 @@ Trading figures come from QuantStats' own functions, so ``stats.json`` and the t
 are computed on the traded period's (ticker, day) pairs with a usable forecast and a known target: the density
 scores (NLL, coverage, PIT) with each forecast's own density, Student-t where it has degrees of freedom, else
 normal; the cross-sectional figures (:func:`traded_cross_section`) from its mean, ranked across tickers on each
-day, against the return it holds; and, for ``longshort``, the JPX competition's score (:func:`jpx_figures`).
+day, against the return it holds; the value-at-risk backtests of the forecasts' own densities at 1% and 5%
+(:func:`traded_var_backtests`); and, for ``longshort``, the JPX competition's score (:func:`jpx_figures`).
+
+How sure the Sharpe ratios are (``stats.json``'s ``sharpe_inference``) comes from
+:func:`backtests.sharpe_verdicts.sharpe_certainty`.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from backtests.engine import BacktestResult
 from backtests.inputs import BacktestData
+from backtests.sharpe_verdicts import sharpe_certainty
 from backtests.vectorized import replay
 from forecasting.evaluation.crosssection import CrossSection, cross_section, jpx_score, jpx_spread_returns
 from forecasting.evaluation.metrics import pit_histogram
+from forecasting.evaluation.var_backtests import panel_var_backtest
 from forecasting.model.distributions import Predictive
 from strategies.sizing import usable
 
@@ -30,16 +35,17 @@ __all__ = [
     "backtest_stats",
     "confidence_deciles",
     "cross_section_daily",
-    "deflated_sharpe_ratio",
     "drawdowns",
     "forecast_scores",
     "jpx_figures",
     "performance",
     "traded_cross_section",
+    "traded_var_backtests",
 ]
 
-EULER_GAMMA = 0.5772156649015329
 JPX_WINNER = 0.381  # the JPX Tokyo Stock Exchange Prediction competition's winning score, on its private period
+VAR_LEVELS = (0.01, 0.05)
+PER_TICKER_VAR = 20  # stats.json lists each ticker's VaR backtest up to this many tickers (counts beyond)
 
 
 def performance(returns: pd.Series) -> dict[str, float | int | None]:
@@ -169,7 +175,52 @@ def forecast_scores(data: BacktestData) -> dict[str, Any]:
         "coverage_95": density.coverage(y, 0.95),
         "directional_accuracy": float(np.mean(np.sign(m[moves]) == np.sign(y[moves]))) if moves.any() else None,
         "pit_histogram": pit_histogram(y, m, v, dof=dof),
+        "var_backtests": traded_var_backtests(data),
     }
+
+
+def traded_var_backtests(data: BacktestData, levels: tuple[float, ...] = VAR_LEVELS) -> dict[str, Any]:
+    """Value-at-risk backtests of the traded period's forecasts, each VaR the quantile of the forecast's own
+    density (Student-t where it has degrees of freedom, else normal), as :func:`forecast_scores` scores them.
+
+    Per level (``"1%"``, ``"5%"``): :func:`forecasting.evaluation.var_backtests.panel_var_backtest` on the
+    (ticker, origin) pairs of :func:`forecast_scores`, each ticker's hits in time order (a day without a usable
+    forecast breaks its chain): the pooled hit rate, Kupiec's and Christoffersen's statistics and p-values and
+    their sentence; ``tickers_rejected`` counts the tickers whose own test rejects at 5%, and ``per_ticker``
+    lists each one's for panels of up to 20 tickers. With one ticker the pooled test is that ticker's.
+    """
+    m, v, y, dof, at = _pairs(data)
+    if len(y) == 0:
+        return {"absent": "no forecast with a realised return in the traded period"}
+    q_density = Predictive.single(m, v, dof)
+    shape = (data.stop - data.start, len(data.tickers))
+    dates = data.dates[data.start : data.stop]
+    tickers = [str(t) for t in data.tickers]
+    realised = np.full(shape, np.nan)
+    realised[at[:, 0], at[:, 1]] = y
+    y_frame = pd.DataFrame(realised, index=dates, columns=tickers)
+    out: dict[str, Any] = {
+        "scope": (
+            "each forecast's VaR is the quantile of its own predictive density; a hit is a held return strictly "
+            "below it; pooled over tickers, each ticker's hits chained in time order (pooled p-values treat the "
+            "tickers as independent, which market-wide falls make too small)"
+        )
+    }
+    for alpha in levels:
+        var = np.full(shape, np.nan)
+        var[at[:, 0], at[:, 1]] = q_density.ppf(alpha)
+        panel = panel_var_backtest(y_frame, pd.DataFrame(var, index=dates, columns=tickers), alpha)
+        per = panel.per_ticker
+        block = asdict(panel.pooled)
+        block["tickers_rejected"] = {
+            test: sum(1 for r in per.values() if getattr(r, f"{test}_p") is not None and getattr(r, f"{test}_p") < 0.05)
+            for test in ("uc", "ind", "cc")
+        }
+        block["tickers"] = len(per)
+        if 1 < len(per) <= PER_TICKER_VAR:
+            block["per_ticker"] = {t: asdict(r) for t, r in per.items()}
+        out[f"{100 * alpha:g}%"] = block
+    return out
 
 
 def _pair_frame(data: BacktestData) -> pd.DataFrame:
@@ -333,6 +384,7 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
         "net": performance(result.returns),
         "gross": performance(result.gross_returns),
         "benchmark": performance(result.benchmark),
+        "sharpe_inference": sharpe_certainty(result.returns, result.benchmark),
         "costs_total": float(result.costs.sum()),
         "costs_paid": {
             **paid,
@@ -367,48 +419,3 @@ def _fill_words(mode: Any) -> str:
     if mode.name == "next-close":
         return "market-on-close at the close after the forecast's origin"
     return "market-on-open at the open after the forecast's origin"
-
-
-def deflated_sharpe_ratio(returns: pd.Series | np.ndarray, trial_sharpes: np.ndarray | list[float]) -> dict[str, float]:
-    """Bailey and Lopez de Prado's (2014) deflated Sharpe ratio of the best of ``N`` tried configurations.
-
-    ``returns`` are the chosen configuration's daily returns; ``trial_sharpes`` the daily (not annualised)
-    Sharpe ratios of all N configurations tried, the chosen one included. The benchmark Sharpe ratio is the
-    expected maximum of N unskilled trials,
-    ``SR0 = sqrt(V) ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e)))`` with V their variance and g Euler's
-    constant, and ``DSR = Z((SR - SR0) sqrt(T - 1) / sqrt(1 - skew SR + (kurtosis - 1) / 4 SR^2))``: the
-    probability that the true Sharpe ratio beats what luck alone would have found.
-
-    Examples
-    --------
-    >>> r = np.random.default_rng(0).normal(0.001, 0.01, 500)
-    >>> one = deflated_sharpe_ratio(r, [r.mean() / r.std(ddof=1)])  # one trial: the probabilistic Sharpe ratio
-    >>> many = deflated_sharpe_ratio(r, np.linspace(-0.05, r.mean() / r.std(ddof=1), 50))
-    >>> bool(many["dsr"] < one["dsr"])
-    True
-    """
-    r = np.asarray(returns, dtype=float)
-    r = r[np.isfinite(r)]
-    s = np.asarray(trial_sharpes, dtype=float)
-    s = s[np.isfinite(s)]
-    n, t = len(s), len(r)
-    sr = float(r.mean() / r.std(ddof=1))
-    if n > 1:
-        v = float(np.var(s, ddof=1))
-        sr0 = float(
-            np.sqrt(v) * ((1 - EULER_GAMMA) * sps.norm.ppf(1 - 1 / n) + EULER_GAMMA * sps.norm.ppf(1 - 1 / (n * np.e)))
-        )
-    else:
-        sr0 = 0.0
-    skew = float(sps.skew(r))
-    kurt = float(sps.kurtosis(r, fisher=False))
-    z = (sr - sr0) * np.sqrt(t - 1) / np.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr**2)
-    return {
-        "dsr": float(sps.norm.cdf(z)),
-        "sharpe_daily": sr,
-        "sharpe_threshold_daily": sr0,
-        "trials": n,
-        "days": t,
-        "skew": skew,
-        "kurtosis": kurt,
-    }

@@ -12,8 +12,13 @@ a recovery for a drawdown still under water. The header and the forecast section
 words (``period_words``): the days of the returns, each dated by the close it ends at. A strategy that never
 traded gets ``no_trades_page``: QuantStats raises on a return series that never moves.
 
+Under the summary, "How sure is this?" (``certainty_section``) gives the net Sharpe ratio and buy and hold's with
+their standard errors and 95% intervals, the probabilistic Sharpe ratios, the minimum track record lengths and
+the Ledoit-Wolf test of the difference, each with its sentence (``stats.json``'s ``sharpe_inference``).
+
 The forecast section (``forecast_section``) shows the LSTM's accuracy on the traded period with its own density
-(Student-t where the forecasts carry degrees of freedom), every baseline of the forecast run beside it with the
+(Student-t where the forecasts carry degrees of freedom), the value-at-risk backtests of that density at 1% and
+5% (``var_section``), every baseline of the forecast run beside it with the
 headline Diebold-Mariano test against the baseline chosen on the validation block, calibration, and the
 cross-section (``cross_section_section``): IC, rank IC, quintile returns and the JPX competition score, recomputed
 on the traded period, beside the forecast run's test block.
@@ -40,6 +45,7 @@ from forecasting.errors import QtradeError
 __all__ = [
     "ReportInputs",
     "calendar_note",
+    "certainty_section",
     "cross_section_section",
     "drawdown_section",
     "forecast_section",
@@ -47,6 +53,7 @@ __all__ = [
     "offline_page",
     "p_value",
     "period_words",
+    "var_section",
     "write_tearsheet",
 ]
 
@@ -151,6 +158,81 @@ def summary_table(inputs: ReportInputs) -> str:
         f"<h3>Execution and costs</h3><p>{html.escape(execution_words(s))}</p><h3>Forecast and costs</h3>"
         f"{_table(head, rows)}"
     )
+
+
+def _sharpe_cells(block: dict[str, Any]) -> list[str]:
+    """Sharpe ratio, standard error and interval of one series' ``sharpe_inference`` block."""
+    est = block.get("sharpe") or {}
+    if "absent" in est or "sharpe" not in est:
+        return ["-", "-", "-"]
+    return [f"{est['sharpe']:.2f}", f"{est['se']:.2f}", f"{est['lower']:.2f} to {est['upper']:.2f}"]
+
+
+def _trl_cell(trl: dict[str, Any] | None) -> str:
+    if not trl or "n" not in trl:
+        return "-"
+    if trl.get("days") is None:
+        return "never (Sharpe ratio not above the target)"
+    return f"{trl['days']:,.0f} ({trl['n']:,} at hand)"
+
+
+def certainty_section(stats: dict[str, Any]) -> str:
+    """ "How sure is this?": the Sharpe ratios' standard errors and intervals, the probabilistic Sharpe ratios, the
+    minimum track record lengths and the test of the difference from buy and hold, with what each means here."""
+    inference = stats.get("sharpe_inference")
+    parts = ['<div id="qtrade-certainty">', "<h3>How sure is this?</h3>"]
+    if not inference:
+        parts.append(
+            "<p>Not recorded (a backtest of an older qtrade): run qtrade backtest again for the Sharpe ratio's "
+            "standard error, interval and tests.</p></div>"
+        )
+        return "\n".join(parts)
+    net, bench = inference.get("net", {}), inference.get("benchmark", {})
+    level = f"{100 * inference.get('level', 0.95):.3g}%"
+
+    def prob(block: dict[str, Any], key: str) -> str:
+        p = (block.get(key) or {}).get("probability")
+        return "-" if p is None else f"{p * 100:.1f}%"
+
+    s_net, s_bench = _sharpe_cells(net), _sharpe_cells(bench)
+    against = (bench.get("sharpe") or {}).get("sharpe")
+    rows = [
+        ["Sharpe ratio (a year)", s_net[0], s_bench[0]],
+        ["Standard error (HAC)", s_net[1], s_bench[1]],
+        [f"{level} interval", s_net[2], s_bench[2]],
+        ["P(true Sharpe > 0) (PSR)", prob(net, "psr_vs_zero"), prob(bench, "psr_vs_zero")],
+        [f"P(true Sharpe > buy and hold's {_num(against, '.2f')})", prob(net, "psr_vs_benchmark"), "-"],
+        [
+            f"Days needed to be {level} sure it beats 0",
+            _trl_cell(net.get("min_track_record")),
+            _trl_cell(bench.get("min_track_record")),
+        ],
+    ]
+    diff = inference.get("difference") or {}
+    if "p_value" in diff:
+        rows.append(
+            [
+                "Sharpe difference from buy and hold (Ledoit-Wolf)",
+                f"{diff['difference']:+.2f} (SE {diff['se']:.2f}, {p_value(diff['p_value'])})",
+                "-",
+            ]
+        )
+    parts.append(_table(["", "Strategy, net", "Buy and hold"], rows))
+    said = [
+        (net.get("sharpe") or {}).get("meaning") or (net.get("sharpe") or {}).get("absent"),
+        (bench.get("sharpe") or {}).get("meaning"),
+        (net.get("psr_vs_zero") or {}).get("meaning"),
+        (net.get("psr_vs_benchmark") or {}).get("meaning"),
+        (net.get("min_track_record") or {}).get("meaning"),
+        diff.get("meaning") or diff.get("absent"),
+    ]
+    parts.append("<ul>" + "".join(f"<li>{html.escape(str(m))}</li>" for m in said if m) + "</ul>")
+    parts.append(
+        '<p style="color:grey">The standard errors allow for fat tails and autocorrelation (Lo 2002, prewhitened '
+        "Newey-West); the probabilistic Sharpe ratio and the days needed (Bailey and Lopez de Prado 2012) assume "
+        "independent days.</p></div>"
+    )
+    return "\n".join(parts)
 
 
 def calendar_note(returns: pd.Series) -> str:
@@ -313,6 +395,54 @@ def _dm_table(block: dict[str, Any], labels: dict[str, str]) -> str:
     )
 
 
+def var_section(forecast: dict[str, Any]) -> str:
+    """The value-at-risk backtests of the traded forecasts' own densities (``stats["forecast"]["var_backtests"]``):
+    hits, Kupiec's and Christoffersen's p-values at each level, and each level's sentence; empty for an older
+    ``stats.json`` without them."""
+    tests = forecast.get("var_backtests")
+    if not isinstance(tests, dict):
+        return ""
+    if "absent" in tests:
+        reason = html.escape(str(tests["absent"]))
+        return f'<div id="qtrade-var"><h3>Value at risk</h3><p>No VaR backtest: {reason}.</p></div>'
+    levels = [(k, v) for k, v in tests.items() if isinstance(v, dict) and "alpha" in v]
+    if not levels:
+        return ""
+
+    def p(x: float | None) -> str:
+        return "-" if x is None else p_value(x).removeprefix("p = ").replace("p < ", "< ")
+
+    rows = [
+        [
+            label,
+            f"{r['hits']} of {r['n']}",
+            _pct(r.get("hit_rate")),
+            p(r.get("uc_p")),
+            p(r.get("ind_p")),
+            p(r.get("cc_p")),
+            "-" if "tickers_rejected" not in r else f"{r['tickers_rejected']['cc']} of {r.get('tickers', '-')}",
+        ]
+        for label, r in levels
+    ]
+    table = _table(
+        [
+            "VaR level",
+            "hits",
+            "hit rate",
+            "Kupiec p (coverage)",
+            "Christoffersen p (independence)",
+            "conditional coverage p",
+            "tickers rejected (cc, 5%)",
+        ],
+        rows,
+    )
+    said = "".join(f"<li>{html.escape(label)}: {html.escape(str(r['meaning']))}</li>" for label, r in levels)
+    return (
+        '<div id="qtrade-var"><h3>Value at risk of the forecast density</h3>'
+        f"{table}<ul>{said}</ul><p>{html.escape(str(tests.get('scope', '')))}.</p></div>"
+    )
+
+
 def forecast_section(inputs: ReportInputs) -> str:
     """The full-width forecast section: accuracy beside baselines, calibration, convergence, cross-section, profit
     by confidence."""
@@ -362,6 +492,7 @@ def forecast_section(inputs: ReportInputs) -> str:
         f"<p>NLL, interval coverage and the PIT are those of each forecast's own predictive density: "
         f"{html.escape(density)}.</p>"
     )
+    parts.append(var_section(f))
     block = _same_dates(s, inputs.forecast_metrics)
     hists = {lstm: f["pit_histogram"]} if f.get("pit_histogram") else {}
     if block is not None:
@@ -709,7 +840,11 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
         )
         page = raw.read_text(encoding="utf-8")
         page = drawdown_section(offline_page(page), quantstats_fixes.drawdown_table(returns))
-        page = insert_sections(page, calendar_note(returns) + summary_table(inputs), forecast_section(inputs))
+        page = insert_sections(
+            page,
+            calendar_note(returns) + summary_table(inputs) + certainty_section(inputs.stats),
+            forecast_section(inputs),
+        )
     with atomic_path(path) as out:
         out.write_text(page, encoding="utf-8")
 
@@ -735,7 +870,7 @@ def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
         f"<p>Its net return is zero on every one of the {days}: it held no position, so there is no performance "
         "to report (QuantStats' tearsheet cannot be drawn for a return series that never moves). Buy and hold "
         f"over the same days returned {bench * 100:.2f}%.</p></div>\n"
-        f'<div id="qtrade-summary">{summary_table(inputs)}</div>\n'
+        f'<div id="qtrade-summary">{summary_table(inputs)}{certainty_section(inputs.stats)}</div>\n'
         f'<div id="qtrade-forecast">{forecast_section(inputs)}</div>\n'
         "</div>\n</body>\n</html>\n"
     )

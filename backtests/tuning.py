@@ -17,12 +17,13 @@ import pandas as pd
 
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align
-from backtests.stats import deflated_sharpe_ratio
+from backtests.sharpe_verdicts import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
 from forecasting.manifest import run_manifest
 from forecasting.model.distributions import Predictive
 from forecasting.model.training import predict, resolve_device
 from forecasting.pipeline import FORECAST_COLUMNS, ForecastConfig
+from forecasting.preparation.schedule import trained_through
 from forecasting.preparation.splits import SPLIT_NAMES, TRAIN, VAL
 from forecasting.tuning.search import fit_trial, load_space, suggest, tuning_data
 from strategies.registry import get, parse_params
@@ -83,6 +84,8 @@ def validation_forecasts(
             "dof": density.dofs[0] if len(parts) == 1 and density.dofs is not None else np.nan,
             "target": cube.target[samples[:, 0], samples[:, 1]],
             "split": split,
+            "fold": 1,
+            "trained_through": trained_through(data.fold, cube.mode.horizon),
             "execution": config.execution,
         }
     )

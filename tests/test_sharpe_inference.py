@@ -14,7 +14,7 @@ from backtests.sharpe_inference import (
     sharpe_difference,
     sharpe_ratio,
 )
-from backtests.stats import deflated_sharpe_ratio
+from backtests.sharpe_verdicts import deflated_sharpe_ratio
 
 # eight daily returns, in per cent of a unit
 R = [0.012, -0.004, 0.007, 0.021, -0.013, 0.003, 0.009, -0.002]

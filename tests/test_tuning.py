@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.stats import deflated_sharpe_ratio
+from backtests.sharpe_verdicts import deflated_sharpe_ratio
 from forecasting.errors import ConfigError
 from forecasting.market.synthetic import synthetic_panel
 from forecasting.pipeline import ForecastConfig, run_forecast
