@@ -224,13 +224,15 @@ def fit_fold(
     init: list[dict[str, Any]] | None = None,
     hook: EpochHook | None = None,
     threads: int | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> FoldResult:
     """Train ``config.ensemble`` networks on ``fold`` and score their forecasts of its test block (with
     ``in_sample``, of its training and validation blocks too) beside the baselines fitted on its training block.
 
     ``config`` is a :class:`forecasting.pipeline.ForecastConfig`; ``init`` the state dicts each member starts
-    from (a warm start); ``hook`` gives each training's per-epoch callback. With ``threads`` the process takes
-    that many CPU threads (a worker process of a parallel run).
+    from (a warm start); ``hook`` gives each training's per-epoch callback; ``say`` hears a line before the
+    baselines' fits, which take a while. With ``threads`` the process takes that many CPU threads (a worker
+    process of a parallel run).
     """
     from forecasting.model.threads import shared_threads
 
@@ -282,6 +284,11 @@ def fit_fold(
             members.append((predict(result.model, to_predict, device=device), result.residual_var))
             out.networks.append(result.model.cpu())
             out.residual_vars.append(result.residual_var)
+        if say is not None:
+            say(
+                f"{'fold ' + str(index + 1) + '/' + str(n_folds) + ': ' if n_folds > 1 else ''}fitting the baselines "
+                f"(GARCH, GJR-GARCH-t, HAR, ...) and scoring {len(samples):,} forecasts"
+            )
         out.shrinkage = _shrinkage(config.mean_shrinkage, prep, out.networks, out.residual_vars, resolve_device("cpu"))
         scored = scored_frame(cube, prep, samples, members, shrinkage=out.shrinkage.factor)
         scored["fold"] = index + 1
@@ -305,12 +312,14 @@ def run_folds(
     cluster: str | None = None,
     warm: bool = False,
     hook: EpochHook | None = None,
+    say: Callable[[str], None] | None = None,
     on_fold: Callable[[FoldResult], None] | None = None,
 ) -> list[FoldResult]:
     """Every fold's :class:`FoldResult`, in order: one after another (each starting from the previous fold's
     weights with ``warm``), or ``jobs`` at a time in worker processes, or on the Dask cluster at ``cluster``.
 
-    ``hook`` gives per-epoch callbacks where folds run in this process; ``on_fold`` hears of each finished fold.
+    ``hook`` gives per-epoch callbacks and ``say`` hears progress lines where folds run in this process;
+    ``on_fold`` hears of each finished fold.
     """
     n = len(folds)
     if warm and (jobs > 1 or cluster):
@@ -324,7 +333,7 @@ def run_folds(
         results: list[FoldResult] = []
         for k, fold in enumerate(folds):
             init = [net.state_dict() for net in results[-1].networks] if warm and results else None
-            results.append(fit_fold(cube, fold, k, n, config, in_sample=k == 0, init=init, hook=hook))
+            results.append(fit_fold(cube, fold, k, n, config, in_sample=k == 0, init=init, hook=hook, say=say))
             if on_fold is not None:
                 on_fold(results[-1])
         return results

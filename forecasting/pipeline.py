@@ -495,16 +495,16 @@ def run_forecast(
         where = f"on the Dask cluster at {config.cluster}" if config.cluster else f"in {config.jobs} processes"
         fold_task = bar.add_task(f"{len(folds)} folds {where}", total=len(folds)) if parallel else None
 
+        def say(line: str) -> None:
+            console.print(line, highlight=False, soft_wrap=True)
+
         def on_fold(result: FoldResult) -> None:
             if fold_task is not None:
                 bar.update(fold_task, advance=1)
-            console.print(
-                f"{'fold ' + str(result.index + 1) + '/' + str(len(folds)) + ': ' if len(folds) > 1 else ''}"
-                f"baselines (GARCH, GJR-GARCH-t, HAR, ...) refitted and {len(result.scored):,} forecasts scored "
-                f"({result.seconds:.1f} s)",
-                highlight=False,
-                soft_wrap=True,
-            )
+                say(
+                    f"fold {result.index + 1}/{len(folds)}: trained, baselines refitted and {len(result.scored):,} "
+                    f"forecasts scored in {result.seconds:.1f} s"
+                )
 
         results = run_folds(
             cube,
@@ -514,6 +514,7 @@ def run_forecast(
             cluster=config.cluster,
             warm=config.warm_start,
             hook=None if parallel else hook,
+            say=None if parallel else say,
             on_fold=on_fold,
         )
     scored = pd.concat([r.scored for r in results], ignore_index=True).sort_values(

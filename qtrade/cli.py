@@ -67,6 +67,43 @@ ExecutionOpt = Annotated[
         help="next-close (default), next-open or same-close: when a forecast trades, and so the return it forecasts."
     ),
 ]
+OosStartOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Walk-forward: forecast out of sample from this date (YYYY-MM-DD), refitting on the way; by default "
+        "one split (or, with --refit-every alone, from the start of the last 15% of the days).",
+        show_default=False,
+    ),
+]
+RefitEveryOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Walk-forward: refit every this many trading days (63) or months and years (3m, 6m, 1y; 1y by default).",
+        show_default=False,
+    ),
+]
+TrainWindowOpt = Annotated[
+    str, typer.Option(help="Walk-forward: expanding, or the training block's length in trading days (rolling).")
+]
+ValDaysOpt = Annotated[
+    int | None,
+    typer.Option(help="Walk-forward: validation days before each refit (252 by default).", min=1, show_default=False),
+]
+WarmStartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--warm-start/--cold-start",
+        help="Walk-forward: start each fold from the previous fold's weights (sequential), or afresh.",
+    ),
+]
+JobsOpt = Annotated[int, typer.Option(help="Walk-forward: folds fitted at once, in worker processes.", min=1)]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Walk-forward: fit the folds on the Dask cluster whose scheduler is at this address (tcp://host:8786).",
+        show_default=False,
+    ),
+]
 
 
 def _fail_cleanly(fn: F) -> F:
@@ -177,12 +214,13 @@ def forecast(
     ensemble: EnsembleOpt = 1,
     workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
     max_gap: MaxGapOpt = 5,
-    walk_forward: Annotated[
-        int, typer.Option(help="Refit over the test period in this many folds (0: one split).")
-    ] = 0,
-    walk_mode: Annotated[
-        str, typer.Option(help="expanding or rolling training windows for --walk-forward.")
-    ] = "expanding",
+    oos_start: OosStartOpt = None,
+    refit_every: RefitEveryOpt = None,
+    train_window: TrainWindowOpt = "expanding",
+    val_days: ValDaysOpt = None,
+    warm_start: WarmStartOpt = False,
+    jobs: JobsOpt = 1,
+    cluster: ClusterOpt = None,
     execution: Annotated[
         str | None,
         typer.Option(help="next-close (default), next-open or same-close: the fill, and so the return forecast."),
@@ -239,8 +277,13 @@ def forecast(
         loss=loss,
         workers=workers,
         max_gap=max_gap,
-        walk_forward=walk_forward,
-        walk_mode=walk_mode,
+        oos_start=oos_start,
+        refit_every=refit_every,
+        train_window=train_window,
+        val_days=val_days,
+        warm_start=warm_start,
+        jobs=jobs,
+        cluster=cluster,
         execution=execution or DEFAULT_EXECUTION,
         threads=threads,
         dist=dist,
@@ -295,7 +338,15 @@ def strategies() -> None:
 def backtest(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tearsheet, returns, trades and stats.")],
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="A name from qtrade strategies.")] = "kelly",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="A name from qtrade strategies, or all: every strategy on the same forecasts, each into OUT/<name>, "
+            "compared in OUT/comparison.csv with Hansen's SPA test of the best against buy and hold.",
+        ),
+    ] = "kelly",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Strategy setting key=value (repeat).")
     ] = None,
@@ -343,6 +394,13 @@ def backtest(
     seed: Annotated[int, typer.Option(help="Seed of the forecaster when it runs first.")] = 0,
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
+    oos_start: OosStartOpt = None,
+    refit_every: RefitEveryOpt = None,
+    train_window: TrainWindowOpt = "expanding",
+    val_days: ValDaysOpt = None,
+    warm_start: WarmStartOpt = False,
+    jobs: JobsOpt = 1,
+    cluster: ClusterOpt = None,
     date_format: DateFormatOpt = None,
     calendar: CalendarOpt = "auto",
     threads: ThreadsOpt = None,
@@ -364,11 +422,42 @@ def backtest(
         financing=financing,
     )
     setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band, delisting_return=delisting_return)
-    config = ForecastConfig(seed=seed, threads=threads, calendar=calendar, dist=dist, ensemble=ensemble)
+    config = ForecastConfig(
+        seed=seed,
+        threads=threads,
+        calendar=calendar,
+        dist=dist,
+        ensemble=ensemble,
+        oos_start=oos_start,
+        refit_every=refit_every,
+        train_window=train_window,
+        val_days=val_days,
+        warm_start=warm_start,
+        jobs=jobs,
+        cluster=cluster,
+    )
     if forecast_params is not None:
         config = _with_params(ctx, config, forecast_params)
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
+    if strategy == "all":
+        from backtests.comparison import run_comparison_job
+
+        comparison = run_comparison_job(
+            panel,
+            out,
+            params=param,
+            forecasts=forecasts,
+            execution=setup,
+            split=split,
+            forecast_config=config,
+            source=source,
+            progress=not quiet,
+        )
+        for message in comparison.warnings:
+            typer.echo(f"warning: {message}", err=True)
+        _print_strategy_comparison(comparison)
+        return
     run = run_backtest_job(
         panel,
         out,
@@ -389,10 +478,18 @@ def backtest(
 @app.command()
 @_fail_cleanly
 def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")]) -> None:
-    """Rebuild the tearsheet of a finished backtest from the files in its folder."""
+    """Rebuild the tearsheet of a finished backtest from the files in its folder (every tearsheet and the comparison
+    page of a --strategy all folder)."""
     from backtests.pipeline import rebuild_report
     from forecasting.manifest import note_rebuild
 
+    if (folder / "comparison.json").is_file():
+        from backtests.comparison import rebuild_comparison
+
+        paths = rebuild_comparison(folder)
+        note_rebuild(folder, command="report", outputs=[str(p.relative_to(folder)) for p in paths])
+        typer.echo(f"written {', '.join(str(p) for p in paths)}")
+        return
     path = rebuild_report(folder)
     note_rebuild(folder, command="report", outputs=[path.name])  # the manifest says which versions drew it
     typer.echo(f"written {path}")
@@ -439,6 +536,22 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
             pct(s["probabilistic_sharpe"]),
         )
     console.print(table)
+    sure = stats.get("sharpe_inference") or {}
+    est, diff = (sure.get("net") or {}).get("sharpe") or {}, sure.get("difference") or {}
+    if "se" in est:
+        b = (sure.get("benchmark") or {}).get("sharpe") or {}
+        held = f"; buy and hold {b['sharpe']:.2f} ({b['lower']:.2f} to {b['upper']:.2f})" if "se" in b else ""
+        console.print(
+            f"Sharpe ratio, net {est['sharpe']:.2f}, {100 * est['level']:.3g}% interval {est['lower']:.2f} to "
+            f"{est['upper']:.2f} (HAC standard error {est['se']:.2f}){held}",
+            soft_wrap=True,
+        )
+    if "p_value" in diff:
+        console.print(
+            f"Sharpe difference from buy and hold {diff['difference']:+.2f} (standard error {diff['se']:.2f}, "
+            f"Ledoit-Wolf): {diff['meaning'].rsplit(': ', 1)[-1]}",
+            soft_wrap=True,
+        )
     f = stats["forecast"]
     if f.get("n"):
         console.print(
@@ -446,6 +559,17 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
             f"(R2 {f['r2_vs_zero'] * 100:+.2f}%), NLL {f['nll']:.4f}, 90% coverage {f['coverage_90'] * 100:.1f}%",
             soft_wrap=True,
         )
+        var = [(k, v) for k, v in (f.get("var_backtests") or {}).items() if isinstance(v, dict) and "alpha" in v]
+        if var:
+            console.print(
+                "VaR backtests of the forecast density: "
+                + "; ".join(
+                    f"{k} hit {v['hits']} of {v['n']} (Kupiec {_p(v['uc_p'])}, conditional coverage {_p(v['cc_p'])})"
+                    for k, v in var
+                    if v.get("uc_p") is not None and v.get("cc_p") is not None
+                ),
+                soft_wrap=True,
+            )
     if stats.get("jpx", {}).get("score") is not None:
         console.print(f"JPX score {stats['jpx']['score']:.3f} (daily spread mean / sd; the competition winner: 0.381)")
     console.print(
@@ -457,6 +581,39 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
     files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     console.print(f"Written to {out}: {', '.join(files)}", soft_wrap=True)
     console.print(f"Open {out / 'tearsheet.html'} in a browser for the full report.", soft_wrap=True, highlight=False)
+
+
+def _print_strategy_comparison(comparison: Any) -> None:
+    """The table of ``qtrade backtest --strategy all``, the SPA test's sentence and where the files are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from backtests.comparison import HEADERS, comparison_rows
+
+    console = Console()
+    console.width = max(console.width, 130)
+    first = next(iter(comparison.runs.values())).stats
+    period = first["period"]
+    n = len(comparison.runs)
+    table = Table(
+        *HEADERS,
+        title=f"{n} strateg{'y' if n == 1 else 'ies'} on the same forecasts, {first['split']} period "
+        f"{period['first_close']} to {period['last_close']}, {first['execution']['mode']} fills",
+    )
+    for row in comparison_rows(comparison.table):
+        table.add_row(*row)
+    console.print(table)
+    spa = comparison.spa
+    console.print(spa.get("meaning") or f"No SPA test: {spa.get('absent')}", soft_wrap=True)
+    for name, reason in comparison.failed.items():
+        typer.echo(f"warning: {name} did not run: {reason}", err=True)
+    out = comparison.out
+    console.print(
+        f"Written to {out}: comparison.csv, comparison.json, comparison.html, manifest.json, and each strategy's "
+        f"outputs in {', '.join(f'{n}/' for n in comparison.runs)}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -498,6 +655,9 @@ def tune(
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's model.")] = 0,
     dist: DistOpt = None,
     ensemble: EnsembleOpt = 1,
+    oos_start: OosStartOpt = None,
+    refit_every: RefitEveryOpt = None,
+    val_days: ValDaysOpt = None,
     execution: Annotated[
         str | None,
         typer.Option(help="next-close (default), next-open or same-close: the fill, and so the return forecast."),
@@ -521,6 +681,9 @@ def tune(
         dist=dist,
         ensemble=ensemble,
         calendar=calendar,
+        oos_start=oos_start,
+        refit_every=refit_every,
+        val_days=val_days,
     )
     if params is not None:
         base = _with_params(ctx, base, params)
@@ -614,12 +777,25 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
         "90% cover",
         "QLIKE",
         "direction",
-        title=f"Test block {test['first_date']} to {test['last_date']}: {test['n']} forecasts, same dates for every "
-        "model" + (f" (target: {metrics['target']})" if "target" in metrics else ""),
+        title=f"{'Out of sample' if 'walk_forward' in metrics else 'Test block'} {test['first_date']} to "
+        f"{test['last_date']}: {test['n']} forecasts, same dates for every model"
+        + (f" (target: {metrics['target']})" if "target" in metrics else ""),
     )
     for row in comparison_rows(metrics, "test"):
         table.add_row(*row)
     console.print(table)
+    walk = metrics.get("walk_forward")
+    if walk:
+        gaps = ", ".join(f"{f['refit'][:4]} {f['lstm_minus_best_baseline']:+.3f}" for f in walk["folds"] if "nll" in f)
+        labels = metrics["models"]
+        against = labels.get(walk.get("opponent"), "each fold's best baseline")
+        console.print(
+            f"Walk-forward: {len(walk['folds'])} folds, {walk['schedule']}; the LSTM's log score beat {against} in "
+            f"{walk['lstm_ahead_in']} of {walk['of_folds']} folds. LSTM NLL minus the fold's best baseline's, by "
+            f"refit: {gaps}",
+            highlight=False,
+            soft_wrap=True,
+        )
     left = metrics.get("left_out", {}).get("test")
     if left:
         tickers = ", ".join(f"{t} {n}" for t, n in list(left["tickers"].items())[:8])
@@ -641,9 +817,40 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
         f"Diebold-Mariano (HLN), {labels[dm['model']]} vs {labels[dm['against']]} (best baseline by NLL on the "
         f"{'validation' if dm.get('chosen_on') == 'val' else 'test'} block): NLL stat {dm['nll']['statistic']:+.2f} "
         f"({_p(dm['nll']['p_value'])}), squared error stat {dm['squared_error']['statistic']:+.2f} "
-        f"({_p(dm['squared_error']['p_value'])}); negative favours the LSTM; every baseline's test in metrics.json",
+        f"({_p(dm['squared_error']['p_value'])}); negative favours the LSTM; every baseline's test in metrics.json"
+        + (f". {dm['meaning']}" if "meaning" in dm else ""),
         soft_wrap=True,
     )
+    mcs = test.get("model_confidence_set")
+    if mcs and "absent" in mcs:
+        console.print(f"Model confidence set: none ({mcs['absent']})", soft_wrap=True)
+    elif mcs:
+        how = mcs["settings"]
+        console.print(
+            f"Model confidence set (Hansen-Lunde-Nason, log score, {how['reps']} stationary-bootstrap draws, block "
+            f"{how['block_size']} days): {mcs['meaning']} MCS p: "
+            + ", ".join(f"{labels.get(m, m)} {p:.3f}" for m, p in mcs["pvalues"].items()),
+            soft_wrap=True,
+        )
+    var = test.get("var_backtests")
+    if var:
+        tested = [m for m in labels if m in var]
+        hit_rates = ", ".join(
+            f"{labels[m]} " + " / ".join(f"{100 * var[m][a]['hit_rate']:.1f}%" for a in ("0.01", "0.05"))
+            for m in tested
+        )
+        fives = {m: var[m]["0.05"] for m in tested}
+
+        def failing(key: str) -> str:
+            out = [labels[m] for m, r in fives.items() if r[key] is not None and r[key] < var["significance"]]
+            return ", ".join(out) or "none"
+
+        console.print(
+            f"VaR backtests, pooled over tickers: hit rate at 1% / 5%: {hit_rates}. Failing at the 5% VaR (p < "
+            f"{var['significance']}): Kupiec: {failing('uc_p')}; Christoffersen independence: {failing('ind_p')}; "
+            f"conditional coverage: {failing('cc_p')}. Every test and its sentence in metrics.json",
+            soft_wrap=True,
+        )
     shrunk = metrics.get("mean_shrinkage", {})
     if "test" in shrunk:
         how = {

@@ -84,6 +84,7 @@ def fold_report(
     return {
         "schedule": schedule.describe(),
         "folds": records,
+        "opponent": opponent,
         "lstm_ahead_in": ahead,
         "of_folds": len(wins),
         "note": (
