@@ -28,8 +28,8 @@ import pandas as pd
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import CheckpointError, ConfigError
 from forecasting.evaluation.baselines import min_training_dates
-from forecasting.evaluation.by_fold import fold_report
-from forecasting.evaluation.plots import plot_pit, plot_training_curve
+from forecasting.evaluation.by_fold import fold_gaps, fold_report
+from forecasting.evaluation.plots import plot_folds, plot_pit, plot_training_curve
 from forecasting.evaluation.scoring import common_rows, evaluate, predictive
 from forecasting.evaluation.shrinkage import parse_shrinkage
 from forecasting.folds import FoldResult, LossInReturns, run_folds, scored_frame
@@ -709,11 +709,13 @@ def _write_outputs(
 
 
 def _write_metrics(metrics: dict[str, Any], out: Path) -> None:
-    """``metrics.json`` and the calibration chart of the test block."""
+    """``metrics.json``, the calibration chart of the test block and a walk-forward's fold by fold chart."""
     test = metrics.get("test", {})
     if isinstance(test, dict) and "overall" in test:
         hists = {metrics["models"][m]: s["pit_histogram"] for m, s in test["overall"].items()}
         plot_pit(hists, out / "pit.png", title="Calibration on the test block (PIT)")
+    if metrics.get("walk_forward") and fold_gaps(metrics["walk_forward"]):
+        plot_folds(fold_gaps(metrics["walk_forward"]), metrics["models"], out / "walk_forward.png")
     write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default))
 
 

@@ -236,3 +236,24 @@ def test_the_forecasts_file_records_fold_and_trained_through(panel, dates, tmp_p
     metrics = json.loads((tmp_path / "wf" / "metrics.json").read_text())
     assert metrics["walk_forward"]["schedule"].startswith(f"out of sample from {dates[OOS]:%Y-%m-%d}, refit every 1y")
     assert metrics["walk_forward"]["of_folds"] == test["fold"].nunique()
+
+
+def test_each_folds_scores_and_chart_follow_its_own_rows(walked, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from scipy import stats
+
+    from forecasting.evaluation.by_fold import fold_gaps
+    from forecasting.pipeline import _write_metrics
+
+    scored = walked.scored[(walked.scored["split"] == "test")].dropna(subset=["target", "har_var", "garch_var"])
+    for record in walked.metrics["walk_forward"]["folds"]:
+        rows = scored[scored["fold"] == record["fold"]]
+        y = rows["target"]
+        # the Student-t of the forecast file: scale from the variance, sqrt(var (dof - 2) / dof)
+        scale = np.sqrt(rows["lstm_var"] * (rows["lstm_dof"] - 2) / rows["lstm_dof"])
+        lstm = -stats.t.logpdf(y, rows["lstm_dof"], loc=rows["lstm_mean"], scale=scale).mean()
+        garch = -stats.norm.logpdf(y, loc=rows["garch_mean"], scale=np.sqrt(rows["garch_var"])).mean()
+        assert record["n"] == len(rows)
+        assert record["nll"]["lstm"] == pytest.approx(lstm, rel=1e-9)
+        assert fold_gaps(walked.metrics["walk_forward"])[record["refit"]]["garch"] == pytest.approx(lstm - garch)
+    _write_metrics(walked.metrics, tmp_path)
+    assert (tmp_path / "walk_forward.png").stat().st_size > 10_000

@@ -18,7 +18,7 @@ from forecasting.evaluation.scoring import common_rows, predictive
 from forecasting.preparation.schedule import Schedule
 from forecasting.preparation.splits import TEST, TRAIN, VAL, Fold
 
-__all__ = ["fold_report"]
+__all__ = ["fold_gaps", "fold_report"]
 
 
 def _span(fold: Fold, label: int) -> str:
@@ -93,4 +93,13 @@ def fold_report(
             "(per-fold Diebold-Mariano tests below; the test over the whole out-of-sample period is the test "
             "block's)"
         ),
+    }
+
+
+def fold_gaps(walk: dict[str, Any], head: str = "lstm") -> dict[str, dict[str, float]]:
+    """Per fold (by refit date), ``head``'s NLL minus each other model's, from ``fold_report``'s records."""
+    return {
+        f["refit"]: {m: f["nll"][head] - v for m, v in f["nll"].items() if m != head}
+        for f in walk["folds"]
+        if "nll" in f
     }

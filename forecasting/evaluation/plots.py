@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from forecasting.atomic import atomic_path
 
-__all__ = ["pit_figure", "plot_pit", "plot_training_curve"]
+__all__ = ["pit_figure", "plot_folds", "plot_pit", "plot_training_curve"]
 
 
 def plot_training_curve(
@@ -75,3 +75,25 @@ def pit_figure(hists: dict[str, list[int]], *, title: str) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_folds(gaps: dict[str, dict[str, float]], labels: dict[str, str], path: str | os.PathLike[str]) -> None:
+    """A walk-forward fold by fold: the LSTM's out-of-sample NLL minus each baseline's on every fold's test block
+    (``gaps``: refit date -> baseline -> gap), one line per baseline; below 0 the LSTM's log score is better."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    refits = list(gaps)
+    baselines = sorted({b for g in gaps.values() for b in g})
+    for b in baselines:
+        ax.plot(range(len(refits)), [gaps[r].get(b, float("nan")) for r in refits], "o-", label=labels.get(b, b))
+    ax.axhline(0.0, color="black", lw=1)
+    ax.set_xticks(range(len(refits)))
+    ax.set_xticklabels(refits, rotation=45, ha="right", fontsize=8)
+    ax.set_xlabel("fold (refit date)")
+    ax.set_ylabel("LSTM NLL minus the baseline's")
+    ax.set_title("Out of sample, fold by fold: below 0 the LSTM's log score is better")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

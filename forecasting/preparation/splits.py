@@ -18,16 +18,7 @@ import pandas as pd
 
 from forecasting.errors import ConfigError
 
-__all__ = [
-    "SPLIT_NAMES",
-    "TEST",
-    "TRAIN",
-    "UNUSED",
-    "VAL",
-    "Fold",
-    "chronological_split",
-    "minimum_dates",
-]
+__all__ = ["SPLIT_NAMES", "TEST", "TRAIN", "UNUSED", "VAL", "Fold", "chronological_split", "minimum_dates"]
 
 UNUSED, TRAIN, VAL, TEST = -1, 0, 1, 2
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
