@@ -11,8 +11,10 @@ Outputs in the run folder (each file written whole or not at all):
 - ``cross_section.csv``: per origin date, the forecast's IC and rank IC across tickers and its top-minus-bottom
   quintile spread of held returns (panels of 5 tickers or more; ``stats.json``'s ``cross_section`` summarises it);
 - ``stats.json``: trading and forecast figures (``sharpe_inference``: how sure the Sharpe ratio is;
-  ``forecast.var_backtests``: the VaR backtests of the forecast density; ``jpx``: the JPX competition score, for
-  ``longshort``);
+  ``forecast.var_backtests``: the VaR backtests of the forecast density; ``forecast_run``: the forecast run's
+  Diebold-Mariano test, model confidence set and walk-forward folds, copied from its ``metrics.json`` (the forecast
+  folder, or the folder of the forecasts file), over its whole test or out-of-sample period; ``jpx``: the JPX
+  competition score, for ``longshort``);
   ``manifest.json``: versions, settings and data hash;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
@@ -106,11 +108,11 @@ def run_backtest_job(
         result = run_backtest(data, spec, settings, execution)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     section = traded_cross_section(result.data)
-    stats = backtest_stats(result, section=section)
-    stats["warnings"] = messages
-    deciles = confidence_deciles(result)
     source_dir = _forecast_dir(fc_path)
     metrics = _read_json(source_dir / "metrics.json")
+    stats = backtest_stats(result, section=section, run_metrics=metrics)
+    stats["warnings"] = messages
+    deciles = confidence_deciles(result)
     curve = source_dir / "training_curve.png"
     curve_png = curve.read_bytes() if curve.is_file() else None
     seed = (

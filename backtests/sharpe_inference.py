@@ -198,6 +198,11 @@ def _bootstrap_se_daily(x: np.ndarray, reps: int, seed: int | np.random.Generato
     return float(np.std(draws[:, 0], ddof=1)), float(block)
 
 
+def _p(p: float) -> str:
+    """A p-value as the tables print it: three decimals, or below 0.001."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def _f(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
@@ -417,9 +422,9 @@ def sharpe_difference(
         f"year, standard error {_f(se * a)} (Ledoit-Wolf, prewhitened HAC)"
     )
     if p < SIGNIFICANCE:
-        verdict = f"the strategy's is {'higher' if diff > 0 else 'lower'} (p = {p:.2g})."
+        verdict = f"the strategy's is {'higher' if diff > 0 else 'lower'} ({_p(p)})."
     else:
-        verdict = f"these {len(r)} days cannot tell the two apart (p = {p:.2g})."
+        verdict = f"these {len(r)} days cannot tell the two apart ({_p(p)})."
     return SharpeDifference(
         sharpe=sr1 * a,
         sharpe_benchmark=sr2 * a,

@@ -33,7 +33,7 @@ def _absent(exc: ValueError) -> dict[str, str]:
 
 
 def _said(label: str, meaning: str) -> str:
-    return f"{label}: {meaning}"
+    return f"{label}. {meaning}"
 
 
 def _psr_words(p: float, whose: str, against: str, n: int) -> str:
@@ -68,7 +68,7 @@ def sharpe_certainty(returns: pd.Series, benchmark: pd.Series, *, periods: int =
     >>> sorted(out["net"])
     ['min_track_record', 'min_track_record_vs_benchmark', 'psr_vs_benchmark', 'psr_vs_zero', 'sharpe']
     >>> out["difference"]["meaning"].split(": ")[1]
-    'these 300 days cannot tell the two apart (p = 0.83).'
+    'these 300 days cannot tell the two apart (p = 0.835).'
     """
     r = returns.to_numpy(dtype=float)
     b = benchmark.reindex(returns.index).to_numpy(dtype=float)

@@ -7,6 +7,11 @@ normal; the cross-sectional figures (:func:`traded_cross_section`) from its mean
 day, against the return it holds; the value-at-risk backtests of the forecasts' own densities at 1% and 5%
 (:func:`traded_var_backtests`); and, for ``longshort``, the JPX competition's score (:func:`jpx_figures`).
 
+Beside them, ``forecast_run`` (:func:`forecast_run_verdicts`) copies the forecast run's own verdicts against the
+baselines from its ``metrics.json``: the headline Diebold-Mariano test, the model confidence set and, for a
+walk-forward, the folds the LSTM won; those cover the run's whole test block or out-of-sample period, which may be
+longer than the traded period.
+
 How sure the Sharpe ratios are (``stats.json``'s ``sharpe_inference``) comes from
 :func:`backtests.sharpe_verdicts.sharpe_certainty`.
 """
@@ -36,6 +41,7 @@ __all__ = [
     "confidence_deciles",
     "cross_section_daily",
     "drawdowns",
+    "forecast_run_verdicts",
     "forecast_scores",
     "jpx_figures",
     "performance",
@@ -335,11 +341,15 @@ def confidence_deciles(result: BacktestResult, bins: int = 10) -> pd.DataFrame:
     )
 
 
-def backtest_stats(result: BacktestResult, *, section: CrossSection | None = None) -> dict[str, Any]:
+def backtest_stats(
+    result: BacktestResult, *, section: CrossSection | None = None, run_metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Everything ``stats.json`` holds: strategy (net and gross), benchmark, costs, turnover, forecast, checks.
 
     ``section`` is :func:`traded_cross_section` of ``result.data`` when the caller has it already (computed here
-    otherwise); ``jpx`` (:func:`jpx_figures`) is there for the ``longshort`` strategy only.
+    otherwise); ``jpx`` (:func:`jpx_figures`) is there for the ``longshort`` strategy only. ``run_metrics`` is
+    the forecast run's ``metrics.json`` when the forecasts came with one (None: a bare forecasts file), from
+    which :func:`forecast_run_verdicts` makes ``forecast_run``.
     """
     section = section if section is not None else traded_cross_section(result.data)
     data = result.data
@@ -406,11 +416,112 @@ def backtest_stats(result: BacktestResult, *, section: CrossSection | None = Non
         "rejected_orders": int((result.fills["side"] == "rejected").sum()),
         "unusable_forecasts": result.unusable_forecasts,
         "forecast": forecast_scores(data),
+        "forecast_run": forecast_run_verdicts(run_metrics),
         "cross_section": section.summary,
         **({"jpx": jpx_figures(data, result.returns)} if result.strategy == "longshort" else {}),
         "vectorised_check_bp_per_day": gap,
         "vectorised_check_note": "largest daily gap (bp) between backtrader's net returns and the numpy replay",
     }
+
+
+NO_RUN_METRICS = (
+    "no forecast run's metrics.json was found beside the forecasts (a bare forecasts file), so how the forecaster "
+    "fared against the baselines over its out-of-sample period (Diebold-Mariano, model confidence set) is not known "
+    "here"
+)
+NOT_IN_METRICS = "not in the forecast run's metrics.json (a run of an older qtrade)"
+
+
+def forecast_run_verdicts(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """``stats.json``'s ``forecast_run``: the forecast run's verdicts against the baselines, from its ``metrics.json``.
+
+    Copied, never recomputed, from the ``test`` block (for a walk-forward, every fold's test block joined: the
+    whole out-of-sample period) and ``walk_forward`` of ``metrics``:
+
+    - ``period``: the block's first and last origin date and its forecasts (``n``), and whether it is a walk-forward;
+    - ``diebold_mariano``: the headline test of the LSTM against the baseline chosen on the validation block
+      (``against``, ``chosen_on``), its log-score (NLL) ``statistic`` and ``p_value`` (negative favours the LSTM),
+      the squared-error test beside it and the ``meaning`` sentence;
+    - ``model_confidence_set``: the models ``included`` in the set, each one's MCS ``pvalues``, the set's
+      ``confidence`` and ``meaning`` (or ``absent`` with the reason the run gave);
+    - ``walk_forward`` (walk-forward runs only): the ``schedule`` in words, the ``opponent``, ``folds``, and
+      ``lstm_ahead_in`` of ``of_folds`` folds where the LSTM's log score beat it.
+
+    A test the file does not hold (an older qtrade) is ``{"absent": ...}``; without a metrics file at all the
+    block is ``{"absent": ...}`` with one sentence saying so. ``scope`` says what period the figures cover.
+
+    Examples
+    --------
+    >>> forecast_run_verdicts(None)["absent"].startswith("no forecast run's metrics.json")
+    True
+    >>> old = forecast_run_verdicts({"test": {"n": 9, "first_date": "2011-01-03", "last_date": "2011-01-13"}})
+    >>> old["period"]
+    {'first_date': '2011-01-03', 'last_date': '2011-01-13', 'n': 9, 'walk_forward': False}
+    >>> old["diebold_mariano"]["absent"]
+    "not in the forecast run's metrics.json (a run of an older qtrade)"
+    """
+    if metrics is None:
+        return {"absent": NO_RUN_METRICS}
+    test = metrics.get("test")
+    if not isinstance(test, dict):
+        return {
+            "absent": "the forecast run's metrics.json has no test block, so how the forecaster fared against the "
+            "baselines is not known here"
+        }
+    walk = metrics.get("walk_forward") if isinstance(metrics.get("walk_forward"), dict) else None
+    period = {k: test[k] for k in ("first_date", "last_date", "n") if k in test}
+    dated = "first_date" in period and "last_date" in period
+    span = f", {period['first_date']} to {period['last_date']}" if dated else ""
+    where = (
+        "whole out-of-sample period (every walk-forward fold's test block joined)"
+        if walk is not None
+        else "whole test block"
+    )
+    out: dict[str, Any] = {
+        "scope": (
+            f"the forecast run's own scores (its metrics.json), copied, over its {where}{span}, with every model "
+            "on the same (ticker, day) pairs; that period may be longer than the traded period"
+        ),
+        "period": {**period, "walk_forward": walk is not None},
+    }
+    labels = metrics.get("models")
+    if isinstance(labels, dict):
+        out["models"] = {str(k): str(v) for k, v in labels.items()}
+    out["diebold_mariano"] = _headline_dm(test.get("diebold_mariano"))
+    out["model_confidence_set"] = _confidence_set(test.get("model_confidence_set"))
+    if walk is not None:
+        out["walk_forward"] = {
+            k: walk[k] for k in ("schedule", "opponent", "lstm_ahead_in", "of_folds") if k in walk
+        } | ({"folds": len(walk["folds"])} if isinstance(walk.get("folds"), list) else {})
+    return out
+
+
+def _headline_dm(dm: Any) -> dict[str, Any]:
+    if not isinstance(dm, dict) or not isinstance(dm.get("nll"), dict):
+        return {"absent": NOT_IN_METRICS}
+    out = {k: dm[k] for k in ("model", "against", "chosen_on") if k in dm}
+    out["loss"] = "log score (mean NLL of each model's own density), per-date cross-sectional means"
+    out |= {k: dm["nll"][k] for k in ("statistic", "p_value", "n") if k in dm["nll"]}
+    se = dm.get("squared_error")
+    if isinstance(se, dict) and "statistic" in se:
+        out["squared_error"] = {k: se[k] for k in ("statistic", "p_value") if k in se}
+    if "meaning" in dm:
+        out["meaning"] = dm["meaning"]
+    return out
+
+
+def _confidence_set(mcs: Any) -> dict[str, Any]:
+    if not isinstance(mcs, dict):
+        return {"absent": NOT_IN_METRICS}
+    if "absent" in mcs:
+        return {"absent": mcs["absent"]}
+    out = {k: mcs[k] for k in ("included", "excluded", "pvalues") if k in mcs}
+    confidence = (mcs.get("settings") or {}).get("confidence")
+    if confidence is not None:
+        out["confidence"] = confidence
+    if "meaning" in mcs:
+        out["meaning"] = mcs["meaning"]
+    return out
 
 
 def _fill_words(mode: Any) -> str:

@@ -18,10 +18,12 @@ the Ledoit-Wolf test of the difference, each with its sentence (``stats.json``'s
 
 The forecast section (``forecast_section``) shows the LSTM's accuracy on the traded period with its own density
 (Student-t where the forecasts carry degrees of freedom), the value-at-risk backtests of that density at 1% and
-5% (``var_section``), every baseline of the forecast run beside it with the
-headline Diebold-Mariano test against the baseline chosen on the validation block, calibration, and the
-cross-section (``cross_section_section``): IC, rank IC, quintile returns and the JPX competition score, recomputed
-on the traded period, beside the forecast run's test block.
+5% (``var_section``), the forecast run's verdicts against the baselines over its whole test block or
+out-of-sample period (``forecast_run_section``: the headline Diebold-Mariano test, the model confidence set, the
+walk-forward folds the LSTM won; ``stats.json``'s ``forecast_run``), every baseline of the forecast run beside
+it on the traded dates with the headline Diebold-Mariano test against the baseline chosen on the validation block,
+calibration, and the cross-section (``cross_section_section``): IC, rank IC, quintile returns and the JPX
+competition score, recomputed on the traded period, beside the forecast run's test block.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "certainty_section",
     "cross_section_section",
     "drawdown_section",
+    "forecast_run_section",
     "forecast_section",
     "no_trades_page",
     "offline_page",
@@ -439,8 +442,131 @@ def var_section(forecast: dict[str, Any]) -> str:
     said = "".join(f"<li>{html.escape(label)}: {html.escape(str(r['meaning']))}</li>" for label, r in levels)
     return (
         '<div id="qtrade-var"><h3>Value at risk of the forecast density</h3>'
-        f"{table}<ul>{said}</ul><p>{html.escape(str(tests.get('scope', '')))}.</p></div>"
+        f"{table}<ul>{said}</ul><p>{html.escape(_sentence(str(tests.get('scope', ''))))}</p></div>"
     )
+
+
+def _run_period_words(run: dict[str, Any], stats: dict[str, Any]) -> str:
+    """Which period the forecast run's verdicts cover, beside the traded period."""
+    period = run.get("period") or {}
+    walk = run.get("walk_forward") or {}
+    folds = walk.get("folds")
+    if period.get("walk_forward"):
+        where = "whole out-of-sample period" + (
+            f" ({folds} walk-forward fold{'s' if folds != 1 else ''})" if folds else " (walk-forward)"
+        )
+    else:
+        where = "whole test block"
+    span = (
+        f", origins {_day(period['first_date'])} to {_day(period['last_date'])}"
+        if period.get("first_date") and period.get("last_date")
+        else ""
+    )
+    n = f", {period['n']} forecasts" if isinstance(period.get("n"), int) else ""
+    traded = stats.get("period", {})
+    beside = (
+        f" The backtest traded from the close of {_day(traded['first_close'])} to that of "
+        f"{_day(traded['last_close'])}; the forecast run's period may be longer."
+        if traded.get("first_close") and traded.get("last_close")
+        else ""
+    )
+    return (
+        f"From the forecast run's own metrics.json, over its {where}{span}{n}, every model on the same (ticker, day) "
+        f"pairs.{beside}"
+    )
+
+
+def forecast_run_section(stats: dict[str, Any], metrics: dict[str, Any] | None = None) -> str:
+    """ "Beside the baselines": the forecast run's verdicts over its whole test block or out-of-sample period
+    (``stats["forecast_run"]``): the headline Diebold-Mariano test, the model confidence set and, for a
+    walk-forward, the folds the LSTM won, each with its sentence; for a bare forecasts file, the sentence that says
+    there are none. An older ``stats.json`` without ``forecast_run`` takes it from ``metrics`` (the copied
+    ``forecast_metrics.json``) when there is one."""
+    run = stats.get("forecast_run")
+    if run is None and metrics is not None:
+        from backtests.stats import forecast_run_verdicts
+
+        run = forecast_run_verdicts(metrics)
+    where = (
+        "out-of-sample period"
+        if isinstance(run, dict) and (run.get("period") or {}).get("walk_forward")
+        else "test block"
+        if isinstance(run, dict) and "period" in run
+        else "period"
+    )
+    parts = [
+        '<div id="qtrade-forecast-run">',
+        f"<h3>Beside the baselines: the forecast run's verdict over its whole {where}</h3>",
+    ]
+    if not isinstance(run, dict):
+        parts.append(
+            "<p>Not recorded (a backtest of an older qtrade): run qtrade backtest again for the forecast run's "
+            "Diebold-Mariano test and model confidence set.</p></div>"
+        )
+        return "\n".join(parts)
+    if "absent" in run:
+        parts.append(f"<p>None: {html.escape(str(run['absent']))}.</p></div>")
+        return "\n".join(parts)
+    labels = run.get("models") or {}
+
+    def name(m: Any) -> str:
+        return str(labels.get(m, m))
+
+    parts.append(f"<p>{html.escape(_run_period_words(run, stats))}</p>")
+    dm, mcs, walk = run.get("diebold_mariano") or {}, run.get("model_confidence_set") or {}, run.get("walk_forward")
+    said: list[str] = []
+    if "statistic" in dm:
+        chosen = {"val": "lowest validation NLL"}.get(str(dm.get("chosen_on")), f"lowest NLL on {dm.get('chosen_on')}")
+        against = f"{name(dm.get('against'))} ({chosen})" if dm.get("chosen_on") else name(dm.get("against"))
+        rows = [["Diebold-Mariano, log score (headline)", against, f"{dm['statistic']:+.2f}", _p_cell(dm)]]
+        se = dm.get("squared_error") or {}
+        if "statistic" in se:
+            rows.append(["Diebold-Mariano, squared error", against, f"{se['statistic']:+.2f}", _p_cell(se)])
+        parts.append(_table(["test", f"{name(dm.get('model', 'lstm'))} against", "statistic", "p"], rows))
+        said.append(str(dm.get("meaning") or "Negative statistics favour the LSTM."))
+    else:
+        said.append(f"Diebold-Mariano: {dm.get('absent', 'not recorded')}.")
+    if "pvalues" in mcs:
+        level = f"{100 * mcs.get('confidence', 0.9):.3g}%"
+        included = set(mcs.get("included") or [])
+        rows = [[name(m), f"{p:.3f}", "in" if m in included else "out"] for m, p in (mcs.get("pvalues") or {}).items()]
+        parts.append(_table(["model", "MCS p-value", f"{level} model confidence set"], rows))
+        if mcs.get("meaning"):
+            said.append(str(mcs["meaning"]))
+    else:
+        said.append(f"Model confidence set: {mcs.get('absent', 'not recorded')}.")
+    if isinstance(walk, dict) and "lstm_ahead_in" in walk:
+        opponent = name(walk["opponent"]) if walk.get("opponent") else "each fold's best baseline"
+        said.append(
+            f"Walk-forward, {walk.get('schedule', 'schedule not recorded')}: the LSTM's log score beat {opponent} in "
+            f"{walk['lstm_ahead_in']} of {walk.get('of_folds', '?')} folds (each fold's figures in "
+            "forecast_metrics.json's walk_forward)."
+        )
+    parts.append("<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in said) + "</ul>")
+    parts.append(
+        '<p style="color:grey">Diebold-Mariano: Harvey-Leybourne-Newbold corrected, on per-date cross-sectional mean '
+        "losses, negative favours the LSTM; its opponent was chosen on the validation block. Model confidence set: "
+        "Hansen, Lunde and Nason (2011) on the log score; a model's MCS p-value is the largest size at which it "
+        "stays in the set.</p></div>"
+    )
+    return "\n".join(parts)
+
+
+def _p_cell(test: dict[str, Any]) -> str:
+    p = test.get("p_value")
+    return "-" if p is None else p_value(float(p))
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter a capital, a full stop at the end (none for empty text).
+
+    >>> _sentence("each hit is a return below the VaR"), _sentence("Done."), _sentence("")
+    ('Each hit is a return below the VaR.', 'Done.', '')
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def forecast_section(inputs: ReportInputs) -> str:
@@ -493,6 +619,7 @@ def forecast_section(inputs: ReportInputs) -> str:
         f"{html.escape(density)}.</p>"
     )
     parts.append(var_section(f))
+    parts.append(forecast_run_section(s, inputs.forecast_metrics))
     block = _same_dates(s, inputs.forecast_metrics)
     hists = {lstm: f["pit_histogram"]} if f.get("pit_histogram") else {}
     if block is not None:

@@ -570,6 +570,24 @@ def _print_backtest(stats: dict[str, Any], out: Path) -> None:
                 ),
                 soft_wrap=True,
             )
+    run = stats.get("forecast_run") or {}
+    said = [run.get(k, {}).get("meaning") for k in ("diebold_mariano", "model_confidence_set")]
+    if any(said):
+        period = run.get("period", {})
+        walk = run.get("walk_forward")
+        folds = (
+            f" The LSTM was ahead of {run.get('models', {}).get(walk['opponent'], walk['opponent'])} in "
+            f"{walk['lstm_ahead_in']} of {walk['of_folds']} walk-forward folds."
+            if walk and walk.get("opponent")
+            else ""
+        )
+        console.print(
+            f"Beside the baselines, over the forecast run's {period.get('first_date')} to {period.get('last_date')}: "
+            + " ".join(m for m in said if m)
+            + folds,
+            soft_wrap=True,
+            highlight=False,
+        )
     if stats.get("jpx", {}).get("score") is not None:
         console.print(f"JPX score {stats['jpx']['score']:.3f} (daily spread mean / sd; the competition winner: 0.381)")
     console.print(

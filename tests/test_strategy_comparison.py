@@ -4,6 +4,7 @@ Hansen's SPA test of the best strategy against buy and hold."""
 
 from __future__ import annotations
 
+import html
 import json
 import warnings
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_stats_json_sharpe_inference_is_that_of_returns_csv(tmp_path: Path, mark
     for text in ("How sure is this?", "Value at risk of the forecast density", "Kupiec p (coverage)"):
         assert text in page, text
     for meaning in (net["meaning"], got["meaning"], stats["forecast"]["var_backtests"]["5%"]["meaning"]):
-        assert meaning.replace("'", "&#x27;") in page
+        assert html.escape(meaning) in page
 
 
 def test_var_backtests_are_those_of_each_tickers_forecast_density(market: pd.DataFrame) -> None:
@@ -132,6 +133,119 @@ def test_var_backtests_are_those_of_each_tickers_forecast_density(market: pd.Dat
         hits, n = hits + one.hits, n + one.n
     assert (got["5%"]["hits"], got["5%"]["n"]) == (hits, n)
     assert set(got) >= {"1%", "5%"} and got["1%"]["alpha"] == 0.01
+
+
+# --- the forecast run's verdicts beside the baselines: stats.json's forecast_run and the tearsheet ---------------
+
+
+def _page_text(text: str) -> str:
+    """``text`` as the page writes it (escaped)."""
+    import html
+
+    return html.escape(text)
+
+
+@pytest.mark.slow
+def test_forecast_run_verdicts_are_the_metrics_json_figures(tmp_path: Path, market: pd.DataFrame) -> None:
+    from forecasting.pipeline import ForecastConfig, run_forecast
+
+    config = ForecastConfig(window=10, hidden=8, epochs=1, patience=1, refit_every="20", val_days=30)
+    run_forecast(market, config, tmp_path / "fc", progress=False)
+    metrics = json.loads((tmp_path / "fc" / "metrics.json").read_text())
+    test, walk = metrics["test"], metrics["walk_forward"]
+    data, _ = _files(tmp_path, market, oracle_forecasts(market))
+    for forecasts in (tmp_path / "fc", tmp_path / "fc" / "forecasts.csv"):  # the folder, or its forecasts file
+        out = tmp_path / f"bt-{forecasts.name}"
+        res = runner.invoke(
+            app, ["backtest", "--strategy", "kelly", "--forecasts", str(forecasts), "--data", str(data), "-o", str(out)]
+        )
+        assert res.exit_code == 0, res.output
+        run = json.loads((out / "stats.json").read_text())["forecast_run"]
+        assert run["period"] == {
+            "first_date": test["first_date"],
+            "last_date": test["last_date"],
+            "n": test["n"],
+            "walk_forward": True,
+        }
+        assert "whole out-of-sample period" in run["scope"] and "may be longer than the traded period" in run["scope"]
+        dm, want = run["diebold_mariano"], test["diebold_mariano"]
+        assert (dm["model"], dm["against"], dm["chosen_on"]) == (want["model"], want["against"], "val")
+        assert (dm["statistic"], dm["p_value"], dm["n"]) == (
+            want["nll"]["statistic"],
+            want["nll"]["p_value"],
+            want["nll"]["n"],
+        )
+        assert dm["squared_error"] == {k: want["squared_error"][k] for k in ("statistic", "p_value")}
+        assert dm["meaning"] == want["meaning"]
+        mcs, want = run["model_confidence_set"], test["model_confidence_set"]
+        assert (mcs["included"], mcs["pvalues"], mcs["meaning"]) == (want["included"], want["pvalues"], want["meaning"])
+        assert mcs["confidence"] == want["settings"]["confidence"]
+        assert run["walk_forward"] == {
+            "schedule": walk["schedule"],
+            "opponent": walk["opponent"],
+            "lstm_ahead_in": walk["lstm_ahead_in"],
+            "of_folds": walk["of_folds"],
+            "folds": len(walk["folds"]),
+        }
+        page = (out / "tearsheet.html").read_text()
+        section = page[page.index('<div id="qtrade-forecast-run">') :]
+        section = section[: section.index("</div>")]
+        assert "Beside the baselines: the forecast run's verdict over its whole out-of-sample period" in section
+        for sentence in (dm["meaning"], mcs["meaning"], walk["schedule"]):
+            assert _page_text(sentence) in section, sentence
+        assert f"in {walk['lstm_ahead_in']} of {walk['of_folds']} folds" in section
+        assert f"<td>{dm['statistic']:+.2f}</td>" in section
+        for model, p in mcs["pvalues"].items():
+            assert f"<td>{_page_text(metrics['models'][model])}</td><td>{p:.3f}</td>" in section
+    # qtrade report draws the same section again from the folder
+    (out / "tearsheet.html").unlink()
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    assert _page_text(dm["meaning"]) in (out / "tearsheet.html").read_text()
+    # a bare forecasts file: forecast_run says in one sentence that there is none, and so does the page
+    bare = tmp_path / "bare" / "forecasts.csv"
+    bare.parent.mkdir()
+    bare.write_bytes((tmp_path / "fc" / "forecasts.csv").read_bytes())
+    out = tmp_path / "bt-bare"
+    res = runner.invoke(
+        app, ["backtest", "--strategy", "kelly", "--forecasts", str(bare), "--data", str(data), "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "stats.json").read_text())["forecast_run"]
+    assert list(run) == ["absent"] and run["absent"].startswith("no forecast run's metrics.json was found")
+    assert f"None: {_page_text(run['absent'])}." in (out / "tearsheet.html").read_text()
+
+
+def test_forecast_run_verdicts_of_an_older_metrics_file() -> None:
+    from backtests.stats import forecast_run_verdicts
+    from backtests.tearsheet import forecast_run_section
+
+    old = {
+        "models": {"lstm": "LSTM-MLE", "garch": "GARCH(1,1)"},
+        "test": {
+            "n": 40,
+            "first_date": "2011-01-03",
+            "last_date": "2011-02-28",
+            "diebold_mariano": {"model": "lstm", "against": "garch", "nll": {"statistic": -1.5, "p_value": 0.14}},
+        },
+    }
+    run = forecast_run_verdicts(old)
+    assert run["diebold_mariano"] == {
+        "model": "lstm",
+        "against": "garch",
+        "loss": "log score (mean NLL of each model's own density), per-date cross-sectional means",
+        "statistic": -1.5,
+        "p_value": 0.14,
+    }
+    assert "older qtrade" in run["model_confidence_set"]["absent"] and "walk_forward" not in run
+    assert "whole test block, 2011-01-03 to 2011-02-28," in run["scope"]
+    stats = {"period": {"first_close": "2011-01-03", "last_close": "2011-03-01"}, "forecast_run": run}
+    text = forecast_run_section(stats)
+    assert "<td>-1.50</td><td>p = 0.140</td>" in text and "Model confidence set: not in the forecast run" in text
+    assert "Walk-forward" not in text
+    # a stats.json from before forecast_run: taken from the copied metrics, or said to be missing
+    assert forecast_run_section({"period": stats["period"]}, old) == text
+    assert "Not recorded" in forecast_run_section({"period": stats["period"]})
+    assert "no test block" in forecast_run_verdicts({"models": {}})["absent"]
 
 
 # --- the sentences flip with the figures ------------------------------------------------------------------------

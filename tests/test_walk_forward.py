@@ -234,7 +234,9 @@ def test_the_forecasts_file_records_fold_and_trained_through(panel, dates, tmp_p
     test = frame[frame["split"] == "test"]
     assert (test["trained_through"] < test["date"]).all() and test["fold"].min() == 1
     metrics = json.loads((tmp_path / "wf" / "metrics.json").read_text())
-    assert metrics["walk_forward"]["schedule"].startswith(f"out of sample from {dates[OOS]:%Y-%m-%d}, refit every 1y")
+    assert metrics["walk_forward"]["schedule"].startswith(
+        f"out of sample from {dates[OOS]:%Y-%m-%d}, refit every 1 year,"
+    )
     assert metrics["walk_forward"]["of_folds"] == test["fold"].nunique()
 
 

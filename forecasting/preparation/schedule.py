@@ -58,10 +58,17 @@ class Schedule:
             raise ConfigError(f"--val-days {self.val_days} must be 1 or more")
 
     def describe(self) -> str:
-        window = "expanding" if self.train_window is None else f"rolling {self.train_window} days"
+        """The schedule in words.
+
+        >>> print(Schedule(pd.Timestamp("2005-01-01"), "3m", val_days=100).describe())
+        out of sample from 2005-01-01, refit every 3 months, expanding training window, 100 validation days
+        """
+        k, unit = parse_span(self.refit_every)
+        noun = {"d": "trading day", "m": "month", "y": "year"}[unit]
+        window = "expanding" if self.train_window is None else f"rolling {self.train_window}-day"
         return (
-            f"out of sample from {self.oos_start:%Y-%m-%d}, refit every {self.refit_every}, {window} training "
-            f"window, {self.val_days} validation days"
+            f"out of sample from {self.oos_start:%Y-%m-%d}, refit every {k} {noun}{'s' if k > 1 else ''}, {window} "
+            f"training window, {self.val_days} validation days"
         )
 
 
