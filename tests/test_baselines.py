@@ -11,7 +11,7 @@ from forecasting.evaluation.baselines import _fixed_garch, ewma, garch11, gjr_ga
 from forecasting.evaluation.metrics import qlike
 from forecasting.market.cleaning import clean_panel
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.pipeline import _baselines
+from forecasting.folds import baselines as _baselines
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features
