@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -103,7 +104,9 @@ class Comparison:
 
 def _block_size(diffs: np.ndarray) -> int:
     """The mean block length of the stationary bootstrap: Politis and White's (2004) rule on each loss
-    differential, their mean, rounded (at least 1, at most a quarter of the days)."""
+    differential, the longest of them rounded up (a block too short understates the variance of a persistent
+    differential, and so the p-value; the model confidence set chooses alike), at least 1 and at most the square
+    root of the days."""
     from arch.bootstrap import optimal_block_length
 
     varying = diffs[:, np.std(diffs, axis=0) > 0]
@@ -111,8 +114,8 @@ def _block_size(diffs: np.ndarray) -> int:
         return 1
     lengths = optimal_block_length(varying)["stationary"].to_numpy(dtype=float)
     lengths = lengths[np.isfinite(lengths)]
-    size = round(float(lengths.mean())) if len(lengths) else 1
-    return int(min(max(size, 1), max(1, diffs.shape[0] // 4)))
+    size = math.ceil(float(lengths.max())) if len(lengths) else 1
+    return int(min(max(size, 1), max(1, math.isqrt(diffs.shape[0]))))
 
 
 def _p_words(p: float) -> str:

@@ -35,7 +35,7 @@ from forecasting.preparation.features import FeatureCube
 from forecasting.preparation.schedule import trained_through
 from forecasting.preparation.splits import TEST, TRAIN, VAL, Fold
 
-__all__ = ["FoldResult", "LossInReturns", "fit_fold", "run_folds", "scored_frame"]
+__all__ = ["FoldResult", "LossInReturns", "check_folds", "fit_fold", "run_folds", "scored_frame"]
 
 EpochHook = Callable[[int, int, str, "LossInReturns"], Callable[[dict[str, float]], None] | None]
 """``hook(fold, member, tag, to_returns)`` gives the per-epoch callback of one training (or None)."""
@@ -201,16 +201,28 @@ def scored_frame(
     return frame
 
 
-def _check_fold(prep: Prepared, index: int) -> None:
-    """Refuse a walk-forward fold without a training or validation forecast to learn from (a schedule's date
-    arithmetic cannot see tickers that have no realised target there)."""
-    for label, name, option in ((TRAIN, "training", "an earlier --oos-start"), (VAL, "validation", "more --val-days")):
-        if not len(prep.samples(label)):
-            first = prep.fold.block(TEST)[0]
-            raise ConfigError(
-                f"the fold refitted on {first:%Y-%m-%d} (fold {index + 1}) has no {name} window with a realised "
-                f"target; give {option}"
-            )
+def check_folds(cube: FeatureCube, folds: list[Fold], window: int) -> None:
+    """Refuse, before any training, walk-forward folds that cannot learn or be scored: a fold without a training
+    or validation window whose target is realised (the schedule's date arithmetic cannot see tickers that have no
+    data there), or an out-of-sample period without one realised target."""
+    from forecasting.preparation.windows import valid_ends
+
+    realised = valid_ends(cube.x, cube.origin_ok, window) & np.isfinite(cube.target)
+    for k, fold in enumerate(folds):
+        for label, name, fix in ((TRAIN, "training", "an earlier --oos-start"), (VAL, "validation", "more --val-days")):
+            if not (realised & (fold.labels == label)[None, :]).any():
+                raise ConfigError(
+                    f"the fold refitted on {fold.block(TEST)[0]:%Y-%m-%d} (fold {k + 1}) has no {name} window with a "
+                    f"realised target; give {fix}"
+                )
+    tested = np.logical_or.reduce([fold.labels == TEST for fold in folds])
+    if not (realised & tested[None, :]).any():
+        first = folds[0].block(TEST)[0]
+        raise ConfigError(
+            f"--oos-start {first:%Y-%m-%d} leaves no out-of-sample forecast with a realised return (a target ends "
+            f"{cube.mode.horizon} trading day{'s' if cube.mode.horizon > 1 else ''} after its origin); give an earlier "
+            "--oos-start"
+        )
 
 
 def fit_fold(
@@ -239,8 +251,6 @@ def fit_fold(
     started = time.perf_counter()
     with shared_threads(threads) if threads is not None else _nothing():
         prep = prepare(cube, fold, config.window)
-        if n_folds > 1:
-            _check_fold(prep, index)
         device = resolve_device(config.device)
         train_ds = prep.dataset(prep.samples(TRAIN), with_target=True)
         val_ds = prep.dataset(prep.samples(VAL), with_target=True)

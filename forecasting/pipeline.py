@@ -32,7 +32,7 @@ from forecasting.evaluation.by_fold import fold_gaps, fold_report
 from forecasting.evaluation.plots import plot_folds, plot_pit, plot_training_curve
 from forecasting.evaluation.scoring import common_rows, evaluate, predictive
 from forecasting.evaluation.shrinkage import parse_shrinkage
-from forecasting.folds import FoldResult, LossInReturns, run_folds, scored_frame
+from forecasting.folds import FoldResult, LossInReturns, check_folds, run_folds, scored_frame
 from forecasting.manifest import qtrade_version, run_manifest
 from forecasting.market.calendars import calendar_name
 from forecasting.market.cleaning import clean_panel
@@ -195,17 +195,7 @@ class ForecastConfig:
         if self.jobs < 1:
             raise ConfigError(f"--jobs {self.jobs} must be 1 or more")
         if not self.walk_forward:
-            given = [
-                option
-                for option, on in (
-                    ("--train-window", self.train_window != "expanding"),
-                    ("--val-days", self.val_days is not None),
-                    ("--warm-start", self.warm_start),
-                    ("--jobs", self.jobs != 1),
-                    ("--cluster", self.cluster is not None),
-                )
-                if on
-            ]
+            given = self.walk_options
             if given:
                 raise ConfigError(
                     f"{', '.join(given)} belong{'s' if len(given) == 1 else ''} to a walk-forward; give --oos-start "
@@ -217,6 +207,23 @@ class ForecastConfig:
                 "--warm-start trains each fold from the one before, so folds cannot run in parallel; "
                 "leave out --jobs and --cluster, or --warm-start"
             )
+
+    @property
+    def walk_options(self) -> list[str]:
+        """The walk-forward options set away from their defaults, by their command-line names."""
+        return [
+            option
+            for option, on in (
+                ("--oos-start", self.oos_start is not None),
+                ("--refit-every", self.refit_every is not None),
+                ("--train-window", self.train_window != "expanding"),
+                ("--val-days", self.val_days is not None),
+                ("--warm-start", self.warm_start),
+                ("--jobs", self.jobs != 1),
+                ("--cluster", self.cluster is not None),
+            )
+            if on
+        ]
 
     @property
     def walk_forward(self) -> bool:
@@ -332,7 +339,7 @@ class ForecastRun:
     out: Path | None = None
 
 
-def _folds(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
+def folds_of(cube: FeatureCube, config: ForecastConfig) -> list[Fold]:
     """The run's folds: one chronological split, or one per refit of its walk-forward schedule."""
     embargo = config.split_embargo
     schedule = config.schedule(cube.dates)
@@ -459,9 +466,11 @@ def run_forecast(
     clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
     check_window(clean, config.window, source)
     cube = build_features(clean, execution=config.execution)
-    folds = _folds(cube, config)
-    if len(folds) == 1:
-        check_blocks(prepare(cube, folds[0], config.window), config, source)  # before any line is printed
+    folds = folds_of(cube, config)
+    if config.walk_forward:  # before any line is printed
+        check_folds(cube, folds, config.window)
+    else:
+        check_blocks(prepare(cube, folds[0], config.window), config, source)
     parallel = config.jobs > 1 or config.cluster is not None
     with (
         shared_threads(config.threads) as threads,

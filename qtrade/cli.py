@@ -238,6 +238,7 @@ def forecast(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train the LSTM-MLE forecaster, score it beside naive and GARCH baselines, write mean/variance forecasts."""
+    from forecasting.errors import ConfigError
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
     from forecasting.preparation.execution import DEFAULT_EXECUTION, execution_mode
@@ -245,6 +246,21 @@ def forecast(
     if execution is not None:
         execution = execution_mode(execution).name
     source = str(data) if data else "embedded US tech panel"
+    if model is not None:
+        walk = ForecastConfig(
+            oos_start=oos_start,
+            refit_every=refit_every,
+            train_window=train_window,
+            val_days=val_days,
+            warm_start=warm_start,
+            jobs=jobs,
+            cluster=cluster,
+        ).walk_options
+        if walk:
+            raise ConfigError(
+                f"{', '.join(walk)}: --model forecasts with a saved model and trains nothing; leave "
+                f"{'it' if len(walk) == 1 else 'them'} out, or train a walk-forward without --model"
+            )
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     if model is not None:
         saved = predict_with_model(
@@ -410,6 +426,7 @@ def backtest(
     from backtests.costs import CostModel
     from backtests.engine import Execution
     from backtests.pipeline import run_backtest_job
+    from forecasting.errors import ConfigError
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
 
@@ -438,6 +455,12 @@ def backtest(
     )
     if forecast_params is not None:
         config = _with_params(ctx, config, forecast_params)
+    if forecasts is not None and config.walk_options:
+        walk = config.walk_options
+        raise ConfigError(
+            f"{', '.join(walk)}: the walk-forward options run the forecaster, which --forecasts replaces; leave "
+            f"{'it' if len(walk) == 1 else 'them'} out, or leave out --forecasts"
+        )
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     if strategy == "all":
@@ -804,7 +827,7 @@ def _print_comparison(metrics: dict[str, Any], out: Path) -> None:
     console.print(table)
     walk = metrics.get("walk_forward")
     if walk:
-        gaps = ", ".join(f"{f['refit'][:4]} {f['lstm_minus_best_baseline']:+.3f}" for f in walk["folds"] if "nll" in f)
+        gaps = ", ".join(f"{f['refit']} {f['lstm_minus_best_baseline']:+.3f}" for f in walk["folds"] if "nll" in f)
         labels = metrics["models"]
         against = labels.get(walk.get("opponent"), "each fold's best baseline")
         console.print(

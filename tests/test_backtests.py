@@ -499,7 +499,11 @@ def test_bad_variances_trade_nothing_and_warn_once(market) -> None:
     assert not result.fills[pd.DatetimeIndex(result.fills["date"]) == t0].empty  # the day before's decision
 
 
-def test_a_strategy_sees_only_the_forecast_made_at_its_close(market) -> None:
+def test_a_strategy_sees_only_the_forecast_made_at_its_close(market, monkeypatch) -> None:
+    from strategies import registry
+
+    # registered for this test only: `qtrade backtest --strategy all` in a later test runs every registered rule
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     seen: list[tuple[float, float]] = []
 
     @register("test_recorder", "records what it sees", uses_forecast=True)

@@ -9,9 +9,9 @@ from arch import arch_model
 
 from forecasting.evaluation.baselines import _fixed_garch, ewma, garch11, gjr_garch_t, har_range, historical
 from forecasting.evaluation.metrics import qlike
+from forecasting.folds import baselines as _baselines
 from forecasting.market.cleaning import clean_panel
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.folds import baselines as _baselines
 from forecasting.preparation.dataset import prepare
 from forecasting.preparation.execution import EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features

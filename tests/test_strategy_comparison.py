@@ -316,7 +316,14 @@ def test_spa_is_small_when_a_strategy_sees_the_future_and_not_on_noise(market: p
 
 
 @pytest.mark.slow
-def test_strategy_all_writes_every_folder_the_table_and_the_spa_test(tmp_path: Path, market: pd.DataFrame) -> None:
+def test_strategy_all_writes_every_folder_the_table_and_the_spa_test(
+    tmp_path: Path, market: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strategies import registry
+
+    # the built-in rules only: other tests register rules of their own ("test_..."), which --strategy all would run
+    builtin = {k: v for k, v in registry._REGISTRY.items() if not k.startswith("test_")}
+    monkeypatch.setattr(registry, "_REGISTRY", builtin)
     data, fc = _files(tmp_path, market, _noisy_oracle(market, weight=0.3))
     out = tmp_path / "all"
     res = runner.invoke(

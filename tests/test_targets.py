@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from forecasting.errors import ConfigError
 from forecasting.market.cleaning import clean_panel
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.pipeline import ForecastConfig, _folds
+from forecasting.pipeline import ForecastConfig, folds_of
 from forecasting.preparation.execution import DEFAULT_EXECUTION, EXECUTIONS, execution_mode
 from forecasting.preparation.features import build_features
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL
@@ -165,7 +165,7 @@ def _gap_after(labels: np.ndarray, block: int, following: int) -> int:
 def test_folds_leave_the_targets_horizon_before_each_judging_block(execution: str, refit_every: str | None) -> None:
     cube = build_features(clean_panel(synthetic_panel(2, 300, seed=3)), execution=execution)
     horizon = execution_mode(execution).horizon
-    folds = _folds(
+    folds = folds_of(
         cube, ForecastConfig(execution=execution, refit_every=refit_every, val_days=40 if refit_every else None)
     )
     assert len(folds) == (1 if refit_every is None else 3)  # the last 45 days in folds of 15
@@ -175,7 +175,7 @@ def test_folds_leave_the_targets_horizon_before_each_judging_block(execution: st
         # the last training target ends before the first validation origin, the last validation one before the test
         assert np.flatnonzero(labels == TRAIN).max() + horizon < np.flatnonzero(labels == VAL).min()
         assert np.flatnonzero(labels == VAL).max() + horizon < np.flatnonzero(labels == TEST).min()
-    wide = _folds(cube, ForecastConfig(execution=execution, embargo=4))[0]
+    wide = folds_of(cube, ForecastConfig(execution=execution, embargo=4))[0]
     assert _gap_after(wide.labels, TRAIN, VAL) == 4
 
 

@@ -122,14 +122,14 @@ def test_each_fold_refits_gjr_garch_t_on_its_own_training_block(walked, dates) -
 
 def test_calendar_spans_refit_on_the_first_session_of_each_step(panel, dates) -> None:  # type: ignore[no-untyped-def]
     from forecasting.market.cleaning import clean_panel
-    from forecasting.pipeline import _folds
+    from forecasting.pipeline import folds_of
     from forecasting.preparation.features import build_features
     from forecasting.preparation.splits import TEST
 
     cube = build_features(clean_panel(panel))
     start = pd.Timestamp("2017-12-31")  # a Sunday: the first refit is the next session
     config = ForecastConfig(oos_start=f"{start:%Y-%m-%d}", refit_every="3m", val_days=40, train_window="150")
-    folds = _folds(cube, config)
+    folds = folds_of(cube, config)
     expected = []
     for k in range(20):
         step = start + pd.DateOffset(months=3 * k)
@@ -169,6 +169,8 @@ def test_bad_schedules_are_one_line_on_the_command_line(tmp_path: Path) -> None:
         ("--train-window", "-3"): "neither expanding nor a number",
         ("--val-days", "40"): "belongs to a walk-forward",
         ("--oos-start", "2012-01-03", "--warm-start", "--jobs", "2"): "cannot run in parallel",
+        ("--oos-start", "2013-02-28"): "leaves no out-of-sample forecast with a realised return",  # 2 days to the end
+        ("--model", str(tmp_path / "model.pt"), "--oos-start", "2012-01-03"): "--model forecasts with a saved model",
     }
     for args, words in cases.items():
         res = runner.invoke(app, ["forecast", "--out", str(tmp_path / "x"), "-q", *args])
@@ -176,6 +178,10 @@ def test_bad_schedules_are_one_line_on_the_command_line(tmp_path: Path) -> None:
         lines = res.output.strip().splitlines()
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in res.output, res.output
         assert not (tmp_path / "x").exists()
+    res = runner.invoke(
+        app, ["backtest", "--forecasts", str(tmp_path), "--refit-every", "1y", "--out", str(tmp_path / "x")]
+    )
+    assert res.exit_code == 1 and "which --forecasts replaces" in res.output.strip(), res.output
 
 
 def test_folds_in_two_processes_equal_folds_one_after_another(panel, dates, walked) -> None:  # type: ignore[no-untyped-def]
@@ -212,6 +218,10 @@ def test_a_warm_start_begins_each_fold_from_the_last_and_sees_no_more(panel, dat
 
 
 def test_tuning_with_an_out_of_sample_start_sees_nothing_from_it_on(panel, dates) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=r"training days .* give --oos-start (\S+) or later") as err:
+        tuning_data(panel, _walk(dates, oos_start=f"{dates[150]:%Y-%m-%d}"))  # refused as the forecast refuses it
+    earliest = str(err.value).split("give --oos-start ")[1].split(" ")[0]
+    assert tuning_data(panel, _walk(dates, oos_start=earliest)).first_test_date == pd.Timestamp(earliest)
     config = _walk(dates)
     data = tuning_data(panel, config)
     assert data.first_test_date == dates[OOS] and data.cube.dates.max() < dates[OOS]

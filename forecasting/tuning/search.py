@@ -30,11 +30,10 @@ from forecasting.market.cleaning import clean_panel
 from forecasting.market.summary import check_window
 from forecasting.model.distributions import Predictive
 from forecasting.model.training import TrainResult, predict, resolve_device, train_model
-from forecasting.pipeline import ForecastConfig
+from forecasting.pipeline import ForecastConfig, folds_of
 from forecasting.preparation.dataset import Prepared, prepare
 from forecasting.preparation.execution import execution_mode
 from forecasting.preparation.features import build_features
-from forecasting.preparation.schedule import walk_forward_folds
 from forecasting.preparation.splits import TEST, TRAIN, UNUSED, VAL, Fold, chronological_split
 
 __all__ = [
@@ -134,11 +133,10 @@ def tuning_data(panel: pd.DataFrame, config: ForecastConfig, *, source: str = "d
     horizon) every validation target ends before the cut.
     """
     clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
-    schedule = config.schedule(clean.dates)
-    if schedule is None:
-        full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
+    if config.walk_forward:  # the first fold, refused as qtrade forecast refuses it when it cannot train
+        full = folds_of(build_features(clean, execution=config.execution), config)[0]
     else:
-        full = walk_forward_folds(clean.dates, schedule, embargo=config.split_embargo)[0]
+        full = chronological_split(clean.dates, val=config.val, test=config.test, embargo=config.split_embargo)
     first_test = full.block(TEST)[0]
     dates = panel.index.get_level_values("date")
     cut = panel[dates < first_test]
