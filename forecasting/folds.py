@@ -241,7 +241,7 @@ def fit_fold(
     """Train ``config.ensemble`` networks on ``fold`` and score their forecasts of its test block (with
     ``in_sample``, of its training and validation blocks too) beside the baselines fitted on its training block.
 
-    ``config`` is a :class:`forecasting.pipeline.ForecastConfig`; ``init`` the state dicts each member starts
+    ``config`` is a :class:`forecasting.config.ForecastConfig`; ``init`` the state dicts each member starts
     from (a warm start); ``hook`` gives each training's per-epoch callback; ``say`` hears a line before the
     baselines' fits, which take a while. With ``threads`` the process takes that many CPU threads (a worker
     process of a parallel run).

@@ -4,7 +4,7 @@ A split is an int8 label per date: :data:`TRAIN`, :data:`VAL`, :data:`TEST` or :
 given to forecast *origins*; ``embargo`` dates are left unused before each validation and test block so that
 no training target is realised inside the block that judges it. A target that ends ``horizon`` dates after its
 origin (:mod:`forecasting.preparation.execution`: 2 for the default ``next-close``, 1 for ``same-close``) needs an
-embargo of at least ``horizon``; :class:`forecasting.pipeline.ForecastConfig` passes exactly that unless told
+embargo of at least ``horizon``; :class:`forecasting.config.ForecastConfig` passes exactly that unless told
 otherwise.
 """
 
