@@ -698,6 +698,7 @@ def tune(
     ensemble: EnsembleOpt = 1,
     oos_start: OosStartOpt = None,
     refit_every: RefitEveryOpt = None,
+    train_window: TrainWindowOpt = "expanding",
     val_days: ValDaysOpt = None,
     execution: Annotated[
         str | None,
@@ -724,6 +725,7 @@ def tune(
         calendar=calendar,
         oos_start=oos_start,
         refit_every=refit_every,
+        train_window=train_window,
         val_days=val_days,
     )
     if params is not None:

@@ -227,6 +227,9 @@ def test_tuning_with_an_out_of_sample_start_sees_nothing_from_it_on(panel, dates
     assert data.first_test_date == dates[OOS] and data.cube.dates.max() < dates[OOS]
     val = data.cube.dates[data.fold.labels == 1]
     assert len(val) == 60 and val[-1] == dates[OOS - 3]  # the first fold's validation block
+    rolling = tuning_data(panel, _walk(dates, train_window="150"))  # and its training block, a rolling one too
+    train = rolling.cube.dates[rolling.fold.labels == 0]
+    assert len(train) == 150 and train[-1] == dates[OOS - 2 - 60 - 2 - 1]
 
 
 def test_a_parameters_file_of_an_earlier_version_still_loads(tmp_path: Path) -> None:
