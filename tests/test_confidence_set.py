@@ -207,12 +207,12 @@ def test_the_block_length_is_bounded_by_the_horizon_and_sqrt_of_the_dates() -> N
 def test_the_summary_prints_the_set_and_the_var_line(
     scored: Scored, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from qtrade.cli import _print_comparison
+    from qtrade.printing import print_comparison
 
     frame, _ = scored
     lstm = frame.rename(columns=lambda c: c.replace("true_", "lstm_"))  # the summary prints the LSTM's price MSE
     metrics = evaluate(lstm, ["lstm", *MODELS[1:]])
-    _print_comparison(metrics, tmp_path)
+    print_comparison(metrics, tmp_path)
     text = " ".join(capsys.readouterr().out.split())
     assert "Model confidence set" in text
     assert " ".join(metrics["test"]["model_confidence_set"]["meaning"].split()) in text
