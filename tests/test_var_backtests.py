@@ -215,3 +215,15 @@ def test_a_long_table_with_two_rows_for_one_ticker_and_date_is_refused() -> None
     f = pd.DataFrame({"date": [pd.Timestamp("2024-01-02")] * 2, "ticker": ["A", "A"], "target": [0.0, 0.1]})
     with pytest.raises(ValueError, match="two rows for one"):
         density_panel_var_backtests(f, Predictive.single(np.zeros(2), np.ones(2)))
+
+
+def test_the_sentence_joins_a_failed_coverage_and_clustering_with_and_a_passed_one_with_but() -> None:
+    def backtest(hits: list[int], alpha: float) -> str:
+        h = np.asarray(hits, dtype=bool)
+        return var_backtest(np.where(h, -1.0, 1.0), np.zeros(len(h)), alpha).meaning
+
+    calm = [0] * 40
+    clustered_right = ([*calm, 1, 1, 1, *calm]) * 5  # 15 hits in 415 days at 5%: 3.6%, coverage passes
+    clustered_many = ([*calm[:10], 1, 1, 1, 1]) * 20  # 80 of 280: far too many, and they cluster
+    assert ", but hits cluster" in backtest(clustered_right, 0.05)
+    assert "too many" in backtest(clustered_many, 0.05) and ", and hits cluster" in backtest(clustered_many, 0.05)

@@ -195,8 +195,9 @@ def _meaning(r: VaRBacktest) -> str:
         after_hit = r.n11 / (r.n10 + r.n11) if r.n10 + r.n11 else 0.0
         after_calm = r.n01 / (r.n00 + r.n01) if r.n00 + r.n01 else 0.0
         how = "hits cluster" if after_hit > after_calm else "hits avoid following each other"
+        joint = "but" if r.uc_p >= SIGNIFICANCE else "and"  # coverage passed and this fails, or both fail
         return (
-            f"{head}{cover}, but {how}: {_pct(after_hit)} of days after a hit were hits, {_pct(after_calm)} "
+            f"{head}{cover}, {joint} {how}: {_pct(after_hit)} of days after a hit were hits, {_pct(after_calm)} "
             f"after a day without (Christoffersen p = {r.ind_p:.2g})."
         )
     return f"{head}{cover} and hits do not cluster (Christoffersen p = {r.ind_p:.2g})."
