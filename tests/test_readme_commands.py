@@ -133,6 +133,27 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
         ]
     )
     assert (tmp_path / "again" / "forecasts.csv").is_file()
+    _ok(
+        [
+            "forecast",
+            "--data",
+            str(data),
+            "--oos-start",
+            "2017-09-01",
+            "--refit-every",
+            "30",
+            "--train-window",
+            "150",
+            "--val-days",
+            "20",
+            "--jobs",
+            "2",
+            *tiny,
+            "--out",
+            str(tmp_path / "wf"),
+        ]
+    )
+    assert json.loads((tmp_path / "wf" / "metrics.json").read_text())["walk_forward"]["folds"]
     ran.append("forecast")
     assert "kelly" in _ok(["strategies"])
     ran.append("strategies")
@@ -157,6 +178,20 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     )
     page = tmp_path / "bt" / "tearsheet.html"
     assert page.is_file()
+    _ok(
+        [
+            "backtest",
+            "--strategy",
+            "all",
+            "--forecasts",
+            str(tmp_path / "wf"),
+            "--data",
+            str(data),
+            "-o",
+            str(tmp_path / "all"),
+        ]
+    )
+    assert (tmp_path / "all" / "comparison.json").is_file()
     ran.append("backtest")
     page.unlink()
     _ok(["report", str(tmp_path / "bt")])
