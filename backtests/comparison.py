@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.engine import Execution
-from backtests.pipeline import BacktestRun, rebuild_report, run_backtest_job
+from backtests.pipeline import BacktestRun, forecast_dir, rebuild_report, run_backtest_job
 from forecasting.atomic import write_text
 from forecasting.errors import ConfigError, DataError, QtradeError
 from forecasting.manifest import run_manifest
@@ -409,7 +409,7 @@ def run_comparison_job(
     out = check_out(out)
     if forecasts is not None:
         given = Path(forecasts)
-        if out.resolve() == (given if given.is_dir() else given.parent).resolve():
+        if out.resolve() == forecast_dir(given).resolve():
             raise ConfigError(
                 f"--out {out} is the folder of the forecasts this backtest reads; give another folder, "
                 "so that the forecast run's files are kept"

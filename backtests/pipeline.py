@@ -44,7 +44,7 @@ from forecasting.market.calendars import resolve_calendar
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
 
-__all__ = ["BacktestRun", "rebuild_report", "run_backtest_job"]
+__all__ = ["BacktestRun", "forecast_dir", "rebuild_report", "run_backtest_job"]
 
 
 @dataclass
@@ -55,7 +55,8 @@ class BacktestRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def _forecast_dir(path: Path) -> Path:
+def forecast_dir(path: Path) -> Path:
+    """The folder of a forecast run: ``path`` itself, or the folder of a forecasts file."""
     return path if path.is_dir() else path.parent
 
 
@@ -77,7 +78,7 @@ def run_backtest_job(
     settings = parse_params(spec, params)
     execution = execution or Execution()
     out = check_out(out)
-    if forecasts is not None and out.resolve() == _forecast_dir(Path(forecasts)).resolve():
+    if forecasts is not None and out.resolve() == forecast_dir(Path(forecasts)).resolve():
         raise ConfigError(
             f"--out {out} is the folder of the forecasts this backtest reads; give another folder, "
             "so that the forecast run's files are kept"
@@ -108,7 +109,7 @@ def run_backtest_job(
         result = run_backtest(data, spec, settings, execution)
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     section = traded_cross_section(result.data)
-    source_dir = _forecast_dir(fc_path)
+    source_dir = forecast_dir(fc_path)
     metrics = _read_json(source_dir / "metrics.json")
     stats = backtest_stats(result, section=section, run_metrics=metrics)
     stats["warnings"] = messages
@@ -154,7 +155,7 @@ def run_backtest_job(
 
 
 def _forecast_max_gap(path: Path) -> int:
-    manifest = _read_json(_forecast_dir(path) / "manifest.json") or {}
+    manifest = _read_json(forecast_dir(path) / "manifest.json") or {}
     config = manifest.get("config", {})
     return int(config.get("max_gap", 5)) if isinstance(config, dict) else 5
 
@@ -162,7 +163,7 @@ def _forecast_max_gap(path: Path) -> int:
 def _forecast_calendar(path: Path) -> str:
     """The calendar a forecast run resolved (its manifest's ``calendar``, or ``metrics.json``'s
     ``run.calendar`` from before manifests recorded it); ``auto`` when neither records one."""
-    folder = _forecast_dir(path)
+    folder = forecast_dir(path)
     recorded = (_read_json(folder / "manifest.json") or {}).get("calendar")
     if recorded:
         return str(recorded)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,7 +249,7 @@ def fit_fold(
     from forecasting.model.threads import shared_threads
 
     started = time.perf_counter()
-    with shared_threads(threads) if threads is not None else _nothing():
+    with shared_threads(threads) if threads is not None else nullcontext():
         prep = prepare(cube, fold, config.window)
         device = resolve_device(config.device)
         train_ds = prep.dataset(prep.samples(TRAIN), with_target=True)
@@ -306,11 +306,6 @@ def fit_fold(
         out.scored = scored
     out.seconds = time.perf_counter() - started
     return out
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def run_folds(

@@ -465,28 +465,7 @@ def backtest(
         )
     source = str(data) if data else "embedded US tech panel"
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
-    if strategy == "all":
-        from backtests.comparison import run_comparison_job
-
-        comparison = run_comparison_job(
-            panel,
-            out,
-            params=param,
-            forecasts=forecasts,
-            execution=setup,
-            split=split,
-            forecast_config=config,
-            source=source,
-            progress=not quiet,
-        )
-        for message in comparison.warnings:
-            typer.echo(f"warning: {message}", err=True)
-        print_strategy_comparison(comparison)
-        return
-    run = run_backtest_job(
-        panel,
-        out,
-        strategy=strategy,
+    job: dict[str, Any] = dict(
         params=param,
         forecasts=forecasts,
         execution=setup,
@@ -495,6 +474,15 @@ def backtest(
         source=source,
         progress=not quiet,
     )
+    if strategy == "all":
+        from backtests.comparison import run_comparison_job
+
+        comparison = run_comparison_job(panel, out, **job)
+        for message in comparison.warnings:
+            typer.echo(f"warning: {message}", err=True)
+        print_strategy_comparison(comparison)
+        return
+    run = run_backtest_job(panel, out, strategy=strategy, **job)
     for message in run.warnings:
         typer.echo(f"warning: {message}", err=True)
     print_backtest(run.stats, out)

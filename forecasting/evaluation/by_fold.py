@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.evaluation.metrics import diebold_mariano
-from forecasting.evaluation.scoring import common_rows, predictive
+from forecasting.evaluation.scoring import _daily_losses, common_rows, predictive
 from forecasting.preparation.schedule import Schedule
 from forecasting.preparation.splits import TEST, TRAIN, VAL, Fold
 
@@ -24,11 +24,6 @@ __all__ = ["fold_gaps", "fold_report"]
 def _span(fold: Fold, label: int) -> str:
     block = fold.block(label)
     return f"{block[0]:%Y-%m-%d}..{block[-1]:%Y-%m-%d}" if len(block) else ""
-
-
-def _daily_nll(rows: pd.DataFrame, model: str) -> pd.Series:
-    y = rows["target"].to_numpy()
-    return pd.Series(-predictive(rows, model).logpdf(y), index=rows["date"].to_numpy()).groupby(level=0).mean()
 
 
 def fold_report(
@@ -72,7 +67,7 @@ def fold_report(
             record["best_baseline"] = best
             record["lstm_minus_best_baseline"] = nll[head] - nll[best]
             against = opponent or best
-            a, b = _daily_nll(rows, head), _daily_nll(rows, against)
+            a, b = _daily_losses(rows, head)["nll"], _daily_losses(rows, against)["nll"]
             if len(a) > 2:
                 record["diebold_mariano"] = {
                     "against": against,

@@ -43,17 +43,13 @@ def plot_training_curve(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_pit(hists: dict[str, list[int]], path: str | os.PathLike[str], *, title: str) -> None:
     """PIT histograms side by side, saved as PNG; a calibrated forecast gives a flat histogram at 1."""
     fig = pit_figure(hists, title=title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def pit_figure(hists: dict[str, list[int]], *, title: str) -> Figure:
@@ -94,6 +90,11 @@ def plot_folds(gaps: dict[str, dict[str, float]], labels: dict[str, str], path: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` as PNG to ``path`` whole or not at all, and free it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
