@@ -5,8 +5,9 @@ of t at the close of t+1, ``next-open`` at the open of t+1, ``same-close`` at th
 no real order can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill,
 a cap on the share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are
 fractional, so an index-level price still gets the weight asked for. The benchmark is an equal-weight
-buy-and-hold of the same tickers from the same first close, without costs; a delisting's return is a return of
-the positions, in the net and gross returns and the benchmark alike.
+buy-and-hold of the same tickers, without costs, bought when the strategy's first order fills and rebalanced to
+equal weights whenever a ticker lists or delists (:func:`benchmark`); a delisting's return is a return of the
+positions, in the net and gross returns and the benchmark alike.
 """
 
 from __future__ import annotations
@@ -24,11 +25,22 @@ from backtests.inputs import BacktestData
 from forecasting.errors import ConfigError
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from strategies.backtrader_compat import bt
+from strategies.covariance import standardised_returns
 from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
-__all__ = ["BacktestResult", "Execution", "closing_decisions", "known_at_open", "run_backtest", "volume_seen"]
+REBALANCE = {"daily": None, "weekly": "W", "monthly": "M"}
+
+__all__ = [
+    "REBALANCE",
+    "BacktestResult",
+    "Execution",
+    "closing_decisions",
+    "known_at_open",
+    "run_backtest",
+    "volume_seen",
+]
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,9 @@ class Execution:
     """How orders fill and what they cost; ``qtrade backtest`` options map onto these fields.
 
     ``delisting_return`` is the return booked on the position of a ticker whose data ends, when it is closed at
-    its last real price (0: that price; -0.3: 30% below it, say for a forced delisting).
+    its last real price (0: that price; -0.3: 30% below it, say for a forced delisting). ``rebalance`` (daily,
+    weekly, monthly) is how often the rule decides; ``target_vol`` scales every decided book to that annual
+    forecast volatility, its gross exposure at most ``max_gross``.
     """
 
     cash: float = 1_000_000.0
@@ -45,9 +59,18 @@ class Execution:
     short: bool = True
     band: float = 0.0
     delisting_return: float = 0.0
+    rebalance: str = "daily"
+    target_vol: float | None = None
+    max_gross: float = 2.0
 
     def __post_init__(self) -> None:
         execution_mode(self.mode)
+        if self.rebalance not in REBALANCE:
+            raise ConfigError(f"--rebalance {self.rebalance!r} is not known; use {', '.join(REBALANCE)}")
+        if self.target_vol is not None and not (np.isfinite(self.target_vol) and 0 < self.target_vol <= 5):
+            raise ConfigError(f"--target-vol {self.target_vol} must be an annual volatility in (0, 5], e.g. 0.10")
+        if not (np.isfinite(self.max_gross) and self.max_gross > 0):
+            raise ConfigError(f"--max-gross {self.max_gross} must be positive (gross exposure over equity)")
         if not self.cash > 0:
             raise ConfigError(f"--cash {self.cash} must be positive")
         if not 0 <= self.band < 1:
@@ -133,7 +156,7 @@ def run_backtest(
     broker.setcash(execution.cash)
     broker.set_shortcash(True)
     broker.set_checksubmit(False)  # cash is checked when the order fills; the pre-check doubled the work
-    leverage = 4.0 * max(1.0, spec.max_gross(params))
+    leverage = 4.0 * max(1.0, spec.max_gross(params), execution.max_gross if execution.target_vol else 1.0)
     feeds = []
     for j, ticker in enumerate(data.tickers):
         feed = forecast_feed(data.ticker_frame(j, first), ticker)
@@ -155,11 +178,13 @@ def run_backtest(
         TargetWeights,
         spec=spec,
         rule_params=params,
-        columns=_columns(data, first, mode),
+        columns=_columns(data, first, mode, execution.rebalance),
         mode=mode,
         warmup=warmup,
         band=execution.band,
         short=execution.short,
+        target_vol=execution.target_vol,
+        max_gross=execution.max_gross,
     )
     strat = cerebro.run(maxcpus=1, runonce=False, preload=True)[0]
 
@@ -327,48 +352,81 @@ def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.D
     return out[start : start + len(dates)]
 
 
-def _columns(data: BacktestData, first: int, mode: ExecutionMode) -> Columns:
+def listed(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
+    """(n_dates, n_tickers) True from a ticker's first real price until its delisting is decided (the origin that
+    closes it, :func:`closing_decisions`, and every later one are out)."""
+    real = data.tradable
+    started = np.logical_or.accumulate(real, axis=0)
+    closing = closing_decisions(data, mode)
+    decided = np.logical_or.accumulate(closing, axis=0)
+    return started & ~decided
+
+
+def _columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance: str = "daily") -> Columns:
     """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data."""
     sl = slice(first, data.stop)
-    arrays = [
-        np.array(a[sl], dtype=t)
-        for a, t in (
-            (data.prices["close"], float),
-            (data.mean, float),
-            (data.variance, float),
-            (data.tradable, bool),
-            (closing_decisions(data, mode), bool),
-        )
-    ]
-    for a in arrays:
-        a.setflags(write=False)
-    return Columns(data.dates[sl], *arrays)
+    close = data.prices["close"]
+    seen_close = np.where(np.logical_or.accumulate(data.tradable, axis=0), close, np.nan)
+    dates = data.dates[sl]
+    freq = REBALANCE[rebalance]
+    if freq is None:
+        decide = np.ones(len(dates), dtype=bool)
+    else:
+        period = dates.to_period(freq).asi8
+        decide = np.r_[True, period[1:] != period[:-1]]
+
+    def frozen(a: np.ndarray, dtype: type) -> np.ndarray:
+        out: np.ndarray = np.array(a, dtype=dtype)
+        out.setflags(write=False)
+        return out
+
+    members = None
+    if data.members is not None:
+        m, v, d = (frozen(a[:, sl], float) for a in data.members)
+        members = (m, v, d)
+    return Columns(
+        dates,
+        close=frozen(close[sl], float),
+        mean=frozen(data.mean[sl], float),
+        variance=frozen(data.variance[sl], float),
+        tradable=frozen(data.tradable[sl], bool),
+        closing=frozen(closing_decisions(data, mode)[sl], bool),
+        listed=frozen(listed(data, mode)[sl], bool),
+        seen_close=frozen(seen_close[sl], float),
+        z=frozen(standardised_returns(close[: data.stop], data.tradable[: data.stop]), float),  # from row 0
+        rebalance=frozen(decide, bool),
+        first=first,
+        dof=None if data.dof is None else frozen(data.dof[sl], float),
+        members=members,
+    )
 
 
 def benchmark(
     data: BacktestData, mode: ExecutionMode | str = DEFAULT_EXECUTION, *, delisting_return: float = 0.0
 ) -> pd.Series:
-    """Equal-weight buy-and-hold of the tickers tradable at the first close of the period, no costs, bought when
-    the strategy's first order can fill: the close (or the open) ``lag`` bars after the first origin.
+    """Equal-weight buy-and-hold of the listed tickers (:func:`listed`), no costs, rebalanced to equal weights only
+    when a ticker lists or delists.
 
-    A held ticker whose prices end inside the period is settled at its last real close times
-    ``1 + delisting_return``, as the strategy's positions are; the cash is then held to the end.
+    Each trade fills where the strategy's would: at the close (or the open) ``lag`` bars after the origin that
+    sees the change; the first buy fills after the first origin. A ticker whose prices end inside the period is
+    sold at its last real price times ``1 + delisting_return``, as the strategy's positions are, and the cash goes
+    to the tickers still listed. Nothing trades at the period's last close (as in the strategy).
     """
     mode = execution_mode(mode)
-    close = data.prices["close"][data.start : data.stop]
-    held = data.tradable[data.start]
-    if not held.any():
-        held = np.ones(close.shape[1], dtype=bool)
-    entry = min(mode.lag, len(close) - 1)
-    bought = data.prices[mode.price][data.start + entry, held]
-    path = close[:, held] / bought
-    if delisting_return:
-        n = len(data.dates)
-        for k, j in enumerate(np.flatnonzero(held)):
-            real = np.flatnonzero(data.tradable[:, j])
-            last = int(real[-1]) - data.start if len(real) else -1
-            if real[-1] < n - 1 and 0 <= last < len(close) - 1:  # delisted inside the period
-                path[max(last, entry) :, k] *= 1.0 + delisting_return
-    value = np.ones(len(close))
-    value[entry:] = path[entry:].mean(axis=1)
+    members = listed(data, mode)
+    closing = closing_decisions(data, mode)
+    close, fill = data.prices["close"], data.prices[mode.price]
+    shares = np.zeros(close.shape[1])
+    cash = 1.0
+    value = np.ones(data.stop - data.start)
+    for b in range(data.start, data.stop):
+        o = b - mode.lag
+        change = o == data.start or (o > data.start and bool((members[o] != members[o - 1]).any()))
+        if o >= data.start and b < data.stop - 1 and change:
+            price = np.where(closing[o], fill[b] * (1.0 + delisting_return), fill[b])
+            equity = cash + float(shares @ price)
+            held = members[o]
+            shares = np.where(held, equity / max(int(held.sum()), 1) / fill[b], 0.0)
+            cash = 0.0 if held.any() else equity
+        value[b - data.start] = cash + float(shares @ close[b])
     return pd.Series(value[1:] / value[:-1] - 1.0, index=data.dates[data.start + 1 : data.stop], name="benchmark")

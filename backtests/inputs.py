@@ -10,15 +10,19 @@ without the column is read as made for the execution chosen, with one warning.
 
 A forecast is a predictive density of that return: normal, or Student-t with the variance forecast and the
 degrees of freedom in the optional ``dof`` column (above 2; empty, NaN or inf for a normal forecast, and in files
-written before the column existed).
+written before the column existed). An ensemble's file adds its members, ``m1_mean``, ``m1_variance``,
+``m1_dof``, ``m2_mean``, ...: the forecast is then their equal-weight mixture (whose mean and variance are
+``mean`` and ``variance``), and the rules see that mixture's density.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,7 @@ __all__ = ["SPLITS", "BacktestData", "align", "load_forecasts"]
 
 FORECAST_COLUMNS = ["date", "ticker", "mean", "variance", "target", "split"]
 OPTIONAL_COLUMNS = ["dof"]
+MEMBER = re.compile(r"^m(\d+)_(mean|variance|dof)$")
 MARKER = "execution"
 SPLITS = ("test", "val", "all")
 
@@ -64,6 +69,7 @@ class BacktestData:
     train_variance: np.ndarray | None = None
     spread: np.ndarray | None = None
     dof: np.ndarray | None = None
+    members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # an ensemble's means, variances, dofs (K, ...)
 
     def ticker_frame(self, j: int, first: int) -> pd.DataFrame:
         """The feed frame of ticker ``j`` from bar ``first`` to ``stop``."""
@@ -116,7 +122,10 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
             f"read as forecasts of the return {mode.name} holds ({mode.describe()})",
             stacklevel=2,
         )
-    frame = frame[FORECAST_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in frame.columns]].copy()
+    members = _member_columns(frame, p)
+    frame = frame[FORECAST_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in frame.columns] + members].copy()
+    for col in members:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
     if "dof" not in frame.columns:
         frame["dof"] = np.nan
     dates = pd.to_datetime(frame["date"], errors="coerce", format="ISO8601")  # as qtrade writes them; no guessing
@@ -144,6 +153,49 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
             f"{p}: two forecasts for {row['ticker']} on {row['date']:%Y-%m-%d}; keep one per ticker and day"
         )
     return frame.sort_values(["date", "ticker"], ignore_index=True)
+
+
+def _member_columns(frame: pd.DataFrame, path: Path) -> list[str]:
+    """An ensemble's member columns, m1_mean, m1_variance, m1_dof, ..., checked to be complete."""
+    found = {MEMBER.match(c) for c in frame.columns} - {None}
+    ks = sorted({int(m.group(1)) for m in found if m is not None})
+    if not ks:
+        return []
+    missing = [
+        f"m{k}_{part}"
+        for k in range(1, max(ks) + 1)
+        for part in ("mean", "variance")
+        if f"m{k}_{part}" not in frame.columns
+    ]
+    if missing:
+        raise DataError(
+            f"{path}: ensemble member column(s) {', '.join(missing[:4])} missing; members need m<k>_mean and "
+            "m<k>_variance for k = 1..K (m<k>_dof optional), as qtrade forecast --ensemble writes them"
+        )
+    return [
+        f"m{k}_{part}"
+        for k in range(1, max(ks) + 1)
+        for part in ("mean", "variance", "dof")
+        if f"m{k}_{part}" in frame.columns
+    ]
+
+
+def _members(period: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tuple[int, int]) -> Any:
+    """(means, variances, dofs), each (K, n_dates, n_tickers), of an ensemble's members; None without members."""
+    k = sum(1 for c in period.columns if MEMBER.match(c) and c.endswith("_mean"))
+    if not k:
+        return None
+    out = np.full((3, k, *shape), np.nan)
+    for i in range(k):
+        for a, part in enumerate(("mean", "variance", "dof")):
+            name = f"m{i + 1}_{part}"
+            if name in period.columns:
+                out[a, i, row, col] = period[name].to_numpy(dtype=float)
+    dof = out[2]
+    dof[np.isinf(dof)] = np.nan
+    if (dof <= 2).any():
+        raise DataError("an ensemble member's Student-t degrees of freedom must exceed 2 (empty for a normal one)")
+    return out[0], out[1], dof
 
 
 def align(
@@ -198,6 +250,7 @@ def align(
         given = pd.to_numeric(period["dof"], errors="coerce").to_numpy(dtype=float)
         dof[row, col] = np.where(np.isinf(given), np.nan, given)
 
+    members = _members(period, row, col, shape)
     prices, tradable = _real_prices(clean.values, clean.filled)
     _check_targets(prices[mode.price], tradable, target, mode.lag, source, mode.describe(), dates, tickers)
     start, last = int(row.min()), int(row.max())
@@ -231,6 +284,7 @@ def align(
         train_var,
         spread,
         dof,
+        members,
     )
 
 

@@ -170,11 +170,22 @@ def shrinkage_report(
 def _forecasts(scored: pd.DataFrame, cube: FeatureCube) -> pd.DataFrame:
     """The forecasts file's rows: the LSTM's mean, variance and Student-t degrees of freedom (empty for a normal
     forecast, and for an ensemble, whose mixture is no Student-t), named for the execution whose target they
-    hold."""
+    hold; an ensemble adds each member's ``m<k>_mean``, ``m<k>_variance`` and ``m<k>_dof``, whose equal-weight
+    mixture is the forecast."""
     renamed = scored.rename(columns={"lstm_mean": "mean", "lstm_var": "variance", "lstm_dof": "dof"})
     if "dof" not in renamed:
         renamed["dof"] = np.nan
-    return renamed.assign(execution=cube.execution)[FORECAST_COLUMNS]
+    members = sorted(
+        {c.split("_")[0] for c in scored.columns if c.startswith("lstm#") and c.endswith("_mean")},
+        key=lambda m: int(m.split("#")[1]),
+    )
+    extra = {}
+    for k, m in enumerate(members, start=1):
+        extra[f"m{k}_mean"] = scored[f"{m}_mean"]
+        extra[f"m{k}_variance"] = scored[f"{m}_var"]
+        extra[f"m{k}_dof"] = scored.get(f"{m}_dof", np.nan)
+    out = renamed.assign(execution=cube.execution)[FORECAST_COLUMNS]
+    return out.assign(**extra) if extra else out
 
 
 def _console(progress: bool) -> Any:

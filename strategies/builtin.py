@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from forecasting.errors import ConfigError
-from strategies import sizing
+from strategies import portfolio, sizing
 from strategies.registry import Bar, Param, register
 
 __all__: list[str] = []
@@ -56,23 +56,23 @@ def voltarget(bar: Bar, *, target_vol: float, threshold: float, max_leverage: fl
 
 @register(
     "threshold",
-    "long, short or flat as the log return's mean / sd is above k, below -k or between",
+    "long, short or flat as Phi^-1(probability of a rise) is above k, below -k or between (mean / sd if normal)",
     check=lambda p: "k must be 0 or more" if p["k"] < 0 else _positive("weight")(p),
     k=Param(0.05, "threshold on mean / sd (daily)"),
     weight=Param(1.0, "weight when in the market"),
 )
 def threshold(bar: Bar, *, k: float, weight: float) -> np.ndarray:
-    return sizing.threshold(bar.mean, bar.variance, k=k, weight=weight)
+    return sizing.threshold(bar.mean, bar.variance, k=k, weight=weight, prob_rise=bar.prob_rise())
 
 
 @register(
     "betsize",
-    "Lopez de Prado's sizing from the probability of a rise, Phi(mean / sd) of the log return",
+    "Lopez de Prado's sizing from the forecast density's probability of a rise",
     check=_positive("max_leverage"),
     max_leverage=_LEVERAGE,
 )
 def betsize(bar: Bar, *, max_leverage: float) -> np.ndarray:
-    return sizing.betsize(bar.mean, bar.variance, max_leverage=max_leverage)
+    return sizing.betsize(bar.mean, bar.variance, max_leverage=max_leverage, prob_rise=bar.prob_rise())
 
 
 def _longshort_check(params: dict[str, Any]) -> str | None:
@@ -83,14 +83,14 @@ def _longshort_check(params: dict[str, Any]) -> str | None:
 
 @register(
     "longshort",
-    "dollar-neutral: long the k best log mean / sd, short the k worst, each day",
+    "dollar-neutral: long the k most likely to rise, short the k least likely, each day",
     sleeve=False,
     check=_longshort_check,
     k=Param(1, "tickers on each side"),
     scheme=Param("equal", "equal, or linear 2..1 by rank as in JPX"),
 )
 def longshort(bar: Bar, *, k: int, scheme: str) -> np.ndarray:
-    return sizing.longshort(bar.mean, bar.variance, k=k, scheme=scheme)
+    return sizing.longshort(bar.mean, bar.variance, k=k, scheme=scheme, prob_rise=bar.prob_rise())
 
 
 _NO_TRAINING = "volmanaged needs training-period forecasts to set c; give forecasts with a train split or --param c=..."
@@ -120,9 +120,15 @@ def volmanaged(bar: Bar, *, c: float, max_leverage: float) -> np.ndarray:
     return sizing.volmanaged(bar.mean, bar.variance, c=c, max_leverage=max_leverage)
 
 
-@register("buyhold", "buy an equal share of every ticker on the first day and hold; no forecast", uses_forecast=False)
+@register(
+    "buyhold",
+    "an equal share of every listed ticker, bought on the first day and held; rebalanced only when a ticker lists "
+    "or delists; no forecast",
+    uses_forecast=False,
+)
 def buyhold(bar: Bar) -> np.ndarray:
-    return np.ones_like(bar.mean) if bar.first else np.full_like(bar.mean, np.nan)
+    changed = bar.was_active is not None and bar.active is not None and bool((bar.active != bar.was_active).any())
+    return np.ones_like(bar.mean) if bar.first or changed else np.full_like(bar.mean, np.nan)
 
 
 def _sma_check(params: dict[str, Any]) -> str | None:
@@ -146,3 +152,84 @@ def sma(bar: Bar, *, fast: int, slow: int, short: bool) -> np.ndarray:
     up = closes[-fast:].mean(axis=0) > closes.mean(axis=0)
     w = np.where(up, 1.0, -1.0 if short else 0.0)
     return np.where(np.isfinite(closes).all(axis=0), w, np.nan)
+
+
+_WINDOW = Param(504, "closes in the correlation's window")
+_HALFLIFE = Param(126.0, "half-life of the window's weights, in closes (0: equal weights)")
+_SHRINK = Param("constant", "Ledoit-Wolf target of the correlation: constant or identity")
+
+
+def _cov_check(params: dict[str, Any]) -> str | None:
+    if params["window"] < 2 or params["halflife"] < 0:
+        return "need window >= 2 and halflife >= 0"
+    if params["shrink"] not in ("constant", "identity"):
+        return f"shrink {params['shrink']!r}: use constant or identity"
+    return None
+
+
+def _portfolio(bar: Bar, params: dict[str, Any], solve: Any) -> np.ndarray:
+    """``solve(mu, cov)`` on the active tickers with a usable forecast covariance; NaN (keep) elsewhere."""
+    if bar.covariance is None:
+        raise ConfigError("this rule needs the forecast covariance: run it through qtrade backtest")
+    cov = bar.covariance(window=int(params["window"]), halflife=float(params["halflife"]), target=params["shrink"])
+    mu, _ = sizing.simple_moments(bar.mean, bar.variance)
+    ok = bar.active_mask() & np.isfinite(np.diag(cov)) & np.isfinite(mu)
+    w = np.full(bar.mean.shape, np.nan)
+    idx = np.flatnonzero(ok)
+    if len(idx):
+        w[idx] = solve(mu[idx], cov[np.ix_(idx, idx)])
+    return w
+
+
+@register(
+    "riskparity",
+    "equal risk contributions under the forecast covariance, long only, gross = weight",
+    sleeve=False,
+    check=lambda p: _cov_check(p) or _positive("weight")(p),
+    weight=Param(1.0, "gross exposure of the book"),
+    window=_WINDOW,
+    halflife=_HALFLIFE,
+    shrink=_SHRINK,
+)
+def riskparity(bar: Bar, *, weight: float, window: int, halflife: float, shrink: str) -> np.ndarray:
+    settings = {"window": window, "halflife": halflife, "shrink": shrink}
+    return _portfolio(bar, settings, lambda mu, cov: weight * portfolio.risk_parity(cov))
+
+
+@register(
+    "minvar",
+    "long-only minimum variance under the forecast covariance, gross = weight",
+    sleeve=False,
+    check=lambda p: _cov_check(p) or _positive("weight", "max_weight")(p),
+    weight=Param(1.0, "gross exposure of the book"),
+    max_weight=Param(1.0, "largest share of the book in one ticker"),
+    window=_WINDOW,
+    halflife=_HALFLIFE,
+    shrink=_SHRINK,
+)
+def minvar(bar: Bar, *, weight: float, max_weight: float, window: int, halflife: float, shrink: str) -> np.ndarray:
+    settings = {"window": window, "halflife": halflife, "shrink": shrink}
+    return _portfolio(bar, settings, lambda mu, cov: weight * portfolio.min_variance(cov, max_weight=max_weight))
+
+
+@register(
+    "meanvar",
+    "multi-asset fractional Kelly: fraction * (Sigma + mu mu')^-1 mu on the simple returns, capped",
+    sleeve=False,
+    check=lambda p: _cov_check(p) or _positive("fraction", "max_weight", "max_gross")(p),
+    fraction=Param(0.5, "share of the full Kelly book"),
+    max_weight=Param(1.0, "largest weight of one ticker, long or short"),
+    max_gross=Param(1.0, "largest gross exposure of the book"),
+    window=_WINDOW,
+    halflife=_HALFLIFE,
+    shrink=_SHRINK,
+)
+def meanvar(
+    bar: Bar, *, fraction: float, max_weight: float, max_gross: float, window: int, halflife: float, shrink: str
+) -> np.ndarray:
+    settings = {"window": window, "halflife": halflife, "shrink": shrink}
+    return _portfolio(
+        bar,
+        settings,
+        lambda mu, cov: portfolio.mean_variance(mu, cov, fraction=fraction, max_weight=max_weight, max_gross=max_gross),
+    )

@@ -9,10 +9,12 @@ Adding a strategy takes one function and one decorator::
         return np.maximum(sizing.kelly(bar.mean, bar.variance, fraction=fraction), 0.0)
 
 The function returns one weight per ticker (share of equity; NaN keeps the position as it is). With
-``sleeve=True`` (per-asset rules) each ticker's weight is divided by N, the number of tickers, so that N tickers
-share the equity in N equal sleeves: kelly with ``fraction=0.5`` on 4 tickers holds at most
-``0.5 * mu / E[R**2] / 4`` of the equity in one ticker, and never more than ``max_leverage / 4``.
-Cross-sectional rules (``sleeve=False``) return portfolio weights, shares of the whole equity.
+``sleeve=True`` (per-asset rules) each ticker's weight is divided by N, the number of tickers that trade at that
+close (``Bar.active``: listed, with a price, and, for a rule that uses forecasts, a usable forecast), so that they
+share the equity in N equal sleeves: kelly with ``fraction=0.5`` on 4 such tickers holds at most
+``0.5 * mu / E[R**2] / 4`` of the equity in one ticker, and never more than ``max_leverage / 4``. A ticker that
+is not listed at that close (before its first price, or once its delisting has been decided) holds nothing.
+Portfolio rules (``sleeve=False``) return portfolio weights, shares of the whole equity.
 
 A rule with a setting that is fitted on the training period (volmanaged's ``c``) registers a ``calibrate``
 hook; the backtest calls :meth:`StrategySpec.calibrated` with the training split's forecasts before the run.
@@ -22,11 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from forecasting.errors import ConfigError
+from strategies.sizing import usable
+
+if TYPE_CHECKING:  # scipy.stats takes most of a second to import: only the rules that need a density load it
+    from forecasting.model.distributions import Predictive
 
 __all__ = ["Bar", "Param", "StrategySpec", "available", "get", "parse_params", "register"]
 
@@ -38,15 +44,32 @@ class Bar:
     Attributes
     ----------
     mean, variance
-        (n_tickers,) forecast of the log return that a position decided at this close holds under the run's
-        execution (default ``next-close``: from the close of t+1 to the close of t+2; ``next-open``: the open of
-        t+1 to the open of t+2; ``same-close``: this close to the next); NaN where there is none.
+        (n_tickers,) mean and variance of the forecast of the log return that a position decided at this close
+        holds under the run's execution (default ``next-close``: from the close of t+1 to the close of t+2;
+        ``next-open``: the open of t+1 to the open of t+2; ``same-close``: this close to the next); NaN where
+        there is none.
     weights
         (n_tickers,) the positions held now, as shares of equity.
     first
         True on the first bar of the backtest.
     history
-        ``history(n)`` gives the last ``n`` closes, (n, n_tickers), oldest first, this close last.
+        ``history(n)`` gives the last ``n`` closes, (n, n_tickers), oldest first, this close last; NaN before a
+        ticker's first price.
+    dof
+        (n_tickers,) Student-t degrees of freedom of each forecast, NaN for a normal one; None: all normal.
+    members
+        An ensemble's forecasts as a :class:`~forecasting.model.distributions.Predictive` mixture (K components
+        per ticker), None for a single model. :meth:`predictive` gives the forecast's whole density either way.
+    active
+        (n_tickers,) True where the ticker trades at this close: listed (its first price has printed and its
+        delisting is not yet decided) and, for a rule that uses forecasts, with a usable forecast. Per-asset
+        rules share the equity among these. None: every ticker.
+    was_active
+        ``active`` at the previous decision (None on the first): a change means a ticker entered or left.
+    covariance
+        ``covariance(**settings)`` gives the (n_tickers, n_tickers) forecast covariance of the simple returns
+        (:mod:`strategies.covariance`: the forecasts' own sds around a shrunk correlation of past standardised
+        returns), NaN in the rows and columns of tickers without a usable forecast.
     """
 
     mean: np.ndarray
@@ -54,6 +77,37 @@ class Bar:
     weights: np.ndarray
     first: bool
     history: Callable[[int], np.ndarray]
+    dof: np.ndarray | None = None
+    members: Predictive | None = None
+    active: np.ndarray | None = None
+    was_active: np.ndarray | None = None
+    covariance: Callable[..., np.ndarray] | None = None
+
+    def predictive(self) -> Predictive:
+        """The forecast's density of the log return for every ticker: normal, Student-t or an ensemble's mixture."""
+        from forecasting.model.distributions import Predictive
+
+        if self.members is not None:
+            return self.members
+        dof = None if self.dof is None else np.where(np.isfinite(self.dof), self.dof, np.inf)
+        return Predictive.single(self.mean, self.variance, dof)
+
+    def prob_rise(self) -> np.ndarray:
+        """(n_tickers,) the forecast's probability that the held return is positive, from its own density; NaN
+        where the forecast is not usable.
+
+        ``R > 0`` exactly when the log return ``X > 0``, so this is ``1 - F(0)`` of the log-return density: for a
+        normal forecast ``Phi(mean / sd)``, for a Student-t ``t_dof.cdf(mean / scale)`` with ``scale = sd *
+        sqrt((dof - 2) / dof)``, for an ensemble the mixture's.
+        """
+        ok = usable(self.mean, self.variance)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = 1.0 - self.predictive().cdf(np.zeros_like(self.mean))
+        return np.where(ok & np.isfinite(p), p, np.nan)
+
+    def active_mask(self) -> np.ndarray:
+        """``active``, or every ticker when the backtest did not say."""
+        return np.ones(self.mean.shape, dtype=bool) if self.active is None else np.asarray(self.active, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -100,14 +154,21 @@ class StrategySpec:
 
     def max_gross(self, params: dict[str, Any]) -> float:
         """The most gross exposure the rule can ask for (``max_leverage`` where it has one, else 1)."""
-        return float(params.get("max_leverage", params.get("weight", 1.0)))
+        return float(params.get("max_leverage", params.get("max_gross", params.get("weight", 1.0))))
 
     def weights(self, bar: Bar, params: dict[str, Any]) -> np.ndarray:
-        """Target weights for this bar; NaN keeps a position."""
+        """Target weights for this bar; NaN keeps a position.
+
+        A per-asset rule's weights are divided by the number of active tickers (each holds one sleeve); a
+        ticker that is not active keeps its position (NaN) where the rule gave a weight for it.
+        """
         w = np.asarray(self.rule(bar, **params), dtype=float)
         if w.shape != bar.mean.shape:
             raise ConfigError(f"strategy {self.name} returned {w.shape} weights for {bar.mean.shape[0]} tickers")
-        return w / len(w) if self.sleeve else w
+        if not self.sleeve:
+            return w
+        active = bar.active_mask()
+        return np.where(active, w / max(int(active.sum()), 1), np.nan)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}

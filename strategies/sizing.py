@@ -11,8 +11,9 @@ The forecast is Gaussian in the log return ``X``, but what a weight earns is the
 (see :func:`simple_moments`). The rules that size by how much is expected (:func:`kelly`, :func:`voltarget`,
 :func:`volmanaged`) therefore use ``R``'s mean and variance; sizing by the log mean alone halves a full-Kelly
 weight when ``m = v / 2``. The rules that act on the probability of a rise (:func:`threshold`,
-:func:`betsize`, :func:`longshort`) keep the log ``mean / sd``: ``R > 0`` exactly when ``X > 0``, so
-``Phi(mean / sd)`` is that probability with no approximation.
+:func:`betsize`, :func:`longshort`) take it from the forecast's own density when given ``prob_rise``
+(:meth:`strategies.registry.Bar.prob_rise`: Student-t, normal or an ensemble's mixture); without it they take
+``Phi(mean / sd)`` of the log return, exact for a normal forecast since ``R > 0`` exactly when ``X > 0``.
 
 None of these functions knows about backtrader; they are tested against hand-computed weights.
 """
@@ -183,28 +184,44 @@ def volmanaged_scale(mean: ArrayLike, variance: ArrayLike, *, max_leverage: floa
     return 0.5 * (lo + hi)
 
 
-def threshold(mean: ArrayLike, variance: ArrayLike, *, k: float = 0.05, weight: float = 1.0) -> np.ndarray:
-    """Long ``weight`` when ``mean / sd > k``, short ``weight`` when it is below ``-k``, flat otherwise.
+def threshold(
+    mean: ArrayLike, variance: ArrayLike, *, k: float = 0.05, weight: float = 1.0, prob_rise: ArrayLike | None = None
+) -> np.ndarray:
+    """Long ``weight`` when the score is above ``k``, short ``weight`` when it is below ``-k``, flat otherwise.
 
-    ``mean / sd`` is the log return's: ``Phi(mean / sd)`` is the forecast's probability of a rise, exactly.
+    The score is ``Phi^-1(p)``, ``p`` the forecast's probability of a rise (``prob_rise``): for a normal forecast
+    exactly the log return's ``mean / sd``, which is the score when ``prob_rise`` is not given.
 
     Examples
     --------
     >>> threshold([0.002, -0.002, 0.0001], [0.0001, 0.0001, 0.0001], k=0.1)
     array([ 1., -1.,  0.])
     """
-    m, v, ok = _prepared(mean, variance)
-    score = m / np.sqrt(v)
+    score, ok = _rise_score(mean, variance, prob_rise)
     w = np.where(score > k, weight, np.where(score < -k, -weight, 0.0))
     return np.where(ok, w, np.nan)
 
 
-def betsize(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0) -> np.ndarray:
+def _rise_score(mean: ArrayLike, variance: ArrayLike, prob_rise: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
+    """``Phi^-1`` of the probability of a rise (``mean / sd`` without ``prob_rise``) and where it is usable."""
+    m, v, ok = _prepared(mean, variance)
+    if prob_rise is None:
+        return m / np.sqrt(v), ok
+    from scipy import stats
+
+    p = np.asarray(prob_rise, dtype=float)
+    ok = ok & np.isfinite(p)
+    return np.where(ok, stats.norm.ppf(np.where(ok, p, 0.5)), 0.0), ok
+
+
+def betsize(
+    mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0, prob_rise: ArrayLike | None = None
+) -> np.ndarray:
     """Lopez de Prado's probability sizing (Advances in Financial Machine Learning, ch. 10).
 
-    ``p = Phi(mean / sd)``, with the log return's mean and sd, is the forecast's probability of a rise (exact:
-    the simple return is positive when the log return is); ``z = (p - 1/2) / sqrt(p (1 - p))``;
-    ``w = max_leverage * (2 Phi(z) - 1)``.
+    ``p`` is the forecast's probability of a rise: ``prob_rise`` from its own density, or ``Phi(mean / sd)``
+    with the log return's mean and sd (exact for a normal forecast: the simple return is positive when the log
+    return is); ``z = (p - 1/2) / sqrt(p (1 - p))``; ``w = max_leverage * (2 Phi(z) - 1)``.
 
     Examples
     --------
@@ -215,18 +232,21 @@ def betsize(mean: ArrayLike, variance: ArrayLike, *, max_leverage: float = 1.0) 
     """
     from scipy import stats  # here, not at the top: `qtrade strategies` must answer at once
 
-    m, v, ok = _prepared(mean, variance)
-    p = stats.norm.cdf(m / np.sqrt(v))
+    score, ok = _rise_score(mean, variance, prob_rise)
+    p = stats.norm.cdf(score) if prob_rise is None else np.where(ok, np.asarray(prob_rise, dtype=float), 0.5)
     p = np.clip(p, 1e-12, 1 - 1e-12)
     z = (p - 0.5) / np.sqrt(p * (1 - p))
     w = max_leverage * (2 * stats.norm.cdf(z) - 1)
     return np.where(ok, w, np.nan)
 
 
-def longshort(mean: ArrayLike, variance: ArrayLike, *, k: int = 1, scheme: str = "equal") -> np.ndarray:
-    """Cross-sectional, dollar-neutral: long the ``k`` best ``mean / sd``, short the ``k`` worst.
+def longshort(
+    mean: ArrayLike, variance: ArrayLike, *, k: int = 1, scheme: str = "equal", prob_rise: ArrayLike | None = None
+) -> np.ndarray:
+    """Cross-sectional, dollar-neutral: long the ``k`` most likely to rise, short the ``k`` least likely.
 
-    ``mean / sd`` is the log return's, so the ranking is by the forecast's probability of a rise.
+    The ranking is by the forecast's probability of a rise, ``prob_rise`` (without it, the log return's
+    ``mean / sd``, the same ranking for normal forecasts).
 
     Each side holds half the equity. ``scheme="equal"`` splits a side equally; ``scheme="linear"`` weights
     ranks linearly from 2 (the most extreme) to 1 (the k-th), as the JPX competition's score does. Tickers
@@ -242,13 +262,13 @@ def longshort(mean: ArrayLike, variance: ArrayLike, *, k: int = 1, scheme: str =
     """
     if scheme not in ("equal", "linear"):
         raise ValueError(f"scheme {scheme!r} is not known; use equal or linear")
-    m, v, ok = _prepared(mean, variance)
+    rank, ok = _rise_score(mean, variance, prob_rise)
     w = np.where(ok, 0.0, np.nan)
     idx = np.flatnonzero(ok)
     k = min(int(k), len(idx) // 2)
     if k < 1:
         return w
-    score = m[idx] / np.sqrt(v[idx])
+    score = rank[idx]
     order = idx[np.argsort(-score, kind="stable")]
     side = np.ones(k) if scheme == "equal" else np.linspace(2.0, 1.0, k) if k > 1 else np.ones(1)
     side = 0.5 * side / side.sum()

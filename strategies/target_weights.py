@@ -8,6 +8,12 @@ target weights. The mode decides when they trade (:mod:`forecasting.preparation.
 - ``next-close``: the targets wait one bar; orders go out at the close of t+1 and fill at that close;
 - ``next-open``: orders go out at the close of t and fill at the open of t+1 (backtrader's default fill).
 
+A per-asset rule's equity is shared among the tickers active at that close (listed, and with a usable forecast
+when the rule uses forecasts; :class:`~strategies.registry.Bar`). ``rebalance`` (weekly, monthly) lets the rule
+decide only at the first origin of each week or month (every other origin keeps the positions, save a delisting's
+close); ``target_vol`` scales each decided book to that annual forecast volatility under the forecast covariance
+(:mod:`strategies.covariance`), its gross exposure at most ``max_gross``.
+
 Orders are sized from the equity and the close of the bar that sends them: ``|target - current| * equity /
 close``, where ``current`` is the weight held at that close; trades below the rebalance band are skipped, sells go
 before buys. A ticker whose data ends (a delisting) is closed by the last decision whose fill is still a real
@@ -31,7 +37,10 @@ import pandas as pd
 
 from forecasting.preparation.execution import ExecutionMode
 from strategies.backtrader_compat import bt
+from strategies.covariance import forecast_covariance
+from strategies.portfolio import scale_to_volatility
 from strategies.registry import Bar, StrategySpec
+from strategies.sizing import usable
 
 __all__ = ["Columns", "TargetWeights"]
 
@@ -41,7 +50,13 @@ class Columns:
     """What the rule reads, (n_bars, n_tickers) arrays whose row i is the feeds' bar i.
 
     ``closing[i, j]`` is True where bar i is the last decision of ticker j whose fill is a real price (its data
-    ends after it): that decision closes the position whatever the rule says.
+    ends after it): that decision closes the position whatever the rule says. ``listed[i, j]``: ticker j's first
+    real price is at or before bar i and its delisting is not yet decided. ``seen_close`` is ``close`` with NaN
+    before each ticker's first real price (what the rule's ``history`` shows); ``z`` the standardised returns of
+    the correlation (:func:`strategies.covariance.standardised_returns`) over the whole data, whose row
+    ``first + i`` is bar i, so that the correlation's window reaches before the first bar; ``rebalance[i]``:
+    the rule decides at bar i. ``dof`` and ``members`` (means, variances, dofs of an ensemble's K members, each of shape
+    (K, n_bars, n_tickers)) complete the forecast's density when there are some.
     """
 
     dates: pd.DatetimeIndex
@@ -50,6 +65,13 @@ class Columns:
     variance: np.ndarray
     tradable: np.ndarray
     closing: np.ndarray
+    listed: np.ndarray
+    seen_close: np.ndarray
+    z: np.ndarray
+    rebalance: np.ndarray
+    first: int = 0
+    dof: np.ndarray | None = None
+    members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 class TargetWeights(bt.Strategy):
@@ -69,6 +91,9 @@ class TargetWeights(bt.Strategy):
         Trades whose size is below this share of equity are skipped (0: always rebalance).
     short
         Allow negative weights; when False they become 0.
+    target_vol, max_gross
+        Scale each decided book to this annual forecast volatility (None: as the rule says), its gross exposure at
+        most ``max_gross``.
     """
 
     params = (
@@ -79,6 +104,8 @@ class TargetWeights(bt.Strategy):
         ("warmup", 0),
         ("band", 0.0),
         ("short", True),
+        ("target_vol", None),
+        ("max_gross", 2.0),
     )
 
     def __init__(self) -> None:
@@ -93,6 +120,7 @@ class TargetWeights(bt.Strategy):
         self.values: list[float] = []  # the account's value at each close, after the broker's work for the bar
         self.fills: list[dict[str, Any]] = []
         self._first = True
+        self._was_active: np.ndarray | None = None
         self._queued: tuple[np.ndarray, np.ndarray] | None = None
         self._positions: list[Any] = []
         self._day: dict[float, Any] = {}
@@ -126,21 +154,68 @@ class TargetWeights(bt.Strategy):
     def _decide(self, i: int, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rule's targets at origin ``i`` (NaN: keep) and which tickers must be closed."""
         cols = self.columns
-        close = cols.close
-
-        def history(n: int) -> np.ndarray:
-            return close[i + 1 - n : i + 1] if 0 < n <= i + 1 else np.empty((0, self.n))
-
-        bar = Bar(mean=cols.mean[i], variance=cols.variance[i], weights=current, first=self._first, history=history)
-        self._first = False
-        target = np.array(self.spec.weights(bar, self.rule_params), dtype=float)
+        closing = cols.closing[i]
+        if self._first or cols.rebalance[i]:
+            target = self._rule(i, current)
+        else:
+            target = np.full(self.n, np.nan)
         if not self.p.short:
             target = np.maximum(target, 0.0)
-        closing = cols.closing[i]
         target[closing] = 0.0
         self.dates.append(self._dates[i])
         self.decisions.append(target)
         return target, closing
+
+    def _rule(self, i: int, current: np.ndarray) -> np.ndarray:
+        cols = self.columns
+        seen = cols.seen_close
+
+        def history(n: int) -> np.ndarray:
+            return seen[i + 1 - n : i + 1] if 0 < n <= i + 1 else np.empty((0, self.n))
+
+        mean, variance = cols.mean[i], cols.variance[i]
+        cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+        def covariance(**settings: Any) -> np.ndarray:
+            key = tuple(sorted(settings.items()))
+            if key not in cache:
+                cache[key] = forecast_covariance(mean, variance, cols.z, cols.first + i, **settings)
+            return cache[key]
+
+        active = cols.listed[i] & (usable(mean, variance) if self.spec.uses_forecast else True)
+        members = None
+        if cols.members is not None:
+            from forecasting.model.distributions import Predictive
+
+            m, v, d = (a[:, i] for a in cols.members)
+            members = Predictive(m, v, np.where(np.isfinite(d), d, np.inf))
+        bar = Bar(
+            mean=mean,
+            variance=variance,
+            weights=current,
+            first=self._first,
+            history=history,
+            dof=None if cols.dof is None else cols.dof[i],
+            members=members,
+            active=active,
+            was_active=self._was_active,
+            covariance=covariance,
+        )
+        self._first = False
+        self._was_active = active
+        target = np.array(self.spec.weights(bar, self.rule_params), dtype=float)
+        if self.p.target_vol:
+            target = self._scaled(target, current, covariance())
+        return target
+
+    def _scaled(self, target: np.ndarray, current: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """The book (targets, kept positions where NaN) scaled to ``target_vol``; a ticker without a usable forecast
+        covariance counts no risk and keeps a kept position."""
+        known = np.isfinite(np.diag(cov))
+        book = np.where(np.isnan(target), current, target)
+        at = np.flatnonzero(known)
+        k = scale_to_volatility(book[at], cov[np.ix_(at, at)], self.p.target_vol, max_gross=self.p.max_gross)
+        return np.where(np.isnan(target) & ~known, np.nan, book * k)
 
     def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float) -> np.ndarray:
         """Orders from ``target`` at bar ``i``; returns the weights held once they fill.

@@ -220,18 +220,20 @@ def test_a_delisting_return_is_a_return_not_a_cost(mode, weight) -> None:
         assert res.gross_returns[last] == pytest.approx(moved / before, rel=1e-9)
     assert (result.costs >= 0).all() and (result.gross_returns >= result.returns).all()
     assert (free.returns == free.gross_returns).all() and (free.costs == 0).all()
-    # the benchmark holds A and B from the same first fill, and A's position takes the delisting return too
+    # the benchmark holds A and B from the same first fill; A is sold where the strategy's A is (its last real
+    # price, with the delisting return) and the cash goes to B, the ticker still listed, at B's price there
     data = result.data
     m = execution_mode(mode)
     entry = data.start + m.lag
     a_in, b_in = (a_close, b_close) if m.price == "close" else (a_open, b_open)
-    path = np.array(
-        [
-            [a_close[min(t, 30)] / a_in[entry] * (1 + r if t >= 30 else 1), b_close[t] / b_in[entry]]
-            for t in range(data.start, data.stop)
-        ]
-    )
-    value = np.r_[np.ones(m.lag), path[m.lag :].mean(axis=1)]
+    moved_to_b = 0.5 * a_in[30] * (1 + r) / a_in[entry] + 0.5 * b_in[30] / b_in[entry]
+    path = [
+        0.5 * a_close[t] / a_in[entry] + 0.5 * b_close[t] / b_in[entry]
+        if t < 30
+        else moved_to_b * b_close[t] / b_in[30]
+        for t in range(data.start, data.stop)
+    ]
+    value = np.r_[np.ones(m.lag), path[m.lag :]]
     expected = value[1:] / value[:-1] - 1
     assert result.benchmark.to_numpy() == pytest.approx(expected, rel=1e-12, abs=1e-15)
     stats = backtest_stats(result)

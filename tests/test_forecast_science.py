@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from forecasting.errors import ConfigError
 from forecasting.evaluation.scoring import evaluate
 from forecasting.market.synthetic import synthetic_panel
+from forecasting.model.distributions import Predictive
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
 from qtrade.cli import app
 
@@ -104,6 +105,14 @@ def test_a_student_t_ensemble_run_writes_its_density_and_its_checkpoint_reproduc
         progress=False,
     )
     assert ens.forecasts["dof"].isna().all()  # a mixture of t densities is no t density
+    # ... so the file carries the members, whose equal mixture is the forecast: its mean, variance and density
+    fc = ens.forecasts
+    mix = Predictive.mixture(
+        [Predictive.single(fc[f"m{k}_mean"], fc[f"m{k}_variance"], fc[f"m{k}_dof"]) for k in (1, 2, 3)]
+    )
+    assert mix.mean == pytest.approx(fc["mean"].to_numpy(), rel=1e-9, abs=1e-12)
+    assert mix.var == pytest.approx(fc["variance"].to_numpy(), rel=1e-6)
+    assert (fc[["m1_dof", "m2_dof", "m3_dof"]] > 2).all().all()
     gain = ens.metrics["test"]["ensemble"]
     assert gain["members"] == 3 and len(gain["member_nll"]) == 3
     assert gain["ensemble_nll"] == pytest.approx(ens.metrics["test"]["overall"]["lstm"]["nll"])
