@@ -4,9 +4,9 @@ the bar's volume, the fee for borrowing shorted stock and the financing of lever
 Every cost of a fill is a share of its traded value ``|size| * price``, paid in cash when the order fills:
 
 - commission: ``commission_bps``;
-- half-spread: chosen by ``spread`` (:mod:`backtests.spreads`): ``flat``, ``half_spread_bps`` on every fill;
-  ``column``, half the data's ``spread`` column (a share of the price); ``auto``, that column where the data has
-  one, else each ticker's spread estimated from its own past prices, at least ``half_spread_bps``;
+- half-spread: half the data's ``spread`` column (a share of the price) where a ticker has one; else, by
+  ``spread`` (:mod:`backtests.spreads`), ``half_spread_bps`` (``flat``) or the ticker's spread estimated from its
+  own past prices, at least ``half_spread_bps`` (``auto``); ``column`` refuses data without the column;
 - market impact (the square-root law, Almgren et al. 2005; Toth et al. 2011):
   ``impact * sigma * sqrt(value / adv)``, where ``sigma`` is the ticker's daily volatility (standard deviation
   of its last :data:`LOOKBACK` close-to-close log returns) and ``adv`` its average daily traded value
@@ -57,7 +57,7 @@ class CostModel:
         if self.spread not in SPREAD_SOURCES:
             raise ConfigError(
                 f"--spread {self.spread!r} is not known; use auto (the data's spread column, else an estimate "
-                "from prices), flat (--half-spread-bps on every fill) or column"
+                "from prices), flat (the column, else --half-spread-bps) or column"
             )
         named = {
             "--commission-bps": self.commission_bps,

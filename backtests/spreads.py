@@ -1,5 +1,6 @@
-"""Which bid-ask spread each fill pays: the data's ``spread`` column, an estimate from each ticker's own prices,
-or the flat ``--half-spread-bps`` (``--spread auto|column|flat``; :class:`~backtests.costs.CostModel` ``spread``).
+"""Which bid-ask spread each fill pays: the data's ``spread`` column where a ticker has one, else an estimate from
+the ticker's own prices (``--spread auto``) or the flat ``--half-spread-bps`` (``--spread flat``); ``--spread
+column`` insists on the column (:class:`~backtests.costs.CostModel` ``spread``).
 
 The choice is made once, before a run: :func:`priced_spreads` puts the spread a fill reads into
 ``BacktestData.spread`` (a full spread as a share of the price, as the data's column is), so the engine and the
@@ -36,16 +37,17 @@ def priced_spreads(data: BacktestData, costs: CostModel) -> BacktestData:
     per ticker, where it came from: ``column``, ``estimate:<method>`` or ``flat``. Data already priced is
     returned as it is.
 
-    ``column`` keeps the data's column (a ticker without one pays ``half_spread_bps``, as ever); ``auto`` keeps
-    it for the tickers that have one and estimates the others; ``flat`` drops it.
+    A data column always wins: every choice keeps it for the tickers that have one (a day it leaves blank pays
+    ``half_spread_bps``, as ever). The others pay ``half_spread_bps`` under ``flat`` (qtrade's behaviour before
+    estimates) and an estimate under ``auto``; ``column`` refuses data without one.
     """
     if data.spread_source is not None:
         return data
     n = len(data.tickers)
     column = data.spread
     has = np.zeros(n, dtype=bool) if column is None else np.isfinite(column).any(axis=0)
-    if costs.spread == "flat":
-        return replace(data, spread=None, spread_source=("flat",) * n)
+    if costs.spread == "flat":  # qtrade's behaviour before estimates: the column where a ticker has one
+        return replace(data, spread_source=tuple("column" if h else "flat" for h in has))
     if costs.spread == "column":
         if not has.any():
             raise ConfigError(

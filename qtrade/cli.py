@@ -385,14 +385,15 @@ def backtest(
         str,
         typer.Option(
             help="Which bid-ask spread fills pay: auto (the data's spread column, else each ticker's spread estimated "
-            "from its own past prices), flat (--half-spread-bps on every fill) or column (the data's column)."
+            "from its own past prices), flat (the column, else --half-spread-bps) or column (the column; an error "
+            "without one)."
         ),
     ] = "auto",
     half_spread_bps: Annotated[
         float,
         typer.Option(
-            help="Half the bid-ask spread in basis points: paid on each fill under --spread flat, the floor of an "
-            "estimate under auto."
+            help="Half the bid-ask spread in basis points: paid where the data has no spread column under --spread "
+            "flat, the floor of an estimate under auto."
         ),
     ] = 2.0,
     impact: Annotated[

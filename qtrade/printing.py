@@ -344,7 +344,7 @@ def print_summary(summary: Any) -> None:
             + (f" ({listed}), gaps like any other" if len(gone) else ""),
             soft_wrap=True,
         )
-    table = Table("ticker", "first", "last", "rows", "days", "filled days", "missing closes", "half-spread (est.)")
+    table = Table("ticker", "first", "last", "rows", "days", "filled days", "missing closes")
     per = s.per_ticker
     shown = per if len(per) <= 20 else per.head(20)
     for ticker, row in shown.iterrows():
