@@ -4,8 +4,9 @@ the bar's volume, the fee for borrowing shorted stock and the financing of lever
 Every cost of a fill is a share of its traded value ``|size| * price``, paid in cash when the order fills:
 
 - commission: ``commission_bps``;
-- half-spread: ``half_spread_bps``, or half the ``spread`` column of the data (a share of the price) where the
-  data has one;
+- half-spread: half the data's ``spread`` column (a share of the price) where a ticker has one; else, by
+  ``spread`` (:mod:`backtests.spreads`), ``half_spread_bps`` (``flat``) or the ticker's spread estimated from its
+  own past prices, at least ``half_spread_bps`` (``auto``); ``column`` refuses data without the column;
 - market impact (the square-root law, Almgren et al. 2005; Toth et al. 2011):
   ``impact * sigma * sqrt(value / adv)``, where ``sigma`` is the ticker's daily volatility (standard deviation
   of its last :data:`LOOKBACK` close-to-close log returns) and ``adv`` its average daily traded value
@@ -26,10 +27,11 @@ import numpy as np
 
 from forecasting.errors import ConfigError
 
-__all__ = ["LOOKBACK", "CostModel", "MarketStats", "market_stats"]
+__all__ = ["LOOKBACK", "SPREAD_SOURCES", "CostModel", "MarketStats", "market_stats"]
 
 LOOKBACK = 20
 DAYS = 252
+SPREAD_SOURCES = ("auto", "flat", "column")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,14 @@ class CostModel:
     participation: float = 0.1
     borrow: float = 0.005
     financing: float = 0.05
+    spread: str = "flat"  # the command line's default is auto
 
     def __post_init__(self) -> None:
+        if self.spread not in SPREAD_SOURCES:
+            raise ConfigError(
+                f"--spread {self.spread!r} is not known; use auto (the data's spread column, else an estimate "
+                "from prices), flat (the column, else --half-spread-bps) or column"
+            )
         named = {
             "--commission-bps": self.commission_bps,
             "--half-spread-bps": self.half_spread_bps,

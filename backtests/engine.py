@@ -22,6 +22,7 @@ import pandas as pd
 from backtests.broker import QtradeBroker, TickerCosts
 from backtests.costs import CostModel, MarketStats, market_stats
 from backtests.inputs import BacktestData
+from backtests.spreads import priced_spreads
 from forecasting.errors import ConfigError
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from strategies.backtrader_compat import bt
@@ -140,6 +141,7 @@ def run_backtest(
     data: BacktestData, spec: StrategySpec, params: dict[str, Any], execution: Execution
 ) -> BacktestResult:
     """Run ``spec`` on ``data``; see the module docstring for how orders fill and what they cost."""
+    data = priced_spreads(data, execution.costs)  # the result's data holds the spread each fill read
     mode = execution.execution_mode
     none = np.full(data.mean.shape, np.nan)  # no training-period forecasts
     params = spec.calibrated(

@@ -48,9 +48,10 @@ class BacktestData:
     ``start`` is the index of the first forecast origin of the period and ``stop`` one past the last bar (the
     bar where the last origin's held return ends); bars before ``start`` are history for rules that need it.
     ``train_mean`` and ``train_variance`` hold the training split's forecasts (NaN where none), for rules that
-    set a constant on the training period; ``spread`` the data's bid-ask spread column, when it has one;
-    ``dof`` the Student-t degrees of freedom of each forecast (NaN for a normal one), None when no forecast has
-    them.
+    set a constant on the training period; ``spread`` the data's bid-ask spread column, when it has one, or once
+    the costs have chosen (:func:`backtests.spreads.priced_spreads`, ``spread_source`` then names each ticker's
+    source) the full spread each fill's half-spread is read from (None: ``--half-spread-bps``); ``dof`` the
+    Student-t degrees of freedom of each forecast (NaN for a normal one), None when no forecast has them.
     """
 
     dates: pd.DatetimeIndex
@@ -70,6 +71,7 @@ class BacktestData:
     spread: np.ndarray | None = None
     dof: np.ndarray | None = None
     members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # an ensemble's means, variances, dofs (K, ...)
+    spread_source: tuple[str, ...] | None = None
 
     def ticker_frame(self, j: int, first: int) -> pd.DataFrame:
         """The feed frame of ticker ``j`` from bar ``first`` to ``stop``."""

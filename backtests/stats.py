@@ -401,6 +401,7 @@ def backtest_stats(
             "borrow_and_financing": result.holding_paid / ex.cash,
             "note": "cash paid over the run, as a share of the starting cash",
         },
+        "half_spread_paid": half_spread_paid(result),
         "delisting_booked": float(costs["delisting"].sum() / ex.cash),
         "delisting_note": (
             "cash the delisting return took from the positions of delisted tickers (negative: gave), "
@@ -422,6 +423,26 @@ def backtest_stats(
         "vectorised_check_bp_per_day": gap,
         "vectorised_check_note": "largest daily gap (bp) between backtrader's net returns and the numpy replay",
     }
+
+
+def half_spread_paid(result: BacktestResult) -> dict[str, Any]:
+    """Per ticker, the half-spread its fills paid (median, min, max in bp of the traded value; None without a
+    fill) and where it came from (``--spread``): ``column``, ``estimate:<method>`` or ``flat``."""
+    sources = result.data.spread_source or ("flat",) * len(result.data.tickers)
+    done = result.fills[(result.fills["side"] != "rejected") & (result.fills["value"] > 0)]
+    rate = (done["spread"] / done["value"] * 1e4).groupby(done["ticker"])
+    out: dict[str, Any] = {}
+    for ticker, source in zip(result.data.tickers, sources, strict=True):
+        paid = rate.get_group(ticker) if ticker in rate.groups else pd.Series(dtype=float)
+        figures = (float(paid.median()), float(paid.min()), float(paid.max())) if len(paid) else (None,) * 3
+        out[ticker] = {
+            "source": source,
+            "median_bp": figures[0],
+            "min_bp": figures[1],
+            "max_bp": figures[2],
+            "fills": len(paid),
+        }
+    return out
 
 
 NO_RUN_METRICS = (

@@ -191,11 +191,47 @@ def subtitle_parameters(stats: dict[str, Any]) -> dict[str, str]:
     return {
         "Execution": html.escape(ex["mode"] + (" (optimistic)" if ex.get("optimistic") else "")),
         "Costs": (
-            f"commission {ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, impact "
+            f"commission {ex['commission_bps']:g} bp, {half_spread_words(ex)}, impact "
             f"{ex['impact']:g}, volume cap {ex['participation'] * 100:g}%, borrow {ex['borrow'] * 100:g}%, "
             f"financing {ex['financing'] * 100:g}%"
         ),
     }
+
+
+def half_spread_words(ex: dict[str, Any]) -> str:
+    """The half-spread setting in a few words (``--spread``; runs of an older qtrade paid the flat one).
+
+    >>> half_spread_words({"half_spread_bps": 2.0, "spread": "auto"})
+    'half-spread from the data or estimated from prices (at least 2 bp)'
+    """
+    bps = ex["half_spread_bps"]
+    return {
+        "auto": f"half-spread from the data or estimated from prices (at least {bps:g} bp)",
+        "column": f"half-spread from the data's spread column ({bps:g} bp where it has none)",
+    }.get(ex.get("spread", "flat"), f"half-spread {bps:g} bp")
+
+
+def spread_table(stats: dict[str, Any]) -> str:
+    """A small table of the half-spread each ticker's fills paid and where it came from (empty for runs of an
+    older qtrade, whose stats.json has no ``half_spread_paid``)."""
+    paid = stats.get("half_spread_paid")
+    if not paid:
+        return ""
+
+    def bp(x: Any) -> str:
+        return "-" if x is None else f"{x:.1f}"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(str(t))}</td><td>{html.escape(str(p['source']))}</td><td>{bp(p['median_bp'])}</td>"
+        f"<td>{bp(p['min_bp'])} to {bp(p['max_bp'])}</td><td>{p['fills']}</td></tr>"
+        for t, p in list(paid.items())[:30]
+    )
+    more = f"<p>... and {len(paid) - 30} more tickers in stats.json.</p>" if len(paid) > 30 else ""
+    return (
+        '<div id="qtrade-spreads"><h3>Half-spread paid, bp of the traded value</h3><table>'
+        "<thead><tr><th>ticker</th><th>source</th><th>median</th><th>range</th><th>fills</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{more}</div>"
+    )
 
 
 def execution_words(stats: dict[str, Any]) -> str:
@@ -210,7 +246,7 @@ def execution_words(stats: dict[str, Any]) -> str:
     )
     return (
         f"Execution {ex['mode']}: {ex['fill']}; the position holds the {ex['holds']}.{warn} Costs: commission "
-        f"{ex['commission_bps']:g} bp, half-spread {ex['half_spread_bps']:g} bp, square-root impact "
+        f"{ex['commission_bps']:g} bp, {half_spread_words(ex)}, square-root impact "
         f"{ex['impact']:g} x daily vol x sqrt(value / ADV), at most {ex['participation'] * 100:g}% of a bar's "
         f"volume, borrow {ex['borrow'] * 100:g}% and financing {ex['financing'] * 100:g}% a year, "
         f"delisting return {ex['delisting_return'] * 100:g}%."
@@ -655,7 +691,10 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
         page = drawdown_section(offline_page(page), quantstats_fixes.drawdown_table(returns))
         page = insert_sections(
             page,
-            calendar_note(returns) + summary_table(inputs) + certainty_section(inputs.stats),
+            calendar_note(returns)
+            + summary_table(inputs)
+            + spread_table(inputs.stats)
+            + certainty_section(inputs.stats),
             forecast_section(inputs),
         )
     with atomic_path(path) as out:

@@ -4,7 +4,8 @@
 forecasts (the embedded panel, their own execution, default costs) and prints the README's table rows.
 ``python benchmarks/strategy_table.py --bounce`` prints, for each execution mode, the net Sharpe ratio of every
 forecast-driven strategy on the bid-ask bounce market (``forecasting.market.synthetic.bounce_panel``: nothing is
-predictable) with the reversal forecast ``-0.5 r_t``.
+predictable) with the reversal forecast ``-0.5 r_t``. ``--spread auto`` charges each ticker's estimated spread
+(:mod:`backtests.spreads`) instead of the flat 2 bp half-spread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from backtests.costs import CostModel
 from backtests.engine import Execution, run_backtest
 from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, performance
@@ -26,7 +28,7 @@ from strategies import available, parse_params
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
-def strategy_rows(folder: Path) -> None:
+def strategy_rows(folder: Path, spread: str = "flat") -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     mode = manifest["config"].get("execution", "same-close")
     panel = load_default()
@@ -35,17 +37,24 @@ def strategy_rows(folder: Path) -> None:
     print("| strategy | total, net | Sharpe, net | Sharpe, gross | max drawdown | turnover a year (one-way) | costs |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     bench = None
+    paid: list[dict[str, float | None]] = []
     for spec in available():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = run_backtest(data, spec, parse_params(spec, None), Execution(mode=mode))
+            result = run_backtest(
+                data, spec, parse_params(spec, None), Execution(mode=mode, costs=CostModel(spread=spread))
+            )
             stats = backtest_stats(result)
+            paid.append({t: p["median_bp"] for t, p in stats["half_spread_paid"].items()})
         n, g = stats["net"], stats["gross"]
         bench = stats["benchmark"]
         print(
             f"| {spec.name} | {n['total_return'] * 100:+.1f}% | {n['sharpe']:.2f} | {g['sharpe']:.2f} | "
             f"{n['max_drawdown'] * 100:.1f}% | {stats['turnover_annual']:.0f}x | {stats['costs_total'] * 100:.1f}% |"
         )
+    if spread != "flat":
+        first = available()[0].name
+        print(f"half-spread paid ({spread}), median bp per ticker, {first}'s fills: {paid[0]}")
     if bench:
         print(
             f"| benchmark (buy and hold, no costs) | {bench['total_return'] * 100:+.1f}% | {bench['sharpe']:.2f} | "
@@ -53,7 +62,7 @@ def strategy_rows(folder: Path) -> None:
         )
 
 
-def bounce_rows() -> None:
+def bounce_rows(spread: str = "flat") -> None:
     from test_execution import reversal_forecasts
 
     panel = bounce_panel(6, 2000, bounce_bp=50.0, seed=0)
@@ -69,7 +78,7 @@ def bounce_rows() -> None:
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = run_backtest(data, spec, params, Execution(mode=mode))
+                result = run_backtest(data, spec, params, Execution(mode=mode, costs=CostModel(spread=spread)))
             net, gross = performance(result.returns)["sharpe"], performance(result.gross_returns)["sharpe"]
             cells.append(f"{net:.2f} ({gross:.2f})")
         print(f"| {mode} | " + " | ".join(cells) + " |")
@@ -80,11 +89,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--forecasts", type=Path)
     ap.add_argument("--bounce", action="store_true")
+    ap.add_argument("--spread", default="flat", choices=["flat", "auto"], help="the half-spread fills pay")
     args = ap.parse_args()
     if args.forecasts:
-        strategy_rows(args.forecasts)
+        strategy_rows(args.forecasts, args.spread)
     if args.bounce:
-        bounce_rows()
+        bounce_rows(args.spread)
     if not (args.forecasts or args.bounce):
         ap.error("give --forecasts FOLDER and/or --bounce")
 

@@ -381,10 +381,19 @@ def backtest(
     cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
     execution: ExecutionOpt = "next-close",
     commission_bps: Annotated[float, typer.Option(help="Commission, basis points of traded value.")] = 1.0,
+    spread: Annotated[
+        str,
+        typer.Option(
+            help="Which bid-ask spread fills pay: auto (the data's spread column, else each ticker's spread estimated "
+            "from its own past prices), flat (the column, else --half-spread-bps) or column (the column; an error "
+            "without one)."
+        ),
+    ] = "auto",
     half_spread_bps: Annotated[
         float,
         typer.Option(
-            help="Half the bid-ask spread paid on each fill, basis points (a spread column in the data wins)."
+            help="Half the bid-ask spread in basis points: paid where the data has no spread column under --spread "
+            "flat, the floor of an estimate under auto."
         ),
     ] = 2.0,
     impact: Annotated[
@@ -439,6 +448,7 @@ def backtest(
         participation=participation,
         borrow=borrow,
         financing=financing,
+        spread=spread,
     )
     setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band, delisting_return=delisting_return)
     config = ForecastConfig(

@@ -4,6 +4,7 @@ computes a figure."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,13 @@ def print_backtest(stats: dict[str, Any], out: Path) -> None:
             pct(s["probabilistic_sharpe"]),
         )
     console.print(table)
+    paid = stats.get("half_spread_paid") or {}
+    medians = {t: p for t, p in paid.items() if p.get("median_bp") is not None}
+    if medians:
+        shown = ", ".join(f"{t} {p['median_bp']:.1f}" for t, p in list(medians.items())[:8])
+        sources = ", ".join(sorted({p["source"] for p in medians.values()}))
+        more = f" and {len(medians) - 8} more" if len(medians) > 8 else ""
+        console.print(f"half-spread paid, median bp per ticker ({sources}): {shown}{more}", soft_wrap=True)
     sure = stats.get("sharpe_inference") or {}
     est, diff = (sure.get("net") or {}).get("sharpe") or {}, sure.get("difference") or {}
     if "se" in est:
@@ -299,6 +307,11 @@ def _p(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
+def _estimated(row: Any) -> str:
+    bps = float(row.get("half_spread_bps", float("nan")))
+    return "too short" if math.isnan(bps) else f"{bps:.1f} bp ({row['spread_method']})"
+
+
 def print_summary(summary: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -345,6 +358,14 @@ def print_summary(summary: Any) -> None:
             str(row["missing_close"]),
         )
     console.print(table)
+    if "half_spread_bps" in per.columns:
+        listed = ", ".join(f"{t} {_estimated(row)}" for t, row in shown.iterrows())
+        console.print(
+            f"bid-ask half-spread estimated from each ticker's own prices, median of its last year: {listed}"
+            f"{' ...' if len(per) > 20 else ''} (edge: from open, high, low and close; roll: closes only; what "
+            "qtrade backtest --spread auto charges, at least --half-spread-bps, when the data has no spread column)",
+            soft_wrap=True,
+        )
     if len(per) > 20:
         console.print(f"... and {len(per) - 20} more tickers")
     suspects = s.suspect_splits

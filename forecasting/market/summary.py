@@ -16,6 +16,7 @@ __all__ = [
     "DataSummary",
     "check_window",
     "data_warnings",
+    "estimated_half_spreads",
     "summarize",
     "suspect_splits",
     "suspect_units",
@@ -37,8 +38,8 @@ class DataSummary:
     the files hold them); ``ticker_days`` are the trading days from each ticker's first to its last price,
     summed over tickers (the rows the cleaned panel has, some of them ``filled_rows`` by interpolation); and
     ``repaired`` and ``unbridged`` count values, five (open, high, low, close, volume) to a row. ``per_ticker``
-    has columns ``first``, ``last``, ``rows``, ``days``, ``filled`` (days) and ``missing_close`` (days whose
-    close is still missing).
+    has columns ``first``, ``last``, ``rows``, ``days``, ``filled`` (days), ``missing_close`` (days whose
+    close is still missing), ``half_spread_bps`` and ``spread_method`` (:func:`estimated_half_spreads`).
     """
 
     source: str
@@ -82,6 +83,20 @@ class DataSummary:
         }
 
 
+def estimated_half_spreads(clean: CleanPanel) -> pd.DataFrame:
+    """Each ticker's half-spread estimated from its prices (:mod:`forecasting.market.spreads`), the median of its
+    last year's estimates in bp (NaN where too short), and the estimator (``edge`` or, closes only, ``roll``)."""
+    from forecasting.market.spreads import estimate_spreads, recent_half_spreads
+
+    v = clean.values
+    real = np.isfinite(v["close"]) & ~clean.filled
+    est = estimate_spreads(v["open"], v["high"], v["low"], v["close"], real)
+    return pd.DataFrame(
+        {"half_spread_bps": recent_half_spreads(est) * 1e4, "spread_method": list(est.methods)},
+        index=pd.Index([str(t) for t in clean.tickers]),
+    )
+
+
 def summarize(clean: CleanPanel, source: str) -> DataSummary:
     """Summarise a cleaned panel.
 
@@ -108,6 +123,7 @@ def summarize(clean: CleanPanel, source: str) -> DataSummary:
             "missing_close": by["close"].apply(lambda s: int(s.isna().sum())),
         }
     )
+    per[["half_spread_bps", "spread_method"]] = estimated_half_spreads(clean).reindex(per.index)
     return DataSummary(
         source=source,
         n_tickers=len(per),
