@@ -302,3 +302,16 @@ def test_each_benchmark_and_rf_error_is_one_line(tmp_path: Path, option: str, fi
     assert res.exit_code == 1, res.output
     assert message in res.output and "Traceback" not in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_the_comparison_names_the_benchmark_it_tests_against(tmp_path: Path) -> None:
+    from backtests.comparison import run_comparison_job
+
+    panel, _, fc = _files(tmp_path)
+    names = ["buyhold", "test_mean_is_weight"]
+    done = run_comparison_job(panel, tmp_path / "all", strategies=names, forecasts=fc, benchmark="SPY", reps=50)
+    assert done.table["strategy"].tolist() == [*names, "SPY (benchmark)"]
+    assert done.spa["benchmark"] == "SPY" and "than SPY" in done.spa["meaning"]
+    record = json.loads((tmp_path / "all" / "comparison.json").read_text())
+    assert record["benchmark"]["strategy"] == "SPY (benchmark)" and record["benchmark_source"]["name"] == "SPY"
+    assert "Is the best better than SPY?" in (tmp_path / "all" / "comparison.html").read_text(encoding="utf-8")
