@@ -12,8 +12,10 @@ Costs (:mod:`backtests.costs`). Each fill pays commission, half-spread and squar
 :class:`TickerCosts`, the commission scheme of each ticker; a forced close of a delisted ticker also settles the
 delisting return in cash the same way (a return of the position, kept apart from the costs). Each bar, before
 its fills in ``next-open`` and after them in the close modes (when the positions held since the previous close
-are known), the broker charges the borrow fee and the financing of the day on those positions, valued at the
-previous close.
+are known), the broker charges the borrow fee and the financing spread of the day on those positions, valued at
+the previous close, and books the day's interest at the risk-free rate (:func:`backtests.risk_free.day_interest`:
+the equity not committed to positions earns it, the exposure above the equity pays it). The interest is a return
+of the money, not a cost: it is in ``interest``, apart from ``charged``.
 
 Messages. ``BackBroker`` copies an order (``order.clone()``) every time it changes state; qtrade's strategy acts
 only on finished orders, and a finished order never changes again, so this broker passes those on as they are.
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from backtests.costs import CostModel, MarketStats
+from backtests.risk_free import day_interest
 from strategies.backtrader_compat import bt
 
 __all__ = ["COST_PARTS", "QtradeBroker", "TickerCosts"]
@@ -90,7 +93,7 @@ class QtradeBroker(bt.brokers.BackBroker):
     execution and the cash its delisting return took (:data:`COST_PARTS`); ``fill_paid`` the cash that fills
     cost, by the feed bar whose price filled them; ``fill_booked`` the cash delisting returns took (negative: gave)
     by the same bars, a return of the positions, not a cost; ``charged`` the borrow and financing of each bar's
-    day.
+    day; ``interest`` the cash paid at the risk-free rate on each bar's day (negative: earned).
     """
 
     pending: collections.deque[Any]  # BackBroker's orders waiting for a fill
@@ -107,10 +110,12 @@ class QtradeBroker(bt.brokers.BackBroker):
         first: int,
         close_fills: bool,
         delisting_return: float,
+        rf: np.ndarray | None = None,
     ) -> None:
         """``stats``, ``close``, ``volume`` and ``tradable`` are the data's (n_dates, n_tickers) arrays (``volume``:
         the volume a fill at each row may take a share of, NaN where it is unknown: no cap); the feeds (in the
-        arrays' column order) start at row ``first``."""
+        arrays' column order) start at row ``first``. ``rf`` is the annual risk-free rate of the day that ends at each
+        row (:func:`backtests.risk_free.day_rates`; None: 0)."""
         self.costs = costs
         self.commission = costs.commission_bps / 1e4
         # what a fill at (row, column) pays, but for the impact's sqrt(value): read once, not per fill
@@ -130,7 +135,8 @@ class QtradeBroker(bt.brokers.BackBroker):
         self.first = first
         self.close_fills = close_fills
         self.delisting_return = delisting_return
-        self.holding = bool(costs.borrow or costs.financing)
+        self.rf = None if rf is None or not np.any(rf) else [float(x) for x in rf]
+        self.holding = bool(costs.borrow or costs.financing or self.rf)
         self._feeds = feeds
         self._held: list[Any] = []
         self._feed = feeds[0]
@@ -141,6 +147,8 @@ class QtradeBroker(bt.brokers.BackBroker):
         self.fill_paid: dict[int, float] = {}
         self.fill_booked: dict[int, float] = {}
         self.holding_paid = 0.0
+        self.interest: dict[int, float] = {}
+        self.interest_paid = 0.0
         self.set_coc(close_fills)
         self.p.filler = self._fill_size
 
@@ -243,16 +251,18 @@ class QtradeBroker(bt.brokers.BackBroker):
                 self._fundval = self._value / self._fundshares
 
     def _charge_holding(self, bar: int, *, after_fills: bool) -> float:
-        """Charge the day's borrow and financing on the positions held at the previous close, valued there.
+        """Charge the day's borrow and financing on the positions held at the previous close, valued there, and
+        book the day's interest at the risk-free rate on them; the cash both took.
 
         The equity at that close is the broker's last value (``after_fills=False``, before this bar's fills), or
         the value now less the day's move of the positions (``after_fills=True``, the close fills just done).
         """
         row = self.first + bar
         prev = self.close[row - 1]
+        rate = self.rf[row] if self.rf is not None else 0.0
         if len(self._held) <= 16:  # numpy's per-call cost outweighs a short loop
             sizes = [p.size for p in self._held]
-            if not any(sizes):
+            if not any(sizes) and not rate:
                 return 0.0
             gross = short = moved = 0.0
             now = self.close[row].tolist() if after_fills else None
@@ -265,15 +275,22 @@ class QtradeBroker(bt.brokers.BackBroker):
                     moved += size * (now[k] - price)
         else:
             size = np.fromiter((p.size for p in self._held), dtype=float, count=len(self._held))
-            if not size.any():
+            if not size.any() and not rate:
                 return 0.0
             value = size * prev
             gross = float(np.abs(value).sum())
             short = -float(np.minimum(value, 0.0).sum())
             moved = float(size @ (self.close[row] - prev)) if after_fills else 0.0
-        charge = self.costs.holding_cost(short_value=short, gross=gross, equity=self._value - moved)
+        equity = self._value - moved
+        charge = self.costs.holding_cost(short_value=short, gross=gross, equity=equity)
         if charge:
             self.cash -= charge
             self.holding_paid += charge
             self.charged[bar] = self.charged.get(bar, 0.0) + charge
-        return charge
+        if not rate:
+            return charge
+        interest = day_interest(gross=gross, equity=equity, annual=rate)
+        self.cash -= interest
+        self.interest_paid += interest
+        self.interest[bar] = self.interest.get(bar, 0.0) + interest
+        return charge + interest

@@ -5,15 +5,17 @@ Each strategy runs with its default settings into its own folder ``OUT/<name>/``
 ``qtrade backtest`` (:func:`backtests.pipeline.run_backtest_job`); forecasts made here (when none are given) go to
 ``OUT/forecast/`` once and every strategy reads them. Then ``OUT/`` gets:
 
-- ``comparison.csv`` and ``comparison.json``: one row per strategy and one for the benchmark (the equal-weight
-  buy-and-hold of the same tickers from the same first close, without costs): the net Sharpe ratio with its HAC
-  standard error and 95% interval, the Ledoit-Wolf p-value of its difference from the benchmark's, the annual
-  return (CAGR), total return, maximum drawdown, one-way turnover a year and the costs paid, all read from each
+- ``comparison.csv`` and ``comparison.json``: one row per strategy and one for the benchmark (``--benchmark``,
+  :mod:`backtests.benchmark_sources`; by default the equal-weight buy-and-hold of the same tickers from the same
+  first fill, without costs, named "buy and hold"): the net Sharpe ratio (of the returns in excess of ``--rf``)
+  with its HAC standard error and 95% interval, the Ledoit-Wolf p-value of its difference from the benchmark's, the
+  annual return (CAGR), total return, maximum drawdown, one-way turnover a year and the costs paid, all read from each
   folder's ``stats.json``;
 - ``comparison.json``'s ``spa``: Hansen's (2005) test of superior predictive ability (:class:`arch.bootstrap.SPA`)
   of the strategies against the benchmark. Losses are negative daily net returns (each folder's ``returns.csv``),
   the benchmark's the negative of its daily returns; the null is that no strategy has a higher expected daily
-  return than buy and hold. ``arch`` draws a stationary bootstrap (``reps`` resamples, a fixed ``seed``, mean
+  return than the benchmark (whose name the sentence gives; a risk-free rate cancels in the differences).
+  ``arch`` draws a stationary bootstrap (``reps`` resamples, a fixed ``seed``, mean
   block length from Politis and White's rule on the loss differentials, recorded as ``block_size``) and gives
   three p-values: ``consistent`` (Hansen's, the headline), ``lower`` and ``upper`` (White's Reality Check).
   A small p says the best strategy's edge is larger than the best of that many tries would show by luck.
@@ -46,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.benchmark_sources import benchmark_source, check_ticker
 from backtests.engine import Execution
 from backtests.pipeline import BacktestRun, forecast_dir, rebuild_report, run_backtest_job
 from forecasting.atomic import write_text
@@ -70,12 +73,16 @@ SPA_REPS = 1000
 SPA_SEED = 0
 SIGNIFICANCE = 0.05
 BENCHMARK_RULE = "buyhold"  # the benchmark's own rule, paying costs: not a model of the SPA test
-BENCHMARK_ROW = "buy and hold (benchmark)"
+BENCHMARK_ROW = "buy and hold (benchmark)"  # the last row's name for the default benchmark; else "<name> (benchmark)"
+DEFAULT_BENCHMARK = "buy and hold"
 FILES = ("comparison.csv", "comparison.json", "comparison.html")
 
 COLUMNS: dict[str, str] = {
     "strategy": "the strategy (its default settings), or the benchmark",
-    "sharpe": "net Sharpe ratio a year: mean / sd (ddof 1) of the daily net returns x sqrt(252)",
+    "sharpe": (
+        "net Sharpe ratio a year: mean / sd (ddof 1) of the daily net returns in excess of the risk-free rate "
+        "(--rf, annual / 252 a day; 0 by default) x sqrt(252)"
+    ),
     "sharpe_se": "its standard error (Lo 2002, prewhitened Newey-West: fat tails and autocorrelation allowed for)",
     "sharpe_lower": "the 95% interval's lower end",
     "sharpe_upper": "the 95% interval's upper end",
@@ -122,7 +129,16 @@ def _p_words(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _spa_words(best: str, k: int, excess_bp: float, p: dict[str, float]) -> str:
+def benchmark_row(name: str) -> str:
+    """The table's last row: the benchmark, by its name.
+
+    >>> benchmark_row("buy and hold"), benchmark_row("SPY")
+    ('buy and hold (benchmark)', 'SPY (benchmark)')
+    """
+    return f"{name} (benchmark)"
+
+
+def _spa_words(best: str, k: int, excess_bp: float, p: dict[str, float], name: str = DEFAULT_BENCHMARK) -> str:
     """The SPA test's sentence: its headline p-value, the best strategy's edge, and what the two mean together."""
     tries = f"{k} strateg{'y' if k == 1 else 'ies'}"
     head = (
@@ -131,15 +147,15 @@ def _spa_words(best: str, k: int, excess_bp: float, p: dict[str, float]) -> str:
     )
     if excess_bp <= 0:
         return (
-            f"{head}; no strategy earned more than buy and hold on average (the best by mean net return, {best}, "
+            f"{head}; no strategy earned more than {name} on average (the best by mean net return, {best}, "
             f"{excess_bp:+.2f} bp a day), so none beats it."
         )
-    edge = f"the best by mean net return, {best}, earns {excess_bp:+.2f} bp a day more than buy and hold"
+    edge = f"the best by mean net return, {best}, earns {excess_bp:+.2f} bp a day more than {name}"
     if p["consistent"] < SIGNIFICANCE:
         return f"{head}: {edge}, more than the best of {k} tries would show by luck."
     return (
-        f"{head}: {edge}, within what the best of {k} tries shows by luck, so it cannot be told from buying "
-        "and holding."
+        f"{head}: {edge}, within what the best of {k} tries shows by luck, so it cannot be told from "
+        f"{'buying and holding' if name == DEFAULT_BENCHMARK else name}."
     )
 
 
@@ -150,13 +166,14 @@ def spa_test(
     reps: int = SPA_REPS,
     seed: int = SPA_SEED,
     block_size: int | None = None,
+    name: str = DEFAULT_BENCHMARK,
 ) -> dict[str, Any]:
     """Hansen's SPA test of the ``models``' daily returns (one column each) against the ``benchmark``'s.
 
     Losses are negative returns; days where any series is missing are left out. ``block_size`` (the stationary
     bootstrap's mean block length) defaults to Politis and White's rule on the loss differentials
     (:func:`_block_size`). Returns the p-values (``consistent``, ``lower``, ``upper``), the best model by mean
-    daily return, its edge over the benchmark, the settings, and ``meaning``.
+    daily return, its edge over the benchmark, the settings, and ``meaning`` (which calls the benchmark ``name``).
     """
     from arch.bootstrap import SPA
 
@@ -176,7 +193,8 @@ def spa_test(
     excess_bp = float((means[best] + bench_loss.mean()) * 1e4)
     return {
         "test": "Hansen (2005) superior predictive ability, arch.bootstrap.SPA; losses: negative daily returns",
-        "null": "no strategy has a higher expected daily return than the benchmark",
+        "null": f"no strategy has a higher expected daily return than the benchmark ({name})",
+        "benchmark": name,
         "models": [str(c) for c in frame.columns],
         "days": len(frame),
         "best": best,
@@ -186,7 +204,7 @@ def spa_test(
         "block_size": int(size),
         "reps": int(reps),
         "seed": int(seed),
-        "meaning": _spa_words(best, frame.shape[1], excess_bp, p),
+        "meaning": _spa_words(best, frame.shape[1], excess_bp, p, name),
     }
 
 
@@ -236,8 +254,9 @@ def compare_folders(
     stats = {name: _read_json(out / name / "stats.json") for name in names}
     returns = {name: _returns(out / name) for name in names}
     first = stats[names[0]]
+    bench_name = str((first.get("benchmark_source") or {}).get("name", DEFAULT_BENCHMARK))
     rows = [_row(name, stats[name]) for name in names]
-    rows.append(_row(BENCHMARK_ROW, first, benchmark=True))
+    rows.append(_row(benchmark_row(bench_name), first, benchmark=True))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     bench = returns[names[0]]["benchmark"]
     for name in names[1:]:
@@ -248,11 +267,13 @@ def compare_folders(
                 "trade the same days; run qtrade backtest --strategy all again"
             )
     models = pd.DataFrame({n: returns[n]["strategy"] for n in names if n != BENCHMARK_RULE})
-    spa = spa_test(bench, models, reps=reps, seed=seed)
+    spa = spa_test(bench, models, reps=reps, seed=seed, name=bench_name)
     facts = {
         "split": first.get("split"),
         "period": first.get("period"),
         "execution": (first.get("execution") or {}).get("mode"),
+        "benchmark_source": first.get("benchmark_source") or {"name": DEFAULT_BENCHMARK, "kind": "equal"},
+        "risk_free": (first.get("risk_free") or {}).get("rate", "0"),
     }
     return table, spa, facts
 
@@ -283,6 +304,11 @@ HEADERS = [
     "turnover a year",
     "costs",
 ]
+
+
+def headers(name: str = DEFAULT_BENCHMARK) -> list[str]:
+    """:data:`HEADERS` with the benchmark's name in the p-value's column."""
+    return [f"p vs {name}" if h == "p vs buy and hold" else h for h in HEADERS]
 
 
 def comparison_rows(table: pd.DataFrame) -> list[list[str]]:
@@ -318,13 +344,14 @@ def _title(facts: dict[str, Any], n: int) -> str:
 
 def _page(table: pd.DataFrame, spa: dict[str, Any], facts: dict[str, Any], failed: dict[str, str]) -> str:
     """``comparison.html``: the table, the SPA test's sentence and links to each tearsheet; no outside resource."""
-    names = [str(s) for s in table["strategy"] if s != BENCHMARK_ROW]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    names = [str(s) for s in table["strategy"]][:-1]  # the benchmark is the last row
+    bench_name = str((facts.get("benchmark_source") or {}).get("name", DEFAULT_BENCHMARK))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers(bench_name))
     body = []
-    for name, cells in zip(table["strategy"], comparison_rows(table), strict=True):
+    for k, (name, cells) in enumerate(zip(table["strategy"], comparison_rows(table), strict=True)):
         first = (
             f'<a href="{html.escape(str(name))}/tearsheet.html">{html.escape(str(name))}</a>'
-            if name != BENCHMARK_ROW
+            if k < len(names)
             else html.escape(str(name))
         )
         body.append("<tr><td>" + first + "".join(f"<td>{html.escape(c)}</td>" for c in cells[1:]) + "</tr>")
@@ -347,7 +374,9 @@ def _page(table: pd.DataFrame, spa: dict[str, Any], facts: dict[str, Any], faile
         "tbody tr:last-child{font-style:italic}</style>\n</head>\n<body>\n"
         f'<div class="container">\n<h1>{title}</h1>\n'
         f'<table id="qtrade-comparison"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>\n'
-        f'<h3>Is the best better than buying and holding?</h3>\n<p id="qtrade-spa">{html.escape(said)}</p>\n'
+        f"<h3>Is the best better than "
+        f"{'buying and holding' if bench_name == DEFAULT_BENCHMARK else html.escape(bench_name)}?</h3>\n"
+        f'<p id="qtrade-spa">{html.escape(said)}</p>\n'
         f"{p_line}\n"
         + (f"<h3>Strategies that did not run</h3><ul>{broke}</ul>\n" if broke else "")
         + f'<h3>Columns</h3><ul style="color:grey">{notes}</ul>\n</div>\n</body>\n</html>\n'
@@ -359,8 +388,8 @@ def _write(out: Path, table: pd.DataFrame, spa: dict[str, Any], facts: dict[str,
     record = {
         **facts,
         "columns": COLUMNS,
-        "strategies": [r for r in table.to_dict("records") if r["strategy"] != BENCHMARK_ROW],
-        "benchmark": next(r for r in table.to_dict("records") if r["strategy"] == BENCHMARK_ROW),
+        "strategies": table.to_dict("records")[:-1],
+        "benchmark": table.to_dict("records")[-1],
         "spa": spa,
         "failed": failed,
     }
@@ -388,6 +417,8 @@ def run_comparison_job(
     progress: bool = True,
     reps: int = SPA_REPS,
     seed: int = SPA_SEED,
+    benchmark: str = "equal",
+    benchmark_only: bool = False,
 ) -> Comparison:
     """Backtest every strategy (``strategies``, by default every registered one) on the same forecasts, each into
     ``out/<name>/``, and write the comparison; see the module's docstring.
@@ -406,6 +437,7 @@ def run_comparison_job(
     if not names:
         raise ConfigError("no strategy to compare; name at least one")
     execution = execution or Execution()
+    check_ticker(benchmark_source(benchmark), [str(t) for t in panel.index.unique("ticker")], source)
     out = check_out(out)
     if forecasts is not None:
         given = Path(forecasts)
@@ -421,7 +453,11 @@ def run_comparison_job(
         from forecasting.pipeline import ForecastConfig, run_forecast
 
         config = replace(forecast_config or ForecastConfig(), execution=execution.mode)
-        run_forecast(panel, config, out / "forecast", source=source, progress=progress)
+        chosen = benchmark_source(benchmark)
+        traded = panel
+        if benchmark_only and chosen.kind == "ticker":  # the command line's --tickers left it out: not forecast
+            traded = panel[panel.index.get_level_values("ticker") != chosen.value]
+        run_forecast(traded, config, out / "forecast", source=source, progress=progress)
         forecasts = out / "forecast"
     assert forecasts is not None
     runs: dict[str, BacktestRun] = {}
@@ -439,6 +475,8 @@ def run_comparison_job(
                 forecast_config=forecast_config,
                 source=source,
                 progress=False,
+                benchmark=benchmark,
+                benchmark_only=benchmark_only,
             )
         except QtradeError as exc:
             failed[name] = str(exc)
@@ -458,6 +496,7 @@ def run_comparison_job(
             "strategies": done,
             "execution": asdict(execution),
             "split": split,
+            "benchmark": str(benchmark),
             "forecasts": str(forecasts),
             "spa": {"reps": reps, "seed": seed},
         },

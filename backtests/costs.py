@@ -15,8 +15,11 @@ Every cost of a fill is a share of its traded value ``|size| * price``, paid in 
 
 An order fills for at most ``participation`` of the fill bar's volume; the rest is not traded that bar. Holding
 costs accrue each trading day on the positions held at the previous close, valued at that close: ``borrow``
-(annual rate) on the value of short positions and ``financing`` (annual rate) on the gross exposure above the
-equity (leverage above 1), each divided by 252.
+(annual rate) on the value of short positions and ``financing`` (annual rate, the spread over the risk-free rate)
+on the gross exposure above the equity (leverage above 1), each divided by 252. The risk-free rate itself
+(``--rf``, :mod:`backtests.risk_free`) is paid on that borrowed exposure and earned on the equity not committed to
+positions, on the same days and values; it is a return of the money, not a cost, so it is in the net and gross
+returns alike.
 """
 
 from __future__ import annotations
@@ -88,7 +91,8 @@ class CostModel:
         return float(rate)
 
     def holding_cost(self, *, short_value: float, gross: float, equity: float) -> float:
-        """One day's borrow fee and financing, in cash, for positions held over it.
+        """One day's borrow fee and financing spread, in cash, for positions held over it (the risk-free rate on
+        top of the spread: :func:`backtests.risk_free.day_interest`).
 
         ``short_value`` is the (positive) value of the short positions, ``gross`` the sum of all positions'
         absolute values, ``equity`` the account's value, all at the close the day starts from.

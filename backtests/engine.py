@@ -3,7 +3,9 @@
 Execution (:mod:`forecasting.preparation.execution`): ``next-close`` (default) fills a forecast made at the close
 of t at the close of t+1, ``next-open`` at the open of t+1, ``same-close`` at the close of t itself (optimistic:
 no real order can). Costs (:mod:`backtests.costs`): commission, half-spread and square-root impact on each fill,
-a cap on the share of a bar's volume an order takes, borrow on shorts and financing of leverage. Positions are
+a cap on the share of a bar's volume an order takes, borrow on shorts and financing of leverage; the risk-free
+rate (:mod:`backtests.risk_free`) is earned on the equity not committed to positions and paid, under the financing
+spread, on the exposure above it. Positions are
 fractional, so an index-level price still gets the weight asked for. The benchmark is an equal-weight
 buy-and-hold of the same tickers, without costs, bought when the strategy's first order fills and rebalanced to
 equal weights whenever a ticker lists or delists (:func:`benchmark`); a delisting's return is a return of the
@@ -19,9 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backtests.benchmark_sources import Benchmark
 from backtests.broker import QtradeBroker, TickerCosts
 from backtests.costs import CostModel, MarketStats, market_stats
 from backtests.inputs import BacktestData
+from backtests.risk_free import DAYS, RiskFree, day_rates
 from backtests.spreads import priced_spreads
 from forecasting.errors import ConfigError
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
@@ -49,9 +53,10 @@ class Execution:
     """How orders fill and what they cost; ``qtrade backtest`` options map onto these fields.
 
     ``delisting_return`` is the return booked on the position of a ticker whose data ends, when it is closed at
-    its last real price (0: that price; -0.3: 30% below it, say for a forced delisting). ``rebalance`` (daily,
-    weekly, monthly) is how often the rule decides; ``target_vol`` scales every decided book to that annual
-    forecast volatility, its gross exposure at most ``max_gross``.
+    its last real price (0: that price; -0.3: 30% below it, say for a forced delisting). ``rf`` is the annual
+    risk-free rate (``--rf``) of financing and of every Sharpe ratio. ``rebalance`` (daily, weekly, monthly) is
+    how often the rule decides; ``target_vol`` scales every decided book to that annual forecast volatility, its
+    gross exposure at most ``max_gross``.
     """
 
     cash: float = 1_000_000.0
@@ -63,6 +68,7 @@ class Execution:
     rebalance: str = "daily"
     target_vol: float | None = None
     max_gross: float = 2.0
+    rf: RiskFree = field(default_factory=RiskFree)
 
     def __post_init__(self) -> None:
         execution_mode(self.mode)
@@ -90,7 +96,10 @@ class BacktestResult:
 
     ``returns`` etc. are indexed by the close at which the return is earned (the day's equity change).
     ``decisions`` (the rule's targets, NaN: keep) and ``holdings`` (the weights held once they filled) are
-    indexed by the forecast origin they were decided at.
+    indexed by the forecast origin they were decided at. ``risk_free`` is the risk-free rate of each return's
+    day (annual / 252; all 0 without ``--rf``), which every Sharpe ratio is in excess of; ``interest_paid`` the
+    cash paid at that rate on the exposure above the equity less the cash earned on the equity not committed.
+    ``chosen_benchmark`` is the ``--benchmark`` in place of ``benchmark`` (None: the equal-weight one).
     """
 
     strategy: str
@@ -108,7 +117,10 @@ class BacktestResult:
     data: BacktestData = field(repr=False)
     market: MarketStats = field(repr=False)
     first: int = 0
-    holding_paid: float = 0.0  # cash paid in borrow fees and financing
+    holding_paid: float = 0.0  # cash paid in borrow fees and financing spread
+    risk_free: pd.Series | None = None
+    interest_paid: float = 0.0
+    chosen_benchmark: Benchmark | None = None
 
     @property
     def turnover(self) -> pd.Series:
@@ -152,6 +164,7 @@ def run_backtest(
     warmup = min(spec.warmup_bars(params), data.start)
     first = data.start - warmup
     model = execution.costs
+    rf = None if execution.rf.is_zero else day_rates(execution.rf.in_period(data.dates, data.start), data.start)
     volume, market = _fill_inputs(data, mode, model)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     broker = cerebro.broker = QtradeBroker()
@@ -175,6 +188,7 @@ def run_backtest(
         first=first,
         close_fills=mode.price == "close",
         delisting_return=execution.delisting_return,
+        rf=rf,
     )
     cerebro.addstrategy(
         TargetWeights,
@@ -282,6 +296,12 @@ def run_backtest(
         market,
         first,
         broker.holding_paid,
+        pd.Series(
+            np.zeros(len(returns)) if rf is None else rf[data.start + 1 : data.stop] / DAYS,
+            index=returns.index,
+            name="rf",
+        ),
+        broker.interest_paid,
     )
 
 

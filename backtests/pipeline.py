@@ -3,7 +3,9 @@
 Outputs in the run folder (each file written whole or not at all):
 
 - ``tearsheet.html``: QuantStats' report with the forecast section;
-- ``returns.csv``: date, strategy (net), strategy_gross, costs, benchmark; the date is the close a return ends;
+- ``returns.csv``: date, strategy (net), strategy_gross, costs, benchmark (the ``--benchmark`` chosen,
+  :mod:`backtests.benchmark_sources`), and with ``--rf`` rf (the risk-free rate of the day, annual / 252); the date
+  is the close a return ends;
 - ``trades.csv``: every fill: date (of the close or open it filled at), ticker, side, requested and filled size,
   price, value, and its costs in cash: commission, spread, impact, delisting;
 - ``holdings.csv``: the weights held after each decision, by forecast origin; ``deciles.csv``: profit by decile
@@ -33,6 +35,13 @@ from typing import Any
 
 import pandas as pd
 
+from backtests.benchmark_sources import (
+    BenchmarkSource,
+    benchmark_source,
+    check_ticker,
+    choose_benchmark,
+    without_ticker,
+)
 from backtests.engine import BacktestResult, Execution, run_backtest
 from backtests.inputs import align, load_forecasts
 from backtests.stats import backtest_stats, confidence_deciles, cross_section_daily, traded_cross_section
@@ -72,11 +81,20 @@ def run_backtest_job(
     forecast_config: Any = None,
     source: str = "data",
     progress: bool = True,
+    benchmark: str | BenchmarkSource = "equal",
+    benchmark_only: bool = False,
 ) -> BacktestRun:
-    """Backtest ``strategy`` on ``panel`` with the given forecasts, or with forecasts made here first."""
+    """Backtest ``strategy`` on ``panel`` with the given forecasts, or with forecasts made here first.
+
+    ``benchmark`` is ``--benchmark`` (:mod:`backtests.benchmark_sources`): a ticker of ``panel`` that the forecasts
+    have no rows for is a benchmark only, out of what the strategy trades; ``benchmark_only`` makes it one in any
+    case (the command line's ``--tickers`` left it out), and keeps it out of forecasts made here.
+    """
     spec = get(strategy)
     settings = parse_params(spec, params)
     execution = execution or Execution()
+    chosen = benchmark if isinstance(benchmark, BenchmarkSource) else benchmark_source(benchmark)
+    check_ticker(chosen, [str(t) for t in panel.index.unique("ticker")], source)
     out = check_out(out)
     if forecasts is not None and out.resolve() == forecast_dir(Path(forecasts)).resolve():
         raise ConfigError(
@@ -89,7 +107,8 @@ def run_backtest_job(
         from forecasting.pipeline import ForecastConfig, run_forecast
 
         config = replace(forecast_config or ForecastConfig(), execution=execution.mode)
-        run_forecast(panel, config, out / "forecast", source=source, progress=progress)
+        traded = _without(panel, chosen.value) if benchmark_only and chosen.kind == "ticker" else panel
+        run_forecast(traded, config, out / "forecast", source=source, progress=progress)
         forecasts = out / "forecast"
         max_gap = config.max_gap
         made_here = True
@@ -103,10 +122,16 @@ def run_backtest_job(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = load_forecasts(fc_path, execution=execution.mode)
-        data = align(
+        everything = align(
             panel, frame, split=split, max_gap=max_gap, source=source, execution=execution.mode, calendar=calendar
         )
+        only = chosen.kind == "ticker" and (benchmark_only or chosen.value not in set(frame["ticker"]))
+        if only:
+            frame = frame[frame["ticker"] != chosen.value]
+        data = without_ticker(everything, chosen.value) if only else everything
         result = run_backtest(data, spec, settings, execution)
+        bench = choose_benchmark(chosen, everything, execution.mode, result.benchmark, traded=not only)
+        result.benchmark, result.chosen_benchmark = bench.returns, bench
     messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     section = traded_cross_section(result.data)
     source_dir = forecast_dir(fc_path)
@@ -145,6 +170,7 @@ def run_backtest_job(
             "params": settings,
             "execution": asdict(execution),
             "split": split,
+            "benchmark": str(chosen),
             "forecasts": str(fc_path),
             "calendar": resolve_calendar(calendar, panel) or "none",
         },
@@ -152,6 +178,10 @@ def run_backtest_job(
     )
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return BacktestRun(result, stats, out, messages)
+
+
+def _without(panel: pd.DataFrame, ticker: str) -> pd.DataFrame:
+    return panel[panel.index.get_level_values("ticker") != ticker]
 
 
 def _forecast_max_gap(path: Path) -> int:
@@ -188,6 +218,7 @@ def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> N
             "strategy_gross": result.gross_returns,
             "costs": result.costs,
             "benchmark": result.benchmark,
+            **({} if result.execution.rf.is_zero or result.risk_free is None else {"rf": result.risk_free}),
         }
     )
     returns.index.name = "date"

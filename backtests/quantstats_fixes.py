@@ -67,6 +67,14 @@ draw the fixed versions. What upstream does wrong, and what each fix does:
     and "Longest DD Days" / "Avg. Drawdown Days" say "ongoing" where a drawdown not recovered is counted
     (its days run through the last day).
 
+- Risk-free rate: QuantStats takes ``rf`` as an annual rate and turns it into a day's as ``(1 + rf) ** (1 / 252)
+  - 1``, where qtrade charges and earns ``rf / 252`` a day (and a float ``rf`` below 0 is ignored: it checks
+  ``rf > 0``); its report header formats ``rf`` with ``{rf:.1%}``, which a rate series cannot take.
+  :class:`DailyRate` is the series of annual rates whose conversion gives back qtrade's day rates exactly, so
+  every Sharpe and Sortino ratio of the report is of the same excess returns as ``stats.json``'s, and it prints
+  (header, and "Risk-Free Rate %" through the fixed ``reports._rf_scalar``) as the mean annual rate, 252 x the mean
+  day's.
+
 ``apply()`` is idempotent; the ``ORIGINAL_*`` names keep QuantStats' own functions so a test can tell when a
 new release no longer needs these fixes.
 """
@@ -75,7 +83,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -102,6 +110,7 @@ __all__ = [
     "ORIGINAL_TIMESERIES",
     "PERIODS",
     "TRAILING",
+    "DailyRate",
     "apply",
     "drawdown_table",
     "format_pct_axis",
@@ -134,6 +143,37 @@ ORIGINAL_LONGEST_DRAWDOWNS = _original(_core, "plot_longest_drawdowns")
 ORIGINAL_FORMAT_PCT = _original(_core, "format_pct_axis")
 ORIGINAL_MONTHLY_RETURNS = _original(_stats, "monthly_returns")
 ORIGINAL_METRICS = _original(_reports, "metrics")
+ORIGINAL_RF_SCALAR = _original(_reports, "_rf_scalar")
+
+
+class DailyRate(pd.Series):
+    """``rf=`` for QuantStats from the risk-free rate of each day (``annual / 252``): the annual rates
+    ``(1 + day) ** 252 - 1`` that QuantStats turns back into exactly those days' rates; printed as the mean annual
+    rate, 252 x the mean day's.
+
+    >>> days = pd.bdate_range("2024-01-01", periods=3)
+    >>> rf = DailyRate.from_days(pd.Series(0.05 / 252, index=days))
+    >>> f"{rf:.2%}", bool(np.allclose((1 + rf) ** (1 / 252) - 1, 0.05 / 252, rtol=1e-12, atol=0))
+    ('5.00%', True)
+    """
+
+    _metadata: ClassVar[list[str]] = ["annual"]
+    annual: float
+
+    @classmethod
+    def from_days(cls, days: pd.Series, periods: int = 252) -> DailyRate:
+        out = cls((1.0 + days.astype(float)) ** periods - 1.0)
+        out.annual = float(days.mean() * periods) if len(days) else 0.0
+        return out
+
+    def __format__(self, spec: str) -> str:
+        return format(self.annual, spec)
+
+
+def _rf_scalar(rf: Any) -> float:
+    """QuantStats' one figure for ``rf`` (its report's "Risk-Free Rate %"): a :class:`DailyRate`'s annual rate."""
+    return rf.annual if isinstance(rf, DailyRate) else float(ORIGINAL_RF_SCALAR(rf))
+
 
 #: Metrics-table row -> (the window it covers, whether QuantStats annualises it).
 TRAILING = {
@@ -743,7 +783,12 @@ CORE_FIXES = {
     plot_longest_drawdowns: ORIGINAL_LONGEST_DRAWDOWNS,
     format_pct_axis: ORIGINAL_FORMAT_PCT,
 }
-for _fix, _upstream in {**CORE_FIXES, monthly_returns: ORIGINAL_MONTHLY_RETURNS, metrics: ORIGINAL_METRICS}.items():
+for _fix, _upstream in {
+    **CORE_FIXES,
+    monthly_returns: ORIGINAL_MONTHLY_RETURNS,
+    metrics: ORIGINAL_METRICS,
+    _rf_scalar: ORIGINAL_RF_SCALAR,
+}.items():
     _fix.__wrapped__ = _upstream  # type: ignore[attr-defined]
 
 
@@ -753,6 +798,7 @@ def apply() -> None:
         setattr(_core, fix.__name__, fix)
     _stats.monthly_returns = monthly_returns
     _reports.metrics = metrics
+    _reports._rf_scalar = _rf_scalar
 
 
 apply()

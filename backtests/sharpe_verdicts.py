@@ -48,8 +48,18 @@ def _psr_words(p: float, whose: str, against: str, n: int) -> str:
     )
 
 
-def sharpe_certainty(returns: pd.Series, benchmark: pd.Series, *, periods: int = PERIODS) -> dict[str, Any]:
+def sharpe_certainty(
+    returns: pd.Series,
+    benchmark: pd.Series,
+    *,
+    periods: int = PERIODS,
+    rf: pd.Series | None = None,
+    name: str = "buy and hold",
+) -> dict[str, Any]:
     """How sure the net Sharpe ratio is, beside the benchmark's: ``stats.json``'s ``sharpe_inference``.
+
+    Every figure is of the daily returns in excess of ``rf``, the risk-free rate of each day (annual / 252; None:
+    0). ``name`` is the benchmark's, as the sentences call it ("buy and hold" for the equal-weight default).
 
     ``net`` and ``benchmark`` each hold ``sharpe`` (:func:`backtests.sharpe_inference.sharpe_ratio`, prewhitened
     HAC standard error and 95% interval), ``psr_vs_zero`` (the probabilistic Sharpe ratio against 0) and
@@ -72,23 +82,28 @@ def sharpe_certainty(returns: pd.Series, benchmark: pd.Series, *, periods: int =
     """
     r = returns.to_numpy(dtype=float)
     b = benchmark.reindex(returns.index).to_numpy(dtype=float)
+    if rf is not None:
+        day = rf.reindex(returns.index).fillna(0.0).to_numpy(dtype=float)
+        r, b = r - day, b - day
     out: dict[str, Any] = {
         "method": (
-            "Sharpe ratio: mean / sd (ddof 1) of the daily returns x sqrt(252); standard error: Lo (2002) with a "
+            "Sharpe ratio: mean / sd (ddof 1) of the daily returns in excess of the risk-free rate (annual / 252; "
+            "0 without --rf) x sqrt(252); standard error: Lo (2002) with a "
             "prewhitened Newey-West covariance (non-normal, autocorrelated returns); PSR and minimum track record: "
             "Bailey and Lopez de Prado (2012); difference: Ledoit and Wolf (2008)"
         ),
         "level": CONFIDENCE,
+        "benchmark_name": name,
     }
     bench_sharpe: float | None = None
-    for key, series, whose in (("benchmark", b, "buy and hold's"), ("net", r, "the strategy's")):
+    for key, series, whose in (("benchmark", b, f"{name}'s"), ("net", r, "the strategy's")):
         block: dict[str, Any] = {}
         try:
             est = sharpe_ratio(series, level=CONFIDENCE, periods=periods)
         except ValueError as exc:
             out[key] = {"sharpe": _absent(exc)}
             continue
-        label = "Buy and hold" if key == "benchmark" else "The strategy, net of costs"
+        label = _capital(name) if key == "benchmark" else "The strategy, net of costs"
         block["sharpe"] = {**asdict(est), "meaning": _said(label, est.meaning)}
         psr = probabilistic_sharpe_ratio(series, periods=periods)
         block["psr_vs_zero"] = {**asdict(psr), "meaning": _psr_words(psr.probability, whose, "zero", psr.n)}
@@ -98,7 +113,7 @@ def sharpe_certainty(returns: pd.Series, benchmark: pd.Series, *, periods: int =
             bench_sharpe = est.sharpe
         elif bench_sharpe is not None:
             psr_b = probabilistic_sharpe_ratio(series, bench_sharpe, periods=periods)
-            against = f"buy and hold's observed {bench_sharpe:.2f} (taken as known)"
+            against = f"{name}'s observed {bench_sharpe:.2f} (taken as known)"
             block["psr_vs_benchmark"] = {
                 **asdict(psr_b),
                 "meaning": _psr_words(psr_b.probability, whose, against, psr_b.n),
@@ -109,9 +124,22 @@ def sharpe_certainty(returns: pd.Series, benchmark: pd.Series, *, periods: int =
     try:
         diff = sharpe_difference(r, b, periods=periods)
         out["difference"] = asdict(diff)
+        if name != "buy and hold":  # say which benchmark
+            out["difference"]["meaning"] = diff.meaning.replace("the benchmark's", f"{name}'s", 1)
     except ValueError as exc:
         out["difference"] = _absent(exc)
     return {"net": out.pop("net"), "benchmark": out.pop("benchmark"), **out}
+
+
+def _capital(name: str) -> str:
+    """A name at the start of a sentence: "Buy and hold"; a ticker or a column keeps its own case.
+
+    >>> _capital("buy and hold"), _capital("SPY"), _capital("sp500tr")
+    ('Buy and hold', 'SPY', 'The benchmark sp500tr')
+    """
+    if name == "buy and hold":
+        return "Buy and hold"
+    return name if name[:1].isupper() else f"The benchmark {name}"
 
 
 def deflated_sharpe_ratio(returns: pd.Series | np.ndarray, trial_sharpes: np.ndarray | list[float]) -> dict[str, float]:

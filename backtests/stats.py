@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.engine import BacktestResult
+from backtests.benchmark_sources import BenchmarkSource, choose_benchmark
+from backtests.engine import BacktestResult, Execution
 from backtests.inputs import BacktestData
 from backtests.sharpe_verdicts import sharpe_certainty
 from backtests.vectorized import replay
@@ -54,11 +55,16 @@ VAR_LEVELS = (0.01, 0.05)
 PER_TICKER_VAR = 20  # stats.json lists each ticker's VaR backtest up to this many tickers (counts beyond)
 
 
-def performance(returns: pd.Series) -> dict[str, float | int | None]:
-    """Headline trading figures of daily returns (annualised with 252 days)."""
+def performance(returns: pd.Series, rf: pd.Series | None = None) -> dict[str, float | int | None]:
+    """Headline trading figures of daily returns (annualised with 252 days).
+
+    The Sharpe and Sortino ratios (and the probabilistic Sharpe ratio) are of the returns in excess of ``rf``, the
+    risk-free rate of each day (annual / 252; None: 0); the other figures are of the returns themselves.
+    """
     import quantstats as qs
 
     r = returns.astype(float)
+    excess = r if rf is None else r - rf.reindex(r.index).fillna(0.0)
     if len(r) < 2 or float(r.std()) == 0.0:
         return {
             "days": len(r),
@@ -78,11 +84,11 @@ def performance(returns: pd.Series) -> dict[str, float | int | None]:
             "total_return": float((1 + r).prod() - 1),
             "cagr": float(qs.stats.cagr(r)),
             "volatility": float(qs.stats.volatility(r)),
-            "sharpe": float(qs.stats.sharpe(r)),
-            "sortino": float(qs.stats.sortino(r)),
+            "sharpe": float(qs.stats.sharpe(excess)),
+            "sortino": float(qs.stats.sortino(excess)),
             "max_drawdown": float(qs.stats.max_drawdown(r)),
             "calmar": float(qs.stats.calmar(r)),
-            "probabilistic_sharpe": float(qs.stats.probabilistic_sharpe_ratio(r)),
+            "probabilistic_sharpe": float(qs.stats.probabilistic_sharpe_ratio(excess)),
         }
     return {k: (v if v is None or isinstance(v, int) or np.isfinite(v) else None) for k, v in out.items()}
 
@@ -353,6 +359,10 @@ def backtest_stats(
     """
     section = section if section is not None else traded_cross_section(result.data)
     data = result.data
+    rf = None if result.execution.rf.is_zero else result.risk_free
+    bench = result.chosen_benchmark or choose_benchmark(
+        BenchmarkSource(), data, result.execution.mode, result.benchmark
+    )
     turnover = result.turnover
     ex = result.execution
     mode = ex.execution_mode
@@ -365,6 +375,7 @@ def backtest_stats(
         cash=ex.cash,
         band=ex.band,
         delisting_return=ex.delisting_return,
+        rf=None if ex.rf.is_zero else ex.rf.in_period(data.dates, data.start),
     )
     gap = None
     if len(check):
@@ -390,18 +401,27 @@ def backtest_stats(
             "band": ex.band,
             "delisting_return": ex.delisting_return,
             **asdict(ex.costs),
+            "rf": str(ex.rf),
         },
-        "net": performance(result.returns),
-        "gross": performance(result.gross_returns),
-        "benchmark": performance(result.benchmark),
-        "sharpe_inference": sharpe_certainty(result.returns, result.benchmark),
+        "risk_free": _risk_free_words(ex, result.risk_free),
+        "benchmark_source": bench.summary(),
+        "net": performance(result.returns, rf),
+        "gross": performance(result.gross_returns, rf),
+        "benchmark": performance(result.benchmark, rf),
+        "sharpe_inference": sharpe_certainty(result.returns, result.benchmark, rf=rf, name=bench.name),
         "costs_total": float(result.costs.sum()),
         "costs_paid": {
             **paid,
             "borrow_and_financing": result.holding_paid / ex.cash,
-            "note": "cash paid over the run, as a share of the starting cash",
+            "note": "cash paid over the run, as a share of the starting cash (financing: the spread over rf)",
         },
         "half_spread_paid": half_spread_paid(result),
+        "rf_interest_paid": result.interest_paid / ex.cash,
+        "rf_interest_note": (
+            "cash paid at the risk-free rate on the exposure above the equity, less the cash earned at it on the "
+            "equity not committed to positions, as a share of the starting cash (negative: earned); a return of the "
+            "money, in net and gross alike, not a cost"
+        ),
         "delisting_booked": float(costs["delisting"].sum() / ex.cash),
         "delisting_note": (
             "cash the delisting return took from the positions of delisted tickers (negative: gave), "
@@ -543,6 +563,21 @@ def _confidence_set(mcs: Any) -> dict[str, Any]:
     if "meaning" in mcs:
         out["meaning"] = mcs["meaning"]
     return out
+
+
+def _risk_free_words(ex: Execution, daily: pd.Series | None) -> dict[str, Any]:
+    """``stats.json``'s ``risk_free``: the rate, its mean over the period's days, and where it is used."""
+    mean = float(daily.mean() * 252) if daily is not None and len(daily) else 0.0
+    return {
+        "rate": str(ex.rf),
+        "mean_annual": mean,
+        "note": (
+            "every Sharpe and Sortino ratio here (net, gross, benchmark, sharpe_inference) is of the daily returns in "
+            "excess of the risk-free rate of each day (annual / 252, the rate in force at the close the day starts "
+            "from); the equity not committed to positions earned it and the exposure above the equity paid it plus "
+            "the financing spread"
+        ),
+    }
 
 
 def _fill_words(mode: Any) -> str:

@@ -662,7 +662,9 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
     same qtrade sections: QuantStats cannot report a series that never moves (its beta regression fails).
     """
     returns = inputs.returns["strategy"].rename("Strategy")
-    bench = inputs.returns["benchmark"].rename("Buy and hold, equal weight")
+    name = benchmark_name(inputs.stats)
+    bench = inputs.returns["benchmark"].rename("Buy and hold, equal weight" if name == "buy and hold" else name)
+    days = inputs.returns.get("rf")
     if not returns.fillna(0).to_numpy().any():
         page = no_trades_page(inputs, title=title)
         with atomic_path(path) as out:
@@ -673,6 +675,8 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
     from backtests import quantstats_fixes
 
     quantstats_fixes.apply()
+    # every Sharpe ratio of the report is of the excess returns stats.json's are of (none without --rf)
+    rf: Any = 0.0 if days is None or not days.any() else quantstats_fixes.DailyRate.from_days(days.fillna(0.0))
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -684,7 +688,8 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
             title=title,
             match_dates=False,
             strategy_title="Strategy",
-            benchmark_title="Buy and hold",
+            benchmark_title="Buy and hold" if name == "buy and hold" else name,
+            rf=rf,
             parameters={"Period": html.escape(period_words(inputs)), **subtitle_parameters(inputs.stats)},
         )
         page = raw.read_text(encoding="utf-8")
@@ -701,11 +706,17 @@ def write_tearsheet(inputs: ReportInputs, path: str | os.PathLike[str], *, title
         out.write_text(page, encoding="utf-8")
 
 
+def benchmark_name(stats: dict[str, Any]) -> str:
+    """The benchmark's name in ``stats.json`` ("buy and hold" for the equal-weight default and older runs)."""
+    return str((stats.get("benchmark_source") or {}).get("name", "buy and hold"))
+
+
 def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
     """The page for a strategy whose net return is zero on every day: what happened, then qtrade's sections."""
     r = inputs.returns
     days = f"{len(r)} days, {r.index[0]:%Y-%m-%d} to {r.index[-1]:%Y-%m-%d}" if len(r) else "no days"
     bench = float((1 + r["benchmark"].fillna(0)).prod() - 1) if len(r) else 0.0
+    name = benchmark_name(inputs.stats)
     params = " &bull; ".join(
         f"{k}: {v}"
         for k, v in {"Period": html.escape(period_words(inputs)), **subtitle_parameters(inputs.stats)}.items()
@@ -720,8 +731,9 @@ def no_trades_page(inputs: ReportInputs, *, title: str) -> str:
         f'<div class="container">\n<h1>{html.escape(title)}</h1>\n<h4>{params}</h4>\n<hr>\n'
         '<div id="qtrade-no-trades"><h2>The strategy never traded</h2>'
         f"<p>Its net return is zero on every one of the {days}: it held no position, so there is no performance "
-        "to report (QuantStats' tearsheet cannot be drawn for a return series that never moves). Buy and hold "
-        f"over the same days returned {bench * 100:.2f}%.</p></div>\n"
+        "to report (QuantStats' tearsheet cannot be drawn for a return series that never moves). "
+        f"{html.escape(name[:1].upper() + name[1:] if name == 'buy and hold' else name)} over the same days returned "
+        f"{bench * 100:.2f}%.</p></div>\n"
         f'<div id="qtrade-summary">{summary_table(inputs)}{certainty_section(inputs.stats)}</div>\n'
         f'<div id="qtrade-forecast">{forecast_section(inputs)}</div>\n'
         "</div>\n</body>\n</html>\n"

@@ -15,7 +15,10 @@ in the engine cannot agree with itself here:
   sqrt(value / adv)`` of it, sigma the standard deviation of the close-to-close log returns and adv the mean
   close x volume over the real bars among the 20 before the fill bar;
 - each day the positions held at the previous close pay ``borrow / 252`` on the value of the shorts and
-  ``financing / 252`` on the gross exposure above the equity, valued at that close;
+  ``financing / 252`` on the gross exposure above the equity, valued at that close; and, from the period's first
+  close on, ``rf / 252`` (the risk-free rate in force at that close) times the gross exposure less the equity:
+  paid on what is borrowed, earned (negative) on the equity no position commits. That interest is a return, not
+  a cost;
 - a ticker whose last real price comes before the data's last day is closed by the decision whose fill is that
   price, whatever the rule said, and without the volume cap; the position is settled at that price times
   ``1 + delisting_return``.
@@ -49,10 +52,12 @@ def replay(
     cash: float = 1_000_000.0,
     band: float = 0.0,
     delisting_return: float = 0.0,
+    rf: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Daily net and gross returns of trading ``decisions`` (rows: forecast origins; NaN keeps a position).
 
-    ``first`` is the row of ``data`` the simulation starts at. Returns a frame indexed by the close each return
+    ``first`` is the row of ``data`` the simulation starts at; ``rf`` the annual risk-free rate in force at each
+    date of ``data`` (read from the period's first close on; None: 0). Returns a frame indexed by the close each return
     ends at (the period's days after its first), with ``net``, ``gross``, ``cost`` (as shares of the previous
     close's equity) and ``equity``.
 
@@ -106,7 +111,8 @@ def replay(
     for b in range(first, data.stop):
         paid = 0.0
         if b > first:  # borrow and financing of the day, on the positions held at the previous close
-            paid += book.hold(close[b - 1])
+            rate = float(rf[b - 1]) if rf is not None and b > data.start else 0.0
+            paid += book.hold(close[b - 1], rate)
         if not at_close:
             for j, shares, delisting in at_open:
                 if tradable[b, j]:
@@ -210,16 +216,18 @@ class _Book:
         self.cash -= signed * settled + cost
         return cost
 
-    def hold(self, price: np.ndarray) -> float:
-        """A day's borrow and financing on the shares held, valued at ``price`` (the previous close)."""
+    def hold(self, price: np.ndarray, rate: float = 0.0) -> float:
+        """A day's borrow and financing on the shares held, valued at ``price`` (the previous close), and the
+        interest at the annual risk-free ``rate`` on the equity less the gross exposure; returns the costs alone."""
         value = self.q * price
         gross = float(np.abs(value).sum())
-        if not gross:
+        if not gross and not rate:
             return 0.0
         equity = self.cash + float(value.sum())
         short = float(-value[value < 0].sum())
         cost = self.borrow / YEAR * short + self.financing / YEAR * max(gross - equity, 0.0)
-        self.cash -= cost
+        earned = rate / YEAR * (equity - gross)
+        self.cash += earned - cost
         return cost
 
 

@@ -48,7 +48,8 @@ def _trl_cell(trl: dict[str, Any] | None) -> str:
 
 def certainty_section(stats: dict[str, Any]) -> str:
     """ "How sure is this?": the Sharpe ratios' standard errors and intervals, the probabilistic Sharpe ratios, the
-    minimum track record lengths and the test of the difference from buy and hold, with what each means here."""
+    minimum track record lengths and the test of the difference from the benchmark (buy and hold unless
+    ``--benchmark`` chose another), with what each means here."""
     inference = stats.get("sharpe_inference")
     parts = ['<div id="qtrade-certainty">', "<h3>How sure is this?</h3>"]
     if not inference:
@@ -59,6 +60,8 @@ def certainty_section(stats: dict[str, Any]) -> str:
         return "\n".join(parts)
     net, bench = inference.get("net", {}), inference.get("benchmark", {})
     level = f"{100 * inference.get('level', 0.95):.3g}%"
+    name = str(inference.get("benchmark_name", "buy and hold"))
+    rate = str((stats.get("risk_free") or {}).get("rate", "0"))
 
     def prob(block: dict[str, Any], key: str) -> str:
         p = (block.get(key) or {}).get("probability")
@@ -71,7 +74,7 @@ def certainty_section(stats: dict[str, Any]) -> str:
         ["Standard error (HAC)", s_net[1], s_bench[1]],
         [f"{level} interval", s_net[2], s_bench[2]],
         ["P(true Sharpe > 0) (PSR)", prob(net, "psr_vs_zero"), prob(bench, "psr_vs_zero")],
-        [f"P(true Sharpe > buy and hold's {_num(against, '.2f')})", prob(net, "psr_vs_benchmark"), "-"],
+        [f"P(true Sharpe > {name}'s {_num(against, '.2f')})", prob(net, "psr_vs_benchmark"), "-"],
         [
             f"Days needed to be {level} sure it beats 0",
             _trl_cell(net.get("min_track_record")),
@@ -82,12 +85,12 @@ def certainty_section(stats: dict[str, Any]) -> str:
     if "p_value" in diff:
         rows.append(
             [
-                "Sharpe difference from buy and hold (Ledoit-Wolf)",
+                f"Sharpe difference from {name} (Ledoit-Wolf)",
                 f"{diff['difference']:+.2f} (SE {diff['se']:.2f}, {p_value(diff['p_value'])})",
                 "-",
             ]
         )
-    parts.append(_table(["", "Strategy, net", "Buy and hold"], rows))
+    parts.append(_table(["", "Strategy, net", "Buy and hold" if name == "buy and hold" else name], rows))
     said = [
         (net.get("sharpe") or {}).get("meaning") or (net.get("sharpe") or {}).get("absent"),
         (bench.get("sharpe") or {}).get("meaning"),
@@ -100,7 +103,14 @@ def certainty_section(stats: dict[str, Any]) -> str:
     parts.append(
         '<p style="color:grey">The standard errors allow for fat tails and autocorrelation (Lo 2002, prewhitened '
         "Newey-West); the probabilistic Sharpe ratio and the days needed (Bailey and Lopez de Prado 2012) assume "
-        "independent days.</p></div>"
+        "independent days."
+        + (
+            ""
+            if rate in ("0", "0.0")
+            else " Every Sharpe ratio is of the daily returns in excess of the risk-free rate "
+            f"({html.escape(rate)} a year, / 252 a day)."
+        )
+        + "</p></div>"
     )
     return "\n".join(parts)
 

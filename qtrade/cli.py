@@ -362,7 +362,7 @@ def backtest(
             "--strategy",
             "-s",
             help="A name from qtrade strategies, or all: every strategy on the same forecasts, each into OUT/<name>, "
-            "compared in OUT/comparison.csv with Hansen's SPA test of the best against buy and hold.",
+            "compared in OUT/comparison.csv with Hansen's SPA test of the best against the benchmark.",
         ),
     ] = "kelly",
     param: Annotated[
@@ -405,8 +405,26 @@ def backtest(
     ] = 0.1,
     borrow: Annotated[float, typer.Option(help="Annual fee on the value of short positions, accrued daily.")] = 0.005,
     financing: Annotated[
-        float, typer.Option(help="Annual rate on gross exposure above equity (leverage above 1), accrued daily.")
+        float,
+        typer.Option(
+            help="Annual spread over --rf paid on gross exposure above equity (leverage above 1), accrued daily."
+        ),
     ] = 0.05,
+    rf: Annotated[
+        str,
+        typer.Option(
+            "--rf",
+            help="Risk-free rate: an annual rate (0.04) or a CSV of date and annual rate (a T-bill series). Idle "
+            "equity earns it, borrowed exposure pays it plus --financing, every Sharpe ratio is in excess of it.",
+        ),
+    ] = "0",
+    benchmark: Annotated[
+        str,
+        typer.Option(
+            help="equal (equal-weight buy and hold of the traded tickers), a ticker of the data (SPY; not traded "
+            "when the forecasts have none), or a CSV of date and daily simple return."
+        ),
+    ] = "equal",
     delisting_return: Annotated[
         float,
         typer.Option(help="Return booked when a ticker's data ends and its position is closed at its last real price."),
@@ -434,9 +452,11 @@ def backtest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Backtest a strategy on forecast means and variances; write a QuantStats tearsheet with a forecast section."""
+    from backtests.benchmark_sources import benchmark_source
     from backtests.costs import CostModel
     from backtests.engine import Execution
     from backtests.pipeline import run_backtest_job
+    from backtests.risk_free import parse_rf
     from forecasting.errors import ConfigError
     from forecasting.market.loaders import load_market_data
     from forecasting.pipeline import ForecastConfig
@@ -450,7 +470,15 @@ def backtest(
         financing=financing,
         spread=spread,
     )
-    setup = Execution(cash=cash, mode=execution, costs=costs, short=short, band=band, delisting_return=delisting_return)
+    setup = Execution(
+        cash=cash,
+        mode=execution,
+        costs=costs,
+        short=short,
+        band=band,
+        delisting_return=delisting_return,
+        rf=parse_rf(rf),
+    )
     config = ForecastConfig(
         seed=seed,
         threads=threads,
@@ -474,8 +502,13 @@ def backtest(
             f"{'it' if len(walk) == 1 else 'them'} out, or leave out --forecasts"
         )
     source = str(data) if data else "embedded US tech panel"
+    benchmark_only = bool(tickers) and benchmark not in (tickers or []) and benchmark_source(benchmark).kind == "ticker"
+    if benchmark_only:  # the benchmark's prices come from the data too, but it is not one of the tickers traded
+        tickers = [*(tickers or []), benchmark]
     panel = load_market_data(data, tickers=tickers, date_format=date_format)
     job: dict[str, Any] = dict(
+        benchmark=benchmark,
+        benchmark_only=benchmark_only,
         params=param,
         forecasts=forecasts,
         execution=setup,

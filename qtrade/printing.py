@@ -41,7 +41,8 @@ def print_backtest(stats: dict[str, Any], out: Path) -> None:
         f"{period['first_close']} to {period['last_close']}, {mode} fills"
         f"{' (optimistic)' if stats['execution']['optimistic'] else ''}",
     )
-    for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), ("buy and hold", "benchmark")):
+    name = str((stats.get("benchmark_source") or {}).get("name", "buy and hold"))
+    for label, key in (("strategy, net", "net"), ("strategy, gross", "gross"), (name, "benchmark")):
         s = stats[key]
         table.add_row(
             label,
@@ -65,7 +66,7 @@ def print_backtest(stats: dict[str, Any], out: Path) -> None:
     est, diff = (sure.get("net") or {}).get("sharpe") or {}, sure.get("difference") or {}
     if "se" in est:
         b = (sure.get("benchmark") or {}).get("sharpe") or {}
-        held = f"; buy and hold {b['sharpe']:.2f} ({b['lower']:.2f} to {b['upper']:.2f})" if "se" in b else ""
+        held = f"; {name} {b['sharpe']:.2f} ({b['lower']:.2f} to {b['upper']:.2f})" if "se" in b else ""
         console.print(
             f"Sharpe ratio, net {est['sharpe']:.2f}, {100 * est['level']:.3g}% interval {est['lower']:.2f} to "
             f"{est['upper']:.2f} (HAC standard error {est['se']:.2f}){held}",
@@ -73,7 +74,7 @@ def print_backtest(stats: dict[str, Any], out: Path) -> None:
         )
     if "p_value" in diff:
         console.print(
-            f"Sharpe difference from buy and hold {diff['difference']:+.2f} (standard error {diff['se']:.2f}, "
+            f"Sharpe difference from {name} {diff['difference']:+.2f} (standard error {diff['se']:.2f}, "
             f"Ledoit-Wolf): {diff['meaning'].rsplit(': ', 1)[-1]}",
             soft_wrap=True,
         )
@@ -131,7 +132,7 @@ def print_strategy_comparison(comparison: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from backtests.comparison import HEADERS, comparison_rows
+    from backtests.comparison import comparison_rows, headers
 
     console = Console()
     console.width = max(console.width, 130)
@@ -139,7 +140,7 @@ def print_strategy_comparison(comparison: Any) -> None:
     period = first["period"]
     n = len(comparison.runs)
     table = Table(
-        *HEADERS,
+        *headers(str((first.get("benchmark_source") or {}).get("name", "buy and hold"))),
         title=f"{n} strateg{'y' if n == 1 else 'ies'} on the same forecasts, {first['split']} period "
         f"{period['first_close']} to {period['last_close']}, {first['execution']['mode']} fills",
     )
