@@ -29,6 +29,9 @@ __all__ = [
 INPUT_OPTIONS = ("--data", "--forecasts", "--params", "--forecast-params", "--model", "--space")
 """Options of the qtrade commands that name an input file or folder; the manifest records their SHA-256."""
 
+STRATEGY_OPTIONS = ("--strategy", "-s")
+"""Options that may name a rules file of the user's (``path/rules.py:name``), whose SHA-256 is recorded too."""
+
 _LIBRARIES = ("qtrade", "torch", "numpy", "pandas", "arch", "scipy", "backtrader", "quantstats", "optuna")
 
 
@@ -93,17 +96,27 @@ def input_hashes(argv: list[str]) -> dict[str, dict[str, str | None]]:
     --------
     >>> input_hashes(["qtrade", "forecast", "--out", "x", "--model=/no/such/model.pt"])
     {'--model': {'path': '/no/such/model.pt', 'sha256': None}}
+    >>> input_hashes(["qtrade", "backtest", "--strategy", "/no/such/rules.py:mine", "-o", "x"])
+    {'--strategy': {'path': '/no/such/rules.py', 'sha256': None}}
     """
     found: dict[str, dict[str, str | None]] = {}
     for k, arg in enumerate(argv):
         option, _, value = arg.partition("=")
-        if option not in INPUT_OPTIONS:
+        if option not in (*INPUT_OPTIONS, *STRATEGY_OPTIONS):
             continue
         if not value and k + 1 < len(argv):
             value = argv[k + 1]
+        if option in STRATEGY_OPTIONS:
+            option, value = "--strategy", _rules_file(value)
         if value:
             found[option] = {"path": value, "sha256": file_hash(value)}
     return found
+
+
+def _rules_file(strategy: str) -> str:
+    """The file of ``path/rules.py:name`` or ``path/rules.py``; empty for a strategy's name."""
+    path = strategy.rpartition(":")[0] if strategy.rpartition(":")[0].endswith(".py") else strategy
+    return path if path.endswith(".py") else ""
 
 
 def run_manifest(

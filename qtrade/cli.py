@@ -323,15 +323,27 @@ def forecast(
 
 @app.command()
 @_fail_cleanly
-def strategies() -> None:
-    """List the strategies with their parameters and defaults."""
+def strategies(
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="List the strategies of this rules file of your own (see examples/custom_rules.py) instead; "
+            "run one with qtrade backtest --strategy FILE:NAME.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """List the strategies with their parameters and defaults (built-in and from installed packages, or a file's)."""
     from rich.console import Console
     from rich.table import Table
 
     from strategies import available
+    from strategies.user_rules import load_rules
 
+    specs = list(load_rules(rules).values()) if rules is not None else available()
     table = Table("name", "what it does", "parameters (defaults)", "forecast", "weights")
-    for spec in available():
+    for spec in specs:
         params = "\n".join(f"{k}={p.default!r}: {p.help}" for k, p in spec.params.items()) or "-"
         table.add_row(
             spec.name,
@@ -349,6 +361,10 @@ def strategies() -> None:
         markup=False,
         highlight=False,
     )
+    if rules is not None:
+        console.print(
+            f"run one with: qtrade backtest --strategy {rules}:{specs[0].name} --out DIR", markup=False, highlight=False
+        )
 
 
 @app.command()
@@ -361,8 +377,9 @@ def backtest(
         typer.Option(
             "--strategy",
             "-s",
-            help="A name from qtrade strategies, or all: every strategy on the same forecasts, each into OUT/<name>, "
-            "compared in OUT/comparison.csv with Hansen's SPA test of the best against the benchmark.",
+            help="A name from qtrade strategies; all: every strategy on the same forecasts, each into OUT/<name>, "
+            "compared in OUT/comparison.csv with Hansen's SPA test of the best against the benchmark; or a rule of "
+            "your own, PATH.py:NAME (qtrade strategies --from PATH.py lists them; PATH.py alone when it has one).",
         ),
     ] = "kelly",
     param: Annotated[
@@ -574,7 +591,12 @@ def tune(
     objective: Annotated[
         str, typer.Option(help="nll or mse (forecaster, validation), or sharpe (a strategy).")
     ] = "nll",
-    strategy: Annotated[str, typer.Option(help="The strategy tuned by --objective sharpe.")] = "kelly",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="The strategy tuned by --objective sharpe: a name, or PATH.py:NAME of your own (with --space)."
+        ),
+    ] = "kelly",
     space: Annotated[Path | None, typer.Option(help="JSON or TOML file of search ranges (see README).")] = None,
     pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
     params: Annotated[

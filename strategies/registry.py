@@ -16,6 +16,9 @@ share the equity in N equal sleeves: kelly with ``fraction=0.5`` on 4 such ticke
 is not listed at that close (before its first price, or once its delisting has been decided) holds nothing.
 Portfolio rules (``sleeve=False``) return portfolio weights, shares of the whole equity.
 
+The same decorator registers the rules of a file of one's own (``--strategy path/rules.py:name``) and of an
+installed package (the entry-point group ``qtrade.strategies``): see :mod:`strategies.user_rules`.
+
 A rule with a setting that is fitted on the training period (volmanaged's ``c``) registers a ``calibrate``
 hook; the backtest calls :meth:`StrategySpec.calibrated` with the training split's forecasts before the run.
 """
@@ -206,17 +209,27 @@ def _load_builtins() -> None:
 
 
 def available() -> list[StrategySpec]:
-    """Every registered strategy, sorted by name."""
-    _load_builtins()
+    """Every registered strategy, built-in or from an installed package (:mod:`strategies.user_rules`), by name."""
+    from strategies.user_rules import load_installed
+
+    load_installed()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 def get(name: str) -> StrategySpec:
-    """The strategy called ``name``, or a one-line error that lists the known ones."""
+    """The strategy called ``name``, or ``path/rules.py:name`` of a rules file (:mod:`strategies.user_rules`),
+    or a one-line error that lists the known ones."""
+    from strategies import user_rules
+
+    if user_rules.reference(name) is not None:
+        return user_rules.load_rule(name)
     _load_builtins()
     if name not in _REGISTRY:
+        user_rules.load_installed()  # installed packages are imported only for a name that is not a built-in
+    if name not in _REGISTRY:
         raise ConfigError(
-            f"strategy {name!r} is not known; use one of {', '.join(sorted(_REGISTRY))} (qtrade strategies lists them)"
+            f"strategy {name!r} is not known; use one of {', '.join(sorted(_REGISTRY))} (qtrade strategies lists "
+            "them), or a rules file of your own as path/to/rules.py:name"
         )
     return _REGISTRY[name]
 

@@ -18,6 +18,7 @@ from forecasting.market.synthetic import synthetic_panel
 from qtrade.cli import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+EXAMPLE = README.with_name("examples") / "custom_rules.py"
 QTRADE = str(Path(sys.executable).with_name("qtrade"))
 
 
@@ -156,6 +157,7 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "wf" / "metrics.json").read_text())["walk_forward"]["folds"]
     ran.append("forecast")
     assert "kelly" in _ok(["strategies"])
+    assert "hysteresis" in _ok(["strategies", "--from", str(EXAMPLE)])
     ran.append("strategies")
     _ok(
         [
@@ -178,6 +180,22 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     )
     page = tmp_path / "bt" / "tearsheet.html"
     assert page.is_file()
+    _ok(
+        [
+            "backtest",
+            "--strategy",
+            f"{EXAMPLE}:hysteresis",
+            "--param",
+            "enter=0.55",
+            "--forecasts",
+            str(tmp_path / "fc"),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "mine"),
+        ]
+    )
+    assert (tmp_path / "mine" / "tearsheet.html").is_file()
     _ok(
         [
             "backtest",
