@@ -249,8 +249,24 @@ def execution_words(stats: dict[str, Any]) -> str:
         f"{ex['commission_bps']:g} bp, {half_spread_words(ex)}, square-root impact "
         f"{ex['impact']:g} x daily vol x sqrt(value / ADV), at most {ex['participation'] * 100:g}% of a bar's "
         f"volume, borrow {ex['borrow'] * 100:g}% and financing {ex['financing'] * 100:g}% a year, "
-        f"delisting return {ex['delisting_return'] * 100:g}%."
+        f"delisting return {ex['delisting_return'] * 100:g}%.{sizing_words(ex)}"
     )
+
+
+def sizing_words(ex: dict[str, Any]) -> str:
+    """How often the rule decided and the volatility its book was scaled to, when not the defaults."""
+    words = []
+    if ex.get("rebalance", "daily") != "daily":
+        words.append(f"The rule decided {ex['rebalance']} (the first close of each period), keeping positions between")
+    if ex.get("target_vol"):
+        words.append(
+            f"every book was scaled to a forecast volatility of {ex['target_vol'] * 100:g}% a year "
+            f"(gross exposure at most {ex['max_gross']:g})"
+        )
+    if not words:
+        return ""
+    text = "; ".join(words)
+    return " " + text[0].upper() + text[1:] + "."
 
 
 def period_words(inputs: ReportInputs) -> str:

@@ -447,6 +447,23 @@ def backtest(
         typer.Option(help="Return booked when a ticker's data ends and its position is closed at its last real price."),
     ] = 0.0,
     band: Annotated[float, typer.Option(help="Skip trades smaller than this share of equity.")] = 0.0,
+    rebalance: Annotated[
+        str,
+        typer.Option(
+            help="How often the rule decides: daily, weekly or monthly (the first close of each week or month; "
+            "positions are kept in between, save a delisting's close)."
+        ),
+    ] = "daily",
+    target_vol: Annotated[
+        float | None,
+        typer.Option(
+            help="Scale every decided book to this annual volatility under the forecast covariance (0.10 = 10%); "
+            "its gross exposure at most --max-gross."
+        ),
+    ] = None,
+    max_gross: Annotated[
+        float, typer.Option(help="Largest gross exposure (over equity) that --target-vol may scale a book to.")
+    ] = 2.0,
     short: Annotated[bool, typer.Option("--short/--no-short", help="Allow short positions.")] = True,
     split: Annotated[str, typer.Option(help="Trade the test period, val, or all (all includes in-sample).")] = "test",
     forecast_params: Annotated[
@@ -495,6 +512,9 @@ def backtest(
         band=band,
         delisting_return=delisting_return,
         rf=parse_rf(rf),
+        rebalance=rebalance,
+        target_vol=target_vol,
+        max_gross=max_gross,
     )
     config = ForecastConfig(
         seed=seed,

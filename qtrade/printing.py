@@ -55,6 +55,14 @@ def print_backtest(stats: dict[str, Any], out: Path) -> None:
             pct(s["probabilistic_sharpe"]),
         )
     console.print(table)
+    ex = stats["execution"]
+    if ex.get("target_vol"):
+        console.print(
+            f"volatility: {pct(stats['net']['volatility'])} realised net against a target of "
+            f"{ex['target_vol'] * 100:g}% (forecast), {ex.get('rebalance', 'daily')} decisions; turnover "
+            f"{stats['turnover_annual']:.1f}x a year",
+            soft_wrap=True,
+        )
     paid = stats.get("half_spread_paid") or {}
     medians = {t: p for t, p in paid.items() if p.get("median_bp") is not None}
     if medians:

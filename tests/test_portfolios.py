@@ -350,3 +350,59 @@ def test_betsize_uses_the_student_t_probability() -> None:
     t_bar = _bar([0.001, 0.00105], [1e-4, 1e-4], [2.5, np.nan])
     assert get("longshort").weights(t_bar, {"k": 1, "scheme": "equal"}).tolist() == [0.5, -0.5]
     assert sizing.longshort([0.001, 0.00105], [1e-4, 1e-4], k=1).tolist() == [-0.5, 0.5]  # mean / sd alone
+
+
+# --- how often the rule decides, and the command line -----------------------------------------------------------
+
+
+def test_a_weekly_rule_decides_only_at_the_first_close_of_each_week() -> None:
+    panel, fc = _listing_panel()
+    daily = _backtest(panel, fc, "voltarget")
+    weekly = _backtest(panel, fc, "voltarget", rebalance="weekly")
+    decided = weekly.decisions.notna().any(axis=1).to_numpy()
+    weeks = weekly.decisions.index.to_period("W")
+    first_of_week = np.r_[True, weeks[1:] != weeks[:-1]]
+    closing = weekly.decisions.index == weekly.data.dates[399]  # C's last decision: its fill is its last price
+    forecast = np.isfinite(weekly.data.mean[weekly.data.dates.get_indexer(weekly.decisions.index)]).any(axis=1)
+    np.testing.assert_array_equal(decided, (first_of_week & forecast) | closing)
+    # on the days it decides, it decides what the daily rule would (the same forecasts, the same sleeves)
+    same = weekly.decisions.loc[first_of_week]
+    pd.testing.assert_frame_equal(same, daily.decisions.loc[first_of_week])
+    assert len(weekly.fills) < len(daily.fills) / 3
+
+
+def test_the_backtest_command_takes_rebalance_target_vol_and_the_portfolio_rules(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from qtrade.cli import app
+
+    panel, fc = _listing_panel()
+    data, forecasts = tmp_path / "panel.csv", tmp_path / "fc.csv"
+    panel.reset_index().to_csv(data, index=False)
+    fc.to_csv(forecasts, index=False)
+    runner = CliRunner()
+    base = ["backtest", "--data", str(data), "--forecasts", str(forecasts), "--quiet"]
+    out = tmp_path / "rp"
+    res = runner.invoke(
+        app, [*base, "--out", str(out), "-s", "riskparity", "--target-vol", "0.08", "--rebalance", "monthly"]
+    )
+    assert res.exit_code == 0, res.output
+    stats_ = json.loads((out / "stats.json").read_text())
+    assert stats_["execution"]["rebalance"] == "monthly" and stats_["execution"]["target_vol"] == 0.08
+    assert "realised net against a target of 8%" in res.output
+    assert "scaled to a forecast volatility of 8% a year" in (out / "tearsheet.html").read_text(encoding="utf-8")
+    held = pd.read_csv(out / "holdings.csv", index_col="date", parse_dates=["date"])
+    trades = pd.read_csv(out / "trades.csv", parse_dates=["date"])
+    months = set(held.index.to_period("M"))
+    # trades fill on the close after the first of each month, and once more for C's delisting
+    assert len(months) <= trades["date"].nunique() <= len(months) + 1
+    for bad, words in (
+        (["--rebalance", "hourly"], "--rebalance 'hourly' is not known; use daily, weekly, monthly"),
+        (["--target-vol", "-0.1"], "--target-vol -0.1 must be an annual volatility"),
+        (["--max-gross", "0"], "--max-gross 0.0 must be positive"),
+    ):
+        res = runner.invoke(app, [*base, "--out", str(tmp_path / "bad"), *bad])
+        assert res.exit_code == 1 and words in res.output and "Traceback" not in res.output, res.output
+        assert not (tmp_path / "bad").exists()
