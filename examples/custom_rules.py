@@ -23,14 +23,26 @@ What a rule sees at the close of day t (``bar``), and nothing later:
 ``bar.first``
     True on the first bar of the backtest.
 ``bar.history(n)``
-    the last ``n`` closes, an (n, n_tickers) array, oldest first and this close last (fewer rows at the start).
+    the last ``n`` closes, an (n, n_tickers) array, oldest first and this close last (fewer rows at the start;
+    NaN before a ticker's first price).
+``bar.prob_rise()``, ``bar.predictive()``
+    the forecast's probability that the held return is positive, from its own density (normal, Student-t with
+    ``bar.dof``, or an ensemble's mixture, ``bar.members``), and that density itself (``cdf``, ``ppf``,
+    ``interval``).
+``bar.active``
+    True for the tickers that trade at this close (listed, with a usable forecast); per-asset rules share the
+    equity among them.
+``bar.covariance()``
+    the forecast covariance of the simple returns, (n_tickers, n_tickers): the forecasts' sds around a shrunk
+    correlation of past returns (``strategies.covariance``); ``strategies.portfolio`` has risk parity, minimum
+    variance and mean-variance weights from it.
 
 What the weights mean:
 
 - **NaN keeps the position** of that ticker as it is: no order. Return NaN where the rule has nothing to say (a
   missing forecast, or a band in which it holds on).
-- ``sleeve=True`` (the default, for per-asset rules): each weight is divided by the number of tickers N, so that
-  N tickers share the equity in N equal sleeves and a weight of 1 puts a whole sleeve in its ticker.
+- ``sleeve=True`` (the default, for per-asset rules): each weight is divided by the number N of active tickers,
+  so that they share the equity in N equal sleeves and a weight of 1 puts a whole sleeve in its ticker.
   ``sleeve=False`` (cross-sectional rules): the weights are shares of the whole equity, as returned.
 - ``--no-short`` turns negative weights into 0; the band and the costs are the backtest's options.
 
@@ -44,17 +56,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr  # the standard normal's distribution function
 
 from strategies import Bar, Param, register
-
-
-def _probability_of_a_rise(bar: Bar) -> np.ndarray:
-    """P(log return > 0) = Phi(mean / sd) under the forecast; NaN where the forecast cannot be used."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        usable = np.isfinite(bar.mean) & np.isfinite(bar.variance) & (bar.variance > 0)
-        z = np.where(usable, bar.mean / np.sqrt(np.where(usable, bar.variance, 1.0)), np.nan)
-    return np.where(usable, ndtr(z), np.nan)
 
 
 def _hysteresis_check(params: dict[str, Any]) -> str | None:
@@ -67,14 +70,14 @@ def _hysteresis_check(params: dict[str, Any]) -> str | None:
     "hysteresis",
     "long when the probability of a rise reaches enter, out when it falls below leave, held in between",
     check=_hysteresis_check,
-    enter=Param(0.6, "go long when P(rise) = Phi(mean / sd) is at least this"),
+    enter=Param(0.6, "go long when the forecast's P(rise) is at least this"),
     leave=Param(0.5, "go flat when P(rise) is below this"),
     weight=Param(1.0, "weight when long, as a share of the ticker's sleeve"),
 )
 def hysteresis(bar: Bar, *, enter: float, leave: float, weight: float) -> np.ndarray:
     """A probability threshold with a band: between ``leave`` and ``enter`` (and without a forecast) the
     position is kept, returned as NaN, so that a probability wavering around one threshold does not trade daily."""
-    p = _probability_of_a_rise(bar)
+    p = bar.prob_rise()  # NaN where the forecast cannot be used
     w = np.full_like(bar.mean, np.nan)  # NaN: keep what is held
     w[p >= enter] = weight
     w[p < leave] = 0.0  # NaN compares False, so a missing forecast keeps the position
