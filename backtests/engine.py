@@ -30,7 +30,6 @@ from backtests.spreads import priced_spreads
 from forecasting.errors import ConfigError
 from forecasting.preparation.execution import DEFAULT_EXECUTION, ExecutionMode, execution_mode
 from strategies.backtrader_compat import bt
-from strategies.covariance import standardised_returns
 from strategies.feeds import forecast_feed
 from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
@@ -415,7 +414,8 @@ def _columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance: str
         closing=frozen(closing_decisions(data, mode)[sl], bool),
         listed=frozen(listed(data, mode)[sl], bool),
         seen_close=frozen(seen_close[sl], float),
-        z=frozen(standardised_returns(close[: data.stop], data.tradable[: data.stop]), float),  # from row 0
+        full_close=frozen(close[: data.stop], float),  # from row 0: the correlation's window reaches before
+        full_tradable=frozen(data.tradable[: data.stop], bool),
         rebalance=frozen(decide, bool),
         first=first,
         dof=None if data.dof is None else frozen(data.dof[sl], float),

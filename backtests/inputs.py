@@ -127,7 +127,11 @@ def load_forecasts(path: str | os.PathLike[str], *, execution: str = DEFAULT_EXE
     members = _member_columns(frame, p)
     frame = frame[FORECAST_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in frame.columns] + members].copy()
     for col in members:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+        given = frame[col]
+        frame[col] = pd.to_numeric(given, errors="coerce")
+        bad = frame[col].isna() & given.notna() & (given.astype(str).str.strip() != "")
+        if bad.any():
+            raise DataError(f"{p}: {col} holds {str(given[bad].iloc[0])!r}, not a number; members are numbers")
     if "dof" not in frame.columns:
         frame["dof"] = np.nan
     dates = pd.to_datetime(frame["date"], errors="coerce", format="ISO8601")  # as qtrade writes them; no guessing
@@ -193,11 +197,37 @@ def _members(period: pd.DataFrame, row: np.ndarray, col: np.ndarray, shape: tupl
             name = f"m{i + 1}_{part}"
             if name in period.columns:
                 out[a, i, row, col] = period[name].to_numpy(dtype=float)
-    dof = out[2]
+    means, variances, dof = out
     dof[np.isinf(dof)] = np.nan
     if (dof <= 2).any():
         raise DataError("an ensemble member's Student-t degrees of freedom must exceed 2 (empty for a normal one)")
-    return out[0], out[1], dof
+    if (variances <= 0).any():
+        raise DataError("an ensemble member's variance is zero or negative; each member must be a density")
+    _check_mixture(period, means, variances, row, col)
+    return means, variances, dof
+
+
+def _check_mixture(
+    period: pd.DataFrame, means: np.ndarray, variances: np.ndarray, row: np.ndarray, col: np.ndarray
+) -> None:
+    """The members' equal mixture must have the file's ``mean`` and ``variance``: rules read both."""
+    m, v = means[:, row, col], variances[:, row, col]
+    ok = np.isfinite(m).all(axis=0) & np.isfinite(v).all(axis=0)
+    mix_mean = m.mean(axis=0)
+    mix_var = v.mean(axis=0) + ((m - mix_mean) ** 2).mean(axis=0)
+    mean, var = period["mean"].to_numpy(dtype=float), period["variance"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        off = ok & (
+            (np.abs(mix_mean - mean) > 1e-6 * np.sqrt(np.abs(var)) + 1e-12)
+            | (np.abs(mix_var - var) > 1e-5 * np.abs(var))
+        )
+    if off.any():
+        k = int(np.flatnonzero(off)[0])
+        raise DataError(
+            f"the ensemble members of {period['ticker'].iloc[k]} on {period['date'].iloc[k]:%Y-%m-%d} mix to mean "
+            f"{mix_mean[k]:.6g} and variance {mix_var[k]:.6g}, not the file's {mean[k]:.6g} and {var[k]:.6g} "
+            f"({int(off.sum())} rows differ); give the members qtrade forecast --ensemble wrote, or drop them"
+        )
 
 
 def align(

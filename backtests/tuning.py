@@ -89,7 +89,12 @@ def validation_forecasts(
             "execution": config.execution,
         }
     )
-    return frame[FORECAST_COLUMNS], data
+    members: dict[str, Any] = {}
+    if len(parts) > 1:  # an ensemble: its members, so that the rules read the mixture's density as a backtest does
+        for k, part in enumerate(parts, start=1):
+            members[f"m{k}_mean"], members[f"m{k}_variance"] = part.mean, part.var
+            members[f"m{k}_dof"] = part.dofs[0] if part.dofs is not None else np.nan
+    return frame[FORECAST_COLUMNS].assign(**members), data
 
 
 def tune_strategy(

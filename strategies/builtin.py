@@ -167,17 +167,20 @@ def _cov_check(params: dict[str, Any]) -> str | None:
     return None
 
 
-def _portfolio(bar: Bar, params: dict[str, Any], solve: Any) -> np.ndarray:
-    """``solve(mu, cov)`` on the active tickers with a usable forecast covariance; NaN (keep) elsewhere."""
+def _portfolio(bar: Bar, params: dict[str, Any], solve: Any, cap: float) -> np.ndarray:
+    """``solve(mu, cov)`` (a book of gross ``cap`` at most) on the active tickers with a usable forecast covariance,
+    scaled down by the gross that listed tickers without one keep (they are NaN: kept), so the whole book stays
+    within ``cap``; unlisted tickers are NaN (they hold nothing)."""
     if bar.covariance is None:
         raise ConfigError("this rule needs the forecast covariance: run it through qtrade backtest")
     cov = bar.covariance(window=int(params["window"]), halflife=float(params["halflife"]), target=params["shrink"])
     mu, _ = sizing.simple_moments(bar.mean, bar.variance)
     ok = bar.active_mask() & np.isfinite(np.diag(cov)) & np.isfinite(mu)
+    kept = float(np.abs(np.nan_to_num(np.asarray(bar.weights, dtype=float)[bar.listed_mask() & ~ok])).sum())
     w = np.full(bar.mean.shape, np.nan)
     idx = np.flatnonzero(ok)
     if len(idx):
-        w[idx] = solve(mu[idx], cov[np.ix_(idx, idx)])
+        w[idx] = solve(mu[idx], cov[np.ix_(idx, idx)]) * max(cap - kept, 0.0) / cap
     return w
 
 
@@ -193,7 +196,7 @@ def _portfolio(bar: Bar, params: dict[str, Any], solve: Any) -> np.ndarray:
 )
 def riskparity(bar: Bar, *, weight: float, window: int, halflife: float, shrink: str) -> np.ndarray:
     settings = {"window": window, "halflife": halflife, "shrink": shrink}
-    return _portfolio(bar, settings, lambda mu, cov: weight * portfolio.risk_parity(cov))
+    return _portfolio(bar, settings, lambda mu, cov: weight * portfolio.risk_parity(cov), weight)
 
 
 @register(
@@ -209,7 +212,9 @@ def riskparity(bar: Bar, *, weight: float, window: int, halflife: float, shrink:
 )
 def minvar(bar: Bar, *, weight: float, max_weight: float, window: int, halflife: float, shrink: str) -> np.ndarray:
     settings = {"window": window, "halflife": halflife, "shrink": shrink}
-    return _portfolio(bar, settings, lambda mu, cov: weight * portfolio.min_variance(cov, max_weight=max_weight))
+    return _portfolio(
+        bar, settings, lambda mu, cov: weight * portfolio.min_variance(cov, max_weight=max_weight), weight
+    )
 
 
 @register(
@@ -232,4 +237,5 @@ def meanvar(
         bar,
         settings,
         lambda mu, cov: portfolio.mean_variance(mu, cov, fraction=fraction, max_weight=max_weight, max_gross=max_gross),
+        max_gross,
     )

@@ -65,18 +65,17 @@ def standardised_returns(close: np.ndarray, real: np.ndarray) -> np.ndarray:
     r = np.full(close.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         r[1:] = np.where(real[1:] & real[:-1], np.log(close[1:] / close[:-1]), np.nan)
+    finite = np.isfinite(r)
+    count = np.cumsum(finite, axis=0)  # returns seen up to each row, per ticker
+    squares = np.cumsum(np.where(finite, r * r, 0.0), axis=0)
     z = np.full(close.shape, np.nan)
-    for j in range(close.shape[1]):
-        rows = np.flatnonzero(np.isfinite(r[:, j]))
-        if len(rows) <= SEED:
-            continue
-        x = r[rows, j]
-        var = float(np.mean(x[:SEED] ** 2))
-        out = np.full(len(rows), np.nan)
-        for k in range(SEED, len(rows)):
-            out[k] = x[k] / np.sqrt(var) if var > 0 else np.nan
-            var = DECAY * var + (1.0 - DECAY) * x[k] ** 2
-        z[rows, j] = out
+    var = np.full(close.shape[1], np.nan)
+    for t in range(len(r)):  # one step of every ticker's recursion at a time
+        step = finite[t] & (count[t] > SEED)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z[t] = np.where(step & (var > 0), r[t] / np.sqrt(var), np.nan)
+        var = np.where(step, DECAY * var + (1.0 - DECAY) * np.where(step, r[t], 0.0) ** 2, var)
+        var = np.where(finite[t] & (count[t] == SEED), squares[t] / SEED, var)  # the seed, once 20 are in
     return z
 
 

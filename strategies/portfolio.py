@@ -16,6 +16,8 @@ close (:mod:`strategies.covariance`), restricted by the caller to the tickers th
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -74,6 +76,8 @@ def risk_parity(cov: ArrayLike, *, budget: ArrayLike | None = None, tol: float =
 def min_variance(cov: ArrayLike, *, max_weight: float = 1.0) -> np.ndarray:
     """Long-only minimum-variance weights: ``min w' Sigma w`` with ``sum(w) = 1`` and ``0 <= w <= max_weight``.
 
+    With fewer than ``1 / max_weight`` assets no book meets the cap: it is then ``1 / n`` (equal weights).
+
     Examples
     --------
     >>> min_variance(np.diag([0.04, 0.01])).round(4).tolist()  # inverse variance when uncorrelated
@@ -99,6 +103,10 @@ def min_variance(cov: ArrayLike, *, max_weight: float = 1.0) -> np.ndarray:
         constraints=[{"type": "eq", "fun": lambda w: float(w.sum()) - 1.0, "jac": np.ones_like}],
         options={"ftol": 1e-15, "maxiter": 500},
     )
+    if not res.success:
+        warnings.warn(
+            f"minimum variance: SLSQP did not converge ({res.message}); its last weights are used", stacklevel=2
+        )
     w = np.clip(res.x, 0.0, cap)
     return w / w.sum()
 

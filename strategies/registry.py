@@ -63,10 +63,13 @@ class Bar:
     members
         An ensemble's forecasts as a :class:`~forecasting.model.distributions.Predictive` mixture (K components
         per ticker), None for a single model. :meth:`predictive` gives the forecast's whole density either way.
+    listed
+        (n_tickers,) True where the ticker is listed at this close: its first price has printed and its
+        delisting is not yet decided (the engine knows a ticker's data ends when the origin whose fill is its last
+        price comes: that origin closes it). None: every ticker.
     active
-        (n_tickers,) True where the ticker trades at this close: listed (its first price has printed and its
-        delisting is not yet decided) and, for a rule that uses forecasts, with a usable forecast. Per-asset
-        rules share the equity among these. None: every ticker.
+        (n_tickers,) True where the ticker trades at this close: listed and, for a rule that uses forecasts, with
+        a usable forecast. None: every listed ticker.
     was_active
         ``active`` at the previous decision (None on the first): a change means a ticker entered or left.
     covariance
@@ -82,6 +85,7 @@ class Bar:
     history: Callable[[int], np.ndarray]
     dof: np.ndarray | None = None
     members: Predictive | None = None
+    listed: np.ndarray | None = None
     active: np.ndarray | None = None
     was_active: np.ndarray | None = None
     covariance: Callable[..., np.ndarray] | None = None
@@ -108,9 +112,20 @@ class Bar:
             p = 1.0 - self.predictive().cdf(np.zeros_like(self.mean))
         return np.where(ok & np.isfinite(p), p, np.nan)
 
+    def listed_mask(self) -> np.ndarray:
+        """``listed``, or every ticker when the backtest did not say."""
+        return np.ones(self.mean.shape, dtype=bool) if self.listed is None else np.asarray(self.listed, dtype=bool)
+
     def active_mask(self) -> np.ndarray:
-        """``active``, or every ticker when the backtest did not say."""
-        return np.ones(self.mean.shape, dtype=bool) if self.active is None else np.asarray(self.active, dtype=bool)
+        """``active``, or every listed ticker when the backtest did not say."""
+        return self.listed_mask() if self.active is None else np.asarray(self.active, dtype=bool)
+
+    def sleeves(self) -> np.ndarray:
+        """The tickers that hold a sleeve of a per-asset rule: the active ones, and the listed ones that keep a
+        position without a usable forecast today (their sleeve stays reserved, so the book's gross stays within
+        the rule's cap)."""
+        held = np.nan_to_num(np.asarray(self.weights, dtype=float)) != 0
+        return self.active_mask() | (self.listed_mask() & held)
 
 
 @dataclass(frozen=True)
@@ -162,16 +177,16 @@ class StrategySpec:
     def weights(self, bar: Bar, params: dict[str, Any]) -> np.ndarray:
         """Target weights for this bar; NaN keeps a position.
 
-        A per-asset rule's weights are divided by the number of active tickers (each holds one sleeve); a
-        ticker that is not active keeps its position (NaN) where the rule gave a weight for it.
+        A per-asset rule's weights are divided by the number of sleeves (:meth:`Bar.sleeves`: the active tickers
+        and the listed ones that keep a position without a forecast); a ticker that is not listed gets NaN
+        (it holds nothing, or its delisting closes it).
         """
         w = np.asarray(self.rule(bar, **params), dtype=float)
         if w.shape != bar.mean.shape:
             raise ConfigError(f"strategy {self.name} returned {w.shape} weights for {bar.mean.shape[0]} tickers")
         if not self.sleeve:
             return w
-        active = bar.active_mask()
-        return np.where(active, w / max(int(active.sum()), 1), np.nan)
+        return np.where(bar.listed_mask(), w / max(int(bar.sleeves().sum()), 1), np.nan)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}

@@ -37,7 +37,7 @@ import pandas as pd
 
 from forecasting.preparation.execution import ExecutionMode
 from strategies.backtrader_compat import bt
-from strategies.covariance import forecast_covariance
+from strategies.covariance import HALFLIFE, WINDOW, forecast_covariance, standardised_returns
 from strategies.portfolio import scale_to_volatility
 from strategies.registry import Bar, StrategySpec
 from strategies.sizing import usable
@@ -52,9 +52,10 @@ class Columns:
     ``closing[i, j]`` is True where bar i is the last decision of ticker j whose fill is a real price (its data
     ends after it): that decision closes the position whatever the rule says. ``listed[i, j]``: ticker j's first
     real price is at or before bar i and its delisting is not yet decided. ``seen_close`` is ``close`` with NaN
-    before each ticker's first real price (what the rule's ``history`` shows); ``z`` the standardised returns of
-    the correlation (:func:`strategies.covariance.standardised_returns`) over the whole data, whose row
-    ``first + i`` is bar i, so that the correlation's window reaches before the first bar; ``rebalance[i]``:
+    before each ticker's first real price (what the rule's ``history`` shows); ``full_close`` and ``full_tradable`` are
+    the data's closes and real bars from row 0 (row ``first + i`` is bar i), whose standardised returns
+    (:func:`strategies.covariance.standardised_returns`, computed when a rule first asks for a covariance) let
+    the correlation's window reach before the first bar; ``rebalance[i]``:
     the rule decides at bar i. ``dof`` and ``members`` (means, variances, dofs of an ensemble's K members, each of shape
     (K, n_bars, n_tickers)) complete the forecast's density when there are some.
     """
@@ -67,7 +68,8 @@ class Columns:
     closing: np.ndarray
     listed: np.ndarray
     seen_close: np.ndarray
-    z: np.ndarray
+    full_close: np.ndarray
+    full_tradable: np.ndarray
     rebalance: np.ndarray
     first: int = 0
     dof: np.ndarray | None = None
@@ -121,6 +123,7 @@ class TargetWeights(bt.Strategy):
         self.fills: list[dict[str, Any]] = []
         self._first = True
         self._was_active: np.ndarray | None = None
+        self._zs: np.ndarray | None = None
         self._queued: tuple[np.ndarray, np.ndarray] | None = None
         self._positions: list[Any] = []
         self._day: dict[float, Any] = {}
@@ -155,18 +158,36 @@ class TargetWeights(bt.Strategy):
         """The rule's targets at origin ``i`` (NaN: keep) and which tickers must be closed."""
         cols = self.columns
         closing = cols.closing[i]
+        target = np.full(self.n, np.nan)
+        covariance = None
         if self._first or cols.rebalance[i]:
-            target = self._rule(i, current)
-        else:
-            target = np.full(self.n, np.nan)
+            target, covariance = self._rule(i, current)
         if not self.p.short:
             target = np.maximum(target, 0.0)
         target[closing] = 0.0
+        if self.p.target_vol and covariance is not None:
+            target = self._scaled(target, current, covariance(**self._cov_settings()))
+            target[closing] = 0.0
         self.dates.append(self._dates[i])
         self.decisions.append(target)
         return target, closing
 
-    def _rule(self, i: int, current: np.ndarray) -> np.ndarray:
+    def _cov_settings(self) -> dict[str, Any]:
+        """The covariance the rule asked for (its window, halflife and shrink settings), else the defaults."""
+        p = self.rule_params
+        return {
+            "window": int(p.get("window", WINDOW)),
+            "halflife": float(p.get("halflife", HALFLIFE)),
+            "target": str(p.get("shrink", "constant")),
+        }
+
+    def _z(self) -> np.ndarray:
+        """The standardised returns of the correlation, computed once, when a rule first asks for a covariance."""
+        if self._zs is None:
+            self._zs = standardised_returns(self.columns.full_close, self.columns.full_tradable)
+        return self._zs
+
+    def _rule(self, i: int, current: np.ndarray) -> tuple[np.ndarray, Any]:
         cols = self.columns
         seen = cols.seen_close
 
@@ -177,12 +198,15 @@ class TargetWeights(bt.Strategy):
         cache: dict[tuple[Any, ...], np.ndarray] = {}
 
         def covariance(**settings: Any) -> np.ndarray:
-            key = tuple(sorted(settings.items()))
+            full = {"window": WINDOW, "halflife": float(HALFLIFE), "target": "constant", **settings}
+            full["window"], full["halflife"] = int(full["window"]), float(full["halflife"])
+            key = tuple(sorted(full.items()))
             if key not in cache:
-                cache[key] = forecast_covariance(mean, variance, cols.z, cols.first + i, **settings)
+                cache[key] = forecast_covariance(mean, variance, self._z(), cols.first + i, **full)
             return cache[key]
 
-        active = cols.listed[i] & (usable(mean, variance) if self.spec.uses_forecast else True)
+        listed = cols.listed[i]
+        active = listed & (usable(mean, variance) if self.spec.uses_forecast else True)
         members = None
         if cols.members is not None:
             from forecasting.model.distributions import Predictive
@@ -197,25 +221,30 @@ class TargetWeights(bt.Strategy):
             history=history,
             dof=None if cols.dof is None else cols.dof[i],
             members=members,
+            listed=listed,
             active=active,
             was_active=self._was_active,
             covariance=covariance,
         )
         self._first = False
         self._was_active = active
-        target = np.array(self.spec.weights(bar, self.rule_params), dtype=float)
-        if self.p.target_vol:
-            target = self._scaled(target, current, covariance())
-        return target
+        return np.array(self.spec.weights(bar, self.rule_params), dtype=float), covariance
 
     def _scaled(self, target: np.ndarray, current: np.ndarray, cov: np.ndarray) -> np.ndarray:
-        """The book (targets, kept positions where NaN) scaled to ``target_vol``; a ticker without a usable forecast
-        covariance counts no risk and keeps a kept position."""
+        """The book (the targets, and the positions kept where they are NaN) scaled to ``target_vol``.
+
+        Only the tickers with a forecast covariance are scaled; the others keep their targets (NaN: their
+        positions), and their gross exposure counts against ``max_gross``. On a day when no position of the book
+        has a known risk nothing can be measured, and every position is kept (NaN).
+        """
         known = np.isfinite(np.diag(cov))
         book = np.where(np.isnan(target), current, target)
         at = np.flatnonzero(known)
-        k = scale_to_volatility(book[at], cov[np.ix_(at, at)], self.p.target_vol, max_gross=self.p.max_gross)
-        return np.where(np.isnan(target) & ~known, np.nan, book * k)
+        room = self.p.max_gross - float(np.abs(np.nan_to_num(book[~known])).sum())
+        k = scale_to_volatility(book[at], cov[np.ix_(at, at)], self.p.target_vol, max_gross=max(room, 0.0))
+        if not k > 0:
+            return np.full(self.n, np.nan)
+        return np.where(known, book * k, target)
 
     def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float) -> np.ndarray:
         """Orders from ``target`` at bar ``i``; returns the weights held once they fill.

@@ -406,3 +406,94 @@ def test_the_backtest_command_takes_rebalance_target_vol_and_the_portfolio_rules
         res = runner.invoke(app, [*base, "--out", str(tmp_path / "bad"), *bad])
         assert res.exit_code == 1 and words in res.output and "Traceback" not in res.output, res.output
         assert not (tmp_path / "bad").exists()
+
+
+# --- what review found: kept positions hold their sleeve, target-vol never liquidates a book it cannot measure --
+
+
+def _gap(fc: pd.DataFrame, tickers: list[str], days: pd.DatetimeIndex) -> pd.DataFrame:
+    """The forecasts with those tickers' rows on those days removed (listed, but no forecast)."""
+    return fc[~(fc["ticker"].isin(tickers) & fc["date"].isin(days))].reset_index(drop=True)
+
+
+def test_a_listed_ticker_without_a_forecast_keeps_its_sleeve_and_the_gross_its_cap() -> None:
+    panel, fc = _listing_panel()
+    dates = pd.DatetimeIndex(sorted(fc["date"].unique()))
+    gap = _gap(fc, ["B"], dates[250:255])
+    for strategy, params, cap in (("kelly", ["max_leverage=1"], 1.0), ("riskparity", None, 1.0)):
+        result = _backtest(panel, gap, strategy, params)
+        gross = result.holdings.abs().sum(axis=1)
+        assert gross.max() <= 1.02 * cap, (strategy, gross.max())  # a kept position drifts with its price
+    kelly = _backtest(panel, gap, "kelly", ["max_leverage=1"])
+    during = kelly.decisions.loc[dates[250:255]]
+    assert during["B"].isna().all()  # B keeps its position ...
+    assert during[["A", "C"]].to_numpy() == pytest.approx(1 / 3)  # ... and its third of the equity
+
+
+def test_target_vol_keeps_the_book_on_days_it_cannot_measure_and_respects_max_gross() -> None:
+    panel, fc = _listing_panel()
+    dates = pd.DatetimeIndex(sorted(fc["date"].unique()))
+    blind = _gap(fc, ["A", "B", "C"], dates[250:253])
+    result = _backtest(panel, blind, "sma", ["fast=5", "slow=30"], target_vol=0.1)
+    assert result.decisions.loc[dates[250:253]].isna().all().all()  # kept, not sold and bought back
+    assert len(result.fills[result.fills["date"].isin(dates[250:255])]) <= 3
+    some = _gap(fc, ["B"], dates[250:253])
+    capped = _backtest(panel, some, "buyhold", target_vol=0.3, max_gross=1.0)
+    assert capped.holdings.abs().sum(axis=1).max() <= 1.02  # B, kept while unmeasured, drifts with its price
+
+
+@pytest.mark.parametrize(
+    ("strategy", "kw"),
+    [
+        ("riskparity", {}),
+        ("meanvar", {"target_vol": 0.1}),
+        ("minvar", {"rebalance": "weekly"}),
+        ("buyhold", {"target_vol": 0.1}),
+    ],
+)
+def test_portfolio_decisions_use_nothing_after_their_close(strategy, kw) -> None:
+    """Changing every price and forecast after day 300 (listing and delisting as before) leaves every decision and
+    return up to it identical."""
+    panel, fc = _listing_panel()
+    dates = pd.DatetimeIndex(sorted(fc["date"].unique()))
+    cut = dates[300]
+    moved = panel.copy()
+    later = moved.index.get_level_values("date") > cut
+    noise = np.exp(np.random.default_rng(4).normal(0, 0.05, later.sum()))
+    for c in ("open", "high", "low", "close"):
+        moved.loc[later, c] = moved.loc[later, c].to_numpy() * noise
+    fc2 = fc.copy()
+    after = fc2["date"] > cut
+    fc2.loc[after, "mean"] = -3 * fc2.loc[after, "mean"]
+    fc2.loc[after, "variance"] = 4 * fc2.loc[after, "variance"]
+    # targets from the moved prices (next-close: close of t+1 to close of t+2)
+    close = moved["close"].unstack()
+    held = np.log(close.shift(-2) / close.shift(-1)).stack().rename("held")
+    fc2 = fc2.join(held, on=["date", "ticker"])
+    fc2["target"] = fc2["held"]
+    fc2 = fc2.drop(columns="held").dropna(subset=["target"]).reset_index(drop=True)
+    a = _backtest(panel, fc, strategy, **kw)
+    b = _backtest(moved, fc2, strategy, **kw)
+    upto = a.decisions.index <= cut
+    pd.testing.assert_frame_equal(a.decisions[upto], b.decisions[upto])
+    days = a.returns.index <= cut
+    np.testing.assert_array_equal(a.returns[days].to_numpy(), b.returns[days].to_numpy())
+    assert not a.decisions.loc[~upto].equals(b.decisions.loc[~upto])
+
+
+def test_ensemble_members_that_do_not_mix_to_the_file_are_refused(tmp_path) -> None:
+    from backtests.inputs import load_forecasts
+    from forecasting.errors import DataError
+
+    panel, fc = _listing_panel()
+    fc = fc.assign(m1_mean=fc["mean"] - 1e-3, m1_variance=fc["variance"], m2_mean=fc["mean"] + 1e-3)
+    fc["m2_variance"] = fc["variance"]
+    fc["variance"] = fc["variance"] + 1e-6  # the mixture's: the members' variance plus their spread
+    path = tmp_path / "ens.csv"
+    fc.to_csv(path, index=False)
+    data = align(panel, load_forecasts(path))
+    assert data.members is not None and data.members[0].shape[0] == 2
+    wrong = fc.assign(m2_mean=fc["mean"] + 2e-3)
+    wrong.to_csv(path, index=False)
+    with pytest.raises(DataError, match="mix to mean"):
+        align(panel, load_forecasts(path))
