@@ -386,8 +386,31 @@ def plot_timeseries(*args: Any, **kwargs: Any) -> Any:
     if log_scale:
         ax = fig.axes[0]
         ax.set_yscale("function", functions=(_log_equity, _from_log_equity))
+        _log_equity_axis(ax)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(format_pct_axis))
     return _save_and_show(fig, savefig, show)
+
+
+def _log_equity_axis(ax: Any) -> None:
+    """Limits from the lines drawn (QuantStats' linear limits reach -200% on a long run, where the log of the
+    equity is -27) and ticks at whole multiples of the equity (x2, or x10 over a wider range) once it more than
+    doubles, so that they spread evenly on the log axis."""
+    import matplotlib.ticker as mticker
+
+    drawn = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines() if len(line.get_ydata()) > 2]
+    values = np.concatenate(drawn) if drawn else np.empty(0)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return
+    lo, hi = float(_log_equity(values.min())), float(_log_equity(values.max()))
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05
+    ax.set_ylim(float(_from_log_equity(lo - pad)), float(_from_log_equity(hi + pad)))
+    span = hi - lo + 2 * pad
+    if span < np.log(3.0):
+        return  # within a tripling the log axis is all but linear: the default ticks read well
+    step = np.log(10.0) if span > np.log(200.0) else np.log(2.0)
+    k = np.arange(np.floor((lo - pad) / step), np.ceil((hi + pad) / step) + 1)
+    ax.yaxis.set_major_locator(mticker.FixedLocator(np.expm1(k * step)))
 
 
 def _log_equity(y: Any) -> Any:

@@ -4,7 +4,8 @@
 [--json out.json]`` backtests, on those forecasts (their own execution, default costs but the spread chosen), each
 of buyhold, kelly, voltarget, volmanaged, riskparity, minvar and meanvar with its defaults, then each scaled to a
 forecast volatility of 10% a year (``--target-vol 0.10``), and riskparity and kelly deciding monthly, and prints
-per run: the net Sharpe ratio with its 95% interval, the realised volatility beside the target, one-way turnover a
+per run: the net Sharpe ratio with its 95% interval and the Ledoit-Wolf p-value of its difference from the
+benchmark's (equal weight, no costs), the realised volatility beside the target, one-way turnover a
 year and the costs paid.
 """
 
@@ -46,6 +47,10 @@ def panel_of(name: str) -> Any:
     return load_default()
 
 
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--forecasts", type=Path, required=True)
@@ -62,8 +67,11 @@ def main() -> None:
         f"{len(data.tickers)} tickers, {mode}, period {data.dates[data.start]:%Y-%m-%d} to "
         f"{data.dates[data.stop - 1]:%Y-%m-%d}, --spread {args.spread}"
     )
-    print("| strategy | sizing | Sharpe, net (95% interval) | volatility | turnover a year | costs | max drawdown |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| strategy | sizing | Sharpe, net (95% interval) | p vs benchmark | volatility | turnover a year | costs "
+        "| max drawdown |"
+    )
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     rows = []
     for name, kw in RUNS:
         spec = get(name)
@@ -77,6 +85,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         n = stats["net"]
         sure = stats["sharpe_inference"]["net"]["sharpe"]
+        diff = stats["sharpe_inference"].get("difference") or {}
         sizing = ", ".join(
             ([f"target {kw['target_vol'] * 100:g}%"] if "target_vol" in kw else [])
             + ([kw["rebalance"]] if "rebalance" in kw else [])
@@ -87,6 +96,7 @@ def main() -> None:
             "sharpe": n["sharpe"],
             "lower": sure.get("lower"),
             "upper": sure.get("upper"),
+            "p_vs_benchmark": diff.get("p_value"),
             "volatility": n["volatility"],
             "target_vol": kw.get("target_vol"),
             "turnover_annual": stats["turnover_annual"],
@@ -97,13 +107,13 @@ def main() -> None:
         rows.append(row)
         print(
             f"| {name} | {row['sizing']} | {n['sharpe']:.2f} ({row['lower']:.2f} to {row['upper']:.2f}) | "
-            f"{n['volatility'] * 100:.1f}% | {row['turnover_annual']:.1f}x | {row['costs'] * 100:.1f}% | "
-            f"{n['max_drawdown'] * 100:.1f}% |",
+            f"{_p(row['p_vs_benchmark'])} | {n['volatility'] * 100:.1f}% | {row['turnover_annual']:.1f}x | "
+            f"{row['costs'] * 100:.1f}% | {n['max_drawdown'] * 100:.1f}% |",
             flush=True,
         )
     bench = stats["benchmark"]
     print(
-        f"| benchmark (equal weight, no costs) | | {bench['sharpe']:.2f} | {bench['volatility'] * 100:.1f}% | | | "
+        f"| benchmark (equal weight, no costs) | | {bench['sharpe']:.2f} | | {bench['volatility'] * 100:.1f}% | | | "
         f"{bench['max_drawdown'] * 100:.1f}% |"
     )
     if args.json:

@@ -899,6 +899,26 @@ def test_log_chart_is_on_a_log_scale(report: tuple[Path, pd.DataFrame, dict[str,
     np.testing.assert_allclose(ax.yaxis.get_transform().transform(values), np.log1p(values), rtol=1e-12)
 
 
+def test_log_chart_of_a_long_run_spans_its_lines_with_ticks_at_multiples_of_the_equity() -> None:
+    """Eleven years growing ninefold: the axis spans the lines (not QuantStats' -200%) and its ticks are whole
+    multiples of the equity (0%, 100%, 300%, 700%), evenly spread on the log axis."""
+    days = pd.bdate_range("2002-01-01", periods=2800)
+    rng = np.random.default_rng(0)
+    r = pd.Series(rng.normal(0.0008, 0.012, len(days)), index=days)
+    b = pd.Series(rng.normal(0.0004, 0.015, len(days)), index=days)
+    fig = quantstats_fixes.plot_timeseries(
+        r.rename("S"), b.rename("B"), log_scale=True, compound=True, show=False, resample=None
+    )
+    ax = fig.axes[0]
+    wealth = np.r_[(1 + r).cumprod().to_numpy(), (1 + b).cumprod().to_numpy()] - 1
+    lo, hi = ax.get_ylim()
+    assert lo <= wealth.min() and hi >= wealth.max()
+    assert np.log1p(hi) - np.log1p(lo) < 1.2 * (np.log1p(wealth.max()) - np.log1p(wealth.min()))
+    ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+    assert len(ticks) >= 3
+    np.testing.assert_allclose(np.diff(np.log1p(ticks)), np.log(2.0), rtol=1e-12)
+
+
 def test_log_chart_upstream_bug_still_there() -> None:
     """QuantStats' "log scaled" axis is still linear for returns within +-200%: symlog, linthresh 2."""
     r = _returns()
