@@ -453,17 +453,18 @@ def half_spread_paid(result: BacktestResult) -> dict[str, Any]:
     fill) and where it came from (``--spread``): ``column``, ``estimate:<method>`` or ``flat``."""
     sources = result.data.spread_source or ("flat",) * len(result.data.tickers)
     done = result.fills[(result.fills["side"] != "rejected") & (result.fills["value"] > 0)]
-    rate = (done["spread"] / done["value"] * 1e4).groupby(done["ticker"])
+    rate = pd.Series((done["spread"] / done["value"] * 1e4).to_numpy(dtype=float), index=done["ticker"].to_numpy())
+    figures = rate.groupby(level=0).agg(["median", "min", "max", "count"])
     out: dict[str, Any] = {}
     for ticker, source in zip(result.data.tickers, sources, strict=True):
-        paid = rate.get_group(ticker) if ticker in rate.groups else pd.Series(dtype=float)
-        figures = (float(paid.median()), float(paid.min()), float(paid.max())) if len(paid) else (None,) * 3
+        has = ticker in figures.index
+        row = figures.loc[ticker] if has else None
         out[ticker] = {
             "source": source,
-            "median_bp": figures[0],
-            "min_bp": figures[1],
-            "max_bp": figures[2],
-            "fills": len(paid),
+            "median_bp": float(row["median"]) if row is not None else None,
+            "min_bp": float(row["min"]) if row is not None else None,
+            "max_bp": float(row["max"]) if row is not None else None,
+            "fills": int(row["count"]) if row is not None else 0,
         }
     return out
 

@@ -195,3 +195,16 @@ def test_qtrade_data_prints_each_tickers_estimated_spread(tmp_path: Path) -> Non
     for ticker, half in TRUTH.items():
         shown = float(line.split(f" {ticker} ")[1].split(" bp (edge)")[0])
         assert shown == pytest.approx(half * 1e4, rel=0.35)
+
+
+def test_half_spread_paid_is_reported_for_a_single_ticker_with_a_single_fill() -> None:
+    """A one-ticker buy-and-hold (one fill) once broke the per-ticker figures (pandas' get_group on one group)."""
+    from tests.built_markets import market, walk
+
+    close, open_ = walk(60, 3)
+    panel = market({"SPX": close}, open_={"SPX": open_})
+    fc = forecasts(panel, "next-close", 0.0, test_from=30)
+    result, _ = run(panel, fc, "next-close", CostModel(half_spread_bps=3.0), strategy="buyhold")
+    paid = backtest_stats(result)["half_spread_paid"]
+    assert paid["SPX"]["source"] == "flat" and paid["SPX"]["fills"] == 1
+    assert [paid["SPX"][k] for k in ("median_bp", "min_bp", "max_bp")] == pytest.approx([3.0] * 3, rel=1e-12)
