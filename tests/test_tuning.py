@@ -566,3 +566,30 @@ def test_a_folder_lock_the_file_system_refuses_runs_unlocked_and_says_so(tmp_pat
     with pytest.warns(UserWarning, match="refused a lock"), folder_lock(tmp_path):
         ran.append(True)
     assert ran == [True]
+
+
+def test_a_trial_another_worker_finished_first_is_dropped_and_the_study_goes_on(tmp_path: Path) -> None:
+    """Two SQLite workers started together can pop the same enqueued trial (pysqlite reads outside a transaction);
+    the slower one's tell is refused ("Cannot tell a COMPLETE trial"). Made to happen here: the objective's first
+    trial is finished by a second handle of the same study, as the other worker would. The run goes on to its
+    n_trials finished trials instead of stopping with that error (it once failed CI under load)."""
+    import optuna
+
+    from forecasting.tuning.study import finished_trials, open_study, run_study
+
+    study = open_study(tmp_path, storage=None, study_name="race", seed=0, direction="minimize")
+    other = optuna.load_study(study_name="race", storage=study._storage)
+    study.enqueue_trial({"x": 0.5})
+    raced = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if not raced:
+            raced.append(trial.number)
+            other.tell(trial.number, x**2)  # the other worker finishes this trial first
+        return x**2
+
+    run_study(study, objective, n_trials=4, timeout=None, progress=False)
+    done = finished_trials(study)
+    assert len(done) == 4 and raced == [0]
+    assert done[0].value == 0.25  # the other worker's result stands

@@ -207,13 +207,32 @@ def run_study(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("optuna").setLevel(logging.WARNING)
-            study.optimize(
-                objective,
-                n_trials=None,
-                timeout=timeout,
-                gc_after_trial=False,
-                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=states), update],
-            )
+            started = time.monotonic()
+            while len(finished_trials(study)) < n_trials:
+                left = None if timeout is None else timeout - (time.monotonic() - started)
+                if left is not None and left <= 0:
+                    break
+                try:
+                    study.optimize(
+                        objective,
+                        n_trials=None,
+                        timeout=left,
+                        gc_after_trial=False,
+                        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=states), update],
+                    )
+                    break
+                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+                    if not _told_elsewhere(exc):
+                        raise
+                    # SQLite: two workers started together can both pop the same enqueued trial (pysqlite reads
+                    # outside a transaction), and the slower one finds it finished; its duplicate result is
+                    # dropped and it goes on with the next trial
+
+
+def _told_elsewhere(exc: Exception) -> bool:
+    """True for Optuna's refusal to tell, or to report to, a trial that another worker has finished."""
+    text = str(exc)
+    return text.startswith("Cannot tell a ") or "has already finished" in text or "is already finished" in text
 
 
 def write_study_outputs(
