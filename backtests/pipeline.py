@@ -8,6 +8,9 @@ Outputs in the run folder (each file written whole or not at all):
   is the close a return ends;
 - ``trades.csv``: every fill: date (of the close or open it filled at), ticker, side, requested and filled size,
   price, value, and its costs in cash: commission, spread, impact, delisting;
+- ``decisions.csv``: the rule's target weights decided at each forecast origin's close, before any fill (empty:
+  keep the position), one column per ticker: all the numpy replay (:mod:`backtests.vectorized`) needs besides the
+  prices and the settings, and what ``qtrade signal`` reproduces from the data of that close;
 - ``holdings.csv``: the weights held after each decision, by forecast origin; ``deciles.csv``: profit by decile
   of forecast confidence;
 - ``cross_section.csv``: per origin date, the forecast's IC and rank IC across tickers and its top-minus-bottom
@@ -225,13 +228,18 @@ def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> N
     tables = {
         "returns.csv": returns,
         "trades.csv": result.fills,
+        "decisions.csv": result.decisions.rename_axis("date"),
         "holdings.csv": result.holdings.rename_axis("date"),
         "deciles.csv": deciles,
     }
     for name, table in tables.items():
         with atomic_path(out / name) as tmp:
             table.to_csv(
-                tmp, index=name in ("returns.csv", "holdings.csv"), date_format="%Y-%m-%d", float_format="%.10g"
+                tmp,
+                index=name in ("returns.csv", "decisions.csv", "holdings.csv"),
+                date_format="%Y-%m-%d",
+                # decisions in full: read back, they are the very floats the rule returned
+                float_format="%.17g" if name == "decisions.csv" else "%.10g",
             )
 
 

@@ -35,6 +35,7 @@ OUTPUT_NAMES = frozenset(
         "tearsheet.html",
         "returns.csv",
         "trades.csv",
+        "decisions.csv",
         "holdings.csv",
         "deciles.csv",
         "stats.json",
