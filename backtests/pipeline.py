@@ -21,6 +21,8 @@ Outputs in the run folder (each file written whole or not at all):
   folder, or the folder of the forecasts file), over its whole test or out-of-sample period; ``jpx``: the JPX
   competition score, for ``longshort``);
   ``manifest.json``: versions, settings and data hash;
+- ``history.parquet``: a hash of each (date, ticker) row of the data read (:func:`forecasting.manifest.row_hashes`),
+  by which ``qtrade signal`` names the rows of later data that restate this history;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
 
@@ -51,7 +53,7 @@ from backtests.stats import backtest_stats, confidence_deciles, cross_section_da
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import ConfigError, DataError
-from forecasting.manifest import run_manifest
+from forecasting.manifest import row_hashes, run_manifest
 from forecasting.market.calendars import resolve_calendar
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
@@ -162,6 +164,8 @@ def run_backtest_job(
         with atomic_path(out / "training_curve.png") as tmp:
             tmp.write_bytes(curve_png)
     write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
+    with atomic_path(out / "history.parquet") as tmp:
+        row_hashes(panel).reset_index().to_parquet(tmp, index=False)
     rebuild_report(out)
     manifest = run_manifest(
         command=f"backtest --strategy {strategy}",

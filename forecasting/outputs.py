@@ -42,6 +42,13 @@ OUTPUT_NAMES = frozenset(
         "forecast_metrics.json",
         "forecast",
         "cross_section.csv",
+        "history.parquet",
+        # qtrade signal
+        "signal.json",
+        "targets.csv",
+        "targets.json",
+        "orders.csv",
+        "orders.json",
         # qtrade tune (study.db is kept: a study resumes from it)
         "best_params.json",
         "trials.csv",
