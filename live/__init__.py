@@ -7,11 +7,13 @@ of it.
 
 from live.errors import RestatedHistory, StaleData
 from live.holdings import Holdings, read_holdings
+from live.refit import RefitStatus, refit_status
 from live.run_folder import RunFolder, read_run
 from live.signal import Signal, make_signal, write_signal
 
 __all__ = [
     "Holdings",
+    "RefitStatus",
     "RestatedHistory",
     "RunFolder",
     "Signal",
@@ -19,5 +21,6 @@ __all__ = [
     "make_signal",
     "read_holdings",
     "read_run",
+    "refit_status",
     "write_signal",
 ]

@@ -32,7 +32,7 @@ def restated(panel: pd.DataFrame, recorded: pd.DataFrame) -> pd.Series:
     {'T0001': Timestamp('2017-01-09 00:00:00')}
     """
     recorded = recorded.assign(date=pd.to_datetime(recorded["date"]), ticker=recorded["ticker"].astype(str))
-    tickers = set(recorded["ticker"])
+    tickers = set(recorded["ticker"].unique())
     dates = panel.index.get_level_values("date")
     through = min(pd.Timestamp(recorded["date"].max()), pd.Timestamp(dates.max()) if len(dates) else pd.NaT)
     mine = panel[panel.index.get_level_values("ticker").astype(str).isin(tickers) & (dates <= through)]

@@ -3,7 +3,8 @@
 From the backtest folder (:mod:`live.run_folder`) and data that ends at the exchange's latest completed session
 (:mod:`live.sessions`) and holds the run's history unchanged (:mod:`live.history`), it forecasts the latest close
 with the forecast run's saved model (no training), applies the strategy to the book held at that close
-(:mod:`live.holdings`) and lists the orders (:mod:`live.orders`).
+(:mod:`live.holdings`), lists the orders (:mod:`live.orders`) and says whether the model is due for a refit on
+its run's walk-forward schedule (:mod:`live.refit`).
 
 The decision is the backtest's by construction: the data goes through the backtest's own alignment
 (:func:`backtests.inputs.align`: cleaning, the calendar, carried prices), the rule's arrays are the engine's
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from forecasting.outputs import check_out, clear_previous
 from live.history import check_unchanged
 from live.holdings import Holdings
 from live.orders import ORDER_TYPES, order_list
+from live.refit import RefitStatus, refit_status
 from live.run_folder import RunFolder, read_run
 from live.sessions import check_fresh
 from strategies.target_weights import Decider
@@ -56,7 +58,8 @@ class Signal:
 
     ``decision`` is the rule's target weight of each ticker (NaN: keep the position), the row a backtest would
     write into ``decisions.csv`` for that close; ``current`` the weights held at that close, worth ``equity``;
-    ``forecasts`` the forecast of each ticker made at that close; ``orders`` the orders (:mod:`live.orders`).
+    ``forecasts`` the forecast of each ticker made at that close; ``orders`` the orders (:mod:`live.orders`);
+    ``refit`` where the model stands on its run's walk-forward schedule (:mod:`live.refit`).
     """
 
     run: RunFolder
@@ -67,6 +70,7 @@ class Signal:
     equity: float
     forecasts: pd.DataFrame
     orders: pd.DataFrame
+    refit: RefitStatus = field(default_factory=lambda: RefitStatus(None))
 
     @property
     def targets(self) -> pd.DataFrame:
@@ -100,6 +104,7 @@ class Signal:
             "gross": float(np.abs(self.targets["weight"]).sum()),
             "orders": len(self.orders),
             "model": str(self.run.model),
+            "refit": self.refit.to_dict(),
         }
 
 
@@ -185,8 +190,17 @@ def make_signal(
     target, closing = decider.decide(row, current.to_numpy())
     orders = order_list(target, closing, current.to_numpy(), equity, data, row, ex)
     today = forecast[forecast["date"] == last].drop(columns=["split", "target"]).reset_index(drop=True)
+    fc_dir = folder.model.parent
     return Signal(
-        folder, last, moment, pd.Series(target, index=data.tickers, name="weight"), current, equity, today, orders
+        folder,
+        last,
+        moment,
+        pd.Series(target, index=data.tickers, name="weight"),
+        current,
+        equity,
+        today,
+        orders,
+        refit_status(fc_dir, data.dates),
     )
 
 

@@ -633,6 +633,8 @@ def signal(
     for w in caught:
         if issubclass(w.category, UserWarning):
             typer.echo(f"warning: {w.message}", err=True)
+    if made.refit.due:
+        typer.echo(f"warning: {made.refit.sentence()}", err=True)
     write_signal(made, out)
     print_signal(made, out)
 

@@ -425,8 +425,8 @@ def print_signal(signal: Any, out: Path) -> None:
     kept = int((~targets["decided"]).sum())
     console.print(
         f"Equity {info['equity']:,.0f}; gross exposure after the orders {info['gross']:.2f}; {kept} of "
-        f"{len(targets)} tickers kept by the rule. Written to {out}: targets.csv, orders.csv (and .json), "
-        "forecasts.csv, signal.json",
+        f"{len(targets)} tickers kept by the rule. Model: {signal.refit.sentence()}. Written to {out}: "
+        "targets.csv, orders.csv (and .json), forecasts.csv, signal.json",
         soft_wrap=True,
         highlight=False,
     )

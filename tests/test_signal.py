@@ -255,3 +255,39 @@ def test_the_latest_completed_session_follows_the_exchange_close() -> None:
     assert latest_session("XTKS", pd.Timestamp("2024-05-17 05:00", tz="UTC")) == pd.Timestamp("2024-05-16")
     assert latest_session("XTKS", pd.Timestamp("2024-05-17 07:00", tz="UTC")) == friday  # after the close in Tokyo
     assert latest_session("XNYS", pd.Timestamp("2024-05-27")) == pd.Timestamp("2024-05-24")  # Memorial Day
+
+
+def test_the_signal_says_when_the_walk_forward_would_refit(tmp_path) -> None:
+    """A walk-forward run's model is its last fold's: the signal says when the schedule refits next, and once the
+    data has reached that date, that a refit is due since then."""
+    from dataclasses import replace
+
+    panel = synthetic_panel(3, 262, seed=5)
+    dates = panel.index.unique("date")
+    history = panel[panel.index.get_level_values("date") <= dates[241]]
+    run_forecast(history, replace(TINY, refit_every="16", val_days=30), tmp_path / "fc", progress=False)
+    _backtest(history, tmp_path / "fc", tmp_path / "bt", "kelly", Execution())
+    folds = json.loads((tmp_path / "fc" / "metrics.json").read_text())["walk_forward"]["folds"]
+    last = dates.get_loc(pd.Timestamp(folds[-1]["refit"]))
+    assert len(folds) >= 2 and last + 16 > 241
+    now = make_signal(tmp_path / "bt", history, as_of=dates[241])
+    assert not now.refit.due and now.refit.model_from == dates[last]
+    assert now.refit.sessions_left == last + 16 - 241
+    later = make_signal(tmp_path / "bt", panel, as_of=dates[-1])
+    assert later.refit.due and later.refit.due_since == dates[last + 16]
+    assert later.refit.sentence().startswith(f"refit due since {dates[last + 16]:%Y-%m-%d}")
+    out = tmp_path / "signal"
+    data = _csv(panel, tmp_path / "latest.csv")
+    result = CliRunner().invoke(
+        app, ["signal", str(tmp_path / "bt"), "--data", str(data), "--as-of", f"{dates[-1]:%Y-%m-%d}", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: refit due since" in result.output
+    assert json.loads((out / "signal.json").read_text())["refit"]["due"] is True
+
+
+def test_a_single_split_run_has_no_refit_schedule(panel, finished) -> None:
+    day = pd.Timestamp(panel.index.get_level_values("date")[-1])
+    signal = make_signal(finished, panel, as_of=day)
+    assert signal.refit.schedule is None and not signal.refit.due
+    assert signal.summary()["refit"]["sentence"].startswith("no walk-forward schedule")
