@@ -14,7 +14,9 @@ rebalance days and target volatility. Two facts the engine carries from one clos
 would have them: whether this is the run's first decision, and the tickers active at the rule's previous
 decision (forecast again from the same data). One thing a backtest knows that a signal cannot: a ticker whose
 data ends later is closed by the engine at the decision whose fill is its last price; a signal learns of a
-delisting only from the exchange.
+delisting only from the exchange. The other side of it: a ticker with no real row at the last close (a halt, a
+late file) reads to the engine's alignment as one whose data ended, so the signal keeps its position and leaves
+it out of the sleeves, where the backtest, knowing it trades again, would have decided on it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import pandas as pd
 
 from backtests.benchmark_sources import without_ticker
 from backtests.engine import rule_columns
-from backtests.inputs import align
+from backtests.inputs import BacktestData, align
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import DataError
 from forecasting.outputs import check_out, clear_previous
@@ -114,6 +116,48 @@ def _origins_from(panel: pd.DataFrame, rebalance: str) -> pd.Timestamp:
     return pd.Timestamp(days[max(len(days) - _LOOKBACK[rebalance], 0)])
 
 
+def _forecast_and_align(
+    folder: RunFolder, panel: pd.DataFrame, last: pd.Timestamp, since: pd.Timestamp, source: str
+) -> tuple[pd.DataFrame, BacktestData]:
+    """The saved model's forecasts of the origins from ``since`` to ``last``, and the data as the backtest aligned
+    it (its cleaning, calendar and carried prices) with them, on the tickers the run traded."""
+    from forecasting.pipeline import predict_with_model
+
+    mode = folder.execution.execution_mode
+    forecast = predict_with_model(
+        panel,
+        folder.model,
+        None,
+        source=source,
+        score=False,
+        execution=mode.name,
+        calendar=folder.calendar,
+        origins_from=since,
+    ).forecasts
+    forecast = forecast[forecast["ticker"].isin(folder.forecast_tickers)]
+    if not (forecast["date"] == last).any():
+        raise DataError(
+            f"{source}: no forecast at {last:%Y-%m-%d}: no ticker has a whole window of real rows ending there; "
+            "check the last rows of the data"
+        )
+    data = align(
+        panel,
+        forecast,
+        split="all",
+        max_gap=folder.max_gap,
+        source=source,
+        execution=mode.name,
+        calendar=folder.calendar,
+    )
+    for ticker in [t for t in data.tickers if t not in folder.tickers]:
+        data = without_ticker(data, ticker)  # a benchmark the run did not trade
+    if data.tickers != folder.tickers or data.dates[-1] != last:
+        raise DataError(
+            f"{source}: its tickers are not the {len(folder.tickers)} the run traded; give the run's market"
+        )
+    return forecast, data
+
+
 def make_signal(
     run: str | os.PathLike[str] | RunFolder,
     panel: pd.DataFrame,
@@ -128,7 +172,6 @@ def make_signal(
     the data must be fresh at (None: now). Stale data (:class:`live.errors.StaleData`) and a restated history
     (:class:`live.errors.RestatedHistory`) are refused before any forecast.
     """
-    from forecasting.pipeline import predict_with_model
     from live.sessions import as_of_time
 
     folder = run if isinstance(run, RunFolder) else read_run(run)
@@ -142,50 +185,26 @@ def make_signal(
     check_fresh(last, calendar, moment)
     check_unchanged(mine, folder.history, source=source)
     ex = folder.execution
+    since = _origins_from(mine, ex.rebalance)
+    forecast, data = _forecast_and_align(folder, mine, last, since, source)
     mode = ex.execution_mode
-    forecast = predict_with_model(
-        mine,
-        folder.model,
-        None,
-        source=source,
-        score=False,
-        execution=mode.name,
-        calendar=folder.calendar,
-        origins_from=_origins_from(mine, ex.rebalance),
-    ).forecasts
-    forecast = forecast[forecast["ticker"].isin(folder.forecast_tickers)]
-    if not (forecast["date"] == last).any():
-        raise DataError(
-            f"{source}: no forecast at {last:%Y-%m-%d}: no ticker has a whole window of real rows ending there; "
-            "check the last rows of the data"
-        )
-    data = align(
-        mine,
-        forecast,
-        split="all",
-        max_gap=folder.max_gap,
-        source=source,
-        execution=mode.name,
-        calendar=folder.calendar,
-    )
-    for ticker in [t for t in data.tickers if t not in folder.tickers]:
-        data = without_ticker(data, ticker)  # a benchmark the run did not trade
-    if data.tickers != folder.tickers or data.dates[-1] != last:
-        raise DataError(
-            f"{source}: its tickers are not the {len(folder.tickers)} the run traded; give the run's market"
-        )
     columns = rule_columns(data, 0, mode, ex.rebalance)
     row = len(data.dates) - 1
+    first = last == folder.first_origin
+    # the rule's previous decision: its last rebalance day before this close, or the run's first decision
+    before = [k for k in range(row) if columns.rebalance[k] or data.dates[k] == folder.first_origin]
+    if not first and before and data.dates[before[-1]] < since:  # its forecasts are needed too
+        since = pd.Timestamp(data.dates[before[-1]])
+        forecast, data = _forecast_and_align(folder, mine, last, since, source)
+        columns = rule_columns(data, 0, mode, ex.rebalance)
     decider = Decider(
         folder.spec, folder.params, columns, short=ex.short, target_vol=ex.target_vol, max_gross=ex.max_gross
     )
-    decider.first = last == folder.first_origin
-    if not decider.first:
-        # the rule's previous decision: its last rebalance day before this close, or the run's first decision
-        before = [k for k in range(row) if columns.rebalance[k] or data.dates[k] == folder.first_origin]
+    decider.first = first
+    if not first:
         decider.was_active = decider.active(before[-1]) if before else None
     close = pd.Series(data.prices["close"][row], index=data.tickers)
-    book = holdings or Holdings.from_weights(folder.last_weights, folder.last_equity, close)
+    book = Holdings.from_weights(folder.last_weights, folder.last_equity, close) if holdings is None else holdings
     current, equity = book.weights(close)
     target, closing = decider.decide(row, current.to_numpy())
     orders = order_list(target, closing, current.to_numpy(), equity, data, row, ex)

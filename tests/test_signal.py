@@ -291,3 +291,22 @@ def test_a_single_split_run_has_no_refit_schedule(panel, finished) -> None:
     signal = make_signal(finished, panel, as_of=day)
     assert signal.refit.schedule is None and not signal.refit.due
     assert signal.summary()["refit"]["sentence"].startswith("no walk-forward schedule")
+
+
+def test_a_monthly_rule_forecasts_back_to_its_previous_decision(panel, forecast_runs, tmp_path, monkeypatch) -> None:
+    """The tickers active at the rule's previous decision need that close's forecasts: when it lies before the
+    closes forecast at first, the signal forecasts back to it, and still decides as the backtest did."""
+    import live.signal
+
+    out = tmp_path / "bt"
+    run = _backtest(panel, forecast_runs["next-close"], out, "kelly", Execution(rebalance="monthly"))
+    origins = run.result.decisions.index
+    monkeypatch.setitem(live.signal._LOOKBACK, "monthly", 2)
+    calls = []
+    real = live.signal._forecast_and_align
+    monkeypatch.setattr(live.signal, "_forecast_and_align", lambda *a: calls.append(a[3]) or real(*a))
+    months = pd.Series(origins.to_period("M"), index=origins)
+    first_of_month = origins[(months != months.shift()).to_numpy()]
+    late = origins[origins < first_of_month[-1]][-1]  # the last close of a month: its decision keeps
+    _check_parity(panel, run, out, [first_of_month[-1], late])
+    assert len(calls) == 4 and calls[3] == first_of_month[-2]  # the second: back to the month's first close
