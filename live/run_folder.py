@@ -17,6 +17,7 @@ from backtests.costs import CostModel
 from backtests.engine import Execution
 from forecasting.errors import DataError
 from strategies.registry import StrategySpec, get
+from strategies.user_rules import reference
 
 __all__ = ["RunFolder", "read_run"]
 
@@ -89,6 +90,9 @@ def read_run(folder: str | os.PathLike[str]) -> RunFolder:
     execution = Execution(**ex, costs=costs)
     strategy = str(config["strategy"])
     cwd = manifest.get("cwd")
+    rules = reference(strategy)
+    if rules is not None and cwd is not None and not rules[0].is_absolute():  # a rules file named from the run's folder
+        strategy = str(Path(cwd) / rules[0]) + ("" if rules[1] is None else f":{rules[1]}")
     made_here = out / "forecast"
     forecasts = made_here if (made_here / "model.pt").is_file() else _resolved(str(config["forecasts"]), cwd)
     fc_dir = forecasts if forecasts.is_dir() else forecasts.parent

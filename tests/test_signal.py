@@ -310,3 +310,19 @@ def test_a_monthly_rule_forecasts_back_to_its_previous_decision(panel, forecast_
     late = origins[origins < first_of_month[-1]][-1]  # the last close of a month: its decision keeps
     _check_parity(panel, run, out, [first_of_month[-1], late])
     assert len(calls) == 4 and calls[3] == first_of_month[-2]  # the second: back to the month's first close
+
+
+def test_a_rule_of_ones_own_is_found_from_the_folder_the_backtest_ran_in(
+    panel, forecast_runs, tmp_path, monkeypatch
+) -> None:
+    import shutil
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "custom_rules.py"
+    shutil.copy(example, tmp_path / "rules.py")
+    monkeypatch.chdir(tmp_path)
+    run = _backtest(panel, forecast_runs["next-close"], Path("bt"), "rules.py:hysteresis", Execution())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    origins = run.result.decisions.index
+    _check_parity(panel, run, tmp_path / "bt", [origins[3], origins[-2]])
