@@ -42,6 +42,8 @@ __all__ = [
     "Execution",
     "closing_decisions",
     "known_at_open",
+    "listed",
+    "rule_columns",
     "run_backtest",
     "volume_seen",
 ]
@@ -94,8 +96,9 @@ class BacktestResult:
     """Daily returns (net and gross of costs), the benchmark, decisions, holdings and fills of one run.
 
     ``returns`` etc. are indexed by the close at which the return is earned (the day's equity change).
-    ``decisions`` (the rule's targets, NaN: keep) and ``holdings`` (the weights held once they filled) are
-    indexed by the forecast origin they were decided at. ``risk_free`` is the risk-free rate of each return's
+    ``decisions`` (the rule's targets, NaN: keep), ``before`` (the weights held at that close, before its orders:
+    what the rule saw) and ``holdings`` (the weights held once they filled) are indexed by the forecast origin
+    they were decided at. ``risk_free`` is the risk-free rate of each return's
     day (annual / 252; all 0 without ``--rf``), which every Sharpe ratio is in excess of; ``interest_paid`` the
     cash paid at that rate on the exposure above the equity less the cash earned on the equity not committed.
     ``chosen_benchmark`` is the ``--benchmark`` in place of ``benchmark`` (None: the equal-weight one).
@@ -120,6 +123,7 @@ class BacktestResult:
     risk_free: pd.Series | None = None
     interest_paid: float = 0.0
     chosen_benchmark: Benchmark | None = None
+    before: pd.DataFrame | None = None  # the weights held at each decision's close, before its orders (Bar.weights)
 
     @property
     def turnover(self) -> pd.Series:
@@ -193,7 +197,7 @@ def run_backtest(
         TargetWeights,
         spec=spec,
         rule_params=params,
-        columns=_columns(data, first, mode, execution.rebalance),
+        columns=rule_columns(data, first, mode, execution.rebalance),
         mode=mode,
         warmup=warmup,
         band=execution.band,
@@ -223,6 +227,11 @@ def run_backtest(
     origins = pd.DatetimeIndex(strat.dates)
     decisions = pd.DataFrame(
         np.vstack(strat.decisions) if strat.decisions else np.empty((0, len(data.tickers))),
+        index=origins,
+        columns=data.tickers,
+    )
+    before = pd.DataFrame(
+        np.vstack(strat.before) if strat.before else np.empty((0, len(data.tickers))),
         index=origins,
         columns=data.tickers,
     )
@@ -301,6 +310,7 @@ def run_backtest(
             name="rf",
         ),
         broker.interest_paid,
+        before=before,
     )
 
 
@@ -383,8 +393,9 @@ def listed(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
     return started & ~decided
 
 
-def _columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance: str = "daily") -> Columns:
-    """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data."""
+def rule_columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance: str = "daily") -> Columns:
+    """The strategy's arrays from bar ``first`` on, read-only so that no rule can change the data (the backtest's
+    and ``qtrade signal``'s: both decide on these)."""
     sl = slice(first, data.stop)
     close = data.prices["close"]
     seen_close = np.where(np.logical_or.accumulate(data.tradable, axis=0), close, np.nan)

@@ -8,6 +8,9 @@ Outputs in the run folder (each file written whole or not at all):
   is the close a return ends;
 - ``trades.csv``: every fill: date (of the close or open it filled at), ticker, side, requested and filled size,
   price, value, and its costs in cash: commission, spread, impact, delisting;
+- ``decisions.csv``: the rule's target weights decided at each forecast origin's close, before any fill (empty:
+  keep the position), one column per ticker: all the numpy replay (:mod:`backtests.vectorized`) needs besides the
+  prices and the settings, and what ``qtrade signal`` reproduces from the data of that close;
 - ``holdings.csv``: the weights held after each decision, by forecast origin; ``deciles.csv``: profit by decile
   of forecast confidence;
 - ``cross_section.csv``: per origin date, the forecast's IC and rank IC across tickers and its top-minus-bottom
@@ -18,6 +21,8 @@ Outputs in the run folder (each file written whole or not at all):
   folder, or the folder of the forecasts file), over its whole test or out-of-sample period; ``jpx``: the JPX
   competition score, for ``longshort``);
   ``manifest.json``: versions, settings and data hash;
+- ``history.parquet``: a hash of each (date, ticker) row of the data read (:func:`forecasting.manifest.row_hashes`),
+  by which ``qtrade signal`` names the rows of later data that restate this history;
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
 
@@ -48,7 +53,7 @@ from backtests.stats import backtest_stats, confidence_deciles, cross_section_da
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import ConfigError, DataError
-from forecasting.manifest import run_manifest
+from forecasting.manifest import row_hashes, run_manifest
 from forecasting.market.calendars import resolve_calendar
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
@@ -159,6 +164,8 @@ def run_backtest_job(
         with atomic_path(out / "training_curve.png") as tmp:
             tmp.write_bytes(curve_png)
     write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
+    with atomic_path(out / "history.parquet") as tmp:
+        row_hashes(panel).reset_index().to_parquet(tmp, index=False)
     rebuild_report(out)
     manifest = run_manifest(
         command=f"backtest --strategy {strategy}",
@@ -225,13 +232,18 @@ def _write_tables(result: BacktestResult, deciles: pd.DataFrame, out: Path) -> N
     tables = {
         "returns.csv": returns,
         "trades.csv": result.fills,
+        "decisions.csv": result.decisions.rename_axis("date"),
         "holdings.csv": result.holdings.rename_axis("date"),
         "deciles.csv": deciles,
     }
     for name, table in tables.items():
         with atomic_path(out / name) as tmp:
             table.to_csv(
-                tmp, index=name in ("returns.csv", "holdings.csv"), date_format="%Y-%m-%d", float_format="%.10g"
+                tmp,
+                index=name in ("returns.csv", "decisions.csv", "holdings.csv"),
+                date_format="%Y-%m-%d",
+                # decisions in full: read back, they are the very floats the rule returned
+                float_format="%.17g" if name == "decisions.csv" else "%.10g",
             )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "library_versions",
     "note_rebuild",
     "qtrade_version",
+    "row_hashes",
     "run_manifest",
 ]
 
@@ -63,6 +64,31 @@ def data_hash(panel: pd.DataFrame) -> str:
     """
     hashed = pd.util.hash_pandas_object(panel, index=True).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+HISTORY_COLUMNS = ("open", "high", "low", "close", "volume")
+"""The columns of a row whose restatement (an unadjusted split, a corrected print) :func:`row_hashes` notices."""
+
+
+def row_hashes(panel: pd.DataFrame) -> pd.Series:
+    """A 64-bit hash of each (date, ticker) row's open, high, low, close and volume, read as float64 (a volume
+    read as integers hashes as the same volume read as floats); indexed as ``panel``.
+
+    A backtest folder keeps them (``history.parquet``) so that ``qtrade signal`` can tell which rows of later data
+    differ from the history the run was made on.
+
+    Examples
+    --------
+    >>> from forecasting.market.synthetic import synthetic_panel
+    >>> a = synthetic_panel(2, 5)
+    >>> b = a.copy()
+    >>> b.iloc[3, 3] *= 1.0001
+    >>> (row_hashes(a) != row_hashes(b)).tolist()
+    [False, False, False, True, False, False, False, False, False, False]
+    """
+    values = panel[[c for c in HISTORY_COLUMNS if c in panel.columns]].astype("float64")
+    hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    return pd.Series(hashed, index=panel.index, name="hash")
 
 
 def file_hash(path: str | os.PathLike[str]) -> str | None:

@@ -506,8 +506,13 @@ def predict_with_model(
     score: bool = True,
     execution: str | None = None,
     calendar: str = "auto",
+    origins_from: pd.Timestamp | None = None,
 ) -> ForecastRun:
     """Forecast every valid origin of ``panel`` with a saved model; no training.
+
+    ``origins_from`` keeps only the origins on or after that date (``qtrade signal`` forecasts the last close
+    alone); every origin's window and features are the same as when all are forecast. The last origin of the
+    data, whose target is not realised yet, is forecast too (its ``target`` is NaN).
 
     The split column follows the split the model was trained with: its training, validation and test blocks,
     with the embargo dates between them left out, so that the test rows are the training run's (and later
@@ -558,7 +563,10 @@ def predict_with_model(
     labels = _saved_labels(dates, meta["split_dates"], embargo)
     scaler = ZScoreScaler.from_dict(meta["scaler"])
     prep = prepare(cube, Fold(labels, dates), window, scaler=scaler)
-    samples = np.argwhere(prep.ends & (labels != UNUSED)[None, :])
+    wanted = labels != UNUSED
+    if origins_from is not None:
+        wanted &= dates >= pd.Timestamp(origins_from)
+    samples = np.argwhere(prep.ends & wanted[None, :])
     samples = samples[np.lexsort((samples[:, 0], samples[:, 1]))]
     dev = resolve_device(device)
     to_predict = prep.dataset(samples, with_target=False)

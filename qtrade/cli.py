@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from qtrade.printing import print_backtest, print_comparison, print_strategy_comparison, print_summary
+from qtrade.printing import print_backtest, print_comparison, print_signal, print_strategy_comparison, print_summary
 
 app = typer.Typer(
     name="qtrade",
@@ -586,6 +586,57 @@ def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a fi
     path = rebuild_report(folder)
     note_rebuild(folder, command="report", outputs=[path.name])  # the manifest says which versions drew it
     typer.echo(f"written {path}")
+
+
+@app.command()
+@_fail_cleanly
+def signal(
+    run: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")],
+    data: Annotated[
+        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for targets, orders, forecasts and signal.json.")],
+    holdings: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of ticker,shares with a cash row: the book held at the last close; the book the backtest ended "
+            "with when left out."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
+            "left out.",
+            show_default=False,
+        ),
+    ] = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """Tomorrow's orders: forecast the last close with RUN's saved model and apply its strategy to the book held, as
+    the backtest would have; refuses stale data and a restated history."""
+    import warnings
+
+    from forecasting.market.loaders import load_market_data
+    from forecasting.outputs import check_out
+    from live import make_signal, read_holdings, read_run, write_signal
+    from live.sessions import as_of_time
+
+    check_out(out)
+    moment = as_of_time(as_of)
+    folder = read_run(run)
+    book = read_holdings(holdings, folder.tickers) if holdings is not None else None
+    panel = load_market_data(data, date_format=date_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = make_signal(folder, panel, holdings=book, as_of=moment, source=str(data))
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+    if made.refit.due:
+        typer.echo(f"warning: {made.refit.sentence()}", err=True)
+    write_signal(made, out)
+    print_signal(made, out)
 
 
 @app.command()

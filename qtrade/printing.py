@@ -387,3 +387,46 @@ def print_summary(summary: Any) -> None:
     if len(suspects):
         listed = " (the first 10 listed)" if len(suspects) > 10 else ""
         typer.echo(f"warning: {len(suspects)} suspected unadjusted split(s){listed}", err=True)
+
+
+def print_signal(signal: Any, out: Path) -> None:
+    """The orders of ``qtrade signal`` as a table, the book they lead to in one line, and where the files are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 100)
+    info = signal.summary()
+    orders = signal.orders
+    table = Table(
+        "ticker",
+        "side",
+        "shares",
+        "order type",
+        "share limit",
+        "at close",
+        "value",
+        title=f"{info['strategy']} at the close of {info['date']}: {len(orders)} order"
+        f"{'s' if len(orders) != 1 else ''}, filled {info['fill']}",
+    )
+    for row in orders.itertuples(index=False):
+        limit = "" if math.isnan(row.share_limit) else f"{row.share_limit:,.0f}"
+        table.add_row(
+            str(row.ticker),
+            row.side,
+            f"{row.shares:,.2f}",
+            row.order_type,
+            limit,
+            f"{row.price:,.4g}",
+            f"{row.value:,.0f}",
+        )
+    console.print(table)
+    targets = signal.targets
+    kept = int((~targets["decided"]).sum())
+    console.print(
+        f"Equity {info['equity']:,.0f}; gross exposure after the orders {info['gross']:.2f}; {kept} of "
+        f"{len(targets)} tickers kept by the rule. Model: {signal.refit.sentence()}. Written to {out}: "
+        "targets.csv, orders.csv (and .json), forecasts.csv, signal.json",
+        soft_wrap=True,
+        highlight=False,
+    )

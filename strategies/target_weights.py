@@ -19,8 +19,9 @@ close``, where ``current`` is the weight held at that close; trades below the re
 before buys. A ticker whose data ends (a delisting) is closed by the last decision whose fill is still a real
 price: its forecast then has no held return, so it never opens a position.
 
-Everything is recorded: the rule's targets (``decisions``, the input of the numpy replay), the weights held after
-each decision (``holdings``), the account's value at each close (``values``: no analyzer is needed for the
+Everything is recorded: the rule's targets (``decisions``, the input of the numpy replay; the rule is applied by
+:class:`Decider`, which ``qtrade signal`` shares), the weights held at each decision's close before its orders
+(``before``) and after it (``holdings``), the account's value at each close (``values``: no analyzer is needed for the
 daily returns) and every fill with its costs.
 
 Speed: each bar it reads prices and forecasts from (n_bars, n_tickers) arrays (``columns``; row i is the feeds'
@@ -42,7 +43,7 @@ from strategies.portfolio import scale_to_volatility
 from strategies.registry import Bar, StrategySpec
 from strategies.sizing import usable
 
-__all__ = ["Columns", "TargetWeights"]
+__all__ = ["Columns", "Decider", "TargetWeights"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,150 @@ class Columns:
     first: int = 0
     dof: np.ndarray | None = None
     members: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+class Decider:
+    """The rule applied at one origin: its targets from the forecasts and closes up to that close and the weights
+    held then, with the sleeves, ``--no-short``, the delistings' closes, the rebalance days and ``target_vol``.
+
+    The backtest's :class:`TargetWeights` and ``qtrade signal`` both decide through it, so that a signal made
+    from the data of a close is the decision the backtest made there. What it carries from one decision to the
+    next is ``first`` (True until the first decision) and ``was_active`` (the tickers active at the previous
+    decision of the rule, :attr:`~strategies.registry.Bar.was_active`); a caller that decides at one origin
+    alone sets both first (:meth:`active` gives the tickers active at an origin).
+
+    Parameters
+    ----------
+    spec, rule_params
+        The registered strategy and its settings (calibrated).
+    columns
+        A :class:`Columns`: row ``i`` is origin ``i``.
+    short, target_vol, max_gross
+        As :class:`TargetWeights`' parameters of those names.
+    """
+
+    def __init__(
+        self,
+        spec: StrategySpec,
+        rule_params: dict[str, Any],
+        columns: Columns,
+        *,
+        short: bool = True,
+        target_vol: float | None = None,
+        max_gross: float = 2.0,
+    ) -> None:
+        self.spec = spec
+        self.rule_params = dict(rule_params)
+        self.columns = columns
+        self.short = short
+        self.target_vol = target_vol
+        self.max_gross = max_gross
+        self.n = columns.close.shape[1]
+        self.first = True
+        self.was_active: np.ndarray | None = None
+        self._zs: np.ndarray | None = None
+
+    def decides(self, i: int) -> bool:
+        """Whether the rule is asked at origin ``i`` (the first decision, and every rebalance day)."""
+        return bool(self.first or self.columns.rebalance[i])
+
+    def active(self, i: int) -> np.ndarray:
+        """(n_tickers,) the tickers active at origin ``i``: listed and, for a rule that uses forecasts, with a usable
+        forecast (:attr:`~strategies.registry.Bar.active`)."""
+        cols = self.columns
+        listed = cols.listed[i]
+        return listed & (usable(cols.mean[i], cols.variance[i]) if self.spec.uses_forecast else True)
+
+    def decide(self, i: int, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The targets at origin ``i`` (NaN: keep) given the weights ``current`` held at its close, and which
+        tickers the decision must close (a delisting)."""
+        cols = self.columns
+        closing = cols.closing[i]
+        target = np.full(self.n, np.nan)
+        covariance = None
+        if self.decides(i):
+            target, covariance = self._rule(i, current)
+        if not self.short:
+            target = np.maximum(target, 0.0)
+        target[closing] = 0.0
+        if self.target_vol and covariance is not None:
+            target = self._scaled(target, current, covariance(**self._cov_settings()))
+            target[closing] = 0.0
+        return target, closing
+
+    def _cov_settings(self) -> dict[str, Any]:
+        """The covariance the rule asked for (its window, halflife and shrink settings), else the defaults."""
+        p = self.rule_params
+        return {
+            "window": int(p.get("window", WINDOW)),
+            "halflife": float(p.get("halflife", HALFLIFE)),
+            "target": str(p.get("shrink", "constant")),
+        }
+
+    def _z(self) -> np.ndarray:
+        """The standardised returns of the correlation, computed once, when a rule first asks for a covariance."""
+        if self._zs is None:
+            self._zs = standardised_returns(self.columns.full_close, self.columns.full_tradable)
+        return self._zs
+
+    def _rule(self, i: int, current: np.ndarray) -> tuple[np.ndarray, Any]:
+        cols = self.columns
+        seen = cols.seen_close
+
+        def history(n: int) -> np.ndarray:
+            return seen[i + 1 - n : i + 1] if 0 < n <= i + 1 else np.empty((0, self.n))
+
+        mean, variance = cols.mean[i], cols.variance[i]
+        cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+        def covariance(**settings: Any) -> np.ndarray:
+            full = {"window": WINDOW, "halflife": float(HALFLIFE), "target": "constant", **settings}
+            full["window"], full["halflife"] = int(full["window"]), float(full["halflife"])
+            key = tuple(sorted(full.items()))
+            if key not in cache:
+                cache[key] = forecast_covariance(mean, variance, self._z(), cols.first + i, **full)
+            return cache[key]
+
+        listed = cols.listed[i]
+        active = self.active(i)
+        members = None
+        if cols.members is not None:
+            from forecasting.model.distributions import Predictive
+
+            m, v, d = (a[:, i] for a in cols.members)
+            members = Predictive(m, v, np.where(np.isfinite(d), d, np.inf))
+        bar = Bar(
+            mean=mean,
+            variance=variance,
+            weights=current,
+            first=self.first,
+            history=history,
+            dof=None if cols.dof is None else cols.dof[i],
+            members=members,
+            listed=listed,
+            active=active,
+            was_active=self.was_active,
+            covariance=covariance,
+        )
+        self.first = False
+        self.was_active = active
+        return np.array(self.spec.weights(bar, self.rule_params), dtype=float), covariance
+
+    def _scaled(self, target: np.ndarray, current: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """The book (the targets, and the positions kept where they are NaN) scaled to ``target_vol``.
+
+        Only the tickers with a forecast covariance are scaled; the others keep their targets (NaN: their
+        positions), and their gross exposure counts against ``max_gross``. On a day when no position of the book
+        has a known risk nothing can be measured, and every position is kept (NaN).
+        """
+        known = np.isfinite(np.diag(cov))
+        book = np.where(np.isnan(target), current, target)
+        at = np.flatnonzero(known)
+        room = self.max_gross - float(np.abs(np.nan_to_num(book[~known])).sum())
+        k = scale_to_volatility(book[at], cov[np.ix_(at, at)], float(self.target_vol or 0.0), max_gross=max(room, 0.0))
+        if not k > 0:
+            return np.full(self.n, np.nan)
+        return np.where(known, book * k, target)
 
 
 class TargetWeights(bt.Strategy):
@@ -121,9 +266,15 @@ class TargetWeights(bt.Strategy):
         self.holdings: list[np.ndarray] = []
         self.values: list[float] = []  # the account's value at each close, after the broker's work for the bar
         self.fills: list[dict[str, Any]] = []
-        self._first = True
-        self._was_active: np.ndarray | None = None
-        self._zs: np.ndarray | None = None
+        self.before: list[np.ndarray] = []  # the weights held at each decision's close, before its orders
+        self.decider = Decider(
+            self.spec,
+            self.rule_params,
+            self.columns,
+            short=self.p.short,
+            target_vol=self.p.target_vol,
+            max_gross=self.p.max_gross,
+        )
         self._queued: tuple[np.ndarray, np.ndarray] | None = None
         self._positions: list[Any] = []
         self._day: dict[float, Any] = {}
@@ -155,96 +306,12 @@ class TargetWeights(bt.Strategy):
             self._send(i, *self._decide(i, current), current, equity)
 
     def _decide(self, i: int, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rule's targets at origin ``i`` (NaN: keep) and which tickers must be closed."""
-        cols = self.columns
-        closing = cols.closing[i]
-        target = np.full(self.n, np.nan)
-        covariance = None
-        if self._first or cols.rebalance[i]:
-            target, covariance = self._rule(i, current)
-        if not self.p.short:
-            target = np.maximum(target, 0.0)
-        target[closing] = 0.0
-        if self.p.target_vol and covariance is not None:
-            target = self._scaled(target, current, covariance(**self._cov_settings()))
-            target[closing] = 0.0
+        """The rule's targets at origin ``i`` (NaN: keep) and which tickers must be closed; recorded."""
+        target, closing = self.decider.decide(i, current)
         self.dates.append(self._dates[i])
         self.decisions.append(target)
+        self.before.append(np.array(current, dtype=float))
         return target, closing
-
-    def _cov_settings(self) -> dict[str, Any]:
-        """The covariance the rule asked for (its window, halflife and shrink settings), else the defaults."""
-        p = self.rule_params
-        return {
-            "window": int(p.get("window", WINDOW)),
-            "halflife": float(p.get("halflife", HALFLIFE)),
-            "target": str(p.get("shrink", "constant")),
-        }
-
-    def _z(self) -> np.ndarray:
-        """The standardised returns of the correlation, computed once, when a rule first asks for a covariance."""
-        if self._zs is None:
-            self._zs = standardised_returns(self.columns.full_close, self.columns.full_tradable)
-        return self._zs
-
-    def _rule(self, i: int, current: np.ndarray) -> tuple[np.ndarray, Any]:
-        cols = self.columns
-        seen = cols.seen_close
-
-        def history(n: int) -> np.ndarray:
-            return seen[i + 1 - n : i + 1] if 0 < n <= i + 1 else np.empty((0, self.n))
-
-        mean, variance = cols.mean[i], cols.variance[i]
-        cache: dict[tuple[Any, ...], np.ndarray] = {}
-
-        def covariance(**settings: Any) -> np.ndarray:
-            full = {"window": WINDOW, "halflife": float(HALFLIFE), "target": "constant", **settings}
-            full["window"], full["halflife"] = int(full["window"]), float(full["halflife"])
-            key = tuple(sorted(full.items()))
-            if key not in cache:
-                cache[key] = forecast_covariance(mean, variance, self._z(), cols.first + i, **full)
-            return cache[key]
-
-        listed = cols.listed[i]
-        active = listed & (usable(mean, variance) if self.spec.uses_forecast else True)
-        members = None
-        if cols.members is not None:
-            from forecasting.model.distributions import Predictive
-
-            m, v, d = (a[:, i] for a in cols.members)
-            members = Predictive(m, v, np.where(np.isfinite(d), d, np.inf))
-        bar = Bar(
-            mean=mean,
-            variance=variance,
-            weights=current,
-            first=self._first,
-            history=history,
-            dof=None if cols.dof is None else cols.dof[i],
-            members=members,
-            listed=listed,
-            active=active,
-            was_active=self._was_active,
-            covariance=covariance,
-        )
-        self._first = False
-        self._was_active = active
-        return np.array(self.spec.weights(bar, self.rule_params), dtype=float), covariance
-
-    def _scaled(self, target: np.ndarray, current: np.ndarray, cov: np.ndarray) -> np.ndarray:
-        """The book (the targets, and the positions kept where they are NaN) scaled to ``target_vol``.
-
-        Only the tickers with a forecast covariance are scaled; the others keep their targets (NaN: their
-        positions), and their gross exposure counts against ``max_gross``. On a day when no position of the book
-        has a known risk nothing can be measured, and every position is kept (NaN).
-        """
-        known = np.isfinite(np.diag(cov))
-        book = np.where(np.isnan(target), current, target)
-        at = np.flatnonzero(known)
-        room = self.p.max_gross - float(np.abs(np.nan_to_num(book[~known])).sum())
-        k = scale_to_volatility(book[at], cov[np.ix_(at, at)], self.p.target_vol, max_gross=max(room, 0.0))
-        if not k > 0:
-            return np.full(self.n, np.nan)
-        return np.where(known, book * k, target)
 
     def _send(self, i: int, target: np.ndarray, closing: np.ndarray, current: np.ndarray, equity: float) -> np.ndarray:
         """Orders from ``target`` at bar ``i``; returns the weights held once they fill.

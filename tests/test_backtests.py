@@ -557,6 +557,37 @@ def test_interpolated_prices_are_not_traded() -> None:
     assert data.prices["close"][t, j] == data.prices["close"][t - 1, j]  # carried, not interpolated
 
 
+@pytest.mark.parametrize("mode", EXECUTIONS)
+def test_decisions_csv_alone_replays_the_net_returns(tmp_path: Path, market, mode) -> None:
+    """decisions.csv holds every decision in full: replayed with the prices and the settings, it gives returns.csv."""
+    fc = oracle_forecasts(market, mode=mode)
+    fc["mean"] = 0.7 * fc["mean"] + np.random.default_rng(1).normal(0, 0.005, len(fc))
+    fc.to_csv(tmp_path / "forecasts.csv", index=False)
+    out = tmp_path / "bt"
+    run = run_backtest_job(
+        market, out, strategy="kelly", forecasts=tmp_path / "forecasts.csv", execution=Execution(mode=mode, band=0.01)
+    )
+    decisions = pd.read_csv(out / "decisions.csv", index_col="date", parse_dates=["date"])
+    assert decisions.columns.tolist() == run.result.data.tickers
+    assert decisions.index.equals(run.result.decisions.index)
+    np.testing.assert_array_equal(decisions.to_numpy(), run.result.decisions.to_numpy())  # NaN (keep) as NaN
+    assert decisions.isna().any().any() and decisions.notna().any().any()
+    ex = run.result.execution
+    check = replay(
+        decisions,
+        run.result.data,
+        mode=mode,
+        costs=ex.costs,
+        first=run.result.first,
+        cash=ex.cash,
+        band=ex.band,
+        delisting_return=ex.delisting_return,
+    )
+    returns = pd.read_csv(out / "returns.csv", index_col="date", parse_dates=["date"])
+    assert check.index.equals(returns.index)
+    np.testing.assert_allclose(check["net"].to_numpy(), returns["strategy"].to_numpy(), rtol=0, atol=1e-9)
+
+
 def test_outputs_tearsheet_and_report_offline(tmp_path: Path, market, monkeypatch) -> None:
     def no_network(*args, **kwargs):
         raise AssertionError("the backtest touched the network")
@@ -573,6 +604,7 @@ def test_outputs_tearsheet_and_report_offline(tmp_path: Path, market, monkeypatc
         "tearsheet.html",
         "returns.csv",
         "trades.csv",
+        "decisions.csv",
         "holdings.csv",
         "deciles.csv",
         "stats.json",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 
@@ -215,6 +216,10 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     _ok(["report", str(tmp_path / "bt")])
     assert page.is_file()
     ran.append("report")
+    last = str(pd.read_csv(data)["date"].max())[:10]
+    _ok(["signal", str(tmp_path / "bt"), "--data", str(data), "--as-of", last, "--out", str(tmp_path / "signal")])
+    assert (tmp_path / "signal" / "orders.csv").is_file() and (tmp_path / "signal" / "targets.json").is_file()
+    ran.append("signal")
     _ok(
         [
             "tune",
