@@ -54,7 +54,7 @@ from backtests.pipeline import BacktestRun, forecast_dir, rebuild_report, run_ba
 from forecasting.atomic import write_text
 from forecasting.errors import ConfigError, DataError, QtradeError
 from forecasting.manifest import run_manifest
-from forecasting.outputs import check_out, clear_previous
+from forecasting.outputs import check_out, clear_previous, read_record
 from strategies.registry import available, get
 
 __all__ = [
@@ -231,13 +231,7 @@ def _row(name: str, stats: dict[str, Any], *, benchmark: bool = False) -> dict[s
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DataError(f"{path}: missing or unreadable; run qtrade backtest --strategy all again") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: not a qtrade file; run qtrade backtest --strategy all again")
-    return value
+    return read_record(path, "run qtrade backtest --strategy all again")
 
 
 def _returns(folder: Path) -> pd.DataFrame:

@@ -383,12 +383,12 @@ def _by_date(cash: dict[int, float], data: BacktestData, first: int, dates: pd.D
     return out[start : start + len(dates)]
 
 
-def listed(data: BacktestData, mode: ExecutionMode) -> np.ndarray:
+def listed(data: BacktestData, mode: ExecutionMode, closing: np.ndarray | None = None) -> np.ndarray:
     """(n_dates, n_tickers) True from a ticker's first real price until its delisting is decided (the origin that
     closes it, :func:`closing_decisions`, and every later one are out)."""
     real = data.tradable
     started = np.logical_or.accumulate(real, axis=0)
-    closing = closing_decisions(data, mode)
+    closing = closing_decisions(data, mode) if closing is None else closing
     decided = np.logical_or.accumulate(closing, axis=0)
     return started & ~decided
 
@@ -407,6 +407,8 @@ def rule_columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance:
         period = dates.to_period(freq).asi8
         decide = np.r_[True, period[1:] != period[:-1]]
 
+    closing = closing_decisions(data, mode)
+
     def frozen(a: np.ndarray, dtype: type) -> np.ndarray:
         out: np.ndarray = np.array(a, dtype=dtype)
         out.setflags(write=False)
@@ -422,8 +424,8 @@ def rule_columns(data: BacktestData, first: int, mode: ExecutionMode, rebalance:
         mean=frozen(data.mean[sl], float),
         variance=frozen(data.variance[sl], float),
         tradable=frozen(data.tradable[sl], bool),
-        closing=frozen(closing_decisions(data, mode)[sl], bool),
-        listed=frozen(listed(data, mode)[sl], bool),
+        closing=frozen(closing[sl], bool),
+        listed=frozen(listed(data, mode, closing)[sl], bool),
         seen_close=frozen(seen_close[sl], float),
         full_close=frozen(close[: data.stop], float),  # from row 0: the correlation's window reaches before
         full_tradable=frozen(data.tradable[: data.stop], bool),
@@ -446,8 +448,8 @@ def benchmark(
     to the tickers still listed. Nothing trades at the period's last close (as in the strategy).
     """
     mode = execution_mode(mode)
-    members = listed(data, mode)
     closing = closing_decisions(data, mode)
+    members = listed(data, mode, closing)
     close, fill = data.prices["close"], data.prices[mode.price]
     shares = np.zeros(close.shape[1])
     cash = 1.0

@@ -10,16 +10,18 @@ fails or is interrupted before then leaves the earlier outputs as they were.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, DataError
 
-__all__ = ["OUTPUT_NAMES", "check_out", "clear_previous", "written"]
+__all__ = ["OUTPUT_NAMES", "check_out", "clear_previous", "read_record", "written"]
 
 OUTPUT_NAMES = frozenset(
     {
@@ -152,3 +154,14 @@ def _command_line_inputs() -> list[Path]:
 def written(out: Path) -> list[str]:
     """The qtrade outputs ``out`` holds, for the manifest's ``outputs``."""
     return sorted(p.name for p in out.iterdir() if p.name in OUTPUT_NAMES)
+
+
+def read_record(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object a qtrade run wrote (stats.json, manifest.json, ...), or one line naming the file and ``fix``."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError(f"{path}: missing or unreadable; {fix}") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: not a qtrade record; {fix}")
+    return value

@@ -4,7 +4,6 @@ book it ended with."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 from backtests.costs import CostModel
 from backtests.engine import Execution
 from forecasting.errors import DataError
+from forecasting.outputs import read_record
 from strategies.registry import StrategySpec, get
 from strategies.user_rules import reference
 
@@ -54,13 +54,7 @@ class RunFolder:
 
 
 def _json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DataError(f"{path}: missing or unreadable; {_FIX}") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: not a qtrade record; {_FIX}")
-    return value
+    return read_record(path, _FIX)
 
 
 def _resolved(text: str, cwd: str | None) -> Path:
