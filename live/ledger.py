@@ -171,7 +171,7 @@ class DayRecord:
 
 
 class Ledger:
-    """A ledger at ``url`` (its tables made when missing)."""
+    """A ledger at ``url``; :meth:`create` makes its tables when they are missing."""
 
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine
@@ -185,17 +185,26 @@ class Ledger:
         try:
             args = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
             self.engine = create_engine(url, **args)
-            self._create()
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise ConfigError(
                 f"--ledger {self.shown}: not a database URL; give sqlite:///FILE.db or postgresql://USER@HOST/DB"
             ) from None
+        except Exception as exc:  # a driver that is not installed, say
+            raise self._cannot(exc) from None
+
+    def _cannot(self, exc: Exception) -> ConfigError:
+        first = str(exc).splitlines()[0][:120] if str(exc) else ""
+        return ConfigError(
+            f"--ledger {self.shown}: cannot open ({type(exc).__name__}: {first}); check the URL, the server and "
+            "its driver (pip install qtrade[postgres] for PostgreSQL)"
+        )
+
+    def create(self) -> None:
+        """Make the ledger's tables where they are missing (nothing is made before a run's checks pass)."""
+        try:
+            self._create()
         except Exception as exc:  # any database failure is one user-facing line
-            first = str(exc).splitlines()[0][:120]
-            raise ConfigError(
-                f"--ledger {self.shown}: cannot open ({type(exc).__name__}: {first}); check the URL, the server and "
-                "its driver (pip install qtrade[postgres] for PostgreSQL)"
-            ) from None
+            raise self._cannot(exc) from None
 
     def _create(self, attempts: int = 5) -> None:
         """Make the tables; runs started together race to, and the losers retry."""

@@ -122,8 +122,9 @@ def paper(
     last = pd.Timestamp(dates[-1])
     check_fresh(last, None if folder.calendar == "none" else folder.calendar, moment)
     check_unchanged(mine, folder.history, source=source)
-    meta = book.meta()
     rate = run_risk_free(folder, rf)
+    book.create()
+    meta = book.meta()
     if meta is None:
         book.start(_meta(folder, last, rate))
         meta = book.meta()

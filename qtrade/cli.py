@@ -14,7 +14,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from qtrade.printing import print_backtest, print_comparison, print_signal, print_strategy_comparison, print_summary
+from qtrade.printing import (
+    print_backtest,
+    print_comparison,
+    print_next_orders,
+    print_paper_day,
+    print_signal,
+    print_strategy_comparison,
+    print_summary,
+)
 
 app = typer.Typer(
     name="qtrade",
@@ -586,6 +594,83 @@ def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a fi
     path = rebuild_report(folder)
     note_rebuild(folder, command="report", outputs=[path.name])  # the manifest says which versions drew it
     typer.echo(f"written {path}")
+
+
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        help="The paper ledger's database URL, as --storage names a study: sqlite:///FILE.db or "
+        "postgresql://USER@HOST/DB; the SQLite file paper.db in RUN when left out.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+@_fail_cleanly
+def paper(
+    run: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")],
+    data: Annotated[
+        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
+    ],
+    ledger: LedgerOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the session's fills, the next session's orders and targets."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
+            "left out.",
+            show_default=False,
+        ),
+    ] = None,
+    rf: Annotated[
+        str | None,
+        typer.Option(
+            "--rf",
+            help="The risk-free rate (a number, or a CSV of dates and rates through the latest close); the run's "
+            "when left out.",
+            show_default=False,
+        ),
+    ] = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """Paper-trade RUN: fill the orders of the sessions the ledger has not recorded as the backtest would have, and
+    record each session's book, P&L and the next session's orders (a new ledger starts with the run's cash)."""
+    import warnings
+
+    from forecasting.market.loaders import load_market_data
+    from forecasting.outputs import check_out
+    from live import Ledger, default_url, paper_sessions, read_run, write_day
+    from live.sessions import as_of_time
+
+    if out is not None:
+        check_out(out)
+    moment = as_of_time(as_of)
+    folder = read_run(run)
+    book = Ledger(ledger or default_url(str(folder.folder / "paper.db")))
+    panel = load_market_data(data, date_format=date_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        days = paper_sessions(folder, panel, book, as_of=moment, rf=rf, source=str(data), on_day=print_paper_day)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+    last = days[-1]
+    if not last.new and last.record is None:
+        typer.echo(f"{last.date:%Y-%m-%d} is recorded already in {book.shown}: nothing changed")
+    signal = last.signal
+    if signal is not None:
+        print_next_orders(signal)
+        if signal.refit.due:
+            typer.echo(f"warning: {signal.refit.sentence()}", err=True)
+    if out is not None:
+        recorded = book.days().index
+        write_day(book, recorded[-1], out)
+        typer.echo(f"written {out}: targets, orders and fills (.csv, .json), forecasts.csv, paper.json")
 
 
 @app.command()
