@@ -109,8 +109,13 @@ def _tables() -> tuple[Any, dict[str, Any]]:
             ),
         ),
         "forecasts": Table("paper_forecasts", md, day(), Column("csv", Text, nullable=False)),
-        "rows": Table(
-            "paper_rows", md, day(), Column("ticker", String(64), primary_key=True), Column("hash", String(20))
+        "rows": Table(  # the data rows read at the session: their hash, and the prices a report's benchmark needs
+            "paper_rows",
+            md,
+            day(),
+            Column("ticker", String(64), primary_key=True),
+            Column("hash", String(20), nullable=False),
+            *(Column(c, Double) for c in ("open", "high", "low", "close", "volume")),
         ),
     }
     return md, t
@@ -167,7 +172,7 @@ class DayRecord:
     pending: pd.DataFrame
     fills: pd.DataFrame
     forecasts: pd.DataFrame
-    hashes: pd.Series = field(default_factory=lambda: pd.Series(dtype="uint64"))
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame)  # by ticker: hash, open, high, low, close, volume
 
 
 class Ledger:
@@ -251,6 +256,11 @@ class Ledger:
 
     def hashes(self) -> pd.DataFrame:
         """The hash of each data row the ledger read (date, ticker, hash)."""
+        frame = self.prices()
+        return frame[["date", "ticker", "hash"]]
+
+    def prices(self) -> pd.DataFrame:
+        """Each data row the ledger read: date, ticker, hash, open, high, low, close, volume."""
         frame = self._frame("rows")
         frame["date"] = pd.to_datetime(frame["date"])
         frame["hash"] = frame["hash"].astype("uint64")
@@ -358,7 +368,10 @@ class Ledger:
             "forecasts": [
                 {"date": iso, "csv": day.forecasts.to_csv(index=False, date_format=_ISO, float_format="%.17g")}
             ],
-            "rows": [{"date": iso, "ticker": str(k), "hash": str(int(v))} for k, v in day.hashes.items()],
+            "rows": [
+                {"date": iso, "ticker": str(k), **_plain({**r, "hash": str(int(r["hash"]))})}
+                for k, r in day.rows.to_dict("index").items()
+            ],
         }
         for name, rows in inserts.items():
             if rows:

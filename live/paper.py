@@ -266,9 +266,17 @@ def session(
         ),
         fills=pd.DataFrame(fills, columns=FILL_COLUMNS),
         forecasts=signal.forecasts,
-        hashes=row_hashes(today).droplevel("date"),
+        rows=_rows(today),
     )
     return record, signal
+
+
+def _rows(today: pd.DataFrame) -> pd.DataFrame:
+    """The session's data rows by ticker: their hash (:func:`forecasting.manifest.row_hashes`) and prices."""
+    columns = [c for c in ("open", "high", "low", "close", "volume") if c in today.columns]
+    rows = today[columns].astype(float).assign(hash=row_hashes(today)).droplevel("date")
+    rows.index = rows.index.astype(str)
+    return rows
 
 
 def _closing(signal: Signal) -> np.ndarray:

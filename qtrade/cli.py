@@ -17,6 +17,7 @@ import typer
 from qtrade.printing import (
     print_backtest,
     print_comparison,
+    print_ledger_report,
     print_next_orders,
     print_paper_day,
     print_signal,
@@ -578,12 +579,40 @@ def backtest(
 
 @app.command()
 @_fail_cleanly
-def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")]) -> None:
+def report(
+    folder: Annotated[
+        Path | None, typer.Argument(help="The --out folder of a finished qtrade backtest (not with --ledger).")
+    ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option(help="A paper ledger's URL: report its sessions instead (with --out).", show_default=False),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for a ledger's report.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="With --ledger: the latest data, to replay the backtest over the ledger's sessions."),
+    ] = None,
+    date_format: DateFormatOpt = None,
+) -> None:
     """Rebuild the tearsheet of a finished backtest from the files in its folder (every tearsheet and the comparison
-    page of a --strategy all folder)."""
+    page of a --strategy all folder); with --ledger, report a paper ledger beside the backtest's expectation."""
     from backtests.pipeline import rebuild_report
+    from forecasting.errors import ConfigError
     from forecasting.manifest import note_rebuild
 
+    if ledger is not None:
+        if folder is not None or out is None:
+            raise ConfigError("qtrade report --ledger URL --out DIR [--data LATEST]: give --out, and no backtest folder")
+        from forecasting.market.loaders import load_market_data
+        from live import Ledger
+        from live.ledger_report import ledger_report
+
+        panel = load_market_data(data, date_format=date_format) if data is not None else None
+        made = ledger_report(Ledger(ledger), out, panel=panel, source=str(data))
+        print_ledger_report(made, out)
+        return
+    if folder is None:
+        raise ConfigError("qtrade report FOLDER, or qtrade report --ledger URL --out DIR: give one")
     if (folder / "comparison.json").is_file():
         from backtests.comparison import rebuild_comparison
 

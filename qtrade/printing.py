@@ -464,3 +464,19 @@ def print_next_orders(signal: Any) -> None:
     console.width = max(console.width, 100)
     console.print(_orders_table(signal))
     console.print(f"Model: {signal.refit.sentence()}.", soft_wrap=True, highlight=False)
+
+
+def print_ledger_report(report: dict[str, Any], out: Path) -> None:
+    """The paper ledger's report in a few lines: its sessions, its Sharpe ratio against the backtest's, the
+    expectation's tracking error and where the files are."""
+    typer.echo(
+        f"{report['strategy']} paper ledger: {report['sessions']} sessions from {report['start']}, total return "
+        f"{report['total_return']:+.2%}"
+    )
+    verdict = report["against_backtest"]
+    typer.echo(verdict.get("meaning", verdict.get("absent", "")))
+    ex = report["expectation"]
+    typer.echo(ex.get("meaning", ex.get("absent", "")))
+    for row in report["differences"][:10]:
+        typer.echo(f"  {str(row['date'])[:10]}: {row['why']}")
+    typer.echo(f"written {out}: tearsheet.html, returns.csv, fills.csv, differences.csv, report.json")
