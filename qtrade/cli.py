@@ -602,7 +602,9 @@ def report(
 
     if ledger is not None:
         if folder is not None or out is None:
-            raise ConfigError("qtrade report --ledger URL --out DIR [--data LATEST]: give --out, and no backtest folder")
+            raise ConfigError(
+                "qtrade report --ledger URL --out DIR [--data LATEST]: give --out, and no backtest folder"
+            )
         from forecasting.market.loaders import load_market_data
         from live import Ledger
         from live.ledger_report import ledger_report

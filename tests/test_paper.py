@@ -90,7 +90,10 @@ def _check_parity(result, ledger: Ledger) -> None:
     fills = fills[fills["date"] < days[-1]].set_index(["date", "ticker"]).sort_index()
     engine = result.fills[result.fills["date"] < days[-1]].set_index(["date", "ticker"]).sort_index()
     assert (engine["side"] != "rejected").all()
-    assert fills.index.equals(engine.index), (fills.index.difference(engine.index), engine.index.difference(fills.index))
+    assert fills.index.equals(engine.index), (
+        fills.index.difference(engine.index),
+        engine.index.difference(fills.index),
+    )
     assert (fills["side"] == engine["side"]).all()
     for column in ["requested", "size", "price", "value", "commission", "spread", "impact", "delisting"]:
         np.testing.assert_allclose(fills[column], engine[column], rtol=1e-9, atol=1e-9, err_msg=column)
@@ -254,7 +257,9 @@ def test_stale_data_and_a_restated_history_are_refused_in_one_line_with_nothing_
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "stale by 2 sessions" in result.output
     restated = panel.copy()
-    mask = (restated.index.get_level_values("ticker") == "T0001") & (restated.index.get_level_values("date") >= dates[50])
+    mask = (restated.index.get_level_values("ticker") == "T0001") & (
+        restated.index.get_level_values("date") >= dates[50]
+    )
     restated.loc[mask, ["open", "high", "low", "close"]] *= 2
     bad = tmp_path / "restated.csv"
     restated.reset_index().to_csv(bad, index=False)
