@@ -50,7 +50,7 @@ import pandas as pd
 
 from backtests.benchmark_sources import benchmark_source, check_ticker
 from backtests.engine import Execution
-from backtests.pipeline import BacktestRun, forecast_dir, rebuild_report, run_backtest_job
+from backtests.pipeline import BacktestRun, forecast_dir, rebuild_report, run_backtest_job, write_history
 from forecasting.atomic import write_text
 from forecasting.errors import ConfigError, DataError, QtradeError
 from forecasting.manifest import run_manifest
@@ -471,6 +471,7 @@ def run_comparison_job(
                 progress=False,
                 benchmark=benchmark,
                 benchmark_only=benchmark_only,
+                history=False,
             )
         except QtradeError as exc:
             failed[name] = str(exc)
@@ -481,6 +482,7 @@ def run_comparison_job(
     table, spa, facts = compare_folders(out, done, reps=reps, seed=seed)
     clear_previous(out, keep=[Path(forecasts), *(out / n for n in done)])
     _write(out, table, spa, facts, failed)
+    write_history(panel, out)  # one for every strategy's folder
     manifest = run_manifest(
         command="backtest --strategy all",
         seed=int(getattr(forecast_config, "seed", 0)),
@@ -494,7 +496,10 @@ def run_comparison_job(
             "forecasts": str(forecasts),
             "spa": {"reps": reps, "seed": seed},
         },
-        extra={"outputs": sorted([*FILES, *done, *(["forecast"] if made_here else [])]), "failed": failed},
+        extra={
+            "outputs": sorted([*FILES, "history.parquet", *done, *(["forecast"] if made_here else [])]),
+            "failed": failed,
+        },
     )
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     messages: dict[str, list[str]] = {}

@@ -21,8 +21,9 @@ Outputs in the run folder (each file written whole or not at all):
   folder, or the folder of the forecasts file), over its whole test or out-of-sample period; ``jpx``: the JPX
   competition score, for ``longshort``);
   ``manifest.json``: versions, settings and data hash;
-- ``history.parquet``: a hash of each (date, ticker) row of the data read (:func:`forecasting.manifest.row_hashes`),
-  by which ``qtrade signal`` names the rows of later data that restate this history;
+- ``history.parquet``: a hash of each (date, ticker) row of the data read (:func:`forecasting.manifest.history_table`),
+  by which ``qtrade signal`` names the rows of later data that restate this history (under ``--strategy all``, one
+  file in the folder above the strategies');
 - ``forecast_metrics.json`` and ``training_curve.png``: copied from the forecast run when there is one;
 - ``forecast/``: the forecast run, when the backtest made its own forecasts.
 
@@ -53,7 +54,7 @@ from backtests.stats import backtest_stats, confidence_deciles, cross_section_da
 from backtests.tearsheet import ReportInputs, write_tearsheet
 from forecasting.atomic import atomic_path, write_text
 from forecasting.errors import ConfigError, DataError
-from forecasting.manifest import row_hashes, run_manifest
+from forecasting.manifest import history_table, run_manifest
 from forecasting.market.calendars import resolve_calendar
 from forecasting.outputs import check_out, clear_previous, written
 from strategies.registry import get, parse_params
@@ -88,8 +89,12 @@ def run_backtest_job(
     progress: bool = True,
     benchmark: str | BenchmarkSource = "equal",
     benchmark_only: bool = False,
+    history: bool = True,
 ) -> BacktestRun:
     """Backtest ``strategy`` on ``panel`` with the given forecasts, or with forecasts made here first.
+
+    ``history`` writes ``history.parquet`` (``qtrade backtest --strategy all`` writes one for every strategy, in
+    the folder above theirs).
 
     ``benchmark`` is ``--benchmark`` (:mod:`backtests.benchmark_sources`): a ticker of ``panel`` that the forecasts
     have no rows for is a benchmark only, out of what the strategy trades; ``benchmark_only`` makes it one in any
@@ -164,8 +169,8 @@ def run_backtest_job(
         with atomic_path(out / "training_curve.png") as tmp:
             tmp.write_bytes(curve_png)
     write_text(out / "stats.json", json.dumps(stats, indent=2, default=str))
-    with atomic_path(out / "history.parquet") as tmp:
-        row_hashes(panel).reset_index().to_parquet(tmp, index=False)
+    if history:
+        write_history(panel, out)
     rebuild_report(out)
     manifest = run_manifest(
         command=f"backtest --strategy {strategy}",
@@ -185,6 +190,12 @@ def run_backtest_job(
     )
     write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     return BacktestRun(result, stats, out, messages)
+
+
+def write_history(panel: pd.DataFrame, out: Path) -> None:
+    """``history.parquet``: the hash of each row of ``panel`` (:func:`forecasting.manifest.history_table`)."""
+    with atomic_path(out / "history.parquet") as tmp:
+        history_table(panel).to_parquet(tmp, index=False, compression="zstd")
 
 
 def _without(panel: pd.DataFrame, ticker: str) -> pd.DataFrame:

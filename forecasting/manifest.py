@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecasting.atomic import write_text
@@ -19,6 +20,7 @@ __all__ = [
     "INPUT_OPTIONS",
     "data_hash",
     "file_hash",
+    "history_table",
     "input_hashes",
     "library_versions",
     "note_rebuild",
@@ -89,6 +91,25 @@ def row_hashes(panel: pd.DataFrame) -> pd.Series:
     values = panel[[c for c in HISTORY_COLUMNS if c in panel.columns]].astype("float64")
     hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
     return pd.Series(hashed, index=panel.index, name="hash")
+
+
+def history_table(panel: pd.DataFrame) -> pd.DataFrame:
+    """What a backtest folder's ``history.parquet`` holds: date, ticker and the low 32 bits of each row's
+    :func:`row_hashes`, sorted by ticker then date (a run of one ticker compresses; 2,000 tickers x 1,250 days
+    take 13 MB where the full 64 bits took 21). A row changed by chance to one of the same 32 bits goes unseen
+    once in four billion.
+
+    Examples
+    --------
+    >>> from forecasting.market.synthetic import synthetic_panel
+    >>> table = history_table(synthetic_panel(2, 3))
+    >>> list(table.columns), str(table["hash"].dtype), table["ticker"].tolist()
+    (['date', 'ticker', 'hash'], 'uint32', ['T0000', 'T0000', 'T0000', 'T0001', 'T0001', 'T0001'])
+    """
+    table = row_hashes(panel).reset_index()
+    table["hash"] = (table["hash"].to_numpy(dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    table["ticker"] = table["ticker"].astype(str)
+    return table.sort_values(["ticker", "date"], ignore_index=True)[["date", "ticker", "hash"]]
 
 
 def file_hash(path: str | os.PathLike[str]) -> str | None:

@@ -1,14 +1,16 @@
 """Has the history changed? The rows of the new data that the backtest run also read must be the rows it read.
 
 A backtest folder keeps a hash of each (date, ticker) row of its data (``history.parquet``,
-:func:`forecasting.manifest.row_hashes`). Up to the earlier of the run's last date and the new data's, every
-recorded row must be in the new data with the same open, high, low, close and volume, and the new data may hold
-no row there that the run did not read: otherwise the model and the rule would see another past than the one
-the backtest judged (an unadjusted split, a corrected print, a ticker dropped or added late).
+:func:`forecasting.manifest.history_table`: the low 32 bits of :func:`~forecasting.manifest.row_hashes`; the
+full 64 bits in folders made before, and in a paper ledger). Up to the earlier of the run's last date and the new
+data's, every recorded row must be in the new data with the same open, high, low, close and volume, and the new
+data may hold no row there that the run did not read: otherwise the model and the rule would see another past than
+the one the backtest judged (an unadjusted split, a corrected print, a ticker dropped or added late).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from forecasting.manifest import row_hashes
@@ -38,6 +40,8 @@ def restated(panel: pd.DataFrame, recorded: pd.DataFrame) -> pd.Series:
     mine = panel[panel.index.get_level_values("ticker").astype(str).isin(tickers) & (dates <= through)]
     now = row_hashes(mine).reset_index()
     now["ticker"] = now["ticker"].astype(str)
+    if recorded["hash"].dtype == np.uint32:  # history_table's 32 bits
+        now["hash"] = (now["hash"].to_numpy(dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     then = recorded[recorded["date"] <= through]
     both = then.merge(now, on=["date", "ticker"], how="outer", suffixes=("_then", "_now"), indicator=True)
     differ = both[(both["_merge"] != "both") | (both["hash_then"] != both["hash_now"])]
