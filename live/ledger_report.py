@@ -210,6 +210,7 @@ def ledger_report(
         "returns": len(returns),
         "total_return": float(np.prod(1 + returns["strategy"]) - 1) if len(returns) else 0.0,
         "sharpe_inference": paper_sharpe,
+        "risk_free": {"rate": str(meta.get("rf", "0"))},
         "against_backtest": _verdict(paper_sharpe, stats.get("sharpe_inference", {})),
     }
     differ = pd.DataFrame(columns=["date", "ledger", "backtest", "why"])
@@ -251,8 +252,10 @@ def _section(report: dict[str, Any], differ: pd.DataFrame) -> str:
     """The qtrade section of the page: the verdict against the backtest and the expectation's differences."""
     parts = [f"<h3>Paper ledger: {html.escape(str(report['strategy']))}, {report['execution']}</h3>"]
     parts.append(
-        f"<p>{report['sessions']} sessions from {report['start']} in {html.escape(str(report['ledger']))}; "
-        f"total return {report['total_return']:+.2%}.</p>"
+        f"<p>{report['sessions']} sessions from {report['start']} in {html.escape(str(report['ledger']))}: "
+        f"{report['returns']} daily returns (the first session's is counted in the second's, as a backtest counts "
+        f"its first close's); total return {report['total_return']:+.2%}. Annual figures over a short period are "
+        "a year's pace, not a year's result.</p>"
     )
     verdict = report["against_backtest"]
     parts.append(f"<p>{html.escape(str(verdict.get('meaning', verdict.get('absent', ''))))}</p>")
@@ -275,7 +278,8 @@ def _tearsheet(returns: pd.DataFrame, report: dict[str, Any], differ: pd.DataFra
     """QuantStats' page of the ledger's returns against the benchmark, with the qtrade section; a plain page
     when the ledger has too few returns for QuantStats (fewer than 5) or never moved."""
     from backtests import quantstats_fixes
-    from backtests.tearsheet import insert_sections, offline_page
+    from backtests.tearsheet import calendar_note, drawdown_section, insert_sections, offline_page
+    from backtests.verdict_sections import certainty_section
 
     section = _section(report, differ)
     title = f"qtrade paper ledger: {report['strategy']}"
@@ -310,6 +314,12 @@ def _tearsheet(returns: pd.DataFrame, report: dict[str, Any], differ: pd.DataFra
             benchmark_title="Buy and hold",
             rf=rf,
         )
-        page = insert_sections(offline_page(raw.read_text(encoding="utf-8")), "", section)
+        page = drawdown_section(
+            offline_page(raw.read_text(encoding="utf-8")), quantstats_fixes.drawdown_table(strategy)
+        )
+        certainty = certainty_section(
+            {"sharpe_inference": report["sharpe_inference"], "risk_free": report["risk_free"]}
+        )
+        page = insert_sections(page, calendar_note(strategy) + certainty, section)
     with atomic_path(path) as out:
         out.write_text(page, encoding="utf-8")
