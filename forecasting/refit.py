@@ -167,23 +167,21 @@ def refit_run(
     (['2017-12-11', '2018-01-02'], '2018-01-02')
     """
     folder = Path(forecast_dir)
-    config = run_config(folder)
-    if not config.walk_forward:
+    saved = run_config(folder)
+    if not saved.walk_forward:
         raise ConfigError(
             f"{folder}: a run of one split has no walk-forward schedule, so nothing is due to refit; train a "
             "walk-forward (--oos-start, --refit-every) to refit on schedule"
         )
     recorded = str(_read(folder / "manifest.json").get("calendar") or "")
-    saved, config = (
-        config,
-        replace(
-            config,
-            device=config.device if device is None else device,
-            jobs=1,
-            cluster=None,  # one fold after another
-            calendar=recorded if config.calendar == "auto" and recorded else config.calendar,  # as the run resolved it
-        ),
+    config = replace(
+        saved,
+        device=saved.device if device is None else device,
+        jobs=1,
+        cluster=None,  # one fold after another
+        calendar=recorded if saved.calendar == "auto" and recorded else saved.calendar,  # as the run resolved it
     )
+    device_used = resolve_device(config.device)  # an absent device is refused before the data is prepared
     before = saved_models(folder)[-1]
     if before.refit is None:
         raise ConfigError(
@@ -205,7 +203,6 @@ def refit_run(
         return RefitRun([], before, cube.dates)
     check_folds(cube, folds, config.window)
     out = console(progress)
-    device_used = resolve_device(config.device)
     init = [m.state_dict() for m in load_checkpoint(before.path).models] if config.warm_start else None
     written: list[Refit] = []
     with (
@@ -216,7 +213,10 @@ def refit_run(
         for k in range(start, len(folds)):
             target = folder / REFITS / f"{refits[k]:%Y-%m-%d}"
             if target.exists():
-                raise ConfigError(f"{target} exists but holds no whole refit; remove it and refit again")
+                raise ConfigError(
+                    f"{target} exists: another qtrade refit wrote it meanwhile, or a folder of that name was left "
+                    "there; run qtrade refit again (after removing it, if it is not a refit)"
+                )
             started = time.perf_counter()
             result = fit_fold(
                 cube, folds[k], k, len(folds), config, init=init, hook=shown.hook, say=shown.say, baselines_too=False
