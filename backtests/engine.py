@@ -41,6 +41,7 @@ __all__ = [
     "BacktestResult",
     "Execution",
     "closing_decisions",
+    "fill_inputs",
     "known_at_open",
     "listed",
     "rule_columns",
@@ -168,7 +169,7 @@ def run_backtest(
     first = data.start - warmup
     model = execution.costs
     rf = None if execution.rf.is_zero else day_rates(execution.rf.in_period(data.dates, data.start), data.start)
-    volume, market = _fill_inputs(data, mode, model)
+    volume, market = fill_inputs(data, mode, model)
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     broker = cerebro.broker = QtradeBroker()
     broker.setcash(execution.cash)
@@ -314,7 +315,7 @@ def run_backtest(
     )
 
 
-def _fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> tuple[np.ndarray, MarketStats]:
+def fill_inputs(data: BacktestData, mode: ExecutionMode, costs: CostModel) -> tuple[np.ndarray, MarketStats]:
     """What a fill at each (row, ticker) knows: the volume it may take a share of (NaN: unknown, no cap) and the
     impact model's inputs with the half-spread.
 

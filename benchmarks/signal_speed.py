@@ -1,10 +1,13 @@
-"""``qtrade signal`` at the Tokyo market's size: 2,000 tickers x 1,250 days, one evening's signal; seconds.
+"""``qtrade signal`` and ``qtrade paper`` at the Tokyo market's size: 2,000 tickers x 1,250 days, one evening's
+signal and one evening's paper session; seconds.
 
 The run it signals from is made cheaply, since only the signal is timed: a network trained (one epoch) on 50 of
 the tickers, its forecasts for every ticker over the last 25 closes before the evening (the test period), a
 ``longshort`` backtest (k=100) of those closes. The evening's data is the same market one session later. Timed:
 reading the data file (a long CSV, as a user's would be), the signal itself (freshness, the history check over
-every row, the forecast of the last closes, the decision) and writing its files. Run:
+every row, the forecast of the last closes, the decision) and writing its files; then a paper ledger (SQLite)
+begun the evening before, and the evening's session timed: its checks, the fills of the orders left the evening
+before, the holding costs, the signal and the transaction that records it all. Run:
 ``python benchmarks/signal_speed.py`` (about five minutes on 2 cores, most of it making the run).
 """
 
@@ -23,7 +26,7 @@ from backtests.pipeline import run_backtest_job
 from forecasting.market.loaders import load_market_data
 from forecasting.market.synthetic import synthetic_panel
 from forecasting.pipeline import ForecastConfig, predict_with_model, run_forecast
-from live import make_signal, write_signal
+from live import Ledger, make_signal, paper_sessions, write_signal
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -66,5 +69,18 @@ if __name__ == "__main__":
             f"signal {args.tickers} tickers x {args.days} days ({len(latest):,} rows): reading the CSV {read:.1f} s, "
             f"the signal {decided:.1f} s (checks, forecast, decision; {len(signal.orders)} orders), writing "
             f"{wrote:.2f} s; {read + decided + wrote:.1f} s in all",
+            flush=True,
+        )
+        url = f"sqlite:///{root / 'paper.db'}"
+        before = latest[latest.index.get_level_values("date") < evening]
+        paper_sessions(root / "bt", before, url, as_of=pd.Timestamp(dates[-2]), source=str(data))
+        t = time.perf_counter()
+        days = paper_sessions(root / "bt", latest, url, as_of=pd.Timestamp(evening), source=str(data))
+        session = time.perf_counter() - t
+        record = days[-1].record
+        assert record is not None
+        print(
+            f"paper session {args.tickers} tickers: {session:.1f} s (checks, {len(record.fills)} fills, the signal, "
+            f"the transaction; the ledger holds {len(Ledger(url).table('positions')):,} position rows)",
             flush=True,
         )

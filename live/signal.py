@@ -44,7 +44,7 @@ from live.run_folder import RunFolder, read_run
 from live.sessions import check_fresh
 from strategies.target_weights import Decider
 
-__all__ = ["Signal", "make_signal", "write_signal"]
+__all__ = ["AtClose", "Signal", "at_close", "make_signal", "write_signal", "write_tables"]
 
 _LOOKBACK = {"daily": 2, "weekly": 12, "monthly": 32}  # sessions back to the rule's previous decision, at least
 FILLS = {
@@ -73,6 +73,7 @@ class Signal:
     forecasts: pd.DataFrame
     orders: pd.DataFrame
     refit: RefitStatus = field(default_factory=lambda: RefitStatus(None))
+    closing: pd.Series | None = None  # True where the decision closes a delisted ticker's position
 
     @property
     def targets(self) -> pd.DataFrame:
@@ -158,6 +159,100 @@ def _forecast_and_align(
     return forecast, data
 
 
+@dataclass(frozen=True)
+class AtClose:
+    """What a signal knows at the close of ``date``, before it is given a book: the data as the backtest aligned
+    it (row ``row`` is that close), the forecasts made there, the rule ready to decide (:class:`Decider`, its
+    ``first`` and ``was_active`` set as the backtest would have them) and the model's refit status.
+    :meth:`decide` applies the rule to a book; ``qtrade paper`` fills the previous orders on ``data`` first."""
+
+    folder: RunFolder
+    date: pd.Timestamp
+    as_of: pd.Timestamp
+    data: BacktestData
+    forecasts: pd.DataFrame
+    decider: Decider
+    row: int
+    refit: RefitStatus
+
+    @property
+    def close(self) -> pd.Series:
+        """The close of each ticker (carried where it did not trade), as the backtest marks the book."""
+        return pd.Series(self.data.prices["close"][self.row], index=self.data.tickers)
+
+    def decide(self, current: pd.Series, equity: float) -> Signal:
+        """The decision and orders given the weights ``current`` held at this close on ``equity``."""
+        weights = current.reindex(self.data.tickers).fillna(0.0).astype(float)
+        target, closing = self.decider.decide(self.row, weights.to_numpy())
+        orders = order_list(target, closing, weights.to_numpy(), equity, self.data, self.row, self.folder.execution)
+        return Signal(
+            self.folder,
+            self.date,
+            self.as_of,
+            pd.Series(target, index=self.data.tickers, name="weight"),
+            weights,
+            equity,
+            self.forecasts,
+            orders,
+            self.refit,
+            pd.Series(closing, index=self.data.tickers, name="closing"),
+        )
+
+
+def at_close(
+    run: str | os.PathLike[str] | RunFolder,
+    panel: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | None = None,
+    source: str = "data",
+    first_origin: pd.Timestamp | None = None,
+    checked: bool = False,
+) -> AtClose:
+    """Check ``panel`` (fresh as of ``as_of``, None: now; the run's history unchanged) and forecast and align its last
+    close; see the module docstring.
+
+    ``first_origin`` is the close of the book's first decision (None: the backtest's); ``checked`` skips both checks
+    (for a caller that made them on data this panel is a beginning of). Stale data
+    (:class:`live.errors.StaleData`) and a restated history (:class:`live.errors.RestatedHistory`) are refused
+    before any forecast.
+    """
+    from live.sessions import as_of_time
+
+    folder = run if isinstance(run, RunFolder) else read_run(run)
+    moment = as_of_time(None) if as_of is None else as_of
+    names = panel.index.get_level_values("ticker").astype(str)
+    mine = panel[names.isin(folder.read)]
+    if mine.empty:
+        raise DataError(f"{source}: none of the run's tickers ({', '.join(folder.read[:5])}); give the run's market")
+    last = pd.Timestamp(mine.index.get_level_values("date").max())
+    if not checked:
+        calendar = None if folder.calendar == "none" else folder.calendar
+        check_fresh(last, calendar, moment)
+        check_unchanged(mine, folder.history, source=source)
+    begun = folder.first_origin if first_origin is None else pd.Timestamp(first_origin)
+    ex = folder.execution
+    since = _origins_from(mine, ex.rebalance)
+    forecast, data = _forecast_and_align(folder, mine, last, since, source)
+    mode = ex.execution_mode
+    columns = rule_columns(data, 0, mode, ex.rebalance)
+    row = len(data.dates) - 1
+    first = last == begun
+    # the rule's previous decision: its last rebalance day before this close, or the book's first decision
+    before = [k for k in range(row) if data.dates[k] >= begun and (columns.rebalance[k] or data.dates[k] == begun)]
+    if not first and before and data.dates[before[-1]] < since:  # its forecasts are needed too
+        since = pd.Timestamp(data.dates[before[-1]])
+        forecast, data = _forecast_and_align(folder, mine, last, since, source)
+        columns = rule_columns(data, 0, mode, ex.rebalance)
+    decider = Decider(
+        folder.spec, folder.params, columns, short=ex.short, target_vol=ex.target_vol, max_gross=ex.max_gross
+    )
+    decider.first = first
+    if not first:
+        decider.was_active = decider.active(before[-1]) if before else None
+    today = forecast[forecast["date"] == last].drop(columns=["split", "target"]).reset_index(drop=True)
+    return AtClose(folder, last, moment, data, today, decider, row, refit_status(folder.model.parent, data.dates))
+
+
 def make_signal(
     run: str | os.PathLike[str] | RunFolder,
     panel: pd.DataFrame,
@@ -172,72 +267,41 @@ def make_signal(
     the data must be fresh at (None: now). Stale data (:class:`live.errors.StaleData`) and a restated history
     (:class:`live.errors.RestatedHistory`) are refused before any forecast.
     """
-    from live.sessions import as_of_time
-
-    folder = run if isinstance(run, RunFolder) else read_run(run)
-    moment = as_of_time(None) if as_of is None else as_of
-    names = panel.index.get_level_values("ticker").astype(str)
-    mine = panel[names.isin(folder.read)]
-    if mine.empty:
-        raise DataError(f"{source}: none of the run's tickers ({', '.join(folder.read[:5])}); give the run's market")
-    last = pd.Timestamp(mine.index.get_level_values("date").max())
-    calendar = None if folder.calendar == "none" else folder.calendar
-    check_fresh(last, calendar, moment)
-    check_unchanged(mine, folder.history, source=source)
-    ex = folder.execution
-    since = _origins_from(mine, ex.rebalance)
-    forecast, data = _forecast_and_align(folder, mine, last, since, source)
-    mode = ex.execution_mode
-    columns = rule_columns(data, 0, mode, ex.rebalance)
-    row = len(data.dates) - 1
-    first = last == folder.first_origin
-    # the rule's previous decision: its last rebalance day before this close, or the run's first decision
-    before = [k for k in range(row) if columns.rebalance[k] or data.dates[k] == folder.first_origin]
-    if not first and before and data.dates[before[-1]] < since:  # its forecasts are needed too
-        since = pd.Timestamp(data.dates[before[-1]])
-        forecast, data = _forecast_and_align(folder, mine, last, since, source)
-        columns = rule_columns(data, 0, mode, ex.rebalance)
-    decider = Decider(
-        folder.spec, folder.params, columns, short=ex.short, target_vol=ex.target_vol, max_gross=ex.max_gross
-    )
-    decider.first = first
-    if not first:
-        decider.was_active = decider.active(before[-1]) if before else None
-    close = pd.Series(data.prices["close"][row], index=data.tickers)
+    now = at_close(run, panel, as_of=as_of, source=source)
+    folder, close = now.folder, now.close
     book = Holdings.from_weights(folder.last_weights, folder.last_equity, close) if holdings is None else holdings
     current, equity = book.weights(close)
-    target, closing = decider.decide(row, current.to_numpy())
-    orders = order_list(target, closing, current.to_numpy(), equity, data, row, ex)
-    today = forecast[forecast["date"] == last].drop(columns=["split", "target"]).reset_index(drop=True)
-    fc_dir = folder.model.parent
-    return Signal(
-        folder,
-        last,
-        moment,
-        pd.Series(target, index=data.tickers, name="weight"),
-        current,
-        equity,
-        today,
-        orders,
-        refit_status(fc_dir, data.dates),
-    )
+    return now.decide(current, equity)
 
 
 def write_signal(signal: Signal, out: str | os.PathLike[str]) -> list[Path]:
     """Write ``targets.csv``/``.json``, ``orders.csv``/``.json``, ``forecasts.csv`` and ``signal.json`` into
     ``out``, each whole or not at all; return their paths."""
+    return write_tables(
+        out, {"targets": signal.targets, "orders": signal.orders}, signal.forecasts, signal.summary(), "signal.json"
+    )
+
+
+def write_tables(
+    out: str | os.PathLike[str],
+    tables: dict[str, pd.DataFrame],
+    forecasts: pd.DataFrame,
+    summary: dict[str, Any],
+    summary_name: str,
+) -> list[Path]:
+    """Write each of ``tables`` as ``NAME.csv`` and ``NAME.json``, ``forecasts.csv`` and ``summary`` as
+    ``summary_name`` into ``out`` (its previous outputs cleared), each whole or not at all; return their paths."""
     folder = check_out(out)
     clear_previous(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    tables = {"targets": signal.targets, "orders": signal.orders}
     for name, table in tables.items():
         with atomic_path(folder / f"{name}.csv") as tmp:
-            table.to_csv(tmp, index=False, float_format="%.17g")
-        records = json.loads(table.to_json(orient="records", double_precision=15))
+            table.to_csv(tmp, index=False, float_format="%.17g", date_format="%Y-%m-%d")
+        records = json.loads(table.to_json(orient="records", double_precision=15, date_format="iso"))
         write_text(folder / f"{name}.json", json.dumps(records, indent=2))
         written += [folder / f"{name}.csv", folder / f"{name}.json"]
     with atomic_path(folder / "forecasts.csv") as tmp:
-        signal.forecasts.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.17g")
-    write_text(folder / "signal.json", json.dumps(signal.summary(), indent=2, default=str))
-    return [*written, folder / "forecasts.csv", folder / "signal.json"]
+        forecasts.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.17g")
+    write_text(folder / summary_name, json.dumps(summary, indent=2, default=str))
+    return [*written, folder / "forecasts.csv", folder / summary_name]

@@ -14,7 +14,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from qtrade.printing import print_backtest, print_comparison, print_signal, print_strategy_comparison, print_summary
+from qtrade.printing import (
+    print_backtest,
+    print_comparison,
+    print_ledger_report,
+    print_next_orders,
+    print_paper_day,
+    print_signal,
+    print_strategy_comparison,
+    print_summary,
+)
 
 app = typer.Typer(
     name="qtrade",
@@ -570,12 +579,42 @@ def backtest(
 
 @app.command()
 @_fail_cleanly
-def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")]) -> None:
+def report(
+    folder: Annotated[
+        Path | None, typer.Argument(help="The --out folder of a finished qtrade backtest (not with --ledger).")
+    ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option(help="A paper ledger's URL: report its sessions instead (with --out).", show_default=False),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for a ledger's report.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="With --ledger: the latest data, to replay the backtest over the ledger's sessions."),
+    ] = None,
+    date_format: DateFormatOpt = None,
+) -> None:
     """Rebuild the tearsheet of a finished backtest from the files in its folder (every tearsheet and the comparison
-    page of a --strategy all folder)."""
+    page of a --strategy all folder); with --ledger, report a paper ledger beside the backtest's expectation."""
     from backtests.pipeline import rebuild_report
+    from forecasting.errors import ConfigError
     from forecasting.manifest import note_rebuild
 
+    if ledger is not None:
+        if folder is not None or out is None:
+            raise ConfigError(
+                "qtrade report --ledger URL --out DIR [--data LATEST]: give --out, and no backtest folder"
+            )
+        from forecasting.market.loaders import load_market_data
+        from live import Ledger
+        from live.ledger_report import ledger_report
+
+        panel = load_market_data(data, date_format=date_format) if data is not None else None
+        made = ledger_report(Ledger(ledger), out, panel=panel, source=str(data))
+        print_ledger_report(made, out)
+        return
+    if folder is None:
+        raise ConfigError("qtrade report FOLDER, or qtrade report --ledger URL --out DIR: give one")
     if (folder / "comparison.json").is_file():
         from backtests.comparison import rebuild_comparison
 
@@ -586,6 +625,83 @@ def report(folder: Annotated[Path, typer.Argument(help="The --out folder of a fi
     path = rebuild_report(folder)
     note_rebuild(folder, command="report", outputs=[path.name])  # the manifest says which versions drew it
     typer.echo(f"written {path}")
+
+
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        help="The paper ledger's database URL, as --storage names a study: sqlite:///FILE.db or "
+        "postgresql://USER@HOST/DB; the SQLite file paper.db in RUN when left out.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+@_fail_cleanly
+def paper(
+    run: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")],
+    data: Annotated[
+        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
+    ],
+    ledger: LedgerOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the session's fills, the next session's orders and targets."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
+            "left out.",
+            show_default=False,
+        ),
+    ] = None,
+    rf: Annotated[
+        str | None,
+        typer.Option(
+            "--rf",
+            help="The risk-free rate (a number, or a CSV of dates and rates through the latest close); the run's "
+            "when left out.",
+            show_default=False,
+        ),
+    ] = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """Paper-trade RUN: fill the orders of the sessions the ledger has not recorded as the backtest would have, and
+    record each session's book, P&L and the next session's orders (a new ledger starts with the run's cash)."""
+    import warnings
+
+    from forecasting.market.loaders import load_market_data
+    from forecasting.outputs import check_out
+    from live import Ledger, default_url, paper_sessions, read_run, write_day
+    from live.sessions import as_of_time
+
+    if out is not None:
+        check_out(out)
+    moment = as_of_time(as_of)
+    folder = read_run(run)
+    book = Ledger(ledger or default_url(str(folder.folder / "paper.db")))
+    panel = load_market_data(data, date_format=date_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        days = paper_sessions(folder, panel, book, as_of=moment, rf=rf, source=str(data), on_day=print_paper_day)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+    last = days[-1]
+    if not last.new and last.record is None:
+        typer.echo(f"{last.date:%Y-%m-%d} is recorded already in {book.shown}: nothing changed")
+    signal = last.signal
+    if signal is not None:
+        print_next_orders(signal)
+        if signal.refit.due:
+            typer.echo(f"warning: {signal.refit.sentence()}", err=True)
+    if out is not None:
+        recorded = book.days().index
+        write_day(book, recorded[-1], out)
+        typer.echo(f"written {out}: targets, orders and fills (.csv, .json), forecasts.csv, paper.json")
 
 
 @app.command()

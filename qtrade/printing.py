@@ -389,13 +389,10 @@ def print_summary(summary: Any) -> None:
         typer.echo(f"warning: {len(suspects)} suspected unadjusted split(s){listed}", err=True)
 
 
-def print_signal(signal: Any, out: Path) -> None:
-    """The orders of ``qtrade signal`` as a table, the book they lead to in one line, and where the files are."""
-    from rich.console import Console
+def _orders_table(signal: Any) -> Any:
+    """The orders of a signal as a rich table."""
     from rich.table import Table
 
-    console = Console()
-    console.width = max(console.width, 100)
     info = signal.summary()
     orders = signal.orders
     table = Table(
@@ -420,7 +417,17 @@ def print_signal(signal: Any, out: Path) -> None:
             f"{row.price:,.4g}",
             f"{row.value:,.0f}",
         )
-    console.print(table)
+    return table
+
+
+def print_signal(signal: Any, out: Path) -> None:
+    """The orders of ``qtrade signal`` as a table, the book they lead to in one line, and where the files are."""
+    from rich.console import Console
+
+    console = Console()
+    console.width = max(console.width, 100)
+    info = signal.summary()
+    console.print(_orders_table(signal))
     targets = signal.targets
     kept = int((~targets["decided"]).sum())
     console.print(
@@ -430,3 +437,46 @@ def print_signal(signal: Any, out: Path) -> None:
         soft_wrap=True,
         highlight=False,
     )
+
+
+def print_paper_day(day: Any) -> None:
+    """One line for a session ``qtrade paper`` recorded: its fills, costs, P&L and equity, and the next session's
+    orders."""
+    record = day.record
+    if record is None:
+        return
+    if not day.new:
+        typer.echo(f"{day.date:%Y-%m-%d}: recorded meanwhile by another run; taken as it recorded it")
+        return
+    pnl = "the first session (its return is counted in the next)" if record.net is None else f"{record.net:+.4%}"
+    typer.echo(
+        f"{day.date:%Y-%m-%d}: {len(record.fills)} fills, costs {record.fill_costs + record.holding:,.2f}, "
+        f"interest earned {0.0 - record.interest + 0.0:+,.2f}, return {pnl}, equity {record.equity:,.2f}; "
+        f"{len(record.orders)} orders for the next session"
+    )
+
+
+def print_next_orders(signal: Any) -> None:
+    """The orders a paper session left for the next one, as a table, and the model's refit status."""
+    from rich.console import Console
+
+    console = Console()
+    console.width = max(console.width, 100)
+    console.print(_orders_table(signal))
+    console.print(f"Model: {signal.refit.sentence()}.", soft_wrap=True, highlight=False)
+
+
+def print_ledger_report(report: dict[str, Any], out: Path) -> None:
+    """The paper ledger's report in a few lines: its sessions, its Sharpe ratio against the backtest's, the
+    expectation's tracking error and where the files are."""
+    typer.echo(
+        f"{report['strategy']} paper ledger: {report['sessions']} sessions from {report['start']}, total return "
+        f"{report['total_return']:+.2%}"
+    )
+    verdict = report["against_backtest"]
+    typer.echo(verdict.get("meaning", verdict.get("absent", "")))
+    ex = report["expectation"]
+    typer.echo(ex.get("meaning", ex.get("absent", "")))
+    for row in report["differences"][:10]:
+        typer.echo(f"  {str(row['date'])[:10]}: {row['why']}")
+    typer.echo(f"written {out}: tearsheet.html, returns.csv, fills.csv, differences.csv, report.json")

@@ -6,6 +6,10 @@ machine such tests still skip, saying why."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from html.parser import HTMLParser
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -129,3 +133,61 @@ def table_with(page: str, header: list[str]) -> list[list[str]]:
     found = [t for t in page_tables(page) if t and t[0] == header]
     assert len(found) == 1, f"{len(found)} tables headed {header}"
     return found[0][1:]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL server on loopback; the test skips, saying why, when none can be started."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install qtrade[postgres]")
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    if initdb is None:
+        pytest.skip("no PostgreSQL server binaries (initdb); .ci/run installs Debian's postgresql package")
+    bindir = Path(initdb).resolve().parent
+    root = Path(tempfile.mkdtemp(prefix="qtrade-pg-"))  # outside pytest's root-only folders
+    pgdata = root / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        prefix = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+    port = _free_port()
+    init = subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust"],
+        capture_output=True,
+        text=True,
+    )
+    if init.returncode != 0:
+        pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+    start = subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if start.returncode != 0:
+        pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()[-200:]}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"], capture_output=True
+        )
+        shutil.rmtree(root, ignore_errors=True)

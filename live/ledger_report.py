@@ -1,0 +1,315 @@
+"""``qtrade report --ledger``: the paper period's tearsheet and returns, beside what the backtest expects.
+
+Written into ``--out`` (each file whole or not at all):
+
+- ``returns.csv``: a backtest's columns (date, strategy, strategy_gross, costs, benchmark, and rf with a rate),
+  from the ledger's sessions: the return of each session after the first, measured from the equity of the one
+  before (the first session's costs counted in the second's, as a backtest counts its first close's); the
+  benchmark is the backtest's, an equal-weight buy-and-hold of the run's tickers from the ledger's first session
+  (:func:`backtests.engine.benchmark`), on the prices the ledger read;
+- ``fills.csv``: every fill of the ledger (a backtest's ``trades.csv`` columns);
+- ``report.json`` and ``tearsheet.html``: the paper period's Sharpe ratio with its standard error
+  (:func:`backtests.sharpe_verdicts.sharpe_certainty`) against the backtest's (``stats.json``), and whether the two
+  differ by more than noise; with ``--data``, the expectation: the backtest's engine run over the ledger's period on
+  that data, from the ledger's first session with its cash, on the forecasts the ledger recorded. Its daily
+  returns against the ledger's give the tracking error, and every session where they differ by more than 1e-9
+  is listed with why (the rule decided otherwise, the fills differ, the holding costs differ, or the backtest's
+  period ends there: it sends nothing at its last close).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import os
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.engine import BacktestResult, benchmark, run_backtest
+from backtests.inputs import BacktestData, align
+from backtests.risk_free import DAYS, RiskFree
+from backtests.sharpe_verdicts import sharpe_certainty
+from forecasting.atomic import atomic_path, write_text
+from forecasting.errors import DataError
+from forecasting.outputs import check_out, clear_previous
+from live.ledger import Ledger
+from live.run_folder import RunFolder, read_run
+
+__all__ = ["expectation", "ledger_report", "paper_returns"]
+
+TOLERANCE = 1e-9  # a daily return the ledger and the backtest agree on to this are the same
+
+
+def _rate(meta: dict[str, Any], dates: pd.DatetimeIndex) -> pd.Series | None:
+    """The risk-free rate of each session's day (annual / 252, the rate in force at the session before), None
+    without one; a run made with a series of rates reports without it (the ledger records its name only)."""
+    try:
+        annual = float(meta.get("rf", "0"))
+    except ValueError:
+        return None
+    if annual == 0.0:
+        return None
+    return pd.Series(annual / DAYS, index=dates, name="rf")
+
+
+def _benchmark(ledger: Ledger, meta: dict[str, Any], days: pd.DatetimeIndex) -> pd.Series:
+    """The equal-weight buy-and-hold of the run's tickers over the ledger's sessions, on the prices it read."""
+    rows = ledger.prices()
+    tickers = [str(t) for t in meta["tickers"]]
+    wide = {c: rows.pivot(index="date", columns="ticker", values=c).reindex(index=days, columns=tickers) for c in
+            ("open", "close")}  # fmt: skip
+    real = wide["close"].notna().to_numpy()
+    prices = {c: v.ffill().to_numpy(dtype=float) for c, v in wide.items()}
+    shape = real.shape
+    nan = np.full(shape, np.nan)
+    data = BacktestData(days, tickers, prices, real, nan, nan, nan, 0, len(days), "test", str(meta["execution"]))
+    return benchmark(data, str(meta["execution"]))
+
+
+def paper_returns(ledger: Ledger) -> pd.DataFrame:
+    """The ledger's daily returns with a backtest's ``returns.csv`` columns (see the module docstring)."""
+    meta = ledger.meta()
+    if meta is None:
+        raise DataError(f"--ledger {ledger.shown}: no sessions yet; run qtrade paper first")
+    days = ledger.days()
+    net = days["net"].dropna().astype(float)
+    costs = days["costs"].dropna().astype(float).reindex(net.index)
+    frame = pd.DataFrame({"strategy": net, "strategy_gross": net + costs, "costs": costs})
+    frame["benchmark"] = _benchmark(ledger, meta, pd.DatetimeIndex(days.index)).reindex(net.index)
+    rate = _rate(meta, pd.DatetimeIndex(net.index))
+    if rate is not None:
+        frame["rf"] = rate
+    frame.index.name = "date"
+    return frame
+
+
+def expectation(ledger: Ledger, folder: RunFolder, panel: pd.DataFrame, *, source: str = "data") -> BacktestResult:
+    """The backtest's engine over the ledger's sessions (see the module docstring)."""
+    meta = ledger.meta()
+    assert meta is not None
+    days = ledger.days().index
+    forecasts = ledger.forecasts()
+    forecasts = forecasts.assign(split="test", target=np.nan)
+    mine = panel[panel.index.get_level_values("ticker").astype(str).isin(folder.read)]
+    mine = mine[mine.index.get_level_values("date") <= days[-1]]
+    if pd.Timestamp(mine.index.get_level_values("date").max()) < days[-1]:
+        raise DataError(f"{source} ends before the ledger's last session {days[-1]:%Y-%m-%d}; give the latest data")
+    ex = folder.execution
+    data = align(
+        mine,
+        forecasts,
+        split="test",
+        max_gap=folder.max_gap,
+        source=source,
+        execution=ex.mode,
+        calendar=folder.calendar,
+    )
+    try:
+        rate = RiskFree(float(meta.get("rf", "0")))
+    except ValueError:  # a series of rates: the ledger records its name only
+        rate = RiskFree()
+    execution = replace(ex, cash=float(meta["cash"]), rf=rate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_backtest(data, folder.spec, folder.params, execution)
+
+
+def differences(ledger: Ledger, expected: BacktestResult, returns: pd.DataFrame) -> pd.DataFrame:
+    """Each session whose return differs from the expectation's by more than :data:`TOLERANCE`, and why."""
+    mode = expected.execution.execution_mode
+    ours = returns["strategy"]
+    theirs = expected.returns.reindex(ours.index)
+    gap = (ours - theirs).abs()
+    decisions = ledger.table("decisions").pivot(index="date", columns="ticker", values="weight")
+    fills = ledger.table("fills")
+    engine = expected.fills[expected.fills["side"] != "rejected"]
+    last = expected.data.dates[expected.data.stop - 1]
+    rows = []
+    for day in gap.index[(gap > TOLERANCE) | theirs.isna()]:
+        reasons = []
+        k = expected.data.dates.get_loc(day)
+        origin = expected.data.dates[k - mode.lag] if mode.price == "close" else expected.data.dates[k - 1]
+        if origin in decisions.index and origin in expected.decisions.index:
+            a, b = decisions.loc[origin].to_numpy(dtype=float), expected.decisions.loc[origin].to_numpy(dtype=float)
+            same = np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(np.nan_to_num(a), np.nan_to_num(b))
+            if not same:
+                reasons.append(f"the rule decided otherwise at the close of {origin:%Y-%m-%d}")
+        mine = fills[fills["date"] == day].set_index("ticker")["size"].sort_index()
+        their = engine[engine["date"] == day].set_index("ticker")["size"].sort_index()
+        if not (mine.index.equals(their.index) and np.allclose(mine, their, rtol=1e-9)):
+            named = ", ".join(
+                f"{t} {mine.get(t, 0.0):,.2f} against {their.get(t, 0.0):,.2f} shares"
+                for t in sorted(set(mine.index) | set(their.index))
+                if not math.isclose(float(mine.get(t, 0.0)), float(their.get(t, 0.0)), rel_tol=1e-9)
+            )
+            reasons.append(f"the fills differ ({named})")
+        if day == last:
+            reasons.append("the backtest's period ends here: it sends no order at its last close")
+        if not reasons:
+            reasons.append("the holding costs or interest differ")
+        rows.append(
+            {"date": day, "ledger": float(ours[day]), "backtest": float(theirs[day]), "why": "; ".join(reasons)}
+        )
+    return pd.DataFrame(rows, columns=["date", "ledger", "backtest", "why"])
+
+
+def _verdict(paper: dict[str, Any], backtest: dict[str, Any]) -> dict[str, Any]:
+    """The paper period's Sharpe ratio against the backtest's, as two independent estimates."""
+    p, b = paper.get("net", {}).get("sharpe", {}), backtest.get("net", {}).get("sharpe", {})
+    if "sharpe" not in p or "sharpe" not in b:
+        return {"absent": "too few sessions for a Sharpe ratio (3 or more returns are needed)"}
+    diff = float(p["sharpe"]) - float(b["sharpe"])
+    se = math.hypot(float(p["se"]), float(b["se"]))
+    z = diff / se if se > 0 else float("nan")
+    pvalue = math.erfc(abs(z) / math.sqrt(2)) if np.isfinite(z) else float("nan")
+    noise = "within what noise explains" if not pvalue < 0.05 else "more than noise explains"
+    return {
+        "paper_sharpe": float(p["sharpe"]),
+        "paper_se": float(p["se"]),
+        "paper_days": int(p["n"]),
+        "backtest_sharpe": float(b["sharpe"]),
+        "backtest_se": float(b["se"]),
+        "backtest_days": int(b["n"]),
+        "difference": diff,
+        "z": z,
+        "p_value": pvalue,
+        "meaning": (
+            f"The paper period's Sharpe ratio {p['sharpe']:.2f} (standard error {p['se']:.2f}, {p['n']} days) against "
+            f"the backtest's {b['sharpe']:.2f} ({b['se']:.2f}, {b['n']} days): a difference of {diff:+.2f}, "
+            f"p = {pvalue:.2f}, {noise}."
+        ),
+    }
+
+
+def ledger_report(
+    ledger: Ledger, out: str | os.PathLike[str], *, panel: pd.DataFrame | None = None, source: str = "data"
+) -> dict[str, Any]:
+    """Write the ledger's report into ``out`` (see the module docstring); returns ``report.json``'s content."""
+    folder_out = check_out(out)
+    returns = paper_returns(ledger)
+    meta = ledger.meta()
+    assert meta is not None
+    folder = read_run(meta["run"])
+    rf = returns["rf"] if "rf" in returns.columns else None
+    paper_sharpe = sharpe_certainty(returns["strategy"], returns["benchmark"], rf=rf) if len(returns) else {}
+    stats = json.loads((folder.folder / "stats.json").read_text(encoding="utf-8"))
+    report: dict[str, Any] = {
+        "ledger": ledger.shown,
+        "run": meta["run"],
+        "strategy": meta["strategy"],
+        "execution": meta["execution"],
+        "start": meta["start"],
+        "sessions": len(ledger.days()),
+        "returns": len(returns),
+        "total_return": float(np.prod(1 + returns["strategy"]) - 1) if len(returns) else 0.0,
+        "sharpe_inference": paper_sharpe,
+        "against_backtest": _verdict(paper_sharpe, stats.get("sharpe_inference", {})),
+    }
+    differ = pd.DataFrame(columns=["date", "ledger", "backtest", "why"])
+    if panel is not None:
+        expected = expectation(ledger, folder, panel, source=source)
+        both = returns["strategy"].index.intersection(expected.returns.index)
+        gap = returns["strategy"].loc[both] - expected.returns.loc[both]
+        differ = differences(ledger, expected, returns)
+        report["expectation"] = {
+            "days": len(both),
+            "tracking_error": float(gap.std(ddof=1) * math.sqrt(DAYS)) if len(both) > 1 else 0.0,
+            "largest_gap": float(gap.abs().max()) if len(both) else 0.0,
+            "days_that_differ": len(differ),
+            "meaning": (
+                f"The backtest's engine over the same {len(both)} sessions, from the same cash and forecasts: "
+                f"{len(differ)} differ by more than {TOLERANCE:g}; tracking error "
+                f"{float(gap.std(ddof=1) * math.sqrt(DAYS)) if len(both) > 1 else 0.0:.2e} a year."
+            ),
+        }
+        returns = returns.assign(expected=expected.returns.reindex(returns.index))
+    else:
+        report["expectation"] = {"absent": "give --data (the latest data) to replay the backtest over the period"}
+    clear_previous(folder_out)
+    folder_out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder_out / "returns.csv") as tmp:
+        returns.to_csv(tmp, date_format="%Y-%m-%d", float_format="%.10g")
+    fills = ledger.table("fills").drop(columns=["seq"])
+    with atomic_path(folder_out / "fills.csv") as tmp:
+        fills.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.10g")
+    with atomic_path(folder_out / "differences.csv") as tmp:
+        differ.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.10g")
+    report["differences"] = json.loads(differ.to_json(orient="records", date_format="iso"))
+    write_text(folder_out / "report.json", json.dumps(report, indent=2, default=str))
+    _tearsheet(returns, report, differ, folder_out / "tearsheet.html")
+    return report
+
+
+def _section(report: dict[str, Any], differ: pd.DataFrame) -> str:
+    """The qtrade section of the page: the verdict against the backtest and the expectation's differences."""
+    parts = [f"<h3>Paper ledger: {html.escape(str(report['strategy']))}, {report['execution']}</h3>"]
+    parts.append(
+        f"<p>{report['sessions']} sessions from {report['start']} in {html.escape(str(report['ledger']))}; "
+        f"total return {report['total_return']:+.2%}.</p>"
+    )
+    verdict = report["against_backtest"]
+    parts.append(f"<p>{html.escape(str(verdict.get('meaning', verdict.get('absent', ''))))}</p>")
+    ex = report["expectation"]
+    parts.append(f"<p>{html.escape(str(ex.get('meaning', ex.get('absent', ''))))}</p>")
+    if len(differ):
+        rows = "".join(
+            f"<tr><td>{r.date:%Y-%m-%d}</td><td>{r.ledger:+.6%}</td><td>{r.backtest:+.6%}</td>"
+            f"<td>{html.escape(str(r.why))}</td></tr>"
+            for r in differ.itertuples()
+        )
+        parts.append(
+            "<table><thead><tr><th>session</th><th>ledger</th><th>backtest</th><th>why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return "\n".join(parts)
+
+
+def _tearsheet(returns: pd.DataFrame, report: dict[str, Any], differ: pd.DataFrame, path: Path) -> None:
+    """QuantStats' page of the ledger's returns against the benchmark, with the qtrade section; a plain page
+    when the ledger has too few returns for QuantStats (fewer than 5) or never moved."""
+    from backtests import quantstats_fixes
+    from backtests.tearsheet import insert_sections, offline_page
+
+    section = _section(report, differ)
+    title = f"qtrade paper ledger: {report['strategy']}"
+    strategy = returns["strategy"].rename("Paper")
+    if len(strategy) < 5 or not strategy.fillna(0).to_numpy().any():
+        page = (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{len(strategy)} daily returns: too few for QuantStats' charts "
+            f"(5 or more).</p>{section}</body></html>"
+        )
+        with atomic_path(path) as out:
+            out.write_text(page, encoding="utf-8")
+        return
+    import tempfile
+
+    import quantstats as qs
+
+    quantstats_fixes.apply()
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    days = returns.get("rf")
+    rf: Any = 0.0 if days is None or not days.any() else quantstats_fixes.DailyRate.from_days(days.fillna(0.0))
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = Path(tmp) / "qs.html"
+        qs.reports.html(
+            strategy,
+            benchmark=returns["benchmark"].rename("Buy and hold, equal weight"),
+            output=str(raw),
+            title=title,
+            match_dates=False,
+            strategy_title="Paper",
+            benchmark_title="Buy and hold",
+            rf=rf,
+        )
+        page = insert_sections(offline_page(raw.read_text(encoding="utf-8")), "", section)
+    with atomic_path(path) as out:
+        out.write_text(page, encoding="utf-8")
