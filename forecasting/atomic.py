@@ -1,16 +1,17 @@
-"""Atomic writes: an interrupted run leaves the previous complete file or the new one, never half of one; a folder
-lock for processes that write one folder's files together."""
+"""Atomic writes: an interrupted run leaves the previous complete file or the new one, never half of one; a new
+folder whole or not at all; a folder lock for processes that write one folder's files together."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "folder_lock", "write_text"]
+__all__ = ["atomic_folder", "atomic_path", "folder_lock", "write_text"]
 
 
 @contextlib.contextmanager
@@ -39,6 +40,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``path``; rename it to ``path``, which must not exist, only if the
+    block succeeds, so that ``path`` appears with every file written in the block or not at all.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "2024-05-17"
+    >>> with atomic_folder(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("done")
+    >>> sorted(p.name for p in target.iterdir()), sorted(p.name for p in target.parent.iterdir())
+    (['a.txt'], ['2024-05-17'])
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the result should be an ordinary folder
+    try:
+        yield tmp
+        os.rename(tmp, target)  # refused where target exists (a non-empty folder, or a file)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

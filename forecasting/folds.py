@@ -237,6 +237,7 @@ def fit_fold(
     hook: EpochHook | None = None,
     threads: int | None = None,
     say: Callable[[str], None] | None = None,
+    baselines_too: bool = True,
 ) -> FoldResult:
     """Train ``config.ensemble`` networks on ``fold`` and score their forecasts of its test block (with
     ``in_sample``, of its training and validation blocks too) beside the baselines fitted on its training block.
@@ -244,7 +245,8 @@ def fit_fold(
     ``config`` is a :class:`forecasting.config.ForecastConfig`; ``init`` the state dicts each member starts
     from (a warm start); ``hook`` gives each training's per-epoch callback; ``say`` hears a line before the
     baselines' fits, which take a while. With ``threads`` the process takes that many CPU threads (a worker
-    process of a parallel run).
+    process of a parallel run). Without ``baselines_too`` no baseline is fitted (a refit trains the networks
+    alone): the training, the mean shrinkage and the networks' forecasts are the same.
     """
     from forecasting.model.threads import shared_threads
 
@@ -294,13 +296,13 @@ def fit_fold(
             members.append((predict(result.model, to_predict, device=device), result.residual_var))
             out.networks.append(result.model.cpu())
             out.residual_vars.append(result.residual_var)
-        if say is not None:
+        if say is not None and baselines_too:
             say(
                 f"{'fold ' + str(index + 1) + '/' + str(n_folds) + ': ' if n_folds > 1 else ''}fitting the baselines "
                 f"(GARCH, GJR-GARCH-t, HAR, ...) and scoring {len(samples):,} forecasts"
             )
         out.shrinkage = _shrinkage(config.mean_shrinkage, prep, out.networks, out.residual_vars, resolve_device("cpu"))
-        scored = scored_frame(cube, prep, samples, members, shrinkage=out.shrinkage.factor)
+        scored = scored_frame(cube, prep, samples, members, baselines_too=baselines_too, shrinkage=out.shrinkage.factor)
         scored["fold"] = index + 1
         scored["trained_through"] = out.trained_through
         out.scored = scored

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from forecasting.market.cleaning import clean_panel
 from forecasting.market.summary import check_window
 from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.model.distributions import Predictive
-from forecasting.model.threads import shared_threads, use_threads
+from forecasting.model.threads import shared_threads
 from forecasting.model.training import predict, resolve_device
 from forecasting.outputs import check_out, clear_previous, written
 from forecasting.preparation.dataset import Prepared, prepare
@@ -56,8 +55,18 @@ from forecasting.preparation.splits import (
     minimum_dates,
 )
 from forecasting.preparation.windows import valid_ends
+from forecasting.progress import console as progress_console
+from forecasting.progress import fold_progress
 
-__all__ = ["FORECAST_COLUMNS", "ForecastConfig", "ForecastRun", "folds_of", "predict_with_model", "run_forecast"]
+__all__ = [
+    "FORECAST_COLUMNS",
+    "ForecastConfig",
+    "ForecastRun",
+    "checkpoint_meta",
+    "folds_of",
+    "predict_with_model",
+    "run_forecast",
+]
 
 FORECAST_COLUMNS = [
     "date",
@@ -188,12 +197,6 @@ def _forecasts(scored: pd.DataFrame, cube: FeatureCube) -> pd.DataFrame:
     return out.assign(**extra) if extra else out
 
 
-def _console(progress: bool) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, quiet=not progress)
-
-
 def run_forecast(
     panel: pd.DataFrame,
     config: ForecastConfig,
@@ -214,12 +217,10 @@ def run_forecast(
     >>> run.metrics["target"]
     'log return from the close of t+1 to the close of t+2'
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     started = time.perf_counter()
     if out is not None:
         check_out(out)
-    console = _console(progress)
+    console = progress_console(progress)
     device = resolve_device(config.device)
     clean = clean_panel(panel, max_gap=config.max_gap, calendar=config.calendar)
     check_window(clean, config.window, source)
@@ -229,50 +230,7 @@ def run_forecast(
         check_folds(cube, folds, config.window)
     else:
         check_blocks(prepare(cube, folds[0], config.window), config, source)
-    parallel = config.jobs > 1 or config.cluster is not None
-    with (
-        shared_threads(config.threads) as threads,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} epochs" if not parallel else "{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as bar,
-    ):
-
-        def hook(fold: int, member: int, tag: str, to_returns: LossInReturns) -> Callable[[dict[str, float]], None]:
-            label = f"{tag} " if tag else ""
-            task = bar.add_task(f"{label}training on {device.type}", total=config.epochs)
-
-            def on_epoch(rec: dict[str, float]) -> None:
-                bar.update(
-                    task,
-                    advance=1,
-                    description=(
-                        f"{label}epoch {int(rec['epoch'])}: {to_returns.name} "
-                        f"train {to_returns(rec['train_loss']):.4f} val {to_returns(rec['val_loss']):.4f}"
-                    ),
-                )
-                use_threads(config.threads)  # the share changes as other qtrade processes start and end
-
-            return on_epoch
-
-        where = f"on the Dask cluster at {config.cluster}" if config.cluster else f"in {config.jobs} processes"
-        fold_task = bar.add_task(f"{len(folds)} folds {where}", total=len(folds)) if parallel else None
-
-        def say(line: str) -> None:
-            console.print(line, highlight=False, soft_wrap=True)
-
-        def on_fold(result: FoldResult) -> None:
-            if fold_task is not None:
-                bar.update(fold_task, advance=1)
-                say(
-                    f"fold {result.index + 1}/{len(folds)}: trained, baselines refitted and {len(result.scored):,} "
-                    f"forecasts scored in {result.seconds:.1f} s"
-                )
-
+    with shared_threads(config.threads) as threads, fold_progress(console, config, device, len(folds)) as shown:
         results = run_folds(
             cube,
             folds,
@@ -280,9 +238,9 @@ def run_forecast(
             jobs=config.jobs,
             cluster=config.cluster,
             warm=config.warm_start,
-            hook=None if parallel else hook,
-            say=None if parallel else say,
-            on_fold=on_fold,
+            hook=shown.hook,
+            say=shown.say,
+            on_fold=shown.on_fold,
         )
     scored = pd.concat([r.scored for r in results], ignore_index=True).sort_values(
         ["date", "ticker"], ignore_index=True
@@ -322,30 +280,48 @@ def run_forecast(
     run = ForecastRun(forecasts, scored, metrics, histories, best_epochs)
     if out is not None:
         run.out = Path(out)
-        meta = {
-            "qtrade_version": qtrade_version(),
-            "features": list(cube.features),
-            "window": config.window,
-            "max_gap": config.max_gap,
-            "calendar": clean.calendar or "none",
-            "loss": config.loss,
-            "execution": config.execution,
-            "scaler": last.scaler,
-            "residual_var": last.residual_vars[0],
-            "residual_vars": last.residual_vars,
-            "dist": config.distribution,
-            "ensemble": config.ensemble,
-            "split_dates": _split_dates(folds[-1]),
-            "trained_through": f"{last.trained_through:%Y-%m-%d}",
-            "fold": len(folds),
-            "mean_shrinkage": last.shrinkage.to_dict(),
-            "training_starts": _training_starts(cube, folds[-1].labels),
-            "config": asdict(config),
-            "source": source,
-        }
+        meta = checkpoint_meta(
+            config, cube, folds[-1], last, fold_number=len(folds), calendar=clean.calendar, source=source
+        )
         _write_outputs(run, panel, config, source, meta, last.networks, labels, scales)
         metrics["run"]["seconds"] = round(time.perf_counter() - started, 2)
     return run
+
+
+def checkpoint_meta(
+    config: ForecastConfig,
+    cube: FeatureCube,
+    fold: Fold,
+    result: FoldResult,
+    *,
+    fold_number: int,
+    calendar: str | None,
+    source: str,
+) -> dict[str, Any]:
+    """What a checkpoint records beside the networks of ``result``, trained on ``fold`` (number ``fold_number``,
+    from 1) of ``cube``: everything :func:`predict_with_model` needs to forecast as the run did (features, window,
+    cleaning, target, scaler, residual variances, split, mean shrinkage) and what the run was."""
+    return {
+        "qtrade_version": qtrade_version(),
+        "features": list(cube.features),
+        "window": config.window,
+        "max_gap": config.max_gap,
+        "calendar": calendar or "none",
+        "loss": config.loss,
+        "execution": config.execution,
+        "scaler": result.scaler,
+        "residual_var": result.residual_vars[0],
+        "residual_vars": result.residual_vars,
+        "dist": config.distribution,
+        "ensemble": config.ensemble,
+        "split_dates": _split_dates(fold),
+        "trained_through": f"{result.trained_through:%Y-%m-%d}",
+        "fold": fold_number,
+        "mean_shrinkage": result.shrinkage.to_dict(),
+        "training_starts": _training_starts(cube, fold.labels),
+        "config": asdict(config),
+        "source": source,
+    }
 
 
 def _split_dates(fold: Fold) -> dict[str, str]:

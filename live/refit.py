@@ -7,20 +7,30 @@ The schedule is the forecast run's: its ``refit_every``, ``train_window`` and ``
 its first refit (``metrics.json``'s ``walk_forward``), laid on the trading days of the latest data, as the
 walk-forward lays it on its own data. A run of one split has no schedule: its model is refitted only when it is
 trained again.
+
+``qtrade refit`` (:func:`refit_on_schedule`) trains the folds due, as the walk-forward would have
+(:mod:`forecasting.refit`), into the run's ``refits/`` folder; from then on the signal forecasts each close with the
+model in force there (:meth:`live.run_folder.RunFolder.model_for`) and the status counts from the newest model.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from forecasting.errors import ConfigError, DataError
 from forecasting.preparation.schedule import DEFAULT_REFIT, DEFAULT_VAL_DAYS, Schedule, parse_span, refit_indices
 
-__all__ = ["RefitStatus", "refit_status"]
+if TYPE_CHECKING:
+    from forecasting.refit import RefitRun
+
+__all__ = ["RefitOutcome", "RefitStatus", "refit_on_schedule", "refit_status"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +38,10 @@ class RefitStatus:
     """Where the saved model stands on its run's walk-forward schedule.
 
     ``schedule`` is the schedule in words (None: one split, no schedule); ``model_from`` the refit date of the
-    model's fold; ``due_since`` the first refit date after it that the data has reached (None: not due);
-    ``next_refit`` the next refit date when the data holds it, else ``sessions_left`` (a span of trading days)
-    or ``not_before`` (a span of months or years: the first session on or after that date).
+    newest model's fold (the run's own, or its newest refit: ``refits`` counts those); ``due_since`` the first
+    refit date after it that the data has reached (None: not due); ``next_refit`` the next refit date when the
+    data holds it, else ``sessions_left`` (a span of trading days) or ``not_before`` (a span of months or years:
+    the first session on or after that date).
     """
 
     schedule: str | None
@@ -38,6 +49,7 @@ class RefitStatus:
     due_since: pd.Timestamp | None = None
     sessions_left: int | None = None
     not_before: pd.Timestamp | None = None
+    refits: int = 0
 
     @property
     def due(self) -> bool:
@@ -49,11 +61,13 @@ class RefitStatus:
             return "no walk-forward schedule: the model is refitted only when it is trained again"
         if self.model_from is None:
             return f"walk-forward ({self.schedule}), but the run does not record its folds: refit dates unknown"
-        since = f"the model is its fold's from {self.model_from:%Y-%m-%d}"
+        since = f"the model is its fold's from {self.model_from:%Y-%m-%d}" + (
+            f" (refits/{self.model_from:%Y-%m-%d})" if self.refits else ""
+        )
         if self.due_since is not None:
             return (
                 f"refit due since {self.due_since:%Y-%m-%d}: the walk-forward would forecast from a model refitted "
-                f"there ({since}); train it again with the run's walk-forward options on the latest data"
+                f"there ({since}); train it with qtrade refit RUN --data LATEST"
             )
         if self.sessions_left is not None:
             n = self.sessions_left
@@ -72,6 +86,7 @@ class RefitStatus:
             "due_since": day(self.due_since),
             "sessions_left": self.sessions_left,
             "not_before": day(self.not_before),
+            "refits": self.refits,
             "sentence": self.sentence(),
         }
 
@@ -106,25 +121,123 @@ def refit_status(forecast_dir: Path, dates: pd.DatetimeIndex) -> RefitStatus:
         return RefitStatus(None)
     folds = (_read(forecast_dir / "metrics.json").get("walk_forward") or {}).get("folds") or []
     window = str(config.get("train_window", "expanding"))
-    schedule = Schedule(
-        oos_start=pd.Timestamp(folds[0]["refit"] if folds else config.get("oos_start") or dates[0]),
+    schedule = Schedule(  # the run's --oos-start; without one, its first refit (on longer data the default moves)
+        oos_start=pd.Timestamp(config.get("oos_start") or (folds[0]["refit"] if folds else dates[0])),
         refit_every=str(config.get("refit_every") or DEFAULT_REFIT),
         train_window=None if window == "expanding" else int(window),
         val_days=int(config.get("val_days") or DEFAULT_VAL_DAYS),
     )
     if not folds:
         return RefitStatus(schedule.describe())
-    model_from = pd.Timestamp(folds[-1]["refit"])
+    from forecasting.refit import saved_models  # torch: imported when a status is asked for
+
+    models = saved_models(forecast_dir)
+    model_from = models[-1].refit or pd.Timestamp(folds[-1]["refit"])
+    said = {"schedule": schedule.describe(), "model_from": model_from, "refits": len(models) - 1}
     refits = refit_indices(dates, schedule)
     later = [dates[i] for i in refits if dates[i] > model_from]
     if later:
-        return RefitStatus(schedule.describe(), model_from, due_since=pd.Timestamp(later[0]))
+        return RefitStatus(**said, due_since=pd.Timestamp(later[0]))
     k, unit = parse_span(schedule.refit_every)
     if unit == "d":
         left = int(refits[-1]) + k - (len(dates) - 1)
-        return RefitStatus(schedule.describe(), model_from, sessions_left=left)
+        return RefitStatus(**said, sessions_left=left)
     step = pd.DateOffset(months=k) if unit == "m" else pd.DateOffset(years=k)
     n = 1
     while schedule.oos_start + n * step <= dates[-1]:
         n += 1
-    return RefitStatus(schedule.describe(), model_from, not_before=pd.Timestamp(schedule.oos_start + n * step))
+    return RefitStatus(**said, not_before=pd.Timestamp(schedule.oos_start + n * step))
+
+
+@dataclass(frozen=True)
+class RefitOutcome:
+    """What ``qtrade refit`` did: the refits trained (:class:`forecasting.refit.RefitRun`, none when none was due),
+    the close of the latest data, the model a signal forecasts that close with now and the status after."""
+
+    forecast_dir: Path
+    done: RefitRun
+    last: pd.Timestamp
+    model: Path
+    status: RefitStatus
+
+    def lines(self) -> list[str]:
+        """The outcome in a few lines: each refit and where it went, then what the signal uses now."""
+        refits = self.done.refits
+        if not refits:
+            return [f"no refit due: {self.status.sentence()}"]
+        out = [
+            f"refitted fold {r.fold} on {r.refit:%Y-%m-%d} ({r.describe}; trained through "
+            f"{r.trained_through:%Y-%m-%d}) in {r.seconds:.1f} s: written to {r.model}"
+            for r in refits
+        ]
+        if len(refits) > 1:
+            out.append(
+                f"{len(refits)} refits were due; each is trained, in order, being the model the walk-forward forecast "
+                "with from its refit date (a warm start needs the one before)"
+            )
+        out.append(
+            f"qtrade signal now forecasts the close of {self.last:%Y-%m-%d} with {self.model}; {self.status.sentence()}"
+        )
+        return out
+
+
+def _forecast_run(run: Path) -> tuple[Path, str, pd.DataFrame | None, list[str], list[str]]:
+    """The forecast run behind ``run`` (a backtest folder, or a forecast run's own), its calendar, the history the
+    backtest read (None for a forecast run given alone), the tickers read and those forecast."""
+    from live.run_folder import read_run
+
+    manifest = _read(run / "manifest.json")
+    if str(manifest.get("command", "")) == "forecast" and (run / "model.pt").is_file():
+        named = [run / "forecasts.parquet"] if (run / "forecasts.parquet").is_file() else []
+        tickers = sorted({str(t) for t in pd.read_parquet(named[0], columns=["ticker"])["ticker"]}) if named else []
+        return run, str(manifest.get("calendar") or "none"), None, tickers, tickers
+    folder = read_run(run)
+    return folder.model.parent, folder.calendar, folder.history, folder.read, folder.forecast_tickers
+
+
+def refit_on_schedule(
+    run: str | os.PathLike[str],
+    panel: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | None = None,
+    device: str | None = None,
+    source: str = "data",
+    progress: bool = True,
+) -> RefitOutcome:
+    """Train the refits due of the forecast run behind ``run`` (the folder of a finished backtest, as for
+    ``qtrade signal``, or of a walk-forward forecast run) on ``panel``, the latest data
+    (:func:`forecasting.refit.refit_run`).
+
+    The data is checked as a signal checks it, before anything is trained: it must end at the latest session
+    completed at ``as_of`` (:class:`live.errors.StaleData`) and hold the backtest's history unchanged
+    (:class:`live.errors.RestatedHistory`); a forecast run given alone records no history, which a warning says.
+    A run of one split, which has no schedule, is refused (:class:`forecasting.errors.ConfigError`). The networks
+    train on the tickers the forecast run forecast.
+    """
+    from forecasting.refit import model_for, refit_run, run_config
+    from live.history import check_unchanged
+    from live.sessions import as_of_time, check_fresh
+
+    where = Path(run)
+    forecast_dir, calendar, history, read, forecast = _forecast_run(where)
+    if not run_config(forecast_dir).walk_forward:
+        raise ConfigError(
+            f"{where}: its forecast run ({forecast_dir}) is one split, with no walk-forward schedule to refit on; "
+            "train a walk-forward (qtrade forecast --oos-start DATE --refit-every SPAN) and backtest on it"
+        )
+    names = panel.index.get_level_values("ticker").astype(str)
+    mine = panel[names.isin(read)]
+    if mine.empty:
+        raise DataError(f"{source}: none of the run's tickers ({', '.join(read[:5])}); give the run's market")
+    last = pd.Timestamp(mine.index.get_level_values("date").max())
+    check_fresh(last, None if calendar == "none" else calendar, as_of_time(None) if as_of is None else as_of)
+    if history is None:
+        warnings.warn(
+            f"{where} is a forecast run, which records no history: the data's past is not compared with what the "
+            "run read; give the backtest's folder to have it checked",
+            stacklevel=2,
+        )
+    else:
+        check_unchanged(mine, history, source=source)
+    done = refit_run(forecast_dir, panel[names.isin(forecast)], device=device, source=source, progress=progress)
+    return RefitOutcome(forecast_dir, done, last, model_for(forecast_dir, last), refit_status(forecast_dir, done.dates))

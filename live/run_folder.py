@@ -32,7 +32,8 @@ class RunFolder:
     records them); ``tickers`` the tickers it traded (``decisions.csv``'s columns), ``read`` those of the data
     it read (a benchmark's too) and ``forecast_tickers`` those the forecast run forecast; ``first_origin`` the
     first close it decided at; ``history`` the hash of each row it read; ``last_weights`` and ``last_equity``
-    the book it ended with.
+    the book it ended with. ``model`` is the forecast run's own saved model; :meth:`model_for` the one in force
+    at a close, once ``qtrade refit`` has refitted it.
     """
 
     folder: Path
@@ -51,6 +52,13 @@ class RunFolder:
     history: pd.DataFrame
     last_weights: pd.Series
     last_equity: float
+
+    def model_for(self, day: pd.Timestamp) -> Path:
+        """The model in force at the close of ``day``: that of the newest fold whose refit date is on or before it,
+        among the forecast run's own (its last fold's) and its refits (:func:`forecasting.refit.model_for`)."""
+        from forecasting.refit import model_for
+
+        return model_for(self.model.parent, day)
 
 
 def _json(path: Path) -> dict[str, Any]:

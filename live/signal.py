@@ -106,7 +106,7 @@ class Signal:
             "equity": self.equity,
             "gross": float(np.abs(self.targets["weight"]).sum()),
             "orders": len(self.orders),
-            "model": str(self.run.model),
+            "model": str(self.run.model_for(self.date)),
             "refit": self.refit.to_dict(),
         }
 
@@ -127,7 +127,7 @@ def _forecast_and_align(
     mode = folder.execution.execution_mode
     forecast = predict_with_model(
         panel,
-        folder.model,
+        folder.model_for(last),
         None,
         source=source,
         score=False,

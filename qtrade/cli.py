@@ -757,6 +757,50 @@ def signal(
 
 @app.command()
 @_fail_cleanly
+def refit(
+    run: Annotated[
+        Path, typer.Argument(help="The --out folder of a finished qtrade backtest (or of a walk-forward forecast).")
+    ],
+    data: Annotated[
+        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
+            "left out.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="auto, cpu or cuda: where the networks train; the forecast run's own when left out."),
+    ] = None,
+    date_format: DateFormatOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train the walk-forward's next fold on the latest data, exactly as the walk-forward would have, into the
+    forecast run's refits/ folder, for qtrade signal to forecast with; refuses stale data and a restated history."""
+    import warnings
+
+    from forecasting.market.loaders import load_market_data
+    from live.refit import refit_on_schedule
+    from live.sessions import as_of_time
+
+    moment = as_of_time(as_of)
+    panel = load_market_data(data, date_format=date_format)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        done = refit_on_schedule(run, panel, as_of=moment, device=device, source=str(data), progress=not quiet)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+    for line in done.lines():
+        typer.echo(line)
+
+
+@app.command()
+@_fail_cleanly
 def tune(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the study, best_params.json and the report.")],

@@ -220,6 +220,9 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     _ok(["signal", str(tmp_path / "bt"), "--data", str(data), "--as-of", last, "--out", str(tmp_path / "signal")])
     assert (tmp_path / "signal" / "orders.csv").is_file() and (tmp_path / "signal" / "targets.json").is_file()
     ran.append("signal")
+    said = _ok(["refit", str(tmp_path / "wf"), "--data", str(data), "--as-of", last])
+    assert said.startswith("no refit due: the model is its fold's from ")  # the walk-forward ran to the data's end
+    ran.append("refit")
     _ok(
         [
             "tune",
