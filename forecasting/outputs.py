@@ -45,6 +45,7 @@ OUTPUT_NAMES = frozenset(
         "forecast",
         "cross_section.csv",
         "history.parquet",
+        "folds",
         # qtrade signal
         "signal.json",
         "targets.csv",

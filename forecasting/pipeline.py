@@ -8,7 +8,9 @@ Outputs in the run folder:
   name, see :mod:`forecasting.preparation.execution`);
 - ``metrics.json``: every score of the LSTM and the baselines per split, overall and per ticker, with the
   execution and its target in words;
-- ``model.pt``: the checkpoint (it records the execution); ``training_curve.png``, ``pit.png``; ``manifest.json``.
+- ``model.pt``: the checkpoint (it records the execution); a walk-forward's is its last fold's, and
+  ``folds/<refit date>/model.pt`` each earlier fold's (``qtrade signal`` and ``qtrade paper`` forecast a past
+  close with the model in force there); ``training_curve.png``, ``pit.png``; ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ from forecasting.preparation.splits import (
 from forecasting.preparation.windows import valid_ends
 from forecasting.progress import console as progress_console
 from forecasting.progress import fold_progress
+
+FOLDS = "folds"
+"""The folder of a walk-forward run that holds each earlier fold's model, one folder per refit date (YYYY-MM-DD);
+the last fold's is the run's ``model.pt``."""
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -284,6 +290,13 @@ def run_forecast(
             config, cube, folds[-1], last, fold_number=len(folds), calendar=clean.calendar, source=source
         )
         _write_outputs(run, panel, config, source, meta, last.networks, labels, scales)
+        for k, (fold, result) in enumerate(zip(folds[:-1], results[:-1], strict=True)):  # each earlier fold's model
+            earlier = checkpoint_meta(
+                config, cube, fold, result, fold_number=k + 1, calendar=clean.calendar, source=source
+            )
+            folder = run.out / FOLDS / f"{fold.block(TEST)[0]:%Y-%m-%d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(folder / "model.pt", result.networks, earlier)
         metrics["run"]["seconds"] = round(time.perf_counter() - started, 2)
     return run
 

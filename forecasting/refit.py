@@ -117,11 +117,22 @@ def run_config(forecast_dir: str | os.PathLike[str]) -> ForecastConfig:
 
 
 def saved_models(forecast_dir: str | os.PathLike[str]) -> list[SavedModel]:
-    """The models of the forecast run in ``forecast_dir``, oldest refit first: the run's ``model.pt`` (its last
-    fold's), then each refit written by :func:`refit_run`."""
+    """The models of the forecast run in ``forecast_dir``, oldest refit first: a walk-forward's earlier folds'
+    (``folds/``), the run's ``model.pt`` (its last fold's), then each refit written by :func:`refit_run`."""
+    from forecasting.pipeline import FOLDS
+
     folder = Path(forecast_dir)
     folds = _run_folds(folder)
-    models = [SavedModel(folder / "model.pt", pd.Timestamp(folds[-1]["refit"]) if folds else None, max(len(folds), 1))]
+    models = [
+        SavedModel(
+            folder / FOLDS / f"{pd.Timestamp(f['refit']):%Y-%m-%d}" / "model.pt", pd.Timestamp(f["refit"]), k + 1
+        )
+        for k, f in enumerate(folds[:-1])
+        if (folder / FOLDS / f"{pd.Timestamp(f['refit']):%Y-%m-%d}" / "model.pt").is_file()
+    ]
+    models.append(
+        SavedModel(folder / "model.pt", pd.Timestamp(folds[-1]["refit"]) if folds else None, max(len(folds), 1))
+    )
     for path in sorted((folder / REFITS).glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/fold.json")):
         record = _read(path)
         if record and (path.parent / "model.pt").is_file():

@@ -250,7 +250,7 @@ def session(
         interest=interest,
         carried=carried,
         costs=costs,
-        model=str(folder.model),
+        model=str(folder.model_for(now.date)),
         summary=signal.summary(),
         shares=pd.Series(book.shares, index=tickers),
         decision=signal.decision,

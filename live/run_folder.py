@@ -78,8 +78,11 @@ def read_run(folder: str | os.PathLike[str]) -> RunFolder:
         raise DataError(f"{out}: no such folder; {_FIX}")
     if (out / "comparison.json").is_file():
         raise DataError(f"{out}: a --strategy all folder; give the folder of one strategy in it ({out}/kelly, ...)")
-    needed = ["manifest.json", "stats.json", "decisions.csv", "holdings.csv", "returns.csv", "history.parquet"]
-    missing = [n for n in needed if not (out / n).is_file()]
+    # a --strategy all folder keeps one history.parquet for every strategy, above their folders
+    shared = out.parent / "history.parquet" if (out.parent / "comparison.json").is_file() else None
+    history_file = shared if shared is not None and not (out / "history.parquet").is_file() else out / "history.parquet"
+    needed = ["manifest.json", "stats.json", "decisions.csv", "holdings.csv", "returns.csv"]
+    missing = [n for n in needed if not (out / n).is_file()] + ([] if history_file.is_file() else ["history.parquet"])
     if missing:
         raise DataError(f"{out}: no {', '.join(missing)}; {_FIX}")
     manifest, stats = _json(out / "manifest.json"), _json(out / "stats.json")
@@ -121,7 +124,7 @@ def read_run(folder: str | os.PathLike[str]) -> RunFolder:
     returns = pd.read_csv(out / "returns.csv", index_col="date", parse_dates=["date"])
     if decisions.empty or holdings.empty:
         raise DataError(f"{out}: the backtest decided nothing; {_FIX}")
-    history = pd.read_parquet(out / "history.parquet")
+    history = pd.read_parquet(history_file)
     tickers = [str(t) for t in decisions.columns]
     last = holdings.iloc[-1].astype(float)
     last.index = last.index.astype(str)

@@ -220,6 +220,13 @@ def test_every_command_of_the_readme_table_runs(tmp_path: Path) -> None:
     _ok(["signal", str(tmp_path / "bt"), "--data", str(data), "--as-of", last, "--out", str(tmp_path / "signal")])
     assert (tmp_path / "signal" / "orders.csv").is_file() and (tmp_path / "signal" / "targets.json").is_file()
     ran.append("signal")
+    ledger = f"sqlite:///{tmp_path / 'paper.db'}"
+    paper = ["paper", str(tmp_path / "all" / "kelly"), "--data", str(data), "--as-of", last, "--ledger", ledger]
+    _ok([*paper, "--out", str(tmp_path / "paper")])  # a strategy of a --strategy all folder: its history is shared
+    assert (tmp_path / "paper" / "orders.csv").is_file() and (tmp_path / "paper" / "paper.json").is_file()
+    ran.append("paper")
+    _ok(["report", "--ledger", ledger, "--data", str(data), "--out", str(tmp_path / "ledger")])
+    assert json.loads((tmp_path / "ledger" / "report.json").read_text())["sessions"] == 1
     said = _ok(["refit", str(tmp_path / "wf"), "--data", str(data), "--as-of", last])
     assert said.startswith("no refit due: the model is its fold's from ")  # the walk-forward ran to the data's end
     ran.append("refit")
