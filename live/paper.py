@@ -17,15 +17,23 @@ backtest's engine does at that bar, in the engine's order:
 
 A new ledger starts with the run's cash on the first session it is given, and its first decision is a first
 decision (a buy-and-hold buys). The fills, costs and returns are the engine's (``tests/test_paper.py`` replays a
-backtest's period day by day and finds them to 1e-9). What a ledger cannot know that a backtest does: that a
-ticker's data will end (the engine closes it at its last real price), and that the period ends (the engine sends
-nothing at its last close).
+backtest's period day by day and finds them to 1e-9).
+
+What a ledger cannot know that a backtest does, and what it does instead:
+
+- whether a ticker without a real price today trades again. For up to ``max_gap`` sessions (the gap the
+  backtest's cleaning bridges) it is a halt: listed, kept, not traded (:func:`live.signal.halted_listed`), as the
+  backtest decides on a bridged gap; a row lacking a value it printed before (an open not yet in the file) is no
+  real price either (:func:`live.signal.complete_rows`). After that it is delisted: the ledger settles the
+  position at its last real price times ``1 + delisting_return`` with the fill's costs, ``max_gap`` + 1 sessions
+  after the backtest would have (which closes it at that price), having paid holding costs meanwhile;
+- that the period ends: the backtest sends nothing at its last close.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +203,13 @@ def session(
             if done is not None:
                 fills.append(done)
 
+    gone = _delisted(data.tradable[: row + 1], folder.max_gap) & (book.shares != 0.0)
+    if gone.any():  # no real price for longer than a gap is bridged: settled at its last, as the backtest closes it
+        settle = replace(terms, price=np.asarray(close[row], dtype=float), real=np.ones(len(tickers), dtype=bool))
+        for j in np.flatnonzero(gone):
+            done = fill(book, Order(int(j), 0.0, close_all=True, delisting=True), settle, ex, tickers[j])
+            if done is not None:
+                fills.append(done)
     if mode.name == "next-open" and state is not None:
         execute(
             [
@@ -269,6 +284,17 @@ def session(
         rows=_rows(today),
     )
     return record, signal
+
+
+def _delisted(real: np.ndarray, max_gap: int) -> np.ndarray:
+    """(n_tickers,) True where the last real price lies more than ``max_gap`` rows before the last row.
+
+    >>> _delisted(np.array([[True, True], [True, False], [False, False]]), 1).tolist()
+    [False, True]
+    """
+    rows = np.arange(len(real))[:, None]
+    last_real = np.where(real, rows, -1).max(axis=0)
+    return (last_real >= 0) & ((len(real) - 1) - last_real > max_gap)
 
 
 def _rows(today: pd.DataFrame) -> pd.DataFrame:

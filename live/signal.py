@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from live.orders import ORDER_TYPES, order_list
 from live.refit import RefitStatus, refit_status
 from live.run_folder import RunFolder, read_run
 from live.sessions import check_fresh
-from strategies.target_weights import Decider
+from strategies.target_weights import Columns, Decider
 
 __all__ = ["AtClose", "Signal", "at_close", "make_signal", "write_signal", "write_tables"]
 
@@ -159,6 +159,45 @@ def _forecast_and_align(
     return forecast, data
 
 
+def complete_rows(panel: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
+    """``panel`` without its rows at ``last`` that lack a value the ticker has printed before (an open not yet
+    in the file, say): later data would bridge that gap by interpolation, and the backtest would then count the
+    row as no real price, neither an origin nor a fill; left in, the last row would be both. The ticker then
+    reads as one without a row at ``last`` (:func:`halted_listed`)."""
+    at = panel.index.get_level_values("date") == last
+    columns = [c for c in ("open", "high", "low", "close", "volume") if c in panel.columns]
+    before = panel[~at][columns].notna().groupby(level="ticker").any()
+    today = panel[at][columns]
+    printed = before.reindex(today.index.get_level_values("ticker")).fillna(False).to_numpy(dtype=bool)
+    lacking = (today.isna().to_numpy() & printed).any(axis=1)
+    if not lacking.any():
+        return panel
+    return panel.drop(index=today.index[lacking])
+
+
+def halted_listed(columns: Columns, max_gap: int) -> Columns:
+    """``columns`` with every ticker whose real prices stop fewer than ``max_gap`` + 1 sessions before the last row
+    kept listed (and not closed): a halt, or a row late in the file, which later data would bridge as the backtest's
+    cleaning bridges a gap of at most ``max_gap`` sessions; the backtest, knowing the ticker trades again, decides
+    on it as listed with no real price. A ticker without a real price for longer reads as delisted."""
+    real = columns.tradable
+    n = len(real)
+    rows = np.arange(n)[:, None]
+    last_real = np.where(real, rows, -1).max(axis=0)
+    gap = (n - 1) - last_real
+    halted = (last_real >= 0) & (gap >= 1) & (gap <= max_gap)
+    if not halted.any():
+        return columns
+    closing = np.array(columns.closing)
+    listed = np.array(columns.listed)
+    started = np.logical_or.accumulate(real, axis=0)
+    closing[:, halted] = False
+    listed[:, halted] = started[:, halted]
+    closing.setflags(write=False)
+    listed.setflags(write=False)
+    return replace(columns, closing=closing, listed=listed)
+
+
 @dataclass(frozen=True)
 class AtClose:
     """What a signal knows at the close of ``date``, before it is given a book: the data as the backtest aligned
@@ -231,6 +270,7 @@ def at_close(
         check_unchanged(mine, folder.history, source=source)
     begun = folder.first_origin if first_origin is None else pd.Timestamp(first_origin)
     ex = folder.execution
+    mine = complete_rows(mine, last)
     since = _origins_from(mine, ex.rebalance)
     forecast, data = _forecast_and_align(folder, mine, last, since, source)
     mode = ex.execution_mode
@@ -243,6 +283,7 @@ def at_close(
         since = pd.Timestamp(data.dates[before[-1]])
         forecast, data = _forecast_and_align(folder, mine, last, since, source)
         columns = rule_columns(data, 0, mode, ex.rebalance)
+    columns = halted_listed(columns, folder.max_gap)
     decider = Decider(
         folder.spec, folder.params, columns, short=ex.short, target_vol=ex.target_vol, max_gross=ex.max_gross
     )

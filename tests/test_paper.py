@@ -379,3 +379,51 @@ def test_over_a_walk_forward_each_session_forecasts_with_its_folds_model(tmp_pat
     for refit in folds:  # from each refit date on, that fold's model
         on = models.index >= pd.Timestamp(refit)
         assert models[on].iloc[0].endswith(f"folds/{refit}/model.pt")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", EXECUTIONS)
+def test_a_halt_and_an_open_missing_from_the_file_are_what_the_backtest_saw(panel, tmp_path, mode) -> None:
+    """A session without a row for T0001 (a halt) and one whose row lacks T0002's open: the backtest's cleaning
+    bridges both from the next day's prices, so neither is a real price there; the ledger, on the data up to each
+    day, must treat them so too (listed, kept, not traded), or it trades at a copied open and shrinks the
+    sleeves."""
+    dates = panel.index.unique("date")
+    gappy = panel.drop(index=(dates[-20], "T0001"))
+    gappy.loc[(dates[-12], "T0002"), "open"] = np.nan
+    run_forecast(gappy, replace(TINY, execution=mode), tmp_path / "fc", progress=False)
+    out = tmp_path / "bt"
+    run = _backtest(gappy, tmp_path / "fc", out, "kelly", Execution(mode=mode, costs=CostModel(spread="auto")))
+    ledger = _replay(gappy, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
+    _check_parity(run.result, ledger)
+    fills = ledger.table("fills")
+    assert not ((fills["date"] == dates[-20]) & (fills["ticker"] == "T0001")).any()
+    if mode == "next-open":
+        assert not ((fills["date"] == dates[-12]) & (fills["ticker"] == "T0002")).any()
+
+
+def test_a_ticker_whose_data_ends_is_settled_once_no_gap_could_bridge_it(panel, tmp_path) -> None:
+    """The backtest closes a delisted ticker at its last real price; the ledger learns of it only when its prices
+    have been missing for longer than a gap the cleaning bridges (max_gap sessions), and settles it then, at that
+    price, booking the delisting return."""
+    dates = panel.index.unique("date")
+    end = dates[-12]
+    short = panel[~((panel.index.get_level_values("ticker") == "T0003") & (panel.index.get_level_values("date") > end))]
+    run_forecast(short, replace(TINY, execution="next-close"), tmp_path / "fc", progress=False)
+    out = tmp_path / "bt"
+    execution = Execution(mode="next-close", delisting_return=-0.3, costs=CostModel(participation=1.0))
+    run = _backtest(short, tmp_path / "fc", out, "buyhold", execution)
+    engine = run.result.fills
+    closed = engine[(engine["ticker"] == "T0003") & (engine["delisting"] != 0)]
+    assert closed["date"].tolist() == [end]  # the backtest, knowing, closes it at its last real close
+    ledger = _replay(short, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
+    fills = ledger.table("fills")
+    settled = fills[(fills["ticker"] == "T0003") & (fills["delisting"] != 0)]
+    max_gap = read_run(out).max_gap
+    assert settled["date"].tolist() == [dates[dates.get_loc(end) + max_gap + 1]]
+    last_close = float(short.loc[(end, "T0003"), "close"])
+    assert settled["price"].iloc[0] == pytest.approx(last_close)
+    assert settled["size"].iloc[0] == pytest.approx(closed["size"].iloc[0], rel=1e-9)  # the same shares
+    assert settled["delisting"].iloc[0] == pytest.approx(closed["delisting"].iloc[0], rel=1e-9)
+    positions = ledger.table("positions")
+    assert not ((positions["ticker"] == "T0003") & (positions["date"] >= settled["date"].iloc[0])).any()
