@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ def _tables() -> tuple[Any, dict[str, Any]]:
             Column("fill_costs", Double, nullable=False),
             Column("holding", Double, nullable=False),
             Column("interest", Double, nullable=False),
+            Column("rf", Double, nullable=False),  # the annual risk-free rate of the session's day
             Column("carried", Double, nullable=False),  # costs of the first session, counted in the next's
             Column("costs", Double),  # share of the base: fills, borrow and financing of the day (and carried)
             Column("model", Text),
@@ -127,8 +129,6 @@ def default_url(path: str) -> str:
     >>> default_url("runs/paper.db").startswith("sqlite:///") and default_url("runs/paper.db").endswith("paper.db")
     True
     """
-    from pathlib import Path
-
     return f"sqlite:///{Path(path).resolve()}"
 
 
@@ -160,6 +160,7 @@ class DayRecord:
     fill_costs: float
     holding: float
     interest: float
+    rf: float
     carried: float
     costs: float | None
     model: str
@@ -315,19 +316,23 @@ class Ledger:
 
     # writing
 
-    def start(self, meta: dict[str, Any]) -> None:
-        """Record what a new ledger trades; a ledger started at the same moment by another run wins."""
-        from sqlalchemy.exc import IntegrityError
+    def exists(self) -> bool:
+        """Whether the ledger has its tables (a SQLite file that does not exist is not made by asking)."""
+        from sqlalchemy import inspect
 
+        if self.engine.url.get_backend_name() == "sqlite":
+            name = self.engine.url.database
+            if not name or name == ":memory:" or not Path(name).is_file():
+                return False
         try:
-            with self.engine.begin() as conn:
-                conn.execute(self.t["meta"].insert(), [{"key": k, "value": json.dumps(v)} for k, v in meta.items()])
-        except IntegrityError:
-            pass
+            return bool(inspect(self.engine).has_table("paper_days"))
+        except Exception as exc:  # any database failure is one user-facing line
+            raise self._cannot(exc) from None
 
-    def record(self, day: DayRecord, after: pd.Timestamp | None) -> bool:
-        """Record ``day`` in one transaction, provided the ledger's last session is still ``after`` (None: none);
-        False when the session was recorded already (by this run before, or by another)."""
+    def record(self, day: DayRecord, after: pd.Timestamp | None, *, meta: dict[str, Any] | None = None) -> bool:
+        """Record ``day`` in one transaction, provided the ledger's last session is still ``after`` (None: none),
+        with ``meta`` for a new ledger's first session; False when the session was recorded already (by this run
+        before, or by another), or another run began the ledger meanwhile."""
         from sqlalchemy import func, select
         from sqlalchemy.exc import IntegrityError
 
@@ -335,7 +340,9 @@ class Ledger:
         iso = f"{day.date:{_ISO}}"
         try:
             with self.engine.begin() as conn:
-                conn.execute(t["days"].insert(), [_day_row(day, iso)])  # first: the session's claim
+                if meta is not None:  # first: the ledger's claim
+                    conn.execute(t["meta"].insert(), [{"key": k, "value": json.dumps(v)} for k, v in meta.items()])
+                conn.execute(t["days"].insert(), [_day_row(day, iso)])  # then the session's
                 last = conn.execute(select(func.max(t["days"].c.date)).where(t["days"].c.date < iso)).scalar()
                 if (None if last is None else pd.Timestamp(last)) != after:
                     raise _Moved
@@ -409,6 +416,7 @@ def _day_row(day: DayRecord, iso: str) -> dict[str, Any]:
         "fill_costs": day.fill_costs,
         "holding": day.holding,
         "interest": day.interest,
+        "rf": day.rf,
         "carried": day.carried,
         "costs": day.costs,
         "model": day.model,

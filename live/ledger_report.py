@@ -47,18 +47,6 @@ __all__ = ["expectation", "ledger_report", "paper_returns"]
 TOLERANCE = 1e-9  # a daily return the ledger and the backtest agree on to this are the same
 
 
-def _rate(meta: dict[str, Any], dates: pd.DatetimeIndex) -> pd.Series | None:
-    """The risk-free rate of each session's day (annual / 252, the rate in force at the session before), None
-    without one; a run made with a series of rates reports without it (the ledger records its name only)."""
-    try:
-        annual = float(meta.get("rf", "0"))
-    except ValueError:
-        return None
-    if annual == 0.0:
-        return None
-    return pd.Series(annual / DAYS, index=dates, name="rf")
-
-
 def _benchmark(ledger: Ledger, meta: dict[str, Any], days: pd.DatetimeIndex) -> pd.Series:
     """The equal-weight buy-and-hold of the run's tickers over the ledger's sessions, on the prices it read."""
     rows = ledger.prices()
@@ -83,9 +71,9 @@ def paper_returns(ledger: Ledger) -> pd.DataFrame:
     costs = days["costs"].dropna().astype(float).reindex(net.index)
     frame = pd.DataFrame({"strategy": net, "strategy_gross": net + costs, "costs": costs})
     frame["benchmark"] = _benchmark(ledger, meta, pd.DatetimeIndex(days.index)).reindex(net.index)
-    rate = _rate(meta, pd.DatetimeIndex(net.index))
-    if rate is not None:
-        frame["rf"] = rate
+    rate = days["rf"].astype(float).reindex(net.index)
+    if rate.any():  # the rate of each session's day, annual / 252, as a backtest's rf column
+        frame["rf"] = rate / DAYS
     frame.index.name = "date"
     return frame
 
@@ -111,10 +99,12 @@ def expectation(ledger: Ledger, folder: RunFolder, panel: pd.DataFrame, *, sourc
         execution=ex.mode,
         calendar=folder.calendar,
     )
-    try:
-        rate = RiskFree(float(meta.get("rf", "0")))
-    except ValueError:  # a series of rates: the ledger records its name only
-        rate = RiskFree()
+    recorded = ledger.days()["rf"].astype(float)  # the rate each session's day used (the first's: none)
+    rate = (
+        RiskFree(recorded.shift(-1).ffill().fillna(0.0), name=str(meta.get("rf", "0")))
+        if recorded.any()
+        else RiskFree()
+    )
     execution = replace(ex, cash=float(meta["cash"]), rf=rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -160,16 +150,30 @@ def differences(ledger: Ledger, expected: BacktestResult, returns: pd.DataFrame)
     return pd.DataFrame(rows, columns=["date", "ledger", "backtest", "why"])
 
 
-def _verdict(paper: dict[str, Any], backtest: dict[str, Any]) -> dict[str, Any]:
-    """The paper period's Sharpe ratio against the backtest's, as two independent estimates."""
+def _verdict(paper: dict[str, Any], backtest: dict[str, Any], overlap: pd.Timestamp | None) -> dict[str, Any]:
+    """The paper period's Sharpe ratio against the backtest's, as two independent estimates (a z-test of their
+    difference on their HAC standard errors); absent when the periods overlap (``overlap``: the backtest's last
+    day, on or after the ledger's first), as a parity replay's do."""
     p, b = paper.get("net", {}).get("sharpe", {}), backtest.get("net", {}).get("sharpe", {})
+    if overlap is not None:
+        return {
+            "absent": f"the paper period overlaps the backtest's (which runs to {overlap:%Y-%m-%d}): the two Sharpe "
+            "ratios are not independent estimates; the expectation below compares the same sessions"
+        }
     if "sharpe" not in p or "sharpe" not in b:
         return {"absent": "too few sessions for a Sharpe ratio (3 or more returns are needed)"}
     diff = float(p["sharpe"]) - float(b["sharpe"])
     se = math.hypot(float(p["se"]), float(b["se"]))
     z = diff / se if se > 0 else float("nan")
     pvalue = math.erfc(abs(z) / math.sqrt(2)) if np.isfinite(z) else float("nan")
-    noise = "within what noise explains" if not pvalue < 0.05 else "more than noise explains"
+    detectable = 2.8 * se  # a difference a 5% two-sided test finds four times in five
+    if pvalue < 0.05:
+        noise = "more than noise explains"
+    else:
+        noise = (
+            f"not more than noise explains; with these standard errors only a difference above about "
+            f"{detectable:.2f} would be found four times in five, so this is no evidence that they agree"
+        )
     return {
         "paper_sharpe": float(p["sharpe"]),
         "paper_se": float(p["se"]),
@@ -180,12 +184,20 @@ def _verdict(paper: dict[str, Any], backtest: dict[str, Any]) -> dict[str, Any]:
         "difference": diff,
         "z": z,
         "p_value": pvalue,
+        "detectable_difference": detectable,
         "meaning": (
             f"The paper period's Sharpe ratio {p['sharpe']:.2f} (standard error {p['se']:.2f}, {p['n']} days) against "
             f"the backtest's {b['sharpe']:.2f} ({b['se']:.2f}, {b['n']} days): a difference of {diff:+.2f}, "
             f"p = {pvalue:.2f}, {noise}."
         ),
     }
+
+
+def _overlap(folder: RunFolder, meta: dict[str, Any]) -> pd.Timestamp | None:
+    """The backtest's last day when the ledger began on or before it, else None."""
+    returns = pd.read_csv(folder.folder / "returns.csv", usecols=["date"], parse_dates=["date"])
+    end = pd.Timestamp(returns["date"].max())
+    return end if pd.Timestamp(meta["start"]) <= end else None
 
 
 def ledger_report(
@@ -211,23 +223,33 @@ def ledger_report(
         "total_return": float(np.prod(1 + returns["strategy"]) - 1) if len(returns) else 0.0,
         "sharpe_inference": paper_sharpe,
         "risk_free": {"rate": str(meta.get("rf", "0"))},
-        "against_backtest": _verdict(paper_sharpe, stats.get("sharpe_inference", {})),
+        "against_backtest": _verdict(paper_sharpe, stats.get("sharpe_inference", {}), _overlap(folder, meta)),
     }
     differ = pd.DataFrame(columns=["date", "ledger", "backtest", "why"])
     if panel is not None:
         expected = expectation(ledger, folder, panel, source=source)
         both = returns["strategy"].index.intersection(expected.returns.index)
-        gap = returns["strategy"].loc[both] - expected.returns.loc[both]
+        # the backtest's last session is an end of period (it sends nothing at its last close): not in the statistic
+        measured = both[both < expected.data.dates[expected.data.stop - 1]]
+        gap = returns["strategy"].loc[measured] - expected.returns.loc[measured]
         differ = differences(ledger, expected, returns)
+        te = float(np.sqrt(np.mean(gap**2)) * math.sqrt(DAYS)) if len(measured) else 0.0
         report["expectation"] = {
-            "days": len(both),
-            "tracking_error": float(gap.std(ddof=1) * math.sqrt(DAYS)) if len(both) > 1 else 0.0,
-            "largest_gap": float(gap.abs().max()) if len(both) else 0.0,
+            "days": len(measured),
+            "tracking_error": te,
+            "mean_gap": float(gap.mean()) if len(measured) else 0.0,
+            "cumulative_gap": float(
+                np.prod(1 + returns["strategy"].loc[measured]) / np.prod(1 + expected.returns.loc[measured]) - 1
+            )
+            if len(measured)
+            else 0.0,
+            "largest_gap": float(gap.abs().max()) if len(measured) else 0.0,
             "days_that_differ": len(differ),
             "meaning": (
-                f"The backtest's engine over the same {len(both)} sessions, from the same cash and forecasts: "
-                f"{len(differ)} differ by more than {TOLERANCE:g}; tracking error "
-                f"{float(gap.std(ddof=1) * math.sqrt(DAYS)) if len(both) > 1 else 0.0:.2e} a year."
+                f"The backtest's engine over the same sessions, from the same cash and forecasts: {len(differ)} of "
+                f"{len(both)} differ by more than {TOLERANCE:g}; over the {len(measured)} before its period's end, "
+                f"tracking error {te:.2e} a year (root mean square of the daily gaps), mean gap "
+                f"{float(gap.mean()) if len(measured) else 0.0:+.2e} a day."
             ),
         }
         returns = returns.assign(expected=expected.returns.reindex(returns.index))

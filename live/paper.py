@@ -47,6 +47,7 @@ from forecasting.outputs import read_record
 from live.fills import FILL_COLUMNS, Book, Order, fill, holding_charge, orders_from, session_terms
 from live.history import check_unchanged
 from live.ledger import DayRecord, Ledger, LedgerState
+from live.orders import order_list
 from live.run_folder import RunFolder, read_run
 from live.sessions import as_of_time, check_fresh
 from live.signal import Signal, at_close
@@ -130,39 +131,62 @@ def paper(
     last = pd.Timestamp(dates[-1])
     check_fresh(last, None if folder.calendar == "none" else folder.calendar, moment)
     check_unchanged(mine, folder.history, source=source)
-    rate = run_risk_free(folder, rf)
-    book.create()
-    meta = book.meta()
-    if meta is None:
-        book.start(_meta(folder, last, rate))
-        meta = book.meta()
-        assert meta is not None
-    _check_meta(meta, folder, book)
-    read = book.hashes()
-    if len(read):  # the rows the ledger read, since its first session
-        on = mine.index.get_level_values("date")
-        check_unchanged(mine[(on >= read["date"].min()) & (on <= read["date"].max())], read, source=source)
+    exists = book.exists()
+    meta = book.meta() if exists else None
+    if meta is None:  # a new ledger: what it trades is recorded with its first session, in one transaction
+        rate = run_risk_free(folder, rf)
+        meta = _meta(folder, last, rate)
+    else:
+        _check_meta(meta, folder, book)
+        rate = _ledger_rate(meta, rf, book)
+        read = book.hashes()
+        if len(read):  # the rows the ledger read, since its first session
+            on = mine.index.get_level_values("date")
+            check_unchanged(mine[(on >= read["date"].min()) & (on <= read["date"].max())], read, source=source)
     start = pd.Timestamp(meta["start"])
-    state = book.state()
-    done_through = state.date if state is not None else start - pd.Timedelta(days=1)
-    todo = [pd.Timestamp(d) for d in dates if d > done_through and d >= start]
+    state = book.state() if exists else None
     out: list[PaperDay] = []
-    if not todo:  # recorded already: the same evening run again
-        out.append(PaperDay(last, None, None, False))
-        return out
-    for day in todo:
+    for day in [pd.Timestamp(d) for d in dates if d >= start]:
+        if state is not None and day <= state.date:
+            continue  # recorded already (by this run, an earlier one, or another at the same time)
         truncated = mine[mine.index.get_level_values("date") <= day]
         record, signal = session(folder, truncated, state, start, rate, moment, source)
-        new = book.record(record, None if state is None else state.date)
+        if state is None:
+            book.create()
+        new = book.record(record, None if state is None else state.date, meta=meta if state is None else None)
         done = PaperDay(day, record, signal, new)
         out.append(done)
         if on_day is not None:
             on_day(done)
-        if not new:  # another run recorded it meanwhile: go on from what it recorded
-            state = book.state()
-            continue
-        state = book.state()
+        state = book.state()  # what was recorded: this run's session, or another run's
+        if state is None or state.date < day:
+            raise DataError(f"--ledger {book.shown}: the session of {day:%Y-%m-%d} could not be recorded; run again")
+    if not out:  # recorded already: the same evening run again
+        out.append(PaperDay(last, None, None, False))
     return out
+
+
+def _ledger_rate(meta: dict[str, Any], rf: str | None, ledger: Ledger) -> RiskFree:
+    """The risk-free rate the ledger trades with: the one it was begun with (a number), or ``--rf`` when it names
+    the same (a series through the latest close must be given every evening)."""
+    recorded = str(meta.get("rf", "0"))
+    try:
+        fixed = float(recorded)
+    except ValueError:
+        fixed = None
+    if rf is None:
+        if fixed is None:
+            raise ConfigError(
+                f"--ledger {ledger.shown} trades with the --rf series {recorded}; give --rf FILE, through the "
+                "latest close"
+            )
+        return RiskFree(fixed)
+    given = parse_rf(rf)
+    if (fixed is not None and (given.series is not None or given.rate != fixed)) or (
+        fixed is None and str(given) != recorded
+    ):
+        raise ConfigError(f"--rf {rf}: --ledger {ledger.shown} trades with --rf {recorded}; give that, or a new ledger")
+    return given
 
 
 def session(
@@ -190,8 +214,8 @@ def session(
                 f"{now.date:%Y-%m-%d} in the data; give data that holds every session since"
             )
         book = Book(np.array(state.shares.reindex(tickers).fillna(0.0), dtype=float), state.cash)
-    holding = interest = 0.0
-    if state is not None:
+    holding = interest = annual = 0.0
+    if state is not None:  # the day from the previous close: the rate in force there
         annual = 0.0 if rf.is_zero else float(rf.annual(pd.DatetimeIndex([state.date]))[0])
         holding, interest = holding_charge(book, close[row - 1], ex.costs, annual)
     terms = session_terms(data, row, ex)
@@ -230,6 +254,10 @@ def session(
                 current[o.column] = target[o.column]
         signal = now.decide(pd.Series(current, index=tickers), mark)
         execute(sent)
+        after = book.value(close[row])  # tomorrow's orders, from the book the fills (capped or not) left
+        held = book.shares * close[row] / after if after > 0 else np.zeros(len(tickers))
+        orders = order_list(signal.decision.to_numpy(dtype=float), _closing(signal), held, after, data, row, ex)
+        signal = replace(signal, orders=orders)
     else:
         signal = now.decide(pd.Series(current, index=tickers), mark)
         decided = orders_from(
@@ -263,6 +291,7 @@ def session(
         fill_costs=fill_costs,
         holding=holding,
         interest=interest,
+        rf=annual,
         carried=carried,
         costs=costs,
         model=str(folder.model_for(now.date)),

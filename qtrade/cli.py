@@ -698,9 +698,9 @@ def paper(
         print_next_orders(signal)
         if signal.refit.due:
             typer.echo(f"warning: {signal.refit.sentence()}", err=True)
-    if out is not None:
+    if out is not None:  # the session of the data's last close (a past evening replayed: that one)
         recorded = book.days().index
-        write_day(book, recorded[-1], out)
+        write_day(book, last.date if last.date in recorded else recorded[-1], out)
         typer.echo(f"written {out}: targets, orders and fills (.csv, .json), forecasts.csv, paper.json")
 
 

@@ -449,10 +449,15 @@ def print_paper_day(day: Any) -> None:
         typer.echo(f"{day.date:%Y-%m-%d}: recorded meanwhile by another run; taken as it recorded it")
         return
     pnl = "the first session (its return is counted in the next)" if record.net is None else f"{record.net:+.4%}"
+    same = day.signal is not None and day.signal.run.execution.mode == "same-close"
     typer.echo(
         f"{day.date:%Y-%m-%d}: {len(record.fills)} fills, costs {record.fill_costs + record.holding:,.2f}, "
         f"interest earned {0.0 - record.interest + 0.0:+,.2f}, return {pnl}, equity {record.equity:,.2f}; "
-        f"{len(record.orders)} orders for the next session"
+        + (
+            f"its {len(record.orders)} orders filled at this close (same-close)"
+            if same
+            else f"{len(record.orders)} orders for the next session"
+        )
     )
 
 

@@ -185,8 +185,8 @@ def dying(original, after=True):
         os._exit(9)
     return wrapped
 
-if moment == "started":  # the ledger made and its run recorded, no session yet
-    live.ledger.Ledger.start = dying(live.ledger.Ledger.start)
+if moment == "started":  # the ledger's tables made, nothing recorded yet
+    live.ledger.Ledger.create = dying(live.ledger.Ledger.create)
 elif moment == "decided":  # the first new session computed, nothing of it written
     live.paper.session = dying(live.paper.session)
 elif moment == "claimed":  # inside the transaction: the session's row written, nothing else
@@ -326,8 +326,9 @@ def test_the_report_replays_the_backtest_over_the_ledgers_sessions(panel, finish
     result = CliRunner().invoke(app, ["report", "--ledger", url, "--data", str(data), "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert report["expectation"]["days"] == 8 and report["expectation"]["days_that_differ"] == 0
-    assert report["expectation"]["tracking_error"] < 1e-12
+    assert report["expectation"]["days"] == 7 and report["expectation"]["days_that_differ"] == 0  # 8, the last left out
+    assert report["expectation"]["tracking_error"] < 1e-12 and abs(report["expectation"]["cumulative_gap"]) < 1e-12
+    assert "overlaps the backtest's" in report["against_backtest"]["absent"]  # not two independent estimates
     returns = pd.read_csv(tmp_path / "r" / "returns.csv", index_col="date", parse_dates=["date"])
     assert list(returns.columns) == ["strategy", "strategy_gross", "costs", "benchmark", "rf", "expected"]
     expected = expectation(ledger, read_run(finished), panel)
@@ -427,3 +428,30 @@ def test_a_ticker_whose_data_ends_is_settled_once_no_gap_could_bridge_it(panel, 
     assert settled["delisting"].iloc[0] == pytest.approx(closed["delisting"].iloc[0], rel=1e-9)
     positions = ledger.table("positions")
     assert not ((positions["ticker"] == "T0003") & (positions["date"] >= settled["date"].iloc[0])).any()
+
+
+def test_a_ledger_begun_after_the_backtest_is_judged_against_it(panel, tmp_path) -> None:
+    """The evenings after a backtest's period: a new ledger starts with the run's cash, its first decision buys, the
+    model forecasts closes it never saw, and the report sets the paper Sharpe ratio against the backtest's as two
+    independent estimates."""
+    import json
+
+    dates = panel.index.unique("date")
+    history = _upto(panel, dates[-10])
+    run_forecast(history, replace(TINY, execution="next-close"), tmp_path / "fc", progress=False)
+    out = tmp_path / "bt"
+    _backtest(history, tmp_path / "fc", out, "buyhold", Execution(mode="next-close"))
+    url = f"sqlite:///{tmp_path / 'paper.db'}"
+    ledger = _replay(panel, out, url, list(dates[-9:]))
+    days = ledger.days()
+    assert days.index[0] == dates[-9] and days["equity"].iloc[0] == pytest.approx(1e6)
+    assert len(ledger.table("fills")) == 4  # the first decision bought, at the next close, and kept
+    result = CliRunner().invoke(app, ["report", "--ledger", url, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    verdict = report["against_backtest"]
+    stats = json.loads((out / "stats.json").read_text())["sharpe_inference"]["net"]["sharpe"]
+    assert verdict["backtest_sharpe"] == pytest.approx(stats["sharpe"]) and verdict["paper_days"] == 8
+    assert verdict["paper_sharpe"] == pytest.approx(report["sharpe_inference"]["net"]["sharpe"]["sharpe"])
+    assert verdict["difference"] == pytest.approx(verdict["paper_sharpe"] - verdict["backtest_sharpe"])
+    assert 0 <= verdict["p_value"] <= 1
