@@ -63,9 +63,9 @@ def _benchmark(ledger: Ledger, meta: dict[str, Any], days: pd.DatetimeIndex) -> 
 
 def paper_returns(ledger: Ledger) -> pd.DataFrame:
     """The ledger's daily returns with a backtest's ``returns.csv`` columns (see the module docstring)."""
-    meta = ledger.meta()
+    meta = ledger.meta() if ledger.exists() else None
     if meta is None:
-        raise DataError(f"--ledger {ledger.shown}: no sessions yet; run qtrade paper first")
+        raise DataError(f"--ledger {ledger.shown}: no such ledger, or no session yet; run qtrade paper first")
     days = ledger.days()
     net = days["net"].dropna().astype(float)
     costs = days["costs"].dropna().astype(float).reindex(net.index)

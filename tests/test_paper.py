@@ -355,6 +355,9 @@ def test_the_report_says_why_a_session_differs_and_needs_no_data(panel, forecast
     differ = pd.read_csv(tmp_path / "r" / "differences.csv", parse_dates=["date"])
     assert differ["date"].tolist() == [dates[-1]]
     assert "the fills differ" in differ["why"].iloc[0] and "period ends here" in differ["why"].iloc[0]
+    missing = tmp_path / "none.db"
+    nothing = CliRunner().invoke(app, ["report", "--ledger", f"sqlite:///{missing}", "--out", str(tmp_path / "n")])
+    assert nothing.exit_code == 1 and "no such ledger" in nothing.output and not missing.exists()
     alone = CliRunner().invoke(app, ["report", "--ledger", url, "--out", str(tmp_path / "alone")])
     assert alone.exit_code == 0, alone.output
     report = json.loads((tmp_path / "alone" / "report.json").read_text())
