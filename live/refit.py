@@ -129,11 +129,12 @@ def refit_status(forecast_dir: Path, dates: pd.DatetimeIndex) -> RefitStatus:
     )
     if not folds:
         return RefitStatus(schedule.describe())
-    from forecasting.refit import saved_models  # torch: imported when a status is asked for
+    from forecasting.refit import REFITS, saved_models  # torch: imported when a status is asked for
 
     models = saved_models(forecast_dir)
     model_from = models[-1].refit or pd.Timestamp(folds[-1]["refit"])
-    said = {"schedule": schedule.describe(), "model_from": model_from, "refits": len(models) - 1}
+    refitted = sum(1 for m in models if REFITS in m.path.parts)  # not the run's own folds' models
+    said = {"schedule": schedule.describe(), "model_from": model_from, "refits": refitted}
     refits = refit_indices(dates, schedule)
     later = [dates[i] for i in refits if dates[i] > model_from]
     if later:
