@@ -35,8 +35,23 @@ from strategies.registry import StrategySpec
 from strategies.target_weights import Columns, TargetWeights
 
 REBALANCE = {"daily": None, "weekly": "W", "monthly": "M"}
+FILL_COLUMNS = [
+    "date",
+    "ticker",
+    "side",
+    "requested",
+    "size",
+    "price",
+    "value",
+    "commission",
+    "spread",
+    "impact",
+    "delisting",
+]
+"""The columns of a fill (``trades.csv``'s; a paper ledger's too)."""
 
 __all__ = [
+    "FILL_COLUMNS",
     "REBALANCE",
     "BacktestResult",
     "Execution",
@@ -241,20 +256,7 @@ def run_backtest(
         index=origins[: len(strat.holdings)],
         columns=data.tickers,
     )
-    columns = [
-        "date",
-        "ticker",
-        "side",
-        "requested",
-        "size",
-        "price",
-        "value",
-        "commission",
-        "spread",
-        "impact",
-        "delisting",
-    ]
-    fills = pd.DataFrame(strat.fills, columns=columns)
+    fills = pd.DataFrame(strat.fills, columns=FILL_COLUMNS)
     fills["date"] = pd.to_datetime(fills["date"])
     if data.unusable and spec.uses_forecast:
         warnings.warn(

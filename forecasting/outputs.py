@@ -157,6 +157,16 @@ def written(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name in OUTPUT_NAMES)
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; empty when the file is missing, unreadable or not an object (a record that a
+    run may not have written)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def read_record(path: Path, fix: str) -> dict[str, Any]:
     """A JSON object a qtrade run wrote (stats.json, manifest.json, ...), or one line naming the file and ``fix``."""
     try:

@@ -36,6 +36,7 @@ from forecasting.market.summary import check_window
 from forecasting.model.checkpoint import load_checkpoint, save_checkpoint
 from forecasting.model.threads import shared_threads
 from forecasting.model.training import resolve_device
+from forecasting.outputs import read_json_object
 from forecasting.pipeline import checkpoint_meta, folds_of
 from forecasting.preparation.features import build_features
 from forecasting.preparation.splits import TEST
@@ -84,17 +85,9 @@ class RefitRun:
     dates: pd.DatetimeIndex
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _run_folds(forecast_dir: Path) -> list[dict[str, Any]]:
     """The folds ``metrics.json`` records of a walk-forward run (empty for one split)."""
-    return list((_read(forecast_dir / "metrics.json").get("walk_forward") or {}).get("folds") or [])
+    return list((read_json_object(forecast_dir / "metrics.json").get("walk_forward") or {}).get("folds") or [])
 
 
 def run_config(forecast_dir: str | os.PathLike[str]) -> ForecastConfig:
@@ -105,7 +98,7 @@ def run_config(forecast_dir: str | os.PathLike[str]) -> ForecastConfig:
     stays the run's.
     """
     folder = Path(forecast_dir)
-    config = _read(folder / "manifest.json").get("config")
+    config = read_json_object(folder / "manifest.json").get("config")
     if not isinstance(config, dict):
         raise ConfigError(f"{folder}: no manifest.json with the run's settings; give the folder of a qtrade forecast")
     known = {f.name for f in fields(ForecastConfig)}
@@ -134,7 +127,7 @@ def saved_models(forecast_dir: str | os.PathLike[str]) -> list[SavedModel]:
         SavedModel(folder / "model.pt", pd.Timestamp(folds[-1]["refit"]) if folds else None, max(len(folds), 1))
     )
     for path in sorted((folder / REFITS).glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/fold.json")):
-        record = _read(path)
+        record = read_json_object(path)
         if record and (path.parent / "model.pt").is_file():
             models.append(SavedModel(path.parent / "model.pt", pd.Timestamp(record["refit"]), int(record["fold"])))
     return models
@@ -184,7 +177,7 @@ def refit_run(
             f"{folder}: a run of one split has no walk-forward schedule, so nothing is due to refit; train a "
             "walk-forward (--oos-start, --refit-every) to refit on schedule"
         )
-    recorded = str(_read(folder / "manifest.json").get("calendar") or "")
+    recorded = str(read_json_object(folder / "manifest.json").get("calendar") or "")
     config = replace(
         saved,
         device=saved.device if device is None else device,

@@ -28,27 +28,12 @@ import numpy as np
 import pandas as pd
 
 from backtests.costs import CostModel
-from backtests.engine import Execution, fill_inputs
+from backtests.engine import FILL_COLUMNS, Execution, fill_inputs
 from backtests.inputs import BacktestData
 from backtests.risk_free import day_interest
 from backtests.spreads import priced_spreads
 
 __all__ = ["FILL_COLUMNS", "Book", "Order", "SessionTerms", "holding_charge", "orders_from", "session_terms"]
-
-FILL_COLUMNS = [
-    "date",
-    "ticker",
-    "side",
-    "requested",
-    "size",
-    "price",
-    "value",
-    "commission",
-    "spread",
-    "impact",
-    "delisting",
-]
-"""The columns of a fill: a backtest's ``trades.csv``'s."""
 
 
 @dataclass

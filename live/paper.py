@@ -50,7 +50,7 @@ from live.ledger import DayRecord, Ledger, LedgerState
 from live.orders import order_list
 from live.run_folder import RunFolder, read_run
 from live.sessions import as_of_time, check_fresh
-from live.signal import Signal, at_close
+from live.signal import Signal, at_close, sessions_without_price
 
 __all__ = ["PaperDay", "paper", "run_risk_free"]
 
@@ -227,7 +227,7 @@ def session(
             if done is not None:
                 fills.append(done)
 
-    gone = _delisted(data.tradable[: row + 1], folder.max_gap) & (book.shares != 0.0)
+    gone = (sessions_without_price(data.tradable[: row + 1]) > folder.max_gap) & (book.shares != 0.0)
     if gone.any():  # no real price for longer than a gap is bridged: settled at its last, as the backtest closes it
         settle = replace(terms, price=np.asarray(close[row], dtype=float), real=np.ones(len(tickers), dtype=bool))
         for j in np.flatnonzero(gone):
@@ -313,17 +313,6 @@ def session(
         rows=_rows(today),
     )
     return record, signal
-
-
-def _delisted(real: np.ndarray, max_gap: int) -> np.ndarray:
-    """(n_tickers,) True where the last real price lies more than ``max_gap`` rows before the last row.
-
-    >>> _delisted(np.array([[True, True], [True, False], [False, False]]), 1).tolist()
-    [False, True]
-    """
-    rows = np.arange(len(real))[:, None]
-    last_real = np.where(real, rows, -1).max(axis=0)
-    return (last_real >= 0) & ((len(real) - 1) - last_real > max_gap)
 
 
 def _rows(today: pd.DataFrame) -> pd.DataFrame:

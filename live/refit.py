@@ -15,7 +15,6 @@ model in force there (:meth:`live.run_folder.RunFolder.model_for`) and the statu
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError
+from forecasting.outputs import read_json_object
 from forecasting.preparation.schedule import DEFAULT_REFIT, DEFAULT_VAL_DAYS, Schedule, parse_span, refit_indices
 
 if TYPE_CHECKING:
@@ -91,21 +91,13 @@ class RefitStatus:
         }
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def refit_status(forecast_dir: Path, dates: pd.DatetimeIndex) -> RefitStatus:
     """The status of the model of the forecast run in ``forecast_dir`` on the trading days ``dates`` of the latest
     data (the last one is the signal's close).
 
     Examples
     --------
-    >>> import tempfile
+    >>> import json, tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> config = {"oos_start": "2020-03-02", "refit_every": "20", "train_window": "expanding", "val_days": 10}
     >>> _ = (folder / "manifest.json").write_text(json.dumps({"config": config}))
@@ -116,10 +108,10 @@ def refit_status(forecast_dir: Path, dates: pd.DatetimeIndex) -> RefitStatus:
     >>> refit_status(folder, pd.bdate_range("2020-01-01", "2020-05-01")).sentence()[:26]
     'refit due since 2020-04-27'
     """
-    config = _read(forecast_dir / "manifest.json").get("config", {})
+    config = read_json_object(forecast_dir / "manifest.json").get("config", {})
     if not isinstance(config, dict) or (config.get("oos_start") is None and config.get("refit_every") is None):
         return RefitStatus(None)
-    folds = (_read(forecast_dir / "metrics.json").get("walk_forward") or {}).get("folds") or []
+    folds = (read_json_object(forecast_dir / "metrics.json").get("walk_forward") or {}).get("folds") or []
     window = str(config.get("train_window", "expanding"))
     schedule = Schedule(  # the run's --oos-start; without one, its first refit (on longer data the default moves)
         oos_start=pd.Timestamp(config.get("oos_start") or (folds[0]["refit"] if folds else dates[0])),
@@ -187,7 +179,7 @@ def _forecast_run(run: Path) -> tuple[Path, str, pd.DataFrame | None, list[str],
     backtest read (None for a forecast run given alone), the tickers read and those forecast."""
     from live.run_folder import read_run
 
-    manifest = _read(run / "manifest.json")
+    manifest = read_json_object(run / "manifest.json")
     if str(manifest.get("command", "")) == "forecast" and (run / "model.pt").is_file():
         named = [run / "forecasts.parquet"] if (run / "forecasts.parquet").is_file() else []
         tickers = sorted({str(t) for t in pd.read_parquet(named[0], columns=["ticker"])["ticker"]}) if named else []

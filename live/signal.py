@@ -175,17 +175,26 @@ def complete_rows(panel: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
     return panel.drop(index=today.index[lacking])
 
 
+def sessions_without_price(real: np.ndarray) -> np.ndarray:
+    """(n_tickers,) the rows since each ticker's last real price, up to the last row of ``real`` (n_rows,
+    n_tickers); -1 for a ticker that never had one.
+
+    >>> sessions_without_price(np.array([[True, True, False], [True, False, False]])).tolist()
+    [0, 1, -1]
+    """
+    rows = np.arange(len(real))[:, None]
+    last_real = np.where(real, rows, -1).max(axis=0)
+    return np.where(last_real >= 0, (len(real) - 1) - last_real, -1)
+
+
 def halted_listed(columns: Columns, max_gap: int) -> Columns:
     """``columns`` with every ticker whose real prices stop fewer than ``max_gap`` + 1 sessions before the last row
     kept listed (and not closed): a halt, or a row late in the file, which later data would bridge as the backtest's
     cleaning bridges a gap of at most ``max_gap`` sessions; the backtest, knowing the ticker trades again, decides
     on it as listed with no real price. A ticker without a real price for longer reads as delisted."""
     real = columns.tradable
-    n = len(real)
-    rows = np.arange(n)[:, None]
-    last_real = np.where(real, rows, -1).max(axis=0)
-    gap = (n - 1) - last_real
-    halted = (last_real >= 0) & (gap >= 1) & (gap <= max_gap)
+    gap = sessions_without_price(real)
+    halted = (gap >= 1) & (gap <= max_gap)
     if not halted.any():
         return columns
     closing = np.array(columns.closing)

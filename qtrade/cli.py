@@ -627,6 +627,18 @@ def report(
     typer.echo(f"written {path}")
 
 
+LatestDataOpt = Annotated[
+    Path, typer.Option("--data", help="The latest data, up to the last close, in any layout qtrade forecast reads.")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
+        "left out.",
+        show_default=False,
+    ),
+]
 LedgerOpt = Annotated[
     str | None,
     typer.Option(
@@ -642,22 +654,13 @@ LedgerOpt = Annotated[
 @_fail_cleanly
 def paper(
     run: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")],
-    data: Annotated[
-        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
-    ],
+    data: LatestDataOpt,
     ledger: LedgerOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Folder for the session's fills, the next session's orders and targets."),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
-            "left out.",
-            show_default=False,
-        ),
-    ] = None,
+    as_of: AsOfOpt = None,
     rf: Annotated[
         str | None,
         typer.Option(
@@ -708,9 +711,7 @@ def paper(
 @_fail_cleanly
 def signal(
     run: Annotated[Path, typer.Argument(help="The --out folder of a finished qtrade backtest.")],
-    data: Annotated[
-        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
-    ],
+    data: LatestDataOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for targets, orders, forecasts and signal.json.")],
     holdings: Annotated[
         Path | None,
@@ -719,14 +720,7 @@ def signal(
             "with when left out."
         ),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
-            "left out.",
-            show_default=False,
-        ),
-    ] = None,
+    as_of: AsOfOpt = None,
     date_format: DateFormatOpt = None,
 ) -> None:
     """Tomorrow's orders: forecast the last close with RUN's saved model and apply its strategy to the book held, as
@@ -761,17 +755,8 @@ def refit(
     run: Annotated[
         Path, typer.Argument(help="The --out folder of a finished qtrade backtest (or of a walk-forward forecast).")
     ],
-    data: Annotated[
-        Path, typer.Option(help="The latest data, up to the last close, in any layout qtrade forecast reads.")
-    ],
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="The moment the data must be fresh at: a date (that evening) or YYYY-MM-DDTHH:MM[+zone]; now when "
-            "left out.",
-            show_default=False,
-        ),
-    ] = None,
+    data: LatestDataOpt,
+    as_of: AsOfOpt = None,
     device: Annotated[
         str | None,
         typer.Option(help="auto, cpu or cuda: where the networks train; the forecast run's own when left out."),

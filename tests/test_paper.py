@@ -22,18 +22,15 @@ from typer.testing import CliRunner
 
 from backtests.costs import CostModel
 from backtests.engine import Execution
-from backtests.pipeline import run_backtest_job
 from backtests.risk_free import RiskFree
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.pipeline import ForecastConfig, run_forecast
+from forecasting.pipeline import run_forecast
 from forecasting.preparation.execution import EXECUTIONS
 from live import Ledger, read_run
 from live.paper import paper
 from qtrade.cli import app
+from tests.live_runs import BUILT_IN, TINY, backtest
 
-TINY = ForecastConfig(window=10, hidden=8, layers=1, epochs=2, batch_size=64, patience=2, device="cpu")
-BUILT_IN = ["betsize", "buyhold", "kelly", "longshort", "meanvar", "minvar", "riskparity", "sma", "threshold"]
-BUILT_IN += ["volmanaged", "voltarget"]
 TABLES = ["days", "positions", "decisions", "orders", "pending", "fills", "forecasts", "rows", "meta"]
 
 
@@ -48,12 +45,6 @@ def forecast_runs(panel, tmp_path_factory) -> dict[str, Path]:
     for mode in EXECUTIONS:
         run_forecast(panel, replace(TINY, execution=mode), root / mode, progress=False)
     return {mode: root / mode for mode in EXECUTIONS}
-
-
-def _backtest(panel, forecasts: Path, out: Path, strategy: str, execution: Execution):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_backtest_job(panel, out, strategy=strategy, forecasts=forecasts, execution=execution, progress=False)
 
 
 def _upto(panel: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
@@ -102,11 +93,11 @@ def _check_parity(result, ledger: Ledger) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", EXECUTIONS)
 @pytest.mark.parametrize("strategy", BUILT_IN)
-def test_a_ledger_replayed_day_by_day_is_the_backtest(panel, forecast_runs, tmp_path, strategy, mode) -> None:
+def test_a_ledger_replayed_day_by_day_is_thebacktest(panel, forecast_runs, tmp_path, strategy, mode) -> None:
     """Under estimated spreads, a risk-free rate, borrow, financing and the participation cap."""
     out = tmp_path / "bt"
     execution = Execution(mode=mode, costs=CostModel(spread="auto"), rf=RiskFree(0.03))
-    run = _backtest(panel, forecast_runs[mode], out, strategy, execution)
+    run = backtest(panel, forecast_runs[mode], out, strategy, execution)
     assert len(run.result.fills) > 0
     ledger = _replay(panel, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
     _check_parity(run.result, ledger)
@@ -122,7 +113,7 @@ def test_parity_holds_with_the_band_no_shorts_weekly_decisions_a_target_volatili
     execution = Execution(
         mode=mode, costs=costs, band=0.02, short=False, rebalance="weekly", target_vol=0.1, max_gross=1.5
     )
-    run = _backtest(panel, forecast_runs[mode], out, "kelly", execution)
+    run = backtest(panel, forecast_runs[mode], out, "kelly", execution)
     partial = run.result.fills["size"] < run.result.fills["requested"] - 1e-9
     assert partial.any()
     ledger = _replay(panel, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
@@ -132,7 +123,7 @@ def test_parity_holds_with_the_band_no_shorts_weekly_decisions_a_target_volatili
 @pytest.fixture(scope="module")
 def finished(panel, forecast_runs, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run") / "bt"
-    _backtest(panel, forecast_runs["next-open"], out, "kelly", Execution(mode="next-open", rf=RiskFree(0.02)))
+    backtest(panel, forecast_runs["next-open"], out, "kelly", Execution(mode="next-open", rf=RiskFree(0.02)))
     return out
 
 
@@ -295,7 +286,7 @@ def test_the_ledger_refuses_another_run(panel, forecast_runs, finished, tmp_path
     dates = panel.index.unique("date")
     _replay(panel, finished, url, [dates[-2]])
     other = tmp_path / "other"
-    _backtest(panel, forecast_runs["next-open"], other, "sma", Execution(mode="next-open"))
+    backtest(panel, forecast_runs["next-open"], other, "sma", Execution(mode="next-open"))
     with pytest.raises(Exception, match="trades kelly of"):
         paper(read_run(other), panel, Ledger(url), as_of=dates[-1])
 
@@ -344,7 +335,7 @@ def test_the_report_says_why_a_session_differs_and_needs_no_data(panel, forecast
     import json
 
     out = tmp_path / "bt"
-    _backtest(panel, forecast_runs["same-close"], out, "kelly", Execution(mode="same-close"))
+    backtest(panel, forecast_runs["same-close"], out, "kelly", Execution(mode="same-close"))
     dates = panel.index.unique("date")
     url = f"sqlite:///{tmp_path / 'paper.db'}"
     _replay(panel, out, url, list(dates[-6:]))
@@ -375,7 +366,7 @@ def test_over_a_walk_forward_each_session_forecasts_with_its_folds_model(tmp_pat
     folds = sorted(p.parent.name for p in (tmp_path / "fc" / "folds").glob("*/model.pt"))
     assert len(folds) >= 2  # the earlier folds' models; the last fold's is model.pt
     out = tmp_path / "bt"
-    run = _backtest(panel, tmp_path / "fc", out, "kelly", Execution(costs=CostModel(spread="auto")))
+    run = backtest(panel, tmp_path / "fc", out, "kelly", Execution(costs=CostModel(spread="auto")))
     ledger = _replay(panel, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
     _check_parity(run.result, ledger)
     models = ledger.days()["model"]
@@ -397,7 +388,7 @@ def test_a_halt_and_an_open_missing_from_the_file_are_what_the_backtest_saw(pane
     gappy.loc[(dates[-12], "T0002"), "open"] = np.nan
     run_forecast(gappy, replace(TINY, execution=mode), tmp_path / "fc", progress=False)
     out = tmp_path / "bt"
-    run = _backtest(gappy, tmp_path / "fc", out, "kelly", Execution(mode=mode, costs=CostModel(spread="auto")))
+    run = backtest(gappy, tmp_path / "fc", out, "kelly", Execution(mode=mode, costs=CostModel(spread="auto")))
     ledger = _replay(gappy, out, f"sqlite:///{tmp_path / 'paper.db'}", run.result.decisions.index)
     _check_parity(run.result, ledger)
     fills = ledger.table("fills")
@@ -416,7 +407,7 @@ def test_a_ticker_whose_data_ends_is_settled_once_no_gap_could_bridge_it(panel, 
     run_forecast(short, replace(TINY, execution="next-close"), tmp_path / "fc", progress=False)
     out = tmp_path / "bt"
     execution = Execution(mode="next-close", delisting_return=-0.3, costs=CostModel(participation=1.0))
-    run = _backtest(short, tmp_path / "fc", out, "buyhold", execution)
+    run = backtest(short, tmp_path / "fc", out, "buyhold", execution)
     engine = run.result.fills
     closed = engine[(engine["ticker"] == "T0003") & (engine["delisting"] != 0)]
     assert closed["date"].tolist() == [end]  # the backtest, knowing, closes it at its last real close
@@ -443,7 +434,7 @@ def test_a_ledger_begun_after_the_backtest_is_judged_against_it(panel, tmp_path)
     history = _upto(panel, dates[-10])
     run_forecast(history, replace(TINY, execution="next-close"), tmp_path / "fc", progress=False)
     out = tmp_path / "bt"
-    _backtest(history, tmp_path / "fc", out, "buyhold", Execution(mode="next-close"))
+    backtest(history, tmp_path / "fc", out, "buyhold", Execution(mode="next-close"))
     url = f"sqlite:///{tmp_path / 'paper.db'}"
     ledger = _replay(panel, out, url, list(dates[-9:]))
     days = ledger.days()

@@ -32,8 +32,8 @@ from forecasting.refit import model_for, refit_run, saved_models
 from live import RestatedHistory, StaleData, make_signal
 from live.refit import refit_on_schedule
 from qtrade.cli import app
+from tests.live_runs import TINY
 
-TINY = ForecastConfig(window=10, hidden=8, layers=1, epochs=2, batch_size=64, patience=2, device="cpu")
 OOS, EVERY, HISTORY = 200, 16, 240  # refits at 200, 216, 232 (the run's folds), then 248 and 264 (data to 269)
 
 

@@ -18,18 +18,14 @@ import pytest
 from typer.testing import CliRunner
 
 from backtests.engine import Execution
-from backtests.pipeline import run_backtest_job
 from forecasting.market.synthetic import synthetic_panel
-from forecasting.pipeline import ForecastConfig, run_forecast
+from forecasting.pipeline import run_forecast
 from forecasting.preparation.execution import EXECUTIONS
 from live import Holdings, RestatedHistory, StaleData, make_signal, read_holdings
 from live.sessions import latest_session
 from qtrade.cli import app
 from strategies import available
-
-TINY = ForecastConfig(window=10, hidden=8, layers=1, epochs=2, batch_size=64, patience=2, device="cpu")
-BUILT_IN = ["betsize", "buyhold", "kelly", "longshort", "meanvar", "minvar", "riskparity", "sma", "threshold"]
-BUILT_IN += ["volmanaged", "voltarget"]
+from tests.live_runs import BUILT_IN, TINY, backtest
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +44,6 @@ def forecast_runs(panel, tmp_path_factory) -> dict[str, Path]:
         run_forecast(panel, replace(TINY, execution=mode), root / mode, progress=False)
         out[mode] = root / mode
     return out
-
-
-def _backtest(panel, forecasts: Path, out: Path, strategy: str, execution: Execution):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_backtest_job(panel, out, strategy=strategy, forecasts=forecasts, execution=execution, progress=False)
 
 
 def _held_at(result, date: pd.Timestamp, equity: float = 1e6) -> Holdings:
@@ -98,7 +88,7 @@ def test_the_signal_decides_what_the_backtest_decided_at_that_close(
     panel, forecast_runs, tmp_path, strategy, mode
 ) -> None:
     out = tmp_path / "bt"
-    run = _backtest(panel, forecast_runs[mode], out, strategy, Execution(mode=mode))
+    run = backtest(panel, forecast_runs[mode], out, strategy, Execution(mode=mode))
     origins = run.result.decisions.index
     _check_parity(panel, run, out, [origins[0], origins[1], origins[len(origins) // 2], origins[-2]])
 
@@ -109,7 +99,7 @@ def test_parity_holds_with_the_band_no_shorts_weekly_decisions_and_a_target_vola
 ) -> None:
     out = tmp_path / "bt"
     execution = Execution(mode=mode, band=0.02, short=False, rebalance="weekly", target_vol=0.1, max_gross=1.5)
-    run = _backtest(panel, forecast_runs[mode], out, "kelly", execution)
+    run = backtest(panel, forecast_runs[mode], out, "kelly", execution)
     origins = run.result.decisions.index
     weekly = pd.Series(origins.to_period("W"), index=origins)
     first_of_week = origins[(weekly != weekly.shift()).to_numpy()]
@@ -122,7 +112,7 @@ def test_next_open_orders_are_the_engines_orders(panel, forecast_runs, tmp_path)
     """Sized at the close with the engine's equity, the orders are the ones the engine sent, and the fills the
     participation cap left are the share limits."""
     out = tmp_path / "bt"
-    run = _backtest(panel, forecast_runs["next-open"], out, "kelly", Execution(mode="next-open"))
+    run = backtest(panel, forecast_runs["next-open"], out, "kelly", Execution(mode="next-open"))
     result = run.result
     trades = pd.read_csv(out / "trades.csv", parse_dates=["date"])
     dates = result.data.dates
@@ -146,7 +136,7 @@ def test_next_open_orders_are_the_engines_orders(panel, forecast_runs, tmp_path)
 @pytest.fixture(scope="module")
 def finished(panel, forecast_runs, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run") / "bt"
-    _backtest(panel, forecast_runs["next-close"], out, "kelly", Execution(mode="next-close"))
+    backtest(panel, forecast_runs["next-close"], out, "kelly", Execution(mode="next-close"))
     return out
 
 
@@ -266,7 +256,7 @@ def test_the_signal_says_when_the_walk_forward_would_refit(tmp_path) -> None:
     dates = panel.index.unique("date")
     history = panel[panel.index.get_level_values("date") <= dates[241]]
     run_forecast(history, replace(TINY, refit_every="16", val_days=30), tmp_path / "fc", progress=False)
-    _backtest(history, tmp_path / "fc", tmp_path / "bt", "kelly", Execution())
+    backtest(history, tmp_path / "fc", tmp_path / "bt", "kelly", Execution())
     folds = json.loads((tmp_path / "fc" / "metrics.json").read_text())["walk_forward"]["folds"]
     last = dates.get_loc(pd.Timestamp(folds[-1]["refit"]))
     assert len(folds) >= 2 and last + 16 > 241
@@ -299,7 +289,7 @@ def test_a_monthly_rule_forecasts_back_to_its_previous_decision(panel, forecast_
     import live.signal
 
     out = tmp_path / "bt"
-    run = _backtest(panel, forecast_runs["next-close"], out, "kelly", Execution(rebalance="monthly"))
+    run = backtest(panel, forecast_runs["next-close"], out, "kelly", Execution(rebalance="monthly"))
     origins = run.result.decisions.index
     monkeypatch.setitem(live.signal._LOOKBACK, "monthly", 2)
     calls = []
@@ -320,7 +310,7 @@ def test_a_rule_of_ones_own_is_found_from_the_folder_the_backtest_ran_in(
     example = Path(__file__).resolve().parents[1] / "examples" / "custom_rules.py"
     shutil.copy(example, tmp_path / "rules.py")
     monkeypatch.chdir(tmp_path)
-    run = _backtest(panel, forecast_runs["next-close"], Path("bt"), "rules.py:hysteresis", Execution())
+    run = backtest(panel, forecast_runs["next-close"], Path("bt"), "rules.py:hysteresis", Execution())
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
