@@ -194,10 +194,11 @@ def _verdict(paper: dict[str, Any], backtest: dict[str, Any], overlap: pd.Timest
 
 
 def _overlap(folder: RunFolder, meta: dict[str, Any]) -> pd.Timestamp | None:
-    """The backtest's last day when the ledger began on or before it, else None."""
+    """The backtest's last day of return when the ledger's returns (from the session after its first) reach back to
+    it, else None: a ledger begun on the evening the backtest's data ends overlaps it in no return."""
     returns = pd.read_csv(folder.folder / "returns.csv", usecols=["date"], parse_dates=["date"])
     end = pd.Timestamp(returns["date"].max())
-    return end if pd.Timestamp(meta["start"]) <= end else None
+    return end if pd.Timestamp(meta["start"]) < end else None
 
 
 def ledger_report(

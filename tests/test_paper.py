@@ -449,3 +449,14 @@ def test_a_ledger_begun_after_the_backtest_is_judged_against_it(panel, tmp_path)
     assert verdict["paper_sharpe"] == pytest.approx(report["sharpe_inference"]["net"]["sharpe"]["sharpe"])
     assert verdict["difference"] == pytest.approx(verdict["paper_sharpe"] - verdict["backtest_sharpe"])
     assert 0 <= verdict["p_value"] <= 1
+
+
+def test_a_ledger_begun_the_evening_the_backtest_ends_overlaps_it_in_no_return(finished) -> None:
+    """Its first return is the next session's: the two Sharpe ratios are independent estimates."""
+    from live.ledger_report import _overlap
+
+    folder = read_run(finished)
+    end = pd.read_csv(finished / "returns.csv", parse_dates=["date"])["date"].max()
+    assert _overlap(folder, {"start": f"{end:%Y-%m-%d}"}) is None
+    before = pd.Timestamp(folder.history["date"].max()) - pd.offsets.BDay(3)
+    assert _overlap(folder, {"start": f"{before:%Y-%m-%d}"}) == end
