@@ -226,7 +226,8 @@ class Ledger:
     # writing
 
     def exists(self) -> bool:
-        """Whether the ledger has its tables (a SQLite file that does not exist is not made by asking)."""
+        """Whether the ledger has its tables (a SQLite file that does not exist is not made by asking); a ledger
+        whose tables lack a column of this version's is refused in one line."""
         from sqlalchemy import inspect
 
         if self.engine.url.get_backend_name() == "sqlite":
@@ -234,9 +235,24 @@ class Ledger:
             if not name or name == ":memory:" or not Path(name).is_file():
                 return False
         try:
-            return bool(inspect(self.engine).has_table("paper_days"))
+            found = inspect(self.engine)
+            if not found.has_table("paper_days"):
+                return False
+            lacking = [
+                f"{table.name}.{column.name}"
+                for table in self.t.values()
+                if found.has_table(table.name)
+                for column in table.columns
+                if column.name not in {c["name"] for c in found.get_columns(table.name)}
+            ]
         except Exception as exc:  # any database failure is one user-facing line
             raise self._cannot(exc) from None
+        if lacking:
+            raise ConfigError(
+                f"--ledger {self.shown} was made by an earlier qtrade (no {', '.join(lacking[:3])}); "
+                "begin a new ledger (another --ledger) with this version"
+            )
+        return True
 
     def record(self, day: DayRecord, after: pd.Timestamp | None, *, meta: dict[str, Any] | None = None) -> bool:
         """Record ``day`` in one transaction, provided the ledger's last session is still ``after`` (None: none),

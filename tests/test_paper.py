@@ -460,3 +460,15 @@ def test_a_ledger_begun_the_evening_the_backtest_ends_overlaps_it_in_no_return(f
     assert _overlap(folder, {"start": f"{end:%Y-%m-%d}"}) is None
     before = pd.Timestamp(folder.history["date"].max()) - pd.offsets.BDay(3)
     assert _overlap(folder, {"start": f"{before:%Y-%m-%d}"}) == end
+
+
+def test_a_ledger_of_an_earlier_schema_is_refused_in_one_line(panel, finished, tmp_path) -> None:
+    import sqlite3
+
+    db = tmp_path / "paper.db"
+    _replay(panel, finished, f"sqlite:///{db}", [panel.index.unique("date")[-1]])
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE paper_days DROP COLUMN rf")
+    result = CliRunner().invoke(app, ["report", "--ledger", f"sqlite:///{db}", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and result.output.strip().count("\n") == 0
+    assert "made by an earlier qtrade (no paper_days.rf)" in result.output
