@@ -280,10 +280,9 @@ def _section(report: dict[str, Any], differ: pd.DataFrame) -> str:
         f"its first close's); total return {report['total_return']:+.2%}. Annual figures over a short period are "
         "a year's pace, not a year's result.</p>"
     )
-    verdict = report["against_backtest"]
-    parts.append(f"<p>{html.escape(str(verdict.get('meaning', verdict.get('absent', ''))))}</p>")
-    ex = report["expectation"]
-    parts.append(f"<p>{html.escape(str(ex.get('meaning', ex.get('absent', ''))))}</p>")
+    for block in (report["against_backtest"], report["expectation"]):
+        words = str(block.get("meaning", block.get("absent", "")))
+        parts.append(f"<p>{html.escape(words[:1].upper() + words[1:])}</p>")
     if len(differ):
         rows = "".join(
             f"<tr><td>{r.date:%Y-%m-%d}</td><td>{r.ledger:+.6%}</td><td>{r.backtest:+.6%}</td>"
